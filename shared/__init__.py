@@ -1,0 +1,1 @@
+"""Code shared by servidor, medidor and usuario: HTTP protocol, models, tariffs, calendar."""

@@ -1,0 +1,111 @@
+"""Request and Response values: what crosses between the protocol code, the server and the app."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def _find(headers: Headers, name: str) -> str | None:
+    name = name.lower()
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A complete request. Header names are lower-cased; the body is already de-chunked."""
+
+    method: str
+    target: str
+    version: str = "HTTP/1.1"
+    headers: Headers = ()
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.method or not self.method.isupper():
+            raise ValueError(f"method must be an upper-case token: {self.method!r}")
+        if not self.target:
+            raise ValueError("target must not be empty")
+        if any(k != k.lower() for k, _ in self.headers):
+            raise ValueError("header names must be lower-case")
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        return _find(self.headers, name)
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path without the query string."""
+        return unquote(urlsplit(self.target).path) or "/"
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; the first value wins when one repeats."""
+        out: dict[str, str] = {}
+        for key, value in parse_qsl(urlsplit(self.target).query, keep_blank_values=True):
+            out.setdefault(key, value)
+        return out
+
+    @property
+    def keep_alive(self) -> bool:
+        """RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`."""
+        tokens = {t.strip().lower() for t in (self.header("connection") or "").split(",")}
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in tokens
+        return "close" not in tokens
+
+    def json(self) -> Any:
+        """The body decoded as UTF-8 JSON; raises ValueError with a readable reason."""
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"corpo não é UTF-8: {exc.reason}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"JSON inválido: {exc.msg} (linha {exc.lineno}, coluna {exc.colno})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response as the app builds it. The serializer adds Content-Length and framing."""
+
+    status: int
+    headers: Headers = ()
+    body: bytes = b""
+    # Set by the app for responses after which the connection must close (004 clients read until close).
+    close: bool = False
+
+    def __post_init__(self) -> None:
+        if not 100 <= int(self.status) <= 599:
+            raise ValueError(f"status out of range: {self.status}")
+        if any(k != k.lower() for k, _ in self.headers):
+            raise ValueError("header names must be lower-case")
+
+    def header(self, name: str) -> str | None:
+        return _find(self.headers, name)
+
+    @property
+    def reason(self) -> str:
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Unknown"
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    @classmethod
+    def of_json(cls, status: int, payload: Any, headers: Headers = (), close: bool = False) -> "Response":
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls(int(status), (("content-type", "application/json; charset=utf-8"),) + tuple(headers), body, close)
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str, headers: Headers = (), close: bool = False) -> "Response":
+        """Every error body in the suite: {"erro": {"codigo": ..., "mensagem": ...}}."""
+        return cls.of_json(status, {"erro": {"codigo": code, "mensagem": message}}, headers, close)

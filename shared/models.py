@@ -1,0 +1,167 @@
+"""Values every program exchanges: a reading and the measurement codes it may carry.
+
+A reading's `energia_wh` is the meter's cumulative counter; consumption is the difference of
+counters, so a gap between readings loses no energy (DOMAIN.md §5.5).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+# Tesla Analyzer's measurement codes (DOMAIN.md §2) with their units, as the API reports them.
+MEASUREMENT_CODES: dict[str, str] = {
+    "TPF": "V",     # phase-neutral voltage per phase
+    "IPF": "A",     # current per phase (+ neutral)
+    "FRE": "Hz",    # frequency
+    "PAF": "W",     # active power per phase
+    "PAT": "W",     # total active power
+    "PAP": "VA",    # total apparent power
+    "PRT": "var",   # total reactive power
+    "FPT": "",      # total power factor
+    "THDV": "%",    # voltage harmonic distortion
+    "THDI": "%",    # current harmonic distortion
+    "CEA": "kWh",   # active energy counter
+    "CER": "kvarh",  # reactive energy counter
+}
+
+# Readings before this are surely a clock that was never set (an RTC at 1970 or 2000).
+EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+# A meter's clock may run ahead of the server's; more than this is a wrong clock, not skew.
+MAX_FUTURE_SKEW_MS = 10 * 60 * 1000
+# Per-phase lists have at most 3 phases + neutral; more is a malformed reading.
+MAX_VALUES_PER_CODE = 4
+
+Measurement = float | tuple[float, ...]
+
+
+class InvalidReading(ValueError):
+    """A reading that cannot be stored; the message says why, in pt-BR, for the API's answer."""
+
+
+def parse_timestamp_ms(value: Any) -> int:
+    """ISO 8601 with an offset, or epoch milliseconds, to epoch milliseconds.
+
+    A naive ISO time is refused: without an offset the instant is ambiguous (DST, zones).
+    """
+    if isinstance(value, bool):
+        raise InvalidReading("ts deve ser ISO 8601 com fuso ou milissegundos desde 1970")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidReading(f"ts não é uma data ISO 8601: {value!r}") from None
+        if moment.tzinfo is None:
+            raise InvalidReading(f"ts sem fuso horário (use Z ou ±HH:MM): {value!r}")
+        return int(moment.timestamp() * 1000)
+    raise InvalidReading("ts deve ser ISO 8601 com fuso ou milissegundos desde 1970")
+
+
+def format_timestamp(ts_ms: int, tz: Any = timezone.utc) -> str:
+    """Epoch milliseconds as ISO 8601 with offset in `tz` (milliseconds shown only when present)."""
+    moment = datetime.fromtimestamp(ts_ms / 1000, tz)
+    spec = "milliseconds" if ts_ms % 1000 else "seconds"
+    return moment.isoformat(timespec=spec)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidReading(f"{name} deve ser um número")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidReading(f"{name} deve ser finito")
+    return number
+
+
+def _measurement(code: str, value: Any) -> Measurement:
+    if isinstance(value, (list, tuple)):
+        if not 1 <= len(value) <= MAX_VALUES_PER_CODE:
+            raise InvalidReading(f"{code} deve ter de 1 a {MAX_VALUES_PER_CODE} valores")
+        return tuple(_number(code, v) for v in value)
+    return _number(code, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One reading of one meter. `seq` is chosen by the meter and identifies retries."""
+
+    seq: int
+    ts_ms: int
+    energia_wh: float
+    potencia_w: float | None = None
+    # Other measurements keyed by code, sorted by code so equal readings compare equal.
+    medidas: tuple[tuple[str, Measurement], ...] = ()
+    # The energy counter was integrated from power, not read from the device (issue: drivers).
+    estimada: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 0:
+            raise InvalidReading("seq deve ser um inteiro ≥ 0")
+        if self.seq >= 2**63:
+            raise InvalidReading("seq grande demais (máximo 2^63 − 1)")
+        if isinstance(self.ts_ms, bool) or not isinstance(self.ts_ms, int):
+            raise InvalidReading("ts deve ser um instante")
+        if self.ts_ms < EARLIEST_TS_MS:
+            raise InvalidReading("ts anterior a 2000-01-01: relógio do medidor não ajustado?")
+        if self.ts_ms >= 2**53:
+            raise InvalidReading("ts fora do intervalo")
+        if not math.isfinite(self.energia_wh) or self.energia_wh < 0:
+            raise InvalidReading("energia_wh deve ser um contador finito e ≥ 0")
+        if self.potencia_w is not None and not math.isfinite(self.potencia_w):
+            raise InvalidReading("potencia_w deve ser finito")
+        for code, _ in self.medidas:
+            if code not in MEASUREMENT_CODES:
+                raise InvalidReading(f"código de medida desconhecido: {code}")
+
+    @classmethod
+    def from_json(cls, obj: Any, now_ms: int | None = None) -> "Reading":
+        """Build from the API's JSON form; raises InvalidReading with the reason.
+
+        `now_ms`, when given, rejects readings stamped too far in the future.
+        """
+        if not isinstance(obj, Mapping):
+            raise InvalidReading("leitura deve ser um objeto JSON")
+        for required in ("seq", "ts", "energia_wh"):
+            if required not in obj:
+                raise InvalidReading(f"falta o campo {required}")
+        seq = obj["seq"]
+        if isinstance(seq, bool) or not isinstance(seq, int):
+            raise InvalidReading("seq deve ser um inteiro ≥ 0")
+        ts_ms = parse_timestamp_ms(obj["ts"])
+        if now_ms is not None and ts_ms > now_ms + MAX_FUTURE_SKEW_MS:
+            raise InvalidReading("ts no futuro: confira o relógio do medidor")
+        energia = _number("energia_wh", obj["energia_wh"])
+        potencia = obj.get("potencia_w")
+        potencia = None if potencia is None else _number("potencia_w", potencia)
+        medidas = []
+        for key, value in obj.items():
+            if key in _FIELDS:
+                continue
+            if key not in MEASUREMENT_CODES:
+                raise InvalidReading(f"campo desconhecido: {key}")
+            medidas.append((key, _measurement(key, value)))
+        estimada = obj.get("estimada", False)
+        if not isinstance(estimada, bool):
+            raise InvalidReading("estimada deve ser true ou false")
+        return cls(seq, ts_ms, energia, potencia, tuple(sorted(medidas)), estimada)
+
+    def to_json(self, tz: Any = timezone.utc) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "ts": format_timestamp(self.ts_ms, tz), "energia_wh": self.energia_wh}
+        if self.potencia_w is not None:
+            out["potencia_w"] = self.potencia_w
+        for code, value in self.medidas:
+            out[code] = list(value) if isinstance(value, tuple) else value
+        if self.estimada:
+            out["estimada"] = True
+        return out
+
+
+_FIELDS = frozenset({"seq", "ts", "energia_wh", "potencia_w", "estimada"})
