@@ -1,0 +1,311 @@
+"""Server-side HTTP/1.1 request parser: bytes in, events out, no I/O (the h11 model).
+
+The connection loop calls `receive(data)` after each read, `receive_eof()` when the peer shuts its
+write side, and `next_event()` until it returns NEED_DATA. Events are a complete `Request`,
+`NEED_DATA`, `SEND_CONTINUE` (write CONTINUE_BYTES, then keep reading) and `END_OF_STREAM`.
+Every failure is a ProtocolError subclass carrying the status to answer with; after one, the
+parser is dead and repeats it.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Final
+
+from ._framing import TOKEN, ChunkedDecoder, content_length, find_head_end, parse_fields, split_lines
+from .errors import (
+    BadRequest,
+    ExpectationFailed,
+    HeaderFieldsTooLarge,
+    NotImplementedByServer,
+    PayloadTooLarge,
+    ProtocolError,
+    UriTooLong,
+    VersionNotSupported,
+)
+from .limits import DEFAULT_LIMITS, Limits
+from .messages import Headers, Request
+
+
+class Sentinel:
+    """A named singleton event; compare with `is`."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+    def __reduce__(self) -> str:
+        # Pickling returns the module-level object, so identity checks survive a round trip.
+        return self._name
+
+
+NEED_DATA: Final = Sentinel("NEED_DATA")
+SEND_CONTINUE: Final = Sentinel("SEND_CONTINUE")
+END_OF_STREAM: Final = Sentinel("END_OF_STREAM")
+
+Event = Request | Sentinel
+
+# RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD ignore at
+# least one empty line (CRLF) received prior to the request-line." We ignore any number; they are
+# consumed as they arrive, so they cannot pile up in memory.
+_LEADING_EMPTY_LINES = re.compile(rb"(?:\r?\n)*")
+# RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT. The minor part is optional here only so
+# that "HTTP/2" and "HTTP/3" get the precise 505 instead of a generic 400.
+_VERSION = re.compile(rb"HTTP/([0-9])(?:\.([0-9]))?\Z")
+# RFC 9112 §3.2: the request-target has no whitespace; visible ASCII only (non-ASCII must be
+# percent-encoded, RFC 3986 §2.1).
+_TARGET = re.compile(rb"[\x21-\x7e]+\Z")
+
+_HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE = range(4)
+
+
+def _no_body_until_close(method: str, target: str) -> bool:
+    return False
+
+
+class RequestParser:
+    """Parses a stream of requests from one connection (pipelining included).
+
+    `body_until_close(method, target)` decides, for a request with neither Content-Length nor
+    Transfer-Encoding, whether its body runs until the peer closes (the legacy 004 meter does
+    this). By default RFC 9112 §6.3 applies: "If this is a request message and none of the above
+    are true, then the message body length is zero".
+    """
+
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        body_until_close: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        self._limits = limits
+        self._body_until_close = body_until_close or _no_body_until_close
+        self._buf = bytearray()
+        self._eof = False
+        self._error: ProtocolError | None = None
+        self._state = _HEAD
+        # Where the search for the end of the head resumes, so trickled heads are scanned once.
+        self._scan = 0
+        self._method = ""
+        self._target = ""
+        self._version = ""
+        self._headers: Headers = ()
+        self._length = 0
+        self._chunks: ChunkedDecoder | None = None
+        self._continue_due = False
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> None:
+        """Buffer bytes read from the peer."""
+        self._raise_if_dead()
+        if self._eof and data:
+            raise RuntimeError("receive() after receive_eof()")
+        self._buf += data
+
+    def receive_eof(self) -> None:
+        """Record that the peer closed its write side; buffered bytes are still parsed."""
+        self._raise_if_dead()
+        self._eof = True
+
+    def pending(self) -> bool:
+        """Whether part of a request is buffered: the server's cue for read vs idle timeouts."""
+        if self._state != _HEAD:
+            return True
+        end = _LEADING_EMPTY_LINES.match(self._buf)
+        return end is not None and end.end() < len(self._buf)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def next_event(self) -> Event:
+        """The next event; raises ProtocolError (and keeps raising it) when the peer broke HTTP."""
+        self._raise_if_dead()
+        try:
+            return self._next_event()
+        except ProtocolError as exc:
+            self._error = exc
+            raise
+
+    def _raise_if_dead(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _next_event(self) -> Event:
+        if self._state == _HEAD:
+            waiting = self._parse_head()
+            if waiting is not None:
+                return waiting
+        request = self._parse_body()
+        if request is not None:
+            return request
+        if self._continue_due:
+            # RFC 9110 §10.1.1: the server either sends 100 (Continue) or a final status; we only
+            # get here after the head passed every check, so the client may send the body.
+            self._continue_due = False
+            return SEND_CONTINUE
+        if self._eof:
+            raise BadRequest("conexão encerrada antes do fim do corpo da requisição")
+        return NEED_DATA
+
+    # -- head ----------------------------------------------------------------------------------
+
+    def _parse_head(self) -> Sentinel | None:
+        """Parses a complete head and sets the body state; returns a Sentinel while waiting."""
+        buf = self._buf
+        skipped = _LEADING_EMPTY_LINES.match(buf)
+        if skipped is not None and skipped.end():
+            del buf[: skipped.end()]
+            self._scan = 0
+        if not buf:
+            return END_OF_STREAM if self._eof else NEED_DATA
+        limits = self._limits
+        # CRLF after the request line, the header block, and the final CRLF.
+        search_end = limits.max_request_line + 2 + limits.max_header_bytes + 2
+        end = find_head_end(buf, self._scan, search_end)
+        if end < 0:
+            self._check_partial_head()
+            if self._eof:
+                raise BadRequest("conexão encerrada no meio do cabeçalho da requisição")
+            self._scan = len(buf)
+            return NEED_DATA
+        head = bytes(buf[:end])
+        del buf[:end]
+        self._scan = 0
+        self._start_request(head)
+        return None
+
+    def _check_partial_head(self) -> None:
+        """Apply the head limits before the head is complete, so a flood is cut off early."""
+        limits = self._limits
+        newline = self._buf.find(b"\n", 0, limits.max_request_line + 2)
+        if newline < 0:
+            if len(self._buf) >= limits.max_request_line + 2:
+                raise UriTooLong(f"linha de requisição maior que {limits.max_request_line} bytes")
+            return
+        self._check_request_line_length(newline)
+        if len(self._buf) - newline - 1 > limits.max_header_bytes + 2:
+            raise HeaderFieldsTooLarge(f"cabeçalhos maiores que {limits.max_header_bytes} bytes")
+
+    def _check_request_line_length(self, newline: int) -> None:
+        length = newline - 1 if newline and self._buf[newline - 1] == 0x0D else newline
+        if length > self._limits.max_request_line:
+            raise UriTooLong(f"linha de requisição maior que {self._limits.max_request_line} bytes")
+
+    def _start_request(self, head: bytes) -> None:
+        lines = split_lines(head)
+        request_line, field_lines = lines[0], lines[1:]
+        if len(request_line) > self._limits.max_request_line:
+            raise UriTooLong(f"linha de requisição maior que {self._limits.max_request_line} bytes")
+        field_bytes = len(head) - len(request_line)
+        if field_bytes > self._limits.max_header_bytes + 4:
+            raise HeaderFieldsTooLarge(f"cabeçalhos maiores que {self._limits.max_header_bytes} bytes")
+        self._method, self._target, self._version = _parse_request_line(request_line)
+        self._headers = parse_fields(field_lines, self._limits)
+        self._choose_framing()
+
+    def _choose_framing(self) -> None:
+        """RFC 9112 §6 message framing, plus the Expect handling that depends on it."""
+        lengths = self._values("content-length")
+        codings = self._values("transfer-encoding")
+        if len(self._values("host")) > 1:
+            # RFC 9112 §3.2: a server MUST answer 400 to a request with more than one Host line.
+            raise BadRequest("cabeçalho Host repetido")
+        self._chunks = None
+        if codings:
+            if lengths:
+                # RFC 9112 §6.3: TE plus CL "ought to be handled as an error"; smuggling vector.
+                raise BadRequest("Content-Length e Transfer-Encoding juntos não são aceitos")
+            if self._version == "HTTP/1.0":
+                # RFC 9112 §6.1: TE in an HTTP/1.0 message means the framing is faulty.
+                raise BadRequest("Transfer-Encoding não existe em HTTP/1.0")
+            tokens = [t.strip().lower() for value in codings for t in value.split(",")]
+            if tokens != ["chunked"]:
+                # RFC 9112 §6.1: an unknown transfer coding SHOULD get 501.
+                raise NotImplementedByServer(f"Transfer-Encoding não suportado: {', '.join(codings)}")
+            self._chunks = ChunkedDecoder(self._limits, self._limits.max_body_bytes)
+            self._state = _BODY_CHUNKED
+        elif lengths:
+            self._length = content_length(lengths)
+            if self._length > self._limits.max_body_bytes:
+                # Refused on the head alone: no point reading (or asking for) a body we will drop.
+                raise PayloadTooLarge(
+                    f"corpo de {self._length} bytes excede o limite de {self._limits.max_body_bytes}"
+                )
+            self._state = _BODY_LENGTH
+        elif self._body_until_close(self._method, self._target):
+            self._state = _BODY_UNTIL_CLOSE
+        else:
+            self._length = 0
+            self._state = _BODY_LENGTH
+        self._continue_due = self._expects_continue()
+
+    def _expects_continue(self) -> bool:
+        expectations = self._values("expect")
+        if not expectations:
+            return False
+        if [e.strip().lower() for e in expectations] != ["100-continue"]:
+            # RFC 9110 §10.1.1: "A server that receives an Expect field value containing a member
+            # other than 100-continue MAY respond with a 417 (Expectation Failed)".
+            raise ExpectationFailed(f"Expect não suportado: {', '.join(expectations)}")
+        # RFC 9110 §10.1.1: "A server that receives a 100-continue expectation in an HTTP/1.0
+        # request MUST ignore that expectation." Nothing to wait for on an empty body either.
+        return self._version == "HTTP/1.1" and not (self._state == _BODY_LENGTH and self._length == 0)
+
+    def _values(self, name: str) -> list[str]:
+        return [value for key, value in self._headers if key == name]
+
+    # -- body ----------------------------------------------------------------------------------
+
+    def _parse_body(self) -> Request | None:
+        buf = self._buf
+        if self._state == _BODY_LENGTH:
+            if len(buf) < self._length:
+                return None
+            body = bytes(buf[: self._length])
+            del buf[: self._length]
+        elif self._state == _BODY_CHUNKED:
+            assert self._chunks is not None
+            decoded = self._chunks.feed(buf)
+            if decoded is None:
+                return None
+            body = decoded
+        else:
+            if len(buf) > self._limits.max_body_bytes:
+                raise PayloadTooLarge(f"corpo maior que o limite de {self._limits.max_body_bytes} bytes")
+            if not self._eof:
+                return None
+            body = bytes(buf)
+            buf.clear()
+        return self._finish(body)
+
+    def _finish(self, body: bytes) -> Request:
+        self._state = _HEAD
+        self._chunks = None
+        self._continue_due = False
+        return Request(self._method, self._target, self._version, self._headers, body)
+
+
+def _parse_request_line(line: bytes) -> tuple[str, str, str]:
+    """RFC 9112 §3: request-line = method SP request-target SP HTTP-version."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts):
+        raise BadRequest("linha de requisição malformada (esperado: MÉTODO alvo HTTP/1.1)")
+    method, target, version = parts
+    match = _VERSION.match(version)
+    if match is None:
+        raise BadRequest("versão HTTP inválida na linha de requisição")
+    major, minor = match.group(1), match.group(2)
+    if major != b"1":
+        raise VersionNotSupported(f"versão HTTP não suportada: {version.decode('ascii')}")
+    if minor is None:
+        raise BadRequest("versão HTTP inválida na linha de requisição")
+    # Methods are case-sensitive (RFC 9110 §9.1) and every registered one is upper-case.
+    if not TOKEN.match(method) or not method.isupper():
+        raise BadRequest("método HTTP inválido")
+    if not _TARGET.match(target):
+        raise BadRequest("alvo da requisição com caracteres inválidos")
+    # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
+    text_version = "HTTP/1.0" if minor == b"0" else "HTTP/1.1"
+    return method.decode("ascii"), target.decode("ascii"), text_version
