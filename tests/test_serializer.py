@@ -4,8 +4,10 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shared.http import CONTINUE_BYTES, Response, serialize_request, serialize_response
+from shared.http import CONTINUE_BYTES, Response, ResponseParser, serialize_request, serialize_response
 
 
 def test_response_has_status_line_headers_length_and_body():
@@ -87,3 +89,18 @@ def test_request_line_that_would_break_is_refused(method, target):
     with pytest.raises(ValueError):
         serialize_request(method, target, ())
 
+
+statuses = st.sampled_from([200, 201, 204, 301, 304, 400, 404, 413, 500, 503])
+field_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20).map(str.strip)
+
+
+@settings(max_examples=100, deadline=None)
+@given(statuses, st.binary(max_size=100), st.booleans(), st.booleans(), field_values)
+def test_serialized_response_parses_back(status, body, keep_alive, head, value):
+    data = serialize_response(Response(status, (("x-v", value),), body), head_only=head, keep_alive=keep_alive)
+    parser = ResponseParser()
+    parser.receive(data)
+    got = parser.next_response(head=head)
+    assert got is not None and got.status == status and got.header("x-v") == value
+    expected = b"" if head or status in (204, 304) else body
+    assert got.body == expected and got.close == (not keep_alive)

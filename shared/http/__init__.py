@@ -1,4 +1,5 @@
 """Sans-I/O HTTP/1.1 for the whole suite: parsers, serializer, message values, and the one client."""
+from .client import HttpClient
 from .errors import (
     BadRequest,
     ExpectationFailed,
@@ -14,6 +15,7 @@ from .errors import (
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import Headers, Request, Response
 from .request_parser import END_OF_STREAM, NEED_DATA, SEND_CONTINUE, Event, RequestParser, Sentinel
+from .response_parser import ResponseParser
 from .serializer import CONTINUE_BYTES, serialize_request, serialize_response
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "ExpectationFailed",
     "HeaderFieldsTooLarge",
     "Headers",
+    "HttpClient",
     "Limits",
     "NEED_DATA",
     "NotImplementedByServer",
@@ -35,6 +38,7 @@ __all__ = [
     "RequestTimeout",
     "Response",
     "ResponseError",
+    "ResponseParser",
     "SEND_CONTINUE",
     "Sentinel",
     "UriTooLong",

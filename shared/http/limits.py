@@ -23,6 +23,9 @@ class Limits:
     idle_timeout: float = 75.0
     # A request that has started must complete within this (seconds), else 408: slowloris bound.
     read_timeout: float = 30.0
+    # Client side: a response body larger than this is refused. A year of 1-minute readings
+    # exported as JSON is ~40 MiB; 64 MiB bounds a misbehaving server without blocking exports.
+    max_response_body: int = 64 * 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()

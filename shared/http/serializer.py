@@ -15,9 +15,9 @@ CONTINUE_BYTES: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Headers derived from the body and connection state, never taken from the caller.
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
-# RFC 9110 §9.3.2 etc.: methods whose requests normally carry content; a length of 0 tells a
-# server there is none instead of leaving it to guess (RFC 9110 §8.6: a user agent SHOULD send
-# Content-Length when the method defines a meaning for content, even when it is zero).
+# RFC 9110 §8.6: "A user agent SHOULD send Content-Length in a request when the method defines a
+# meaning for enclosed content and it is not sending Transfer-Encoding", even when it is zero;
+# POST, PUT and PATCH are the methods that do.
 _METHODS_WITH_CONTENT = frozenset({"POST", "PUT", "PATCH"})
 
 
