@@ -1,0 +1,134 @@
+"""The store directory: file names, listing, the process lock, and durable file operations.
+
+Layout: `LOCK` (header only; held with flock while open), `journal-<n>.log` (append-only
+records), `segment-<n>.seg` (journal n, compacted). Numbers rise; segment n replaces journal n.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .codec import HEADER_SIZE, LOCK_MAGIC, check_header, file_header
+from .errors import StoreLocked
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a second process on the same directory is then unguarded
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = "LOCK"
+TEMP_SUFFIX = ".tmp"
+_JOURNAL = re.compile(r"journal-(\d{10})\.log")
+_SEGMENT = re.compile(r"segment-(\d{10})\.seg")
+
+
+def journal_path(directory: Path, number: int) -> Path:
+    return directory / f"journal-{number:010d}.log"
+
+
+def segment_path(directory: Path, number: int) -> Path:
+    return directory / f"segment-{number:010d}.seg"
+
+
+def scan(directory: Path, remove_temps: bool = False) -> tuple[dict[int, Path], dict[int, Path]]:
+    """(journals, segments) by number. With `remove_temps` (only at open, when nothing else is
+    writing) leftovers of an interrupted atomic write go: never renamed, nothing refers to them."""
+    journals: dict[int, Path] = {}
+    segments: dict[int, Path] = {}
+    for entry in os.scandir(directory):
+        if entry.name.endswith(TEMP_SUFFIX):
+            if remove_temps:
+                os.unlink(entry.path)
+        elif match := _JOURNAL.fullmatch(entry.name):
+            journals[int(match.group(1))] = Path(entry.path)
+        elif match := _SEGMENT.fullmatch(entry.name):
+            segments[int(match.group(1))] = Path(entry.path)
+    return journals, segments
+
+
+def disk_usage(directory: Path) -> tuple[int, int, int]:
+    """(bytes of all store files, bytes of journals, number of segments)."""
+    total = journal = segments = 0
+    for entry in os.scandir(directory):
+        try:
+            size = entry.stat().st_size
+        except FileNotFoundError:  # deleted by the compactor while we looked
+            continue
+        total += size
+        if _JOURNAL.fullmatch(entry.name):
+            journal += size
+        elif _SEGMENT.fullmatch(entry.name):
+            segments += 1
+    return total, journal, segments
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames, creations and deletions in `directory` durable (POSIX needs the directory
+    itself fsynced; a file's fsync does not cover its name)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_atomic(path: Path, data: bytes, durable: bool) -> None:
+    """Replace `path` by `data` all at once: a crash leaves the old file or the new, never a mix."""
+    temp = path.with_name(path.name + TEMP_SUFFIX)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def remove(path: Path, durable: bool) -> None:
+    path.unlink(missing_ok=True)
+    if durable:
+        fsync_dir(path.parent)
+
+
+class DirectoryLock:
+    """An exclusive flock on `LOCK`, so two servers never write the same journal. The kernel
+    drops it when the process dies, even by kill -9, so a crash never leaves it stale."""
+
+    def __init__(self, directory: Path, durable: bool) -> None:
+        path = directory / LOCK_NAME
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise StoreLocked(f"{directory}: as leituras já estão abertas por outro processo") from None
+            head = os.pread(self._fd, HEADER_SIZE, 0)
+            if len(head) == HEADER_SIZE:
+                # The LOCK header is the directory's format mark: a newer program's directory
+                # is refused here, before any of its files is touched.
+                check_header(head, LOCK_MAGIC, str(path))
+            else:  # new directory, or a crash while the header was being written
+                os.ftruncate(self._fd, 0)
+                os.pwrite(self._fd, file_header(LOCK_MAGIC), 0)
+                if durable:
+                    os.fsync(self._fd)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = -1
