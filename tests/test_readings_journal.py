@@ -1,0 +1,131 @@
+"""The journal: torn tails, group commit, rotation, and what recovery refuses."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from shared.models import Reading
+from servidor.store.readings import ReadingStore, StoreCorrupt, StoreLocked
+from servidor.store.readings import journal as journal_module
+from servidor.store.readings.block import Columns
+from servidor.store.readings.codec import FORMAT_VERSION, HEADER_SIZE, JOURNAL_MAGIC, encode_batch
+from servidor.store.readings.files import journal_path
+from servidor.store.readings.journal import JournalWriter, create_journal, replay_journal
+
+T0 = 1_700_000_000_000
+
+
+def record(seq: int) -> bytes:
+    return encode_batch(b"m", Columns.from_readings([Reading(seq, T0 + seq * 10_000, float(seq))]))
+
+
+def test_truncating_the_last_record_at_every_byte_keeps_all_complete_records(tmp_path):
+    records = [record(seq) for seq in range(1, 6)]
+    full = journal_path(tmp_path, 1)
+    create_journal(tmp_path, 1, durable=False)
+    with open(full, "ab") as f:
+        f.write(b"".join(records))
+    data = full.read_bytes()
+    last_start = len(data) - len(records[-1])
+    for cut in range(last_start, len(data)):
+        full.write_bytes(data[:cut])
+        seen = []
+        end = replay_journal(full, lambda r: seen.append(r.columns().seq[0]), durable=False)
+        assert seen == [1, 2, 3, 4]
+        assert end == last_start and full.stat().st_size == last_start
+
+
+def test_store_reopens_after_every_torn_tail_with_all_acknowledged_readings(tmp_path):
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        for seq in range(1, 4):
+            store.append("m", [Reading(seq, T0 + seq, float(seq))])
+    path = journal_path(tmp_path, 1)
+    data = path.read_bytes()
+    last_start = len(data) - len(record(3))
+    for cut in range(last_start, len(data), 7):
+        path.write_bytes(data[:cut])
+        with ReadingStore.open(tmp_path, durable=False) as store:
+            assert [r.seq for r in store.after_seq("m", 0)] == [1, 2]
+            store.append("m", [Reading(3, T0 + 3, 3.0)])  # the next append lands after the cut
+        path.write_bytes(data)
+
+
+def test_sixteen_threads_share_fsyncs_and_every_append_is_counted(tmp_path, monkeypatch):
+    syncs = []
+    real = journal_module._datasync
+
+    def counting(fd):
+        syncs.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(journal_module, "_datasync", counting)
+    threads, per_thread = 16, 40
+    with ReadingStore.open(tmp_path) as store:
+        barrier = threading.Barrier(threads)
+        results = []
+
+        def writer(k: int) -> None:
+            barrier.wait()
+            for i in range(per_thread):
+                seq = k * per_thread + i
+                results.append(store.append("shared", [Reading(seq, T0 + seq, float(seq))]).aceitas)
+                store.append(f"m{k}", [Reading(i, T0 + i, float(i))])
+
+        pool = [threading.Thread(target=writer, args=(k,)) for k in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        assert sum(results) == threads * per_thread
+        assert store.count("shared") == threads * per_thread
+        assert all(store.count(f"m{k}") == per_thread for k in range(threads))
+        appends = 2 * threads * per_thread
+        assert len(syncs) < appends  # group commit: writers shared fsyncs
+    with ReadingStore.open(tmp_path) as store:
+        assert store.count("shared") == threads * per_thread
+        assert sorted(r.seq for r in store.after_seq("shared", -1, limit=10_000)) == list(range(threads * per_thread))
+
+
+def test_writer_rotates_to_a_new_file_past_its_size_and_calls_back(tmp_path):
+    create_journal(tmp_path, 1, durable=False)
+    rotations = []
+    writer = JournalWriter(tmp_path, 1, durable=True, max_bytes=200, on_rotate=lambda: rotations.append(1))
+    ends = [writer.write(record(seq)) for seq in range(10)]
+    writer.wait_durable(ends[-1])
+    writer.close()
+    assert writer.number > 1 and len(rotations) == writer.number - 1
+    seen = []
+    for number in range(1, writer.number + 1):
+        replay_journal(journal_path(tmp_path, number), lambda r: seen.append(r.columns().seq[0]), durable=False)
+    assert seen == list(range(10))
+
+
+def test_journal_with_a_foreign_magic_is_refused(tmp_path):
+    (tmp_path / "journal-0000000001.log").write_bytes(b"NOPE" + bytes(4) + record(1))
+    with pytest.raises(StoreCorrupt, match="assinatura"):
+        ReadingStore.open(tmp_path)
+
+
+def test_journal_of_a_newer_format_is_refused_saying_so(tmp_path):
+    newer = JOURNAL_MAGIC + (FORMAT_VERSION + 1).to_bytes(2, "little") + bytes(2)
+    assert len(newer) == HEADER_SIZE
+    (tmp_path / "journal-0000000001.log").write_bytes(newer)
+    with pytest.raises(StoreCorrupt, match="mais nova"):
+        ReadingStore.open(tmp_path)
+
+
+def test_second_open_of_the_same_directory_is_refused_until_closed(tmp_path):
+    store = ReadingStore.open(tmp_path, durable=False)
+    with pytest.raises(StoreLocked):
+        ReadingStore.open(tmp_path, durable=False)
+    store.close()
+    ReadingStore.open(tmp_path, durable=False).close()
+
+
+def test_leftover_temp_file_of_an_interrupted_write_is_removed_at_open(tmp_path):
+    ReadingStore.open(tmp_path, durable=False).close()
+    (tmp_path / "segment-0000000009.seg.tmp").write_bytes(b"half a segment")
+    ReadingStore.open(tmp_path, durable=False).close()
+    assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path))

@@ -1,0 +1,215 @@
+"""ReadingStore: the interface the API consumes, across compaction and restart."""
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.models import Reading
+from servidor.store.readings import BUCKET_MS, AppendResult, InvalidMeterId, ReadingStore, ReadingStoreError
+from servidor.store.readings.files import journal_path, scan
+
+T0 = 1_700_000_000_000 - 1_700_000_000_000 % BUCKET_MS
+DAY = 86_400_000
+
+
+def series(first: int, last: int, step_ms: int = 10_000, wh: float = 2.0) -> list[Reading]:
+    return [Reading(s, T0 + s * step_ms, 100.0 + s * wh, 720.0) for s in range(first, last + 1)]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = ReadingStore.open(tmp_path / "leituras", durable=False)
+    yield s
+    s.close()
+
+
+def reopen(store: ReadingStore) -> ReadingStore:
+    directory = store._directory
+    store.close()
+    return ReadingStore.open(directory, durable=False)
+
+
+def snapshot(store: ReadingStore, meter: str) -> tuple:
+    """Everything the API can see of a meter."""
+    return (store.readings(meter, limit=100_000), store.after_seq(meter, -1, 100_000), store.count(meter),
+            store.max_seq(meter), store.first_ts(meter), store.last(meter), store.previous(meter),
+            store.energy(meter, T0 - DAY, T0 + 30 * DAY),
+            store.day_energy(meter, date(2023, 1, 1), date(2024, 1, 1)))
+
+
+def test_append_reports_accepted_duplicates_and_last_seq(store):
+    assert store.append("m", series(1, 5)) == AppendResult(5, 0, 5, ())
+    again = series(4, 8) + series(8, 8)  # 4, 5 stored; 8 twice in the batch
+    assert store.append("m", again) == AppendResult(3, 3, 8, ())
+    assert store.count("m") == 8
+    assert store.append("m", []) == AppendResult(0, 0, 8, ())
+    assert store.append("other", []) == AppendResult(0, 0, None, ())
+
+
+def test_counter_reset_is_reported_and_flagged_and_never_negative(store):
+    readings = [Reading(1, T0, 500.0), Reading(2, T0 + 60_000, 510.0), Reading(3, T0 + 120_000, 3.0),
+                Reading(4, T0 + 180_000, 7.0)]
+    result = store.append("m", readings)
+    assert result.resets == (readings[2],)
+    assert [reset for _, reset in store.readings("m")] == [False, False, True, False]
+    assert store.energy("m", T0, T0 + BUCKET_MS) == (pytest.approx(14.0), 180_000)
+
+
+def test_late_and_out_of_order_readings_are_placed_by_time_and_fix_totals(store):
+    store.append("m", [Reading(10, T0, 0.0), Reading(30, T0 + 2 * BUCKET_MS, 30.0)])
+    result = store.append("m", [Reading(20, T0 + BUCKET_MS, 25.0), Reading(5, T0 - BUCKET_MS, 0.0)])
+    assert result.aceitas == 2 and result.ultimo_seq == 30
+    assert [r.seq for r, _ in store.readings("m")] == [5, 10, 20, 30]
+    assert [r.seq for r in store.after_seq("m", 5)] == [10, 20, 30]
+    assert store.energy("m", T0, T0 + BUCKET_MS)[0] == pytest.approx(25.0)
+    assert store.energy("m", T0 + BUCKET_MS, T0 + 2 * BUCKET_MS)[0] == pytest.approx(5.0)
+    assert store.last("m").seq == 30 and store.previous("m").seq == 20 and store.first_ts("m") == T0 - BUCKET_MS
+
+
+def test_after_seq_follows_seq_order_even_when_time_order_differs(store):
+    store.append("m", [Reading(3, T0, 1.0), Reading(1, T0 + 1000, 2.0), Reading(2, T0 + 2000, 3.0)])
+    assert [r.seq for r in store.after_seq("m", 0)] == [1, 2, 3]
+    assert [r.seq for r in store.after_seq("m", 1, limit=1)] == [2]
+    assert [r.seq for r, _ in store.readings("m")] == [3, 1, 2]
+
+
+def test_readings_window_is_start_inclusive_end_exclusive_and_limited(store):
+    store.append("m", series(1, 10))
+    rows = store.readings("m", T0 + 3 * 10_000, T0 + 7 * 10_000, limit=3)
+    assert [r.seq for r, _ in rows] == [3, 4, 5]
+    assert store.readings("m", T0 + 7 * 10_000, T0 + 7 * 10_000) == []
+
+
+def test_measurements_power_and_estimated_flag_survive_restart_and_compaction(store):
+    reading = Reading(1, T0, 12.5, None, (("IPF", (1.0, 2.0, 3.0)), ("TPF", 230.5)), True)
+    store.append("m", [reading, Reading(2, T0 + 10_000, 13.0, -50.0)])
+    store.compact()
+    store = reopen(store)
+    try:
+        assert store.after_seq("m", 0) == [reading, Reading(2, T0 + 10_000, 13.0, -50.0)]
+    finally:
+        store.close()
+
+
+def test_compaction_then_restart_gives_identical_readings_and_rollups(tmp_path):
+    store = ReadingStore.open(tmp_path, durable=False, journal_max_bytes=4096)
+    store.set_timezone("a", ZoneInfo("Asia/Kolkata"))
+    store.append("a", series(1, 400))
+    store.append("a", [Reading(1000, T0 + 5 * 10_000 + 1, 109.0), Reading(1001, T0 + 600 * 10_000, 50.0)])
+    store.append("b", series(1, 50, step_ms=90_000))
+    before = {m: snapshot(store, m) for m in ("a", "b")}
+    store.compact()
+    assert store.stats()["segmentos"] >= 2 and store.stats()["bytes_diario"] < 100
+    assert {m: snapshot(store, m) for m in ("a", "b")} == before
+    store.close()
+    store = ReadingStore.open(tmp_path, durable=False)
+    store.set_timezone("a", ZoneInfo("Asia/Kolkata"))
+    try:
+        assert {m: snapshot(store, m) for m in ("a", "b")} == before
+    finally:
+        store.close()
+
+
+def test_segment_and_its_journal_both_present_after_a_crash_count_once(tmp_path):
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        store.append("m", series(1, 100))
+    saved = journal_path(tmp_path, 1).read_bytes()
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        store.compact()
+    journal_path(tmp_path, 1).write_bytes(saved)  # as if killed before the journal was deleted
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        assert store.count("m") == 100
+        assert store.energy("m", T0, T0 + DAY)[0] == pytest.approx(99 * 2.0)
+    assert 1 not in scan(tmp_path)[0]
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_deleted_meter_comes_back_empty_also_after_restart(tmp_path, compact):
+    store = ReadingStore.open(tmp_path, durable=False)
+    store.append("m", series(1, 20))
+    store.append("x", series(1, 3))
+    if compact:
+        store.compact()
+    store.delete_meter("m")
+    assert store.count("m") == 0 and store.last("m") is None and store.meters() == ["x"]
+    store.append("m", series(5, 6))
+    if compact:
+        store.compact()
+    for _ in range(2):
+        store = reopen(store)
+        assert [r.seq for r in store.after_seq("m", 0)] == [5, 6]
+        assert store.energy("m", T0, T0 + DAY)[0] == pytest.approx(2.0)
+        assert store.count("x") == 3 and store.stats()["leituras"] == 5
+    store.close()
+
+
+def test_time_zone_set_before_the_first_reading_applies_to_its_days(store):
+    tz = ZoneInfo("America/Sao_Paulo")
+    store.set_timezone("m", tz)
+    start = int(datetime(2024, 5, 1, tzinfo=tz).timestamp() * 1000)
+    store.append("m", [Reading(i, start + i * 600_000, float(i)) for i in range(0, 145)])
+    assert store.day_energy("m", date(2024, 5, 1), date(2024, 5, 2)) == {date(2024, 5, 1): (pytest.approx(144.0), DAY)}
+    store.set_timezone("m", ZoneInfo("UTC"))
+    days = store.day_energy("m", date(2024, 5, 1), date(2024, 5, 2))
+    assert sum(wh for wh, _ in days.values()) == pytest.approx(144.0) and len(days) == 2
+
+
+def test_listener_hears_stored_appends_and_its_failure_does_not_fail_append(store):
+    heard = []
+    store.add_listener(lambda meter, seq: heard.append((meter, seq)))
+    store.add_listener(lambda meter, seq: 1 / 0)
+    assert store.append("m", series(1, 3)).aceitas == 3
+    store.append("m", series(1, 3))  # all duplicates: nothing new to hear
+    assert heard == [("m", 3)]
+
+
+def test_energy_outside_bucket_edges_is_refused(store):
+    with pytest.raises(ValueError):
+        store.energy("m", T0 + 1, T0 + BUCKET_MS)
+
+
+def test_meter_id_must_fit_the_record(store):
+    with pytest.raises(InvalidMeterId):
+        store.append("", series(1, 1))
+    with pytest.raises(InvalidMeterId):
+        store.append("x" * 2000, series(1, 1))
+
+
+def test_close_joins_the_compaction_thread_and_is_idempotent(tmp_path):
+    store = ReadingStore.open(tmp_path, durable=False)
+    assert any(t.name == "leituras-compactacao" for t in threading.enumerate())
+    store.close()
+    store.close()
+    assert not any(t.name == "leituras-compactacao" for t in threading.enumerate())
+    with pytest.raises(ReadingStoreError):
+        store.append("m", series(1, 1))
+
+
+def test_background_thread_compacts_rotated_journals(tmp_path):
+    with ReadingStore.open(tmp_path, durable=False, journal_max_bytes=2048) as store:
+        for k in range(20):
+            store.append("m", series(k * 10 + 1, k * 10 + 10))
+        for _ in range(200):
+            if store.stats()["segmentos"] > 0 and len(scan(tmp_path)[0]) == 1:
+                break
+            threading.Event().wait(0.01)
+        stats = store.stats()
+        assert stats["segmentos"] > 0 and stats["leituras"] == 200 and stats["medidores"] == 1
+
+
+def test_unreadable_segment_stops_open_with_store_corrupt(tmp_path):
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        store.append("m", series(1, 10))
+        store.compact()
+    segment = next(tmp_path.glob("segment-*.seg"))
+    data = bytearray(segment.read_bytes())
+    data[-3] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    copy = tmp_path.parent / "copy"
+    shutil.copytree(tmp_path, copy)
+    with pytest.raises(ReadingStoreError, match="segment-"):
+        ReadingStore.open(copy, durable=False)
