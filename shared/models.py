@@ -49,8 +49,8 @@ def parse_timestamp_ms(value: Any) -> int:
         raise InvalidReading("ts deve ser ISO 8601 com fuso ou milissegundos desde 1970")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)  # sub-millisecond precision is below any meter's clock
     if isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):

@@ -1,0 +1,5 @@
+import sys
+
+from servidor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""`servidor`: the command line. Parses options, opens the stores, serves until SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from servidor.api.legacy import body_until_close
+from servidor.app import App, Settings, readings_dir
+from servidor.errors import ApiError
+from servidor.net import HttpServer
+from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
+from servidor.store.readings import ReadingStore, ReadingStoreError
+
+EXIT_OK = 0
+EXIT_PORT_IN_USE = 3
+EXIT_STORE_UNREADABLE = 4
+EXIT_STORE_TOO_NEW = 5
+
+EPILOG = """\
+exemplos:
+  servidor                               escuta em http://127.0.0.1:5000, banco ./db.json
+  servidor --porta 8080 --host 0.0.0.0   aceita conexões de outras máquinas
+  servidor --db /dados/db.json           as leituras ficam ao lado, em /dados/db.leituras/
+
+chaves: na primeira execução o servidor cria e mostra uma vez a chave de administração e a de
+registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO). Envie-as como
+Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
+
+variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL
+valem como as opções de mesmo nome.
+
+códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
+4 banco ilegível; 5 banco gravado por uma versão mais nova.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="servidor",
+        description="Servidor do monitor-energia: recebe leituras dos medidores e responde a API JSON em /api/v1.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--porta", type=int, default=int(env("MONITOR_PORTA", "5000")),
+                        help="porta TCP (padrão: 5000, como o sistema 004; 0 escolhe uma livre)")
+    parser.add_argument("--host", default=env("MONITOR_HOST", "127.0.0.1"),
+                        help="endereço de escuta (padrão: 127.0.0.1; use 0.0.0.0 para a rede)")
+    parser.add_argument("--db", type=Path, default=Path(env("MONITOR_DB", "db.json")),
+                        help="banco de documentos TinyDB (padrão: ./db.json; criado se não existir)")
+    parser.add_argument("--fuso", default=env("MONITOR_FUSO", "America/Sao_Paulo"),
+                        help="fuso IANA padrão dos medidores novos (padrão: America/Sao_Paulo)")
+    parser.add_argument("--log-level", default=env("MONITOR_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+                        help="detalhe do log (padrão: INFO)")
+    parser.add_argument("--trabalhadores", type=int, default=16,
+                        help="threads que atendem requisições prontas (padrão: 16)")
+    parser.add_argument("--sem-legado", action="store_true",
+                        help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=)")
+    return parser
+
+
+def fail(code: int, message: str) -> int:
+    print(f"servidor: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ZoneInfo(args.fuso)
+    except (ZoneInfoNotFoundError, ValueError):
+        return fail(2, f"fuso desconhecido: {args.fuso} (use um nome IANA como America/Sao_Paulo)")
+    if not 0 <= args.porta <= 65535:
+        return fail(2, f"porta inválida: {args.porta}")
+
+    db_path = args.db.resolve()
+    try:
+        docs = DocumentStore.open(db_path)
+    except StoreTooNew as exc:
+        return fail(EXIT_STORE_TOO_NEW, str(exc))
+    except (DocumentStoreError, OSError) as exc:
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir o banco {db_path}: {exc}")
+    try:
+        store = ReadingStore.open(readings_dir(db_path))
+    except ReadingStoreError as exc:
+        docs.close()
+        code = EXIT_STORE_TOO_NEW if "mais nova" in str(exc) else EXIT_STORE_UNREADABLE
+        return fail(code, f"não foi possível abrir as leituras em {readings_dir(db_path)}: {exc}")
+    except OSError as exc:
+        docs.close()
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir as leituras em {readings_dir(db_path)}: {exc}")
+
+    app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
+    server = HttpServer(app.handle, args.host, args.porta, workers=args.trabalhadores,
+                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,))
+    try:
+        server.start()
+    except OSError as exc:
+        app.close()
+        if exc.errno == errno.EADDRINUSE:
+            return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} já está em uso em {args.host}: "
+                        "pare o outro processo ou use --porta")
+        return fail(EXIT_PORT_IN_USE, f"não foi possível escutar em {args.host}:{args.porta}: {exc}")
+    app.start()
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    host, port = server.address
+    print(f"servidor ouvindo em http://{host}:{port}/api/v1  (banco: {db_path}, leituras: {readings_dir(db_path)})",
+          flush=True)
+    stop.wait()
+    logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
+    server.shutdown()
+    app.close()
+    print("servidor parado", flush=True)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

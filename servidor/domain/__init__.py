@@ -1,0 +1,1 @@
+"""The server's rules: meters, keys, ingestion, consumption, invoices, alerts, commands."""

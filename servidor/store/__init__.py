@@ -1,0 +1,1 @@
+"""The server's storage: documents (meters, tariffs, alerts, invoices) in TinyDB, readings in a journal."""

@@ -1,0 +1,122 @@
+"""Consumption in the local calendar and invoices, answered from rollups, over a real socket."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+M = "/api/v1/medidores"
+HOUR = 3_600_000
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def feed_hourly(agent, meter_id: str, start_ms: int, hours: int, wh_per_hour: float, seq0: int = 0) -> None:
+    """One reading per hour with the counter rising `wh_per_hour` each hour."""
+    rows = [{"seq": seq0 + h, "ts": start_ms + h * HOUR, "energia_wh": round(wh_per_hour * h, 3)} for h in range(hours + 1)]
+    for i in range(0, len(rows), 1000):
+        reply = agent.post(f"{M}/{meter_id}/leituras", {"leituras": rows[i:i + 1000]})
+        assert reply.status == 200, reply.body
+
+
+def test_daily_consumption_counts_25_and_23_hour_days(servidor):
+    write, read = servidor.create_meter("lx", fuso="Europe/Lisbon")
+    agent, owner = servidor.client(write), servidor.client(read)
+    # 1 kWh every hour from 2025-10-24 to 2025-10-29 local: 26 Oct has 25 hours in Lisbon.
+    start = ms("2025-10-24T00:00:00+01:00")
+    feed_hourly(agent, "lx", start, 24 * 5 + 1, 1000.0)
+    rows = owner.get(f"{M}/lx/consumo?intervalo=dia&de=2025-10-25&ate=2025-10-27").json["consumo"]
+    assert [r["rotulo"] for r in rows] == ["2025-10-25", "2025-10-26", "2025-10-27"]
+    assert [r["kwh"] for r in rows] == pytest.approx([24.0, 25.0, 24.0])
+    assert all(r["cobertura"] == pytest.approx(1.0) for r in rows)
+    assert rows[1]["inicio"] == "2025-10-26T00:00:00+01:00" and rows[1]["fim"] == "2025-10-27T00:00:00+00:00"
+
+
+def test_spring_forward_day_has_23_hours(servidor):
+    write, read = servidor.create_meter("lx2", fuso="Europe/Lisbon")
+    start = ms("2025-03-29T00:00:00+00:00")
+    feed_hourly(servidor.client(write), "lx2", start, 24 * 3, 1000.0)
+    rows = servidor.client(read).get(f"{M}/lx2/consumo?intervalo=dia&de=2025-03-30&ate=2025-03-30").json["consumo"]
+    assert rows[0]["kwh"] == pytest.approx(23.0)
+
+
+def test_hourly_buckets_in_a_half_hour_zone_split_energy_evenly(servidor):
+    write, read = servidor.create_meter("in", fuso="Asia/Kolkata")
+    start = ms("2025-06-01T00:00:00+05:30")
+    feed_hourly(servidor.client(write), "in", start, 48, 2000.0)
+    reply = servidor.client(read).get(f"{M}/in/consumo?intervalo=hora&de=2025-06-01T10:00:00%2B05:30&ate=2025-06-01T13:00:00%2B05:30")
+    rows = reply.json["consumo"]
+    assert [r["inicio"][11:16] for r in rows] == ["10:00", "11:00", "12:00"]
+    assert [r["kwh"] for r in rows] == pytest.approx([2.0, 2.0, 2.0])
+    day = servidor.client(read).get(f"{M}/in/consumo?intervalo=dia&de=2025-06-01&ate=2025-06-01").json["consumo"]
+    assert day[0]["kwh"] == pytest.approx(48.0)
+
+
+def test_a_gap_loses_no_energy_but_lowers_coverage(servidor):
+    write, read = servidor.create_meter("gap")
+    agent = servidor.client(write)
+    start = ms("2026-10-05T00:00:00-03:00")
+    step = 10 * 60_000
+    morning = [{"seq": i, "ts": start + i * step, "energia_wh": 0} for i in range(37)]  # 00:00-06:00
+    evening = [{"seq": 100 + i, "ts": start + 18 * HOUR + i * step, "energia_wh": 12000} for i in range(37)]  # 18:00-24:00
+    assert agent.post(f"{M}/gap/leituras", {"leituras": morning + evening}).status == 200  # 12 h silent between
+    day = servidor.client(read).get(f"{M}/gap/consumo?intervalo=dia&de=2026-10-05&ate=2026-10-05").json["consumo"][0]
+    assert day["kwh"] == pytest.approx(12.0)
+    assert day["cobertura"] == pytest.approx(0.5)
+
+
+def test_monthly_consumption_and_invoice_at_the_default_price(servidor):
+    write, read = servidor.create_meter("mes")
+    start = ms("2026-09-01T00:00:00-03:00")
+    feed_hourly(servidor.client(write), "mes", start, 30 * 24, 500.0)  # 0.5 kWh/h through September
+    owner = servidor.client(read)
+    months = owner.get(f"{M}/mes/consumo?intervalo=mes&de=2026-09-01&ate=2026-09-30").json["consumo"]
+    assert months[0]["rotulo"] == "2026-09" and months[0]["kwh"] == pytest.approx(360.0)
+    invoice = owner.get(f"{M}/mes/faturas/2026-09").json
+    assert invoice["kwh"] == pytest.approx(360.0)
+    assert invoice["total"] == pytest.approx(180.0)  # R$ 0,50/kWh, as 004
+    assert invoice["situacao"] == "fechada" and invoice["versao"] == 1
+    assert invoice["total_formatado"] == "R$ 180,00"
+
+
+def test_late_data_reissues_a_closed_month_and_a_price_change_too(servidor):
+    write, read = servidor.create_meter("re", tarifa="padrao")
+    agent, owner = servidor.client(write), servidor.client(read)
+    start = ms("2026-09-01T00:00:00-03:00")
+    agent.post(f"{M}/re/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0}, {"seq": 3, "ts": start + 20 * 24 * HOUR, "energia_wh": 100_000}]})
+    first = owner.get(f"{M}/re/faturas/2026-09").json
+    assert first["versao"] == 1 and first["kwh"] == pytest.approx(100.0)
+    # A late reading after the end of the month's data raises September's total.
+    agent.post(f"{M}/re/leituras", {"seq": 4, "ts": start + 29 * 24 * HOUR, "energia_wh": 150_000})
+    second = owner.get(f"{M}/re/faturas/2026-09").json
+    assert second["versao"] == 2 and second["kwh"] == pytest.approx(150.0) and second["reemitida_em"]
+    # Correcting the tariff's price re-issues again.
+    assert servidor.admin.put("/api/v1/tarifas/padrao", {"nome": "Padrão", "preco_kwh": 0.6}).status == 200
+    third = owner.get(f"{M}/re/faturas/2026-09").json
+    assert third["versao"] == 3 and third["total"] == pytest.approx(90.0)
+    assert owner.get(f"{M}/re/faturas/2026-09").json["versao"] == 3  # stable when nothing changed
+
+
+def test_invoice_with_fixed_charge_and_taxes_has_line_items_that_add_up(servidor):
+    assert servidor.admin.post("/api/v1/tarifas", {"id": "b1", "nome": "B1", "preco_kwh": 0.8, "taxa_fixa_mensal": 10, "impostos_pct": 25}).status == 201
+    write, read = servidor.create_meter("tx", tarifa="b1")
+    start = ms("2026-09-01T00:00:00-03:00")
+    servidor.client(write).post(f"{M}/tx/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0}, {"seq": 2, "ts": start + 10 * 24 * HOUR, "energia_wh": 100_000}]})
+    invoice = servidor.client(read).get(f"{M}/tx/faturas/2026-09").json
+    # Taxes are charged "por dentro", as on Brazilian bills: total = (80 + 10) / (1 - 0.25).
+    assert [round(i["valor"], 2) for i in invoice["itens"]] == [80.0, 10.0, 30.0]
+    assert invoice["total"] == pytest.approx(120.0)
+    listing = servidor.client(read).get(f"{M}/tx/faturas").json["faturas"]
+    assert "2026-09" in [f["mes"] for f in listing]
+
+
+def test_a_future_month_invoice_is_404_and_a_bad_month_422(servidor):
+    _, read = servidor.create_meter("fu")
+    owner = servidor.client(read)
+    assert owner.get(f"{M}/fu/faturas/2999-01").status == 404
+    assert owner.get(f"{M}/fu/faturas/2026-13").status == 422
+    assert owner.get(f"{M}/fu/consumo?intervalo=semana").status == 422
+    assert owner.get(f"{M}/fu/consumo?de=ontem").status == 422
