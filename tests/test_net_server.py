@@ -11,7 +11,9 @@ import json
 import logging
 import shutil
 import socket
+import struct
 import subprocess
+import time
 from http import HTTPStatus
 from typing import Iterator
 
@@ -315,3 +317,33 @@ def test_port_in_use_raises_oserror():
         with pytest.raises(OSError):
             clash.start()
         clash.shutdown()
+
+
+def test_request_sent_one_byte_at_a_time_is_reassembled():
+    raw = b"POST /aos-poucos HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde"
+    with serving() as server, RawClient(server.address) as client:
+        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(raw)):
+            client.send(raw[i:i + 1])
+        status, _, body = client.response()
+        assert status == 200 and json.loads(body)["body"] == "abcde"
+
+
+def test_peer_that_leaves_mid_response_is_cleaned_up_and_the_server_carries_on():
+    big = Response(200, (("content-type", "application/octet-stream"),), b"x" * (8 * 1024 * 1024))
+    with serving(lambda request: big if request.path == "/grande" else echo_app(request)) as server:
+        for _ in range(3):
+            sock = socket.create_connection(server.address)
+            # SO_LINGER 0: close() resets the connection, so the server's write fails mid-body.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(b"GET /grande HTTP/1.1\r\nHost: t\r\n\r\n")
+            sock.recv(1024)
+            sock.close()
+        conn = http.client.HTTPConnection(*server.address, timeout=5)
+        conn.request("GET", "/depois")
+        assert conn.getresponse().status == 200
+        conn.close()
+        deadline = time.monotonic() + 3
+        while server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.open_connections == 0

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import enum
 import itertools
-import logging
 import socket
 from typing import Callable
 
 from shared.http.limits import Limits
-from shared.http.messages import Request
 from shared.http.request_parser import END_OF_STREAM, NEED_DATA, SEND_CONTINUE, RequestParser
 from shared.http.serializer import CONTINUE_BYTES
 
 from .deferred import Deferred
-
-log = logging.getLogger("servidor.net")
 
 # One recv per readiness event. 64 KiB takes a whole batch of readings in a few calls while
 # keeping a single greedy client from monopolising the selector thread.
@@ -40,6 +36,14 @@ LINGER_TIMEOUT = 2.0
 LINGER_MAX_BYTES = 1024 * 1024
 
 _ids = itertools.count(1)
+
+
+class After(enum.Enum):
+    """What a worker asks the selector to do with a connection it hands back."""
+
+    READ = "read"              # wait for the next request
+    LINGER = "linger"          # last response written: drain, then close (RFC 9112 §9.6)
+    CLOSE = "close"            # close now (peer gone, or it already closed its side)
 
 
 class State(enum.Enum):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import functools
 import logging
 import selectors
 import socket
@@ -21,13 +20,13 @@ from typing import Callable
 
 from shared.http.errors import ProtocolError
 from shared.http.limits import DEFAULT_LIMITS, Limits
-from shared.http.messages import Request, Response
+from shared.http.messages import Request
 from shared.http.request_parser import END_OF_STREAM
 
 from . import exchange
-from .connection import RECV_BYTES, LINGER_TIMEOUT, Connection, State
-from .deferred import Deferred
+from .connection import LINGER_TIMEOUT, RECV_BYTES, After, Connection, State
 from .exchange import Handler
+from .responder import Responder
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("servidor.net")
@@ -46,14 +45,16 @@ ACCEPT_BATCH = 64
 # Pause after accept() fails for lack of descriptors (EMFILE): the listening socket stays
 # readable, and retrying at once would spin the selector thread at 100% CPU.
 ACCEPT_BACKOFF = 0.5
-# Bytes of an over-limit client's first request read and discarded before closing, so the
-# kernel sends FIN rather than RST and the client gets to read its 503.
+# recv() calls spent discarding what an over-limit client already sent before closing, so the
+# kernel sends FIN rather than RST (which can destroy the 503 before the client reads it).
 REJECT_DRAIN_READS = 16
 # The pool may need a moment to join idle workers even when the in-flight wait used the whole
 # shutdown budget.
 POOL_JOIN_GRACE = 1.0
 
-_READ, _LINGER, _CLOSE = "read", "linger", "close"
+# Selector registration tags for the two sockets that are not client connections.
+_LISTENER = object()
+_WAKEUP = object()
 
 
 class HttpServer:
@@ -77,20 +78,20 @@ class HttpServer:
         error_types: tuple[type[Exception], ...] = (),
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        self._handler = handler
         self._host = host
         self._port = port
         self._limits = limits
         self._body_until_close = body_until_close
         self._server_name = server_name
-        self._error_types = tuple(error_types)
         self._max_connections = max_connections
         self._pool = WorkerPool(workers, name="servidor-net-worker")
+        self._responder = Responder(
+            handler, error_types=tuple(error_types), server_name=server_name,
+            pool=self._pool, hand_back=self._hand_back,
+        )
 
-        self._lock = threading.Lock()       # guards everything below that workers touch
-        self._returns: collections.deque[tuple[Connection, str]] = collections.deque()
-        self._parked: set[Connection] = set()
-        self._served = 0
+        self._lock = threading.Lock()       # guards the hand-back queue and the flags below
+        self._returns: collections.deque[tuple[Connection, After]] = collections.deque()
         self._stopping = False
         self._selector_done = False
         self._stop_deadline = 0.0
@@ -117,11 +118,12 @@ class HttpServer:
 
     @property
     def open_connections(self) -> int:
+        """Client connections held now: idle, reading, busy, parked or lingering."""
         return len(self._conns)
 
     @property
     def requests_served(self) -> int:
-        return self._served
+        return self._responder.served
 
     def start(self) -> None:
         """Bind, listen and start the selector thread and the workers.
@@ -140,10 +142,12 @@ class HttpServer:
             self._wake_r.setblocking(False)
             self._wake_w.setblocking(False)
             self._selector = selectors.DefaultSelector()
-            self._selector.register(listener, selectors.EVENT_READ, "listener")
-            self._selector.register(self._wake_r, selectors.EVENT_READ, "wakeup")
+            self._selector.register(listener, selectors.EVENT_READ, _LISTENER)
+            self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
         except BaseException:
-            listener.close()
+            for sock in (listener, self._wake_r, self._wake_w):
+                if sock is not None:
+                    sock.close()
             raise
         self._listener = listener
         self._pool.start()
@@ -156,7 +160,8 @@ class HttpServer:
 
         Idle and half-read connections are closed at once; parked long polls are answered 503
         (unless the app resolves them first); requests already in a handler get up to
-        `timeout` seconds to be answered. Idempotent.
+        `timeout` seconds to be answered. Idempotent. Call it from outside the handler: a
+        handler that calls it waits out `timeout` for its own unfinished request.
         """
         with self._lock:
             if self._thread is None or self._shut_down:
@@ -165,7 +170,7 @@ class HttpServer:
             self._shut_down = True
             self._stop_deadline = time.monotonic() + timeout
             self._stopping = True
-            parked = [c.deferred for c in self._parked if c.deferred is not None]
+        parked = self._responder.stop()
         self._wake()
         for deferred in parked:
             # First resolve wins: if the app answered a moment ago, its response goes out instead.
@@ -211,9 +216,9 @@ class HttpServer:
             self._finish()
 
     def _on_event(self, data: object) -> None:
-        if data == "listener":
+        if data is _LISTENER:
             self._accept()
-        elif data == "wakeup":
+        elif data is _WAKEUP:
             try:
                 while self._wake_r.recv(4096):
                     pass
@@ -287,7 +292,7 @@ class HttpServer:
         try:
             conn.feed(data)
         except ProtocolError as exc:
-            self._dispatch(conn, self._write_final, conn, exchange.protocol_error(exc))
+            self._dispatch(conn, self._responder.write_final, conn, exchange.protocol_error(exc))
             return
         self._advance(conn)
 
@@ -296,14 +301,14 @@ class HttpServer:
         try:
             event = conn.pump()
         except ProtocolError as exc:
-            self._dispatch(conn, self._write_final, conn, exchange.protocol_error(exc))
+            self._dispatch(conn, self._responder.write_final, conn, exchange.protocol_error(exc))
             return
         except OSError as exc:
             log.debug("writing 100 Continue to %s failed: %s", conn.peer, exc)
             self._close(conn)
             return
         if isinstance(event, Request):
-            self._dispatch(conn, self._serve, conn, event)
+            self._dispatch(conn, self._responder.serve, conn, event)
         elif event is END_OF_STREAM:
             self._close(conn)
         else:
@@ -335,9 +340,9 @@ class HttpServer:
                     return
                 conn, action = self._returns.popleft()
             now = time.monotonic()
-            if action == _CLOSE:
+            if action is After.CLOSE:
                 self._close(conn)
-            elif action == _LINGER:
+            elif action is After.LINGER:
                 if conn.eof:
                     self._close(conn)      # the peer already closed its side: nothing to drain
                     continue
@@ -359,7 +364,7 @@ class HttpServer:
     def _sweep(self, now: float) -> None:
         if self._accept_paused_until and now >= self._accept_paused_until and not self._stopping:
             self._accept_paused_until = 0.0
-            self._selector.register(self._listener, selectors.EVENT_READ, "listener")
+            self._selector.register(self._listener, selectors.EVENT_READ, _LISTENER)
         for conn in [c for c in self._conns if c.deadline <= now]:
             if conn.state is State.LINGERING:
                 self._close(conn)
@@ -367,7 +372,7 @@ class HttpServer:
                 if conn.request_pending:
                     log.debug("request from %s incomplete after %.1f s: 408",
                               conn.peer, self._limits.read_timeout)
-                    self._dispatch(conn, self._write_final, conn, exchange.timeout_error())
+                    self._dispatch(conn, self._responder.write_final, conn, exchange.timeout_error())
                 else:
                     # Idle keep-alive: RFC 9112 §9.8 lets either side close at any time;
                     # no response is owed because no request was started.
@@ -398,11 +403,9 @@ class HttpServer:
             self._selector_done = True
             returns = list(self._returns)
             self._returns.clear()
-            parked = list(self._parked)
-            self._parked.clear()
         for conn, _ in returns:
             self._close(conn)
-        for conn in parked:
+        for conn in self._responder.abandon_parked():
             self._close(conn)              # abandoned: its Deferred may still resolve, unheard
         for conn in list(self._conns):
             if conn.state is State.BUSY:
@@ -430,17 +433,17 @@ class HttpServer:
         except OSError:
             pass                           # the selector has finished and closed the pair
 
-    # -- worker side ----------------------------------------------------------------------
+    # -- called by workers ----------------------------------------------------------------
 
-    def _hand_back(self, conn: Connection, action: str) -> None:
-        """Return the connection to the selector (read again, linger or close)."""
-        if action != _CLOSE:
+    def _hand_back(self, conn: Connection, action: After) -> None:
+        """A worker returns the connection to the selector (read again, linger or close)."""
+        if action is not After.CLOSE:
             try:
                 conn.make_nonblocking()
-                if action == _LINGER:
+                if action is After.LINGER:
                     conn.half_close()
             except OSError:
-                action = _CLOSE
+                action = After.CLOSE
         # Not READING yet: until the selector takes it, a sweep must not act on a stale deadline.
         conn.state = State.RETURNING
         with self._lock:
@@ -453,106 +456,3 @@ class HttpServer:
             self._wake()
         else:
             conn.close()
-
-    def _serve(self, conn: Connection, request: Request) -> None:
-        """Worker job: answer `request`, then any request already pipelined behind it."""
-        try:
-            while request is not None:
-                started = time.monotonic()
-                result = exchange.call_handler(self._handler, request, self._error_types)
-                if isinstance(result, Deferred):
-                    self._park(conn, request, result, started)
-                    return
-                request = self._answer_and_continue(conn, request, result, started)
-        except Exception:
-            log.exception("unexpected failure serving %r", conn)
-            if conn.state is State.BUSY:
-                self._hand_back(conn, _CLOSE)
-
-    def _answer_and_continue(
-        self, conn: Connection, request: Request, response: Response, started: float
-    ) -> Request | None:
-        """Write the response; the next pipelined request, or None once the connection is handed back."""
-        keep_alive = request.keep_alive and not response.close and not self._stopping
-        try:
-            data = exchange.encode(response, request, keep_alive=keep_alive, server_name=self._server_name)
-        except Exception:
-            log.exception("could not serialize the response to %s %s", request.method, request.target)
-            response = exchange.INTERNAL_ERROR
-            data = exchange.encode(response, request, keep_alive=keep_alive, server_name=self._server_name)
-        try:
-            conn.send_all(data)
-        except OSError as exc:
-            # A meter that hung up mid-response is routine (the 004 closes right after sending).
-            log.debug("peer %s went away mid-write: %s", conn.peer, exc)
-            self._hand_back(conn, _CLOSE)
-            return None
-        with self._lock:
-            self._served += 1
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s %s %d %.1fms", conn.peer[0], request.method, request.path,
-                      int(response.status), (time.monotonic() - started) * 1000)
-        if not keep_alive:
-            self._hand_back(conn, _LINGER)
-            return None
-        # RFC 9112 §9.3.2: pipelined requests are answered in the order received; this thread
-        # keeps the connection, so the next response cannot overtake this one.
-        try:
-            event = conn.pump()
-        except ProtocolError as exc:
-            self._write_final(conn, exchange.protocol_error(exc))
-            return None
-        except OSError as exc:
-            log.debug("writing 100 Continue to %s failed: %s", conn.peer, exc)
-            self._hand_back(conn, _CLOSE)
-            return None
-        if isinstance(event, Request):
-            return event
-        self._hand_back(conn, _CLOSE if event is END_OF_STREAM else _READ)
-        return None
-
-    def _write_final(self, conn: Connection, response: Response) -> None:
-        """Worker job: write an error the connection cannot survive (4xx from the parser, 408)."""
-        data = exchange.encode(response, None, keep_alive=False, server_name=self._server_name)
-        try:
-            conn.send_all(data)
-        except OSError as exc:
-            log.debug("peer %s went away before its %d: %s", conn.peer, response.status, exc)
-            self._hand_back(conn, _CLOSE)
-            return
-        log.debug("%s -> %d (connection closed)", conn.peer[0], int(response.status))
-        self._hand_back(conn, _LINGER)
-
-    def _park(self, conn: Connection, request: Request, deferred: Deferred, started: float) -> None:
-        """Release the worker; the connection waits, unread, until the Deferred resolves."""
-        conn.state = State.PARKED
-        conn.deferred = deferred
-        with self._lock:
-            self._parked.add(conn)
-            stopping = self._stopping
-        deferred.add_callback(functools.partial(self._resume, conn, request, started))
-        if stopping:
-            # shutdown() already answered the parked set it saw; this one arrived after.
-            deferred.resolve(exchange.shutting_down_error())
-
-    def _resume(self, conn: Connection, request: Request, started: float, response: Response) -> None:
-        """Deferred callback (any thread): queue the write of the resolved response."""
-        with self._lock:
-            if conn not in self._parked:
-                return                     # abandoned at shutdown; the socket is closed
-            self._parked.discard(conn)
-        conn.deferred = None
-        conn.state = State.BUSY
-        if not self._pool.submit(self._finish_parked, conn, request, response, started):
-            self._hand_back(conn, _CLOSE)
-
-    def _finish_parked(self, conn: Connection, request: Request, response: Response, started: float) -> None:
-        try:
-            next_request = self._answer_and_continue(conn, request, response, started)
-        except Exception:
-            log.exception("unexpected failure answering a parked request on %r", conn)
-            if conn.state is State.BUSY:
-                self._hand_back(conn, _CLOSE)
-            return
-        if next_request is not None:
-            self._serve(conn, next_request)

@@ -71,8 +71,10 @@ class WorkerPool:
                 self._jobs.put(_STOP)
         deadline = time.monotonic() + timeout
         for thread in threads:
+            if thread is threading.current_thread():
+                continue                   # shutdown called from a job: it exits after returning
             thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in threads if t.is_alive()]
+        stuck = [t.name for t in threads if t.is_alive() and t is not threading.current_thread()]
         if stuck:
             log.warning("workers still busy after %.1f s: %s", timeout, ", ".join(stuck))
         return not stuck
