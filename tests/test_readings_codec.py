@@ -13,8 +13,8 @@ from shared.models import MEASUREMENT_CODES, Reading
 from servidor.store.readings import StoreCorrupt
 from servidor.store.readings.block import Columns
 from servidor.store.readings.codec import (
-    FORMAT_VERSION, HEADER_SIZE, JOURNAL_MAGIC, SEGMENT_MAGIC, Batch, Tombstone, check_header, decode_payload,
-    encode_batch, encode_tombstone, file_header, iter_frames,
+    FORMAT_VERSION, HEADER_SIZE, JOURNAL_MAGIC, SEGMENT_MAGIC, Accumulator, check_header, encode_batch,
+    encode_tombstone, file_header, gather,
 )
 from servidor.store.readings.medidas import decode_medidas, encode_medidas
 from servidor.store.readings.segment_codec import (
@@ -37,8 +37,18 @@ readings_st = st.builds(
 )
 
 
-def frames(data: bytes) -> list[Batch | Tombstone]:
-    return [decode_payload(payload) for payload, _ in iter_frames(data, 0)]
+def frames(data: bytes) -> int:
+    """How many readings the intact records at the start of `data` hold."""
+    blocks: dict[str, Accumulator] = {}
+    gather(data, 0, blocks, print)
+    return sum(len(block.columns()) for block in blocks.values())
+
+
+def decode(data: bytes) -> tuple[dict[str, Columns], list[str]]:
+    blocks: dict[str, Accumulator] = {}
+    tombstones: list[str] = []
+    assert gather(data, 0, blocks, tombstones.append) == len(data)
+    return {meter: block.columns() for meter, block in blocks.items()}, tombstones
 
 
 def same_columns(a: Columns, b: Columns) -> bool:
@@ -50,15 +60,29 @@ def same_columns(a: Columns, b: Columns) -> bool:
 @given(st.lists(readings_st, min_size=1, max_size=30), st.text(min_size=1, max_size=40))
 def test_batch_record_round_trips_every_reading_field(readings, meter_id):
     cols = Columns.from_readings(readings)
-    [record] = frames(encode_batch(meter_id.encode(), cols))
-    assert isinstance(record, Batch) and record.meter_id == meter_id
-    back = record.columns()
+    blocks, _ = decode(encode_batch(meter_id.encode(), cols))
+    back = blocks[meter_id]
     assert same_columns(back, cols)
     assert [back.reading(i) for i in range(len(back))] == readings
 
 
 def test_tombstone_record_round_trips():
-    assert frames(encode_tombstone("medidor-1".encode())) == [Tombstone("medidor-1")]
+    assert decode(encode_tombstone("medidor-1".encode())) == ({}, ["medidor-1"])
+
+
+def test_gather_keeps_record_order_per_meter_and_reports_tombstones_in_place():
+    one = Columns.from_readings([Reading(1, T0, 1.0)])
+    two = Columns.from_readings([Reading(2, T0 + 1, 2.0, None, (("PAT", 5.0),))])
+    data = encode_batch(b"a", one) + encode_batch(b"b", one) + encode_tombstone(b"a") + encode_batch(b"a", two)
+    blocks: dict[str, Accumulator] = {}
+    events = []
+
+    def on_tombstone(meter):
+        events.append((meter, len(blocks.pop(meter).columns())))
+
+    assert gather(data, 0, blocks, on_tombstone) == len(data)
+    assert events == [("a", 1)]
+    assert blocks["a"].columns().reading(0) == two.reading(0) and len(blocks["b"].columns()) == 1
 
 
 @given(medidas)
@@ -81,7 +105,7 @@ def test_frames_stop_at_a_record_whose_crc_does_not_match():
     good = encode_batch(b"m", cols)
     bad = bytearray(encode_batch(b"m", cols))
     bad[-1] ^= 0xFF
-    assert len(frames(good + bytes(bad) + good)) == 1
+    assert (frames(good + bytes(bad) + good)) == 1
 
 
 def test_frames_stop_at_every_truncation_of_the_last_record():
@@ -89,13 +113,13 @@ def test_frames_stop_at_every_truncation_of_the_last_record():
     whole = b"".join(records)
     last_start = len(whole) - len(records[-1])
     for cut in range(last_start, len(whole)):
-        assert len(frames(whole[:cut])) == 2
-    assert len(frames(whole)) == 3
+        assert (frames(whole[:cut])) == 2
+    assert (frames(whole)) == 3
 
 
 def test_zeroed_tail_left_by_a_crash_is_not_a_record():
     whole = encode_batch(b"m", Columns.from_readings([Reading(1, T0, 1.0)]))
-    assert len(frames(whole + bytes(64))) == 1
+    assert (frames(whole + bytes(64))) == 1
 
 
 def sorted_block(readings: list[Reading]) -> Columns:

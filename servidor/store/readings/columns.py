@@ -68,91 +68,87 @@ class MeterColumns:
         return accepted, len(readings) - len(accepted)
 
     def insert(self, cols: Columns) -> list[int]:
-        """Store `cols` (no duplicates among themselves or with what is stored) and return the
-        indices in `cols` of readings whose counter is below the previous reading's by ts."""
-        n = len(self.ts)
-        if len(cols) and (n == 0 or (cols.ts[0], cols.seq[0]) > (self.ts[-1], self.seq[-1])) \
-                and (n == 0 or cols.seq[0] > self.seq_sorted[-1]) and cols.is_ascending():
-            return self._extend(cols)
-        resets = []
-        tail = n  # pairs from here on are not yet in the rollup
-        for i in range(len(cols)):
-            seq, ts = cols.seq[i], cols.ts[i]
+        """Store `cols` (no seq repeated among them or already stored) and return the indices in
+        `cols` of readings whose counter is below the previous reading's by ts.
+
+        The batch is put in (ts, seq) order and cut into runs that each fall between the same
+        two stored neighbours; a run goes in with one slice assignment per array. An in-order
+        batch is one run at the end (an append); a backfill of a gap is one run in the middle,
+        one memmove whatever its length."""
+        order = None
+        if not cols.is_ascending():
+            order = sorted(range(len(cols)), key=cols.seq.__getitem__)
+            order.sort(key=cols.ts.__getitem__)  # stable: (ts, seq) order
+            cols = cols.take(order)
+        ts, seq, k = cols.ts, cols.seq, len(cols)
+        resets: list[int] = []
+        i = 0
+        while i < k:
             n = len(self.ts)
-            if n == 0 or ts > self.ts[-1] or (ts == self.ts[-1] and seq > self.seq[-1]):
-                pos = n
-            else:
-                self.rollup.add_series(self.ts, self.energia, tail)
-                pos = bisect_right(self.ts, ts)
-                while pos > 0 and self.ts[pos - 1] == ts and self.seq[pos - 1] > seq:
-                    pos -= 1
-                if 0 < pos < n:
-                    self.rollup.add_pair(self.ts[pos - 1], self.energia[pos - 1], self.ts[pos], self.energia[pos], -1)
-            self._insert_row(pos, cols, i)
+            pos = self._position(ts[i], seq[i])
+            j = k
             if pos < n:
-                rollup = self.rollup
-                if pos > 0:
-                    rollup.add_pair(self.ts[pos - 1], self.energia[pos - 1], ts, cols.energia[i])
-                rollup.add_pair(ts, cols.energia[i], self.ts[pos + 1], self.energia[pos + 1])
-                tail = len(self.ts)
-            if pos > 0 and cols.energia[i] < self.energia[pos - 1]:
-                resets.append(i)
-        self.rollup.add_series(self.ts, self.energia, tail)
-        return resets
+                bound = (self.ts[pos], self.seq[pos])
+                j = i + 1
+                while j < k and (ts[j], seq[j]) < bound:
+                    j += 1
+            resets += self._insert_run(pos, cols, i, j)
+            i = j
+        return resets if order is None else sorted(order[r] for r in resets)
 
-    def _insert_row(self, pos: int, cols: Columns, i: int) -> None:
-        seq = cols.seq[i]
-        n = len(self.seq)
-        blob = None if cols.medidas is None else cols.medidas[i]
-        if blob is not None and self.medidas is None:
-            self.medidas = [None] * n
-        if pos == n:
-            self.seq.append(seq)
-            self.ts.append(cols.ts[i])
-            self.energia.append(cols.energia[i])
-            self.potencia.append(cols.potencia[i])
-            self.flags.append(cols.flags[i])
-            if self.medidas is not None:
-                self.medidas.append(blob)
-        else:
-            self.seq.insert(pos, seq)
-            self.ts.insert(pos, cols.ts[i])
-            self.energia.insert(pos, cols.energia[i])
-            self.potencia.insert(pos, cols.potencia[i])
-            self.flags.insert(pos, cols.flags[i])
-            if self.medidas is not None:
-                self.medidas.insert(pos, blob)
-        if not self.seq_sorted or seq > self.seq_sorted[-1]:
-            rank = len(self.seq_sorted)
-            self.seq_sorted.append(seq)
-        else:
-            rank = bisect_left(self.seq_sorted, seq)
-            self.seq_sorted.insert(rank, seq)
-        # Both orders were equal before; they stay equal only if seq lands at the same place.
-        if rank != pos:
-            self.seq_follows_ts = False
-        self._by_seq = None
+    def _position(self, ts: int, seq: int) -> int:
+        """Where a reading goes in (ts, seq) order."""
+        n = len(self.ts)
+        if n == 0 or ts > self.ts[-1] or (ts == self.ts[-1] and seq > self.seq[-1]):
+            return n
+        pos = bisect_right(self.ts, ts)
+        while pos > 0 and self.ts[pos - 1] == ts and self.seq[pos - 1] > seq:
+            pos -= 1
+        return pos
 
-    def _extend(self, cols: Columns) -> list[int]:
-        """Append a block that sorts after everything stored (the common, fast case)."""
-        n = len(self.seq)
+    def _insert_run(self, pos: int, cols: Columns, i: int, j: int) -> list[int]:
+        """Insert rows [i, j) of `cols` (in (ts, seq) order) at `pos`; return the run-relative
+        offsets plus i of rows whose counter is below their predecessor's."""
+        n, count = len(self.ts), j - i
+        whole = i == 0 and j == len(cols)
+        if 0 < pos < n:  # the pair the run splits is replaced by the run's pairs
+            self.rollup.add_pair(self.ts[pos - 1], self.energia[pos - 1], self.ts[pos], self.energia[pos], -1)
+        if whole:
+            self.seq[pos:pos], self.ts[pos:pos], self.energia[pos:pos] = cols.seq, cols.ts, cols.energia
+            self.potencia[pos:pos], self.flags[pos:pos] = cols.potencia, cols.flags
+        else:
+            self.seq[pos:pos], self.ts[pos:pos] = cols.seq[i:j], cols.ts[i:j]
+            self.energia[pos:pos], self.potencia[pos:pos] = cols.energia[i:j], cols.potencia[i:j]
+            self.flags[pos:pos] = cols.flags[i:j]
         if cols.medidas is not None and self.medidas is None:
             self.medidas = [None] * n
         if self.medidas is not None:
-            self.medidas.extend(cols.medidas if cols.medidas is not None else [None] * len(cols))
-        self.seq.extend(cols.seq)
-        self.ts.extend(cols.ts)
-        self.energia.extend(cols.energia)
-        self.potencia.extend(cols.potencia)
-        self.flags.extend(cols.flags)
-        self.seq_sorted.extend(cols.seq)
-        self._by_seq = None
-        self.rollup.add_series(self.ts, self.energia, max(n, 1))
-        # Counter drops among the new rows, each against the row before it (for the first new
-        # row, the previous last one).
-        window = self.energia[n - 1:] if n else self.energia
-        offset = 0 if n else 1
-        return [j + offset for j in compress(range(len(window) - 1), map(lt, window[1:], window[:-1]))]
+            self.medidas[pos:pos] = cols.medidas[i:j] if cols.medidas is not None else [None] * count
+        self._index_seqs(pos, n, cols.seq if whole else cols.seq[i:j])
+        self.rollup.add_series(self.ts, self.energia, max(pos, 1), pos + count + 1)
+        # Counter drops among the new rows, each against the row before it.
+        window = self.energia[pos - 1:pos + count] if pos else self.energia[:count]
+        offset = i if pos else i + 1
+        return [r + offset for r in compress(range(len(window) - 1), map(lt, window[1:], window[:-1]))]
+
+    def _index_seqs(self, pos: int, n: int, seqs: array) -> None:
+        """Add a run's seqs (inserted at ts position `pos`) to the sorted seq index."""
+        index = self.seq_sorted
+        rank = bisect_left(index, seqs[0])
+        if all(map(lt, seqs, seqs[1:])) and (rank == len(index) or seqs[-1] < index[rank]):
+            index[rank:rank] = seqs  # the run's seqs are contiguous in seq order too
+            contiguous = True
+        else:
+            for seq in seqs:
+                insort(index, seq)
+            contiguous = False
+        # The orders were equal before; they stay equal only if the run lands at the same place.
+        if not contiguous or rank != pos:
+            self.seq_follows_ts = False
+        if self._by_seq is not None and contiguous and pos == n and rank == n:
+            self._by_seq.extend(range(n, n + len(seqs)))  # appended at the end of both orders
+        else:
+            self._by_seq = None
 
     def load(self, cols: Columns) -> None:
         """Add a recovered block in any order, merging with what is stored (recovery path)."""
@@ -163,7 +159,7 @@ class MeterColumns:
             return
         if (cols.ts[0], cols.seq[0]) > (self.ts[-1], self.seq[-1]) and cols.seq[0] > self.seq_sorted[-1] \
                 and cols.is_ascending():
-            self._extend(cols)
+            self._insert_run(len(self.seq), cols, 0, len(cols))
             return
         merged = Accumulator()
         merged.add_columns(self.as_columns())

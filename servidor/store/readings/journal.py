@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from .codec import HEADER_SIZE, JOURNAL_MAGIC, Batch, Tombstone, check_header, decode_payload, file_header, iter_frames
+from .codec import HEADER_SIZE, JOURNAL_MAGIC, Accumulator, check_header, file_header, gather
 from .errors import ReadingStoreError
 from .files import journal_path, write_all, write_atomic
 
@@ -32,15 +32,14 @@ def create_journal(directory: Path, number: int, durable: bool) -> Path:
     return path
 
 
-def replay_journal(path: Path, on_record: Callable[[Batch | Tombstone], None], durable: bool) -> int:
-    """Feed each intact record of `path` to `on_record`, cut a torn or damaged tail, and return
-    the size of what remains. A crash mid-append leaves at most one torn record, at the end:
-    it was never acknowledged, since acknowledgement waits for the fsync after the write."""
+def replay_journal(path: Path, blocks: dict[str, Accumulator], on_tombstone: Callable[[str], None],
+                   durable: bool) -> int:
+    """Add each intact record of `path` to `blocks` (see codec.gather), cut a torn or damaged
+    tail, and return the size of what remains. A crash mid-append leaves at most one torn
+    record, at the end: it was never acknowledged, since acknowledgement waits for the fsync."""
     data = path.read_bytes()
     check_header(data, JOURNAL_MAGIC, path.name)
-    end = HEADER_SIZE
-    for payload, end in iter_frames(data, HEADER_SIZE):
-        on_record(decode_payload(payload))
+    end = gather(data, HEADER_SIZE, blocks, on_tombstone)
     if end < len(data):
         log.warning("%s: %d bytes após o último registro íntegro descartados (escrita interrompida)",
                     path.name, len(data) - end)

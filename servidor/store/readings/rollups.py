@@ -124,15 +124,21 @@ class MeterRollup:
             part = min(t2, lo + BUCKET_MS) - max(t1, lo)
             self._add(bucket, delta * part / span, covered * part)
 
-    def add_series(self, ts, energia, start: int = 1) -> None:
-        """Add the pairs (i-1, i) for i >= start of the ts-ordered arrays: the bulk path of
-        recovery and of in-order batches, summing each bucket locally before touching dicts."""
+    def add_series(self, ts, energia, start: int = 1, stop: int | None = None) -> None:
+        """Add the pairs (i-1, i) for start <= i < stop of the ts-ordered arrays: the bulk path
+        of recovery and of in-order batches, summing each bucket locally before touching dicts."""
         first = max(start, 1)
-        if first >= len(ts):
+        stop = len(ts) if stop is None else min(stop, len(ts))
+        if first >= stop:
+            return
+        if stop - first <= 2:  # a pair or two: slicing the arrays would cost more than it saves
+            for i in range(first, stop):
+                self.add_pair(ts[i - 1], energia[i - 1], ts[i], energia[i])
             return
         add = self._add
         current, wh, covered = -1, 0.0, 0
-        for t1, t2, e1, e2 in zip(ts[first - 1:], ts[first:], energia[first - 1:], energia[first:]):
+        for t1, t2, e1, e2 in zip(ts[first - 1:stop - 1], ts[first:stop], energia[first - 1:stop - 1],
+                                  energia[first:stop]):
             bucket = t1 // BUCKET_MS
             if t2 <= (bucket + 1) * BUCKET_MS:  # within one bucket, hence covered
                 if bucket != current:

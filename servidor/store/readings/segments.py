@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from .block import Columns
-from .codec import Accumulator, Batch, Tombstone
+from .codec import Accumulator
 from .files import journal_path, remove, scan, segment_path, write_atomic
 from .journal import replay_journal
 from .segment_codec import SegmentMeter, decode_segment, encode_segment
@@ -35,17 +35,11 @@ def segment_meters(journal: Path, durable: bool) -> list[SegmentMeter]:
     blocks: dict[str, Accumulator] = {}
     tombstoned: set[str] = set()
 
-    def on_record(record: Batch | Tombstone) -> None:
-        if isinstance(record, Tombstone):
-            blocks.pop(record.meter_id, None)
-            tombstoned.add(record.meter_id)
-        else:
-            block = blocks.get(record.meter_id)
-            if block is None:
-                block = blocks[record.meter_id] = Accumulator()
-            block.add_batch(record)
+    def on_tombstone(meter_id: str) -> None:
+        blocks.pop(meter_id, None)
+        tombstoned.add(meter_id)
 
-    replay_journal(journal, on_record, durable)
+    replay_journal(journal, blocks, on_tombstone, durable)
     meters = []
     for meter_id in sorted(blocks.keys() | tombstoned):
         block = blocks.get(meter_id)

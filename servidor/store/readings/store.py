@@ -20,8 +20,7 @@ from typing import Callable, Sequence
 from shared.models import Reading
 
 from .block import Columns
-from .codec import (MAX_READINGS_PER_RECORD, Accumulator, Batch, Tombstone, encode_batch,
-                    encode_meter_id, encode_tombstone)
+from .codec import MAX_READINGS_PER_RECORD, Accumulator, encode_batch, encode_meter_id, encode_tombstone
 from .columns import MeterColumns
 from .errors import ReadingStoreError
 from .files import DirectoryLock, disk_usage, remove, scan
@@ -62,11 +61,8 @@ class _Recovery:
             block = self.blocks[meter_id] = Accumulator()
         return block
 
-    def on_record(self, record: Batch | Tombstone) -> None:
-        if isinstance(record, Tombstone):
-            self.blocks.pop(record.meter_id, None)
-        else:
-            self._block(record.meter_id).add_batch(record)
+    def on_tombstone(self, meter_id: str) -> None:
+        self.blocks.pop(meter_id, None)
 
     def load_segment(self, path: Path) -> None:
         for meter in read_segment(path):
@@ -122,7 +118,7 @@ class ReadingStore:
                 if number in journals:  # crash between writing the segment and deleting this
                     remove(journals.pop(number), self._durable)
             else:
-                replay_journal(journals[number], recovery.on_record, self._durable)
+                replay_journal(journals[number], recovery.blocks, recovery.on_tombstone, self._durable)
         for meter_id, block in recovery.blocks.items():
             meter = MeterColumns(MeterRollup())
             meter.load(block.columns())
@@ -157,11 +153,14 @@ class ReadingStore:
             if readings:
                 accepted, duplicates = meter.partition(readings)
             for start in range(0, len(accepted), MAX_READINGS_PER_RECORD):
-                chunk = accepted[start:start + MAX_READINGS_PER_RECORD]
+                chunk = accepted if len(accepted) <= MAX_READINGS_PER_RECORD else \
+                    accepted[start:start + MAX_READINGS_PER_RECORD]
                 cols = Columns.from_readings(chunk)
                 # Journal first: if the write fails, memory has not moved.
                 self._journal.write(encode_batch(raw_id, cols))
-                resets.extend(chunk[i] for i in meter.insert(cols))
+                dropped = meter.insert(cols)
+                if dropped:
+                    resets += [chunk[i] for i in dropped]
                 self._meters[meter_id] = meter
                 self._count += len(chunk)
             # Also for an all-duplicate batch: its readings may be another writer's, written
