@@ -20,9 +20,10 @@ from .rollups import MeterRollup
 
 
 class MeterColumns:
-    """Readings of one meter. `seq_sorted` answers "seen this seq?" by bisection; while the
-    seq order equals the ts order (the usual case) `after_seq` needs nothing more, otherwise a
-    seq -> position permutation is built on demand and kept until the next insertion."""
+    """Readings of one meter. `seq_sorted` answers "seen this seq?" by bisection. While the
+    seq order equals the ts order (the usual case) `after_seq` needs nothing more; otherwise a
+    seq -> position permutation is built on demand, extended by appends at the end and dropped
+    by any insertion in the middle (which shifts positions)."""
 
     __slots__ = ("seq", "ts", "energia", "potencia", "flags", "medidas", "seq_sorted",
                  "seq_follows_ts", "_by_seq", "rollup")

@@ -30,8 +30,9 @@ from .segments import Compactor, read_segment
 
 log = logging.getLogger(__name__)
 
-# 64 MiB of journal is ~1.5 M readings: replaying it at start-up takes about a second, and
-# compaction then shrinks it ~4x.
+# 64 MiB of journal holds ~2 M readings appended in batches (33 bytes each) or ~1.4 M single
+# appends (49 bytes with the record frame); replaying it at start-up took ~1.3 s and ~4.5 s on
+# the development VM. Compaction then stores the same readings in 1-11 bytes each.
 DEFAULT_JOURNAL_MAX_BYTES = 64 * 2**20
 # Below this every record would start a file; tests use a few KiB to compact constantly.
 MIN_JOURNAL_MAX_BYTES = 1024
@@ -93,7 +94,10 @@ class ReadingStore:
     def open(cls, directory: Path, *, durable: bool = True,
              journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES) -> "ReadingStore":
         """Open (creating if needed) the store in `directory`: recover, start compacting.
-        StoreCorrupt for unreadable files, StoreLocked if another process has it open."""
+        StoreCorrupt for unreadable files, StoreLocked if another process has it open.
+
+        `durable=False` skips every fsync (tests, benchmarks): data then survives the death of
+        the process, which leaves it in the page cache, but not a power cut."""
         if journal_max_bytes < MIN_JOURNAL_MAX_BYTES:
             raise ValueError(f"journal_max_bytes deve ser ≥ {MIN_JOURNAL_MAX_BYTES}")
         directory = Path(directory)
