@@ -19,6 +19,7 @@ from array import array
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import sub
+from typing import Iterator
 
 from .block import Columns
 from .codec import HEADER_SIZE, SEGMENT_MAGIC, check_header, extend_le, file_header, le_bytes
@@ -48,8 +49,9 @@ _INT_HEAD = struct.Struct("<qB")  # first value, bytes per delta
 _U8 = struct.Struct("<B")
 _U32 = struct.Struct("<I")
 
-# Narrowest array type code per item size.
-_TYPECODE_BY_SIZE = {array(code).itemsize: code for code in "qlihb"}
+# Signed array type code per item size, and the unsigned 32-bit one (C int sizes vary).
+_TYPECODE_BY_SIZE = {1: "b", 2: "h", 4: next(c for c in "il" if array(c).itemsize == 4), 8: "q"}
+_U32_CODE = next(c for c in "IL" if array(c).itemsize == 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class SegmentMeter:
 
 
 def _shuffle(raw: bytes, width: int) -> bytes:
+    """Byte planes: every value's first byte, then every second byte... (C-speed slicing)."""
     if width == 1:
         return raw
     return b"".join(raw[i::width] for i in range(width))
@@ -91,7 +94,7 @@ def _encode_ints(values, out: list[bytes]) -> None:
     out.append(_shuffle(le_bytes(array(_TYPECODE_BY_SIZE[size], deltas)), size))
 
 
-def _decode_ints(body: memoryview, pos: int, n: int) -> tuple[list[int] | accumulate, int]:
+def _decode_ints(body: memoryview, pos: int, n: int) -> tuple[Iterator[int], int]:
     base, size = _INT_HEAD.unpack_from(body, pos)
     pos += _INT_HEAD.size
     end = pos + size * (n - 1)
@@ -171,7 +174,7 @@ def _encode_meter(meter: SegmentMeter, out: list[bytes]) -> None:
     if cols.medidas is None:
         out.append(_U8.pack(0))
     else:
-        sizes = array("I", [len(b) if b else 0 for b in cols.medidas])
+        sizes = array(_U32_CODE, [len(b) if b else 0 for b in cols.medidas])
         out += [_U8.pack(1), _shuffle(le_bytes(sizes), sizes.itemsize)]
         out += [b for b in cols.medidas if b]
 
@@ -199,7 +202,7 @@ def _decode_meter(body: memoryview, pos: int) -> tuple[SegmentMeter, int]:
     has_medidas = body[pos]
     pos += 1
     if has_medidas:
-        sizes = array("I")
+        sizes = array(_U32_CODE)
         width = sizes.itemsize
         extend_le(sizes, _unshuffle(body[pos:pos + width * n], width, n))
         pos += width * n
@@ -257,7 +260,7 @@ def decode_segment(data: bytes, name: str = "segmento") -> list[SegmentMeter]:
         for _ in range(count):
             meter, pos = _decode_meter(view, pos)
             meters.append(meter)
-    except (struct.error, IndexError, UnicodeDecodeError, ValueError) as exc:
+    except (struct.error, IndexError, KeyError, UnicodeDecodeError, ValueError) as exc:
         raise StoreCorrupt(f"{name}: segmento ilegível: {exc}") from None
     if pos != len(body):
         raise StoreCorrupt(f"{name}: bytes sobrando no segmento")
