@@ -162,6 +162,10 @@ class App:
         })
 
     def start(self) -> None:
+        # Readings imported or ingested before a restart may already pass a limit this month.
+        now = int(time.time() * 1000)
+        for meter in self.meters.all():
+            self.alerts.check_month(meter, now)
         self.live.start()
         self.watcher.start()
 

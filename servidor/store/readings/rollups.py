@@ -15,7 +15,9 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 BUCKET_MS = 900_000
 # A pair further apart than this means the meter was silent: its energy is still counted
 # (spread linearly, the counter proves it was consumed) but its time is not "covered".
-MAX_COVERED_GAP_MS = 30 * 60_000
+# An hour plus 5 minutes of clock jitter: utility meters and the example store report hourly,
+# and their hours are covered; a 10-s agent silent for over an hour is not.
+MAX_COVERED_GAP_MS = 65 * 60_000
 # A pair longer than this (a meter silent for a week, or a clock set years off) is kept as one
 # span and apportioned at query time, instead of as hundreds of thousands of buckets.
 LONG_SPAN_MS = 7 * 86_400_000
