@@ -26,7 +26,7 @@ from servidor.example import SEED_TABLE
 from shared.models import Reading
 from servidor.net import Deferred
 from servidor.store.documents import DocumentStore
-from servidor.store.readings import ReadingStore
+from servidor.store.interface import ReadingsBackend
 
 VERSION = "0.1.0"
 API = "/api/v1"
@@ -61,7 +61,7 @@ def readings_dir(db_path: Path) -> Path:
 
 
 class App:
-    def __init__(self, docs: DocumentStore, store: ReadingStore, settings: Settings = Settings(),
+    def __init__(self, docs: DocumentStore, store: ReadingsBackend, settings: Settings = Settings(),
                  announce: Callable[[str], None] = print) -> None:
         self.docs = docs
         self.readings = store

@@ -5,6 +5,7 @@ import argparse
 import errno
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -66,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Each connection is a file descriptor; 1,000 idle keep-alive clients must fit beside the store's
+# files, and Linux's default soft limit is often 1,024. Raise the soft limit towards the hard one.
+WANTED_OPEN_FILES = 65_536
+
+
+def raise_open_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def fail(code: int, message: str) -> int:
     print(f"servidor: {message}", file=sys.stderr)
     return code
@@ -81,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.porta <= 65535:
         return fail(2, f"porta inválida: {args.porta}")
 
+    raise_open_file_limit()
     db_path = args.db.resolve()
     try:
         docs = DocumentStore.open(db_path)

@@ -15,7 +15,8 @@ from servidor.domain.consumption import Consumption
 from servidor.domain.meters import Meter, MeterRegistry, now_iso
 from servidor.errors import NotFound
 from servidor.store.documents import DocumentStore
-from servidor.store.readings import AppendResult, ReadingStore
+from servidor.store.interface import ReadingsBackend
+from servidor.store.readings import AppendResult
 
 ALERTS = "alertas"
 # How often the watcher looks for silent meters: a tenth of the shortest silence threshold (60 s)
@@ -28,7 +29,7 @@ log = logging.getLogger("servidor.alertas")
 
 
 class Alerts:
-    def __init__(self, docs: DocumentStore, readings: ReadingStore, consumption: Consumption, meters: MeterRegistry) -> None:
+    def __init__(self, docs: DocumentStore, readings: ReadingsBackend, consumption: Consumption, meters: MeterRegistry) -> None:
         self._docs = docs
         self._readings = readings
         self._consumption = consumption

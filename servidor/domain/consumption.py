@@ -9,7 +9,7 @@ from typing import Any
 from shared.calendar import day_bounds, local_buckets, local_date, month_bounds
 from shared.models import format_timestamp
 from servidor.domain.meters import Meter
-from servidor.store.readings import ReadingStore
+from servidor.store.interface import ReadingsBackend
 
 WH_PER_KWH = 1000.0
 # Power "now" is the last reading's, if that reading is recent; older than this it is stale and
@@ -28,7 +28,7 @@ def _days(first: date, last: date) -> list[date]:
 
 
 class Consumption:
-    def __init__(self, readings: ReadingStore) -> None:
+    def __init__(self, readings: ReadingsBackend) -> None:
         self._readings = readings
 
     def between_days(self, meter: Meter, first: date, last: date) -> Energy:

@@ -13,7 +13,7 @@ from servidor.domain.consumption import Consumption
 from servidor.domain.meters import Meter, now_iso
 from servidor.domain.tariffs import TariffBook
 from servidor.store.documents import DocumentStore
-from servidor.store.readings import ReadingStore
+from servidor.store.interface import ReadingsBackend
 
 INVOICES = "faturas"
 # Invoices are listed from the first month with readings, but never more than this many months
@@ -26,7 +26,7 @@ def month_key(year: int, month: int) -> str:
 
 
 class Invoices:
-    def __init__(self, docs: DocumentStore, readings: ReadingStore, consumption: Consumption, tariffs: TariffBook) -> None:
+    def __init__(self, docs: DocumentStore, readings: ReadingsBackend, consumption: Consumption, tariffs: TariffBook) -> None:
         self._docs = docs
         self._readings = readings
         self._consumption = consumption

@@ -1,0 +1,50 @@
+"""The readings storage as the domain sees it: a small interface, so that a networked database
+backend can replace the local journal for deployments that outgrow one machine.
+
+`servidor.store.readings.ReadingStore` is the local implementation; a backend implements these
+methods with the same contracts (durable on return of `append`, rollups kept on ingest).
+"""
+from __future__ import annotations
+
+from datetime import date, tzinfo
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+from shared.models import Reading
+from servidor.store.readings import AppendResult
+
+
+@runtime_checkable
+class ReadingsBackend(Protocol):
+    def set_timezone(self, meter_id: str, tz: tzinfo) -> None: ...
+
+    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+        """Store new readings durably; repeated seqs are counted as duplicates, not stored."""
+
+    def last(self, meter_id: str) -> Reading | None: ...
+
+    def previous(self, meter_id: str) -> Reading | None: ...
+
+    def count(self, meter_id: str) -> int: ...
+
+    def max_seq(self, meter_id: str) -> int | None: ...
+
+    def first_ts(self, meter_id: str) -> int | None: ...
+
+    def readings(self, meter_id: str, start_ms: int | None = None, end_ms: int | None = None,
+                 limit: int = 1000) -> list[tuple[Reading, bool]]:
+        """Raw readings in time order, each with whether its counter went backwards."""
+
+    def after_seq(self, meter_id: str, seq: int, limit: int = 1000) -> list[Reading]: ...
+
+    def energy(self, meter_id: str, start_ms: int, end_ms: int) -> tuple[float, int]:
+        """(Wh, covered ms) over 15-minute-aligned [start, end), from the rollups."""
+
+    def day_energy(self, meter_id: str, first: date, last: date) -> dict[date, tuple[float, int]]: ...
+
+    def delete_meter(self, meter_id: str) -> None: ...
+
+    def add_listener(self, callback: Callable[[str, int], None]) -> None: ...
+
+    def stats(self) -> dict: ...
+
+    def close(self) -> None: ...
