@@ -30,9 +30,8 @@ from servidor.store.interface import ReadingsBackend
 
 VERSION = "0.1.0"
 API = "/api/v1"
-CORS = (
-    ("access-control-allow-origin", "*"),
-)
+# Browsers and Postman read the API from any origin; the server adds this to every response.
+CORS = (("access-control-allow-origin", "*"),)
 CORS_PREFLIGHT = (
     ("access-control-allow-methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
     ("access-control-allow-headers", "authorization, content-type"),
@@ -146,12 +145,9 @@ class App:
             allowed = self.router.allowed_for(path)
             if allowed is None:
                 self.router.resolve("GET", path)  # raises the 404
-            return Response(HTTPStatus.NO_CONTENT, (("allow", ", ".join(allowed)),) + CORS + CORS_PREFLIGHT)
+            return Response(HTTPStatus.NO_CONTENT, (("allow", ", ".join(allowed)),) + CORS_PREFLIGHT)
         handler, params = self.router.resolve(request.method, path)
-        result = handler(Call(self, request, {}), **params)
-        if isinstance(result, Response):
-            return Response(result.status, result.headers + CORS, result.body, result.close)
-        return result
+        return handler(Call(self, request, {}), **params)
 
     def health(self, call: Call) -> Response:
         stats = self.readings.stats()

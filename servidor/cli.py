@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servidor.api.legacy import body_until_close
-from servidor.app import App, Settings, readings_dir
+from servidor.app import CORS, App, Settings, readings_dir
 from servidor.errors import ApiError
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
     server = HttpServer(app.handle, args.host, args.porta, workers=args.trabalhadores,
-                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,))
+                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
     try:
         server.start()
     except OSError as exc:

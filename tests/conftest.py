@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from servidor.api.legacy import body_until_close
-from servidor.app import App, Settings, readings_dir
+from servidor.app import CORS, App, Settings, readings_dir
 from servidor.errors import ApiError
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
@@ -99,7 +99,7 @@ def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None,
     settings.setdefault("registration_key", REGISTRATION)
     app = App(docs, store, Settings(**settings), announce=lambda _: None)
     server = HttpServer(app.handle, "127.0.0.1", 0, workers=8,
-                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,))
+                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
     server.start()
     app.start()
     port = server.address[1]

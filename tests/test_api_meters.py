@@ -129,3 +129,9 @@ def test_head_has_the_length_of_get_and_no_body(servidor):
     head = servidor.client().call("HEAD", "/api/v1/saude")
     assert head.status == 200 and head.body == b""
     assert int(head.headers["content-length"]) > 0
+
+
+def test_every_response_errors_included_carries_cors(servidor):
+    assert servidor.client().get("/api/v1/saude").headers["access-control-allow-origin"] == "*"
+    assert servidor.client().get("/api/v1/medidores").headers["access-control-allow-origin"] == "*"  # 401
+    assert servidor.admin.get("/api/v1/nada").headers["access-control-allow-origin"] == "*"  # 404

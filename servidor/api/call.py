@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from shared.http.messages import Request, Response
 from servidor.domain.auth import Principal
@@ -42,26 +42,20 @@ class Call:
             raise MalformedBody(str(exc)) from None
 
     def query_int(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.request.query.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidInput(f"{name} deve ser um inteiro") from None
-        if not low <= value <= high:
-            raise InvalidInput(f"{name} deve estar entre {low} e {high}")
-        return value
+        return self._query_number(name, default, low, high, int, "um inteiro")
 
     def query_float(self, name: str, default: float, low: float, high: float) -> float:
+        return self._query_number(name, default, low, high, float, "um número")
+
+    def _query_number(self, name: str, default: Any, low: Any, high: Any, kind: Callable[[str], Any], noun: str) -> Any:
         raw = self.request.query.get(name)
         if raw is None or raw == "":
             return default
         try:
-            value = float(raw)
+            value = kind(raw)
         except ValueError:
-            raise InvalidInput(f"{name} deve ser um número") from None
-        if not low <= value <= high:
+            raise InvalidInput(f"{name} deve ser {noun}") from None
+        if not low <= value <= high:  # NaN fails this too
             raise InvalidInput(f"{name} deve estar entre {low:g} e {high:g}")
         return value
 

@@ -106,7 +106,7 @@ def live_answer(call_app: Any, meter_id: str, after_seq: int) -> Response | None
     tz = meter.tz
     return Response.of_json(HTTPStatus.OK, {
         "medidor": meter_id, "leituras": [r.to_json(tz) for r in readings], "ultimo_seq": readings[-1].seq,
-    }, headers=(("access-control-allow-origin", "*"),))
+    })
 
 
 def get_live(call: Call, id: str) -> Any:

@@ -78,7 +78,7 @@ class LiveHub:
                 while self._heap and (self._heap[0].deadline <= now or self._heap[0].deferred.resolved):
                     waiter = heapq.heappop(self._heap)
                     if not waiter.deferred.resolved:
-                        waiter.deferred.resolve(Response(HTTPStatus.NO_CONTENT, _CORS))
+                        waiter.deferred.resolve(Response(HTTPStatus.NO_CONTENT))
                     bucket = self._by_meter.get(waiter.meter_id, [])
                     if waiter in bucket:
                         bucket.remove(waiter)
@@ -89,12 +89,10 @@ class LiveHub:
         with self._lock:
             self._stopping = True
             for waiter in self._heap:
-                waiter.deferred.resolve(Response(HTTPStatus.NO_CONTENT, _CORS))
+                waiter.deferred.resolve(Response(HTTPStatus.NO_CONTENT))
             self._heap.clear()
             self._by_meter.clear()
             self._lock.notify()
         if self._thread.is_alive():
             self._thread.join()
 
-
-_CORS = (("access-control-allow-origin", "*"),)

@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Callable, Union
 
 from shared.http.errors import ProtocolError
-from shared.http.messages import Request, Response
+from shared.http.messages import Headers, Request, Response
 from shared.http.serializer import serialize_response
 
 from .deferred import Deferred
@@ -93,7 +93,7 @@ def encode(
     request: Request | None,
     *,
     keep_alive: bool,
-    server_name: str,
+    default_headers: Headers,
 ) -> bytes:
     """The response bytes for `request` (None when no request could be parsed).
 
@@ -103,8 +103,9 @@ def encode(
     extra: list[tuple[str, str]] = []
     if response.header("date") is None:
         extra.append(("date", formatdate(time.time(), usegmt=True)))
-    if server_name and response.header("server") is None:
-        extra.append(("server", server_name))
+    for name, value in default_headers:  # server-wide headers (Server, CORS) the app did not set
+        if response.header(name) is None:
+            extra.append((name, value))
     if keep_alive and request is not None and request.version == "HTTP/1.0":
         # RFC 9112 §9.3 / RFC 7230 Appendix A.1.2: an HTTP/1.0 client keeps the connection
         # only if the response says keep-alive; without it, it would wait for our close.

@@ -14,7 +14,7 @@ import time
 from typing import Callable
 
 from shared.http.errors import ProtocolError
-from shared.http.messages import Request, Response
+from shared.http.messages import Headers, Request, Response
 from shared.http.request_parser import END_OF_STREAM
 
 from . import exchange
@@ -36,13 +36,13 @@ class Responder:
         handler: Handler,
         *,
         error_types: tuple[type[Exception], ...],
-        server_name: str,
+        default_headers: Headers,
         pool: WorkerPool,
         hand_back: HandBack,
     ) -> None:
         self._handler = handler
         self._error_types = error_types
-        self._server_name = server_name
+        self._default_headers = default_headers
         self._pool = pool
         self._hand_back = hand_back
         self._lock = threading.Lock()       # guards the three fields below
@@ -90,7 +90,7 @@ class Responder:
 
     def write_final(self, conn: Connection, response: Response) -> None:
         """Write an error the connection cannot survive (4xx from the parser, 408), then close."""
-        data = exchange.encode(response, None, keep_alive=False, server_name=self._server_name)
+        data = exchange.encode(response, None, keep_alive=False, default_headers=self._default_headers)
         try:
             conn.send_all(data)
         except OSError as exc:
@@ -108,11 +108,11 @@ class Responder:
         """Write the response; the next pipelined request, or None once the connection is handed back."""
         keep_alive = request.keep_alive and not response.close and not self._stopping
         try:
-            data = exchange.encode(response, request, keep_alive=keep_alive, server_name=self._server_name)
+            data = exchange.encode(response, request, keep_alive=keep_alive, default_headers=self._default_headers)
         except Exception:
             log.exception("could not serialize the response to %s %s", request.method, request.target)
             response = exchange.INTERNAL_ERROR
-            data = exchange.encode(response, request, keep_alive=keep_alive, server_name=self._server_name)
+            data = exchange.encode(response, request, keep_alive=keep_alive, default_headers=self._default_headers)
         # Counted before the write so that a client holding the response always sees it counted;
         # a peer that leaves mid-write still got an answer from the app.
         with self._lock:

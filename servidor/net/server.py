@@ -20,7 +20,7 @@ from typing import Callable
 
 from shared.http.errors import ProtocolError
 from shared.http.limits import DEFAULT_LIMITS, Limits
-from shared.http.messages import Request
+from shared.http.messages import Headers, Request
 from shared.http.request_parser import END_OF_STREAM
 
 from . import exchange
@@ -75,6 +75,7 @@ class HttpServer:
         workers: int = 16,
         body_until_close: Callable[[str, str], bool] | None = None,
         server_name: str = "monitor-energia",
+        default_headers: Headers = (),
         error_types: tuple[type[Exception], ...] = (),
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -82,11 +83,12 @@ class HttpServer:
         self._port = port
         self._limits = limits
         self._body_until_close = body_until_close
-        self._server_name = server_name
+        # Added to every response that does not set them itself, errors included (e.g. CORS).
+        self._default_headers: Headers = (("server", server_name),) + tuple(default_headers)
         self._max_connections = max_connections
         self._pool = WorkerPool(workers, name="servidor-net-worker")
         self._responder = Responder(
-            handler, error_types=tuple(error_types), server_name=server_name,
+            handler, error_types=tuple(error_types), default_headers=self._default_headers,
             pool=self._pool, hand_back=self._hand_back,
         )
 
@@ -262,7 +264,7 @@ class HttpServer:
     def _reject(self, sock: socket.socket) -> None:
         """503 for a connection over MAX_CONNECTIONS, written without blocking, then closed."""
         data = exchange.encode(exchange.overloaded_error(), None, keep_alive=False,
-                               server_name=self._server_name)
+                               default_headers=self._default_headers)
         try:
             # A fresh socket's send buffer is empty, so a small response is taken whole.
             sock.send(data)
