@@ -120,3 +120,11 @@ def test_a_future_month_invoice_is_404_and_a_bad_month_422(servidor):
     assert owner.get(f"{M}/fu/faturas/2026-13").status == 422
     assert owner.get(f"{M}/fu/consumo?intervalo=semana").status == 422
     assert owner.get(f"{M}/fu/consumo?de=ontem").status == 422
+
+
+def test_consumption_stops_at_now_and_marks_the_current_bucket_partial(servidor):
+    _, read = servidor.create_meter("agora")
+    rows = servidor.client(read).get(f"{M}/agora/consumo?intervalo=dia&de=2026-01-01&ate=2999-12-31").json["consumo"]
+    assert rows[-1].get("parcial") is True
+    assert all("parcial" not in r for r in rows[:-1])
+    assert servidor.client(read).get(f"{M}/agora/consumo?intervalo=dia&de=2999-01-01").json["consumo"] == []
