@@ -14,6 +14,8 @@ from servidor.api import alerts, meters, readings, reports, tariffs
 from servidor.api.call import Call, ok
 from servidor.api.legacy import Legacy
 from servidor.api.router import Router
+from servidor.errors import ApiError
+from servidor.metrics import SEEN_WINDOW_S, Metrics
 from servidor.domain.alerts import SILENCE_CHECK_S, Alerts, SilenceWatcher
 from servidor.domain.auth import KeyRing, Principal, Role, hash_key, new_key
 from servidor.domain.commands import CommandQueue
@@ -82,6 +84,8 @@ class App:
         self._import_seed_readings()
         store.add_listener(self.live.notify)
         self.router = self._routes()
+        self.metrics = Metrics()
+        self._open_connections: Callable[[], int] = lambda: 0
 
     def _bootstrap_keys(self, announce: Callable[[str], None]) -> None:
         """Admin and registration keys: from the environment, or made once and printed once."""
@@ -137,17 +141,69 @@ class App:
         return r
 
     def handle(self, request: Request) -> Response | Deferred:
-        """Route one request. ApiError propagates to the connection loop, which answers it."""
+        """Route one request and count it. ApiError propagates to the connection loop, which
+        answers it; the status it carries is counted here first."""
+        started = time.perf_counter()
+        route = ["(desconhecida)"]
+        try:
+            result = self._dispatch(request, route)
+        except ApiError as exc:
+            self._observe(route[0], request.method, int(exc.status), started)
+            raise
+        except Exception:
+            self._observe(route[0], request.method, HTTPStatus.INTERNAL_SERVER_ERROR, started)
+            raise
+        if isinstance(result, Deferred):
+            result.add_callback(lambda response: self._observe(route[0], request.method, response.status, started))
+        else:
+            self._observe(route[0], request.method, result.status, started)
+        return result
+
+    def _observe(self, route: str, method: str, status: int, started: float) -> None:
+        self.metrics.observe(route, method, status, time.perf_counter() - started)
+
+    def _dispatch(self, request: Request, route: list[str]) -> Response | Deferred:
         path = request.path
+        if path == "/metrics":
+            route[0] = "/metrics"
+            return self.metrics_page()
         if self.legacy is not None and not path.startswith("/api/"):
+            route[0] = "(legado)"
             return self.legacy.handle(request)
         if request.method == "OPTIONS":
-            allowed = self.router.allowed_for(path)
-            if allowed is None:
+            found = self.router.route_for(path)
+            if found is None:
                 self.router.resolve("GET", path)  # raises the 404
-            return Response(HTTPStatus.NO_CONTENT, (("allow", ", ".join(allowed)),) + CORS_PREFLIGHT)
-        handler, params = self.router.resolve(request.method, path)
-        return handler(Call(self, request, {}), **params)
+            route[0] = found.path
+            return Response(HTTPStatus.NO_CONTENT, (("allow", ", ".join(Router.allowed(found))),) + CORS_PREFLIGHT)
+        match = self.router.resolve(request.method, path)
+        route[0] = match.route
+        return match.handler(Call(self, request, {}), **match.params)
+
+    def attach_server(self, open_connections: Callable[[], int]) -> None:
+        """Lets /metrics report the network layer's open connections."""
+        self._open_connections = open_connections
+
+    def metrics_page(self) -> Response:
+        def gauges() -> dict[str, tuple[str, float]]:
+            stats = self.readings.stats()
+            now_ms = time.time() * 1000
+            seen = 0
+            for meter in self.meters.all():
+                last = self.readings.last(meter.id)
+                if last is not None and now_ms - last.ts_ms <= SEEN_WINDOW_S * 1000:
+                    seen += 1
+            return {
+                "monitor_store_bytes": ("Bytes do diário e dos segmentos de leituras em disco.", stats["bytes_disco"]),
+                "monitor_readings_stored": ("Leituras guardadas.", stats["leituras"]),
+                "monitor_meters": ("Medidores cadastrados.", len(self.meters.all())),
+                "monitor_meters_seen": (f"Medidores com leitura nos últimos {SEEN_WINDOW_S} s.", seen),
+                "monitor_open_connections": ("Conexões HTTP abertas.", self._open_connections()),
+                "monitor_uptime_seconds": ("Segundos desde o início.", time.time() - self.started),
+            }
+
+        body = self.metrics.render(gauges).encode("utf-8")
+        return Response(HTTPStatus.OK, (("content-type", "text/plain; version=0.0.4; charset=utf-8"),), body)
 
     def health(self, call: Call) -> Response:
         stats = self.readings.stats()

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
 from servidor.errors import ApiError
+from servidor.logs import configure as configure_logging
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
 from servidor.store.readings import ReadingStore, ReadingStoreError
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=env("MONITOR_LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
                         help="detalhe do log (padrão: INFO)")
+    parser.add_argument("--log-json", action="store_true", default=env("MONITOR_LOG_JSON") == "1",
+                        help="log em JSON, um objeto por linha (para coletores de log)")
     parser.add_argument("--trabalhadores", type=int, default=16,
                         help="threads que atendem requisições prontas (padrão: 16)")
     parser.add_argument("--sem-legado", action="store_true",
@@ -86,7 +89,7 @@ def fail(code: int, message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_json)
     try:
         ZoneInfo(args.fuso)
     except (ZoneInfoNotFoundError, ValueError):
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} já está em uso em {args.host}: "
                         "pare o outro processo ou use --porta")
         return fail(EXIT_PORT_IN_USE, f"não foi possível escutar em {args.host}:{args.porta}: {exc}")
+    app.attach_server(lambda: server.open_connections)
     app.start()
 
     stop = threading.Event()

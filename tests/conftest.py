@@ -101,6 +101,7 @@ def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None,
     server = HttpServer(app.handle, "127.0.0.1", 0, workers=8,
                         body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
     server.start()
+    app.attach_server(lambda: server.open_connections)
     app.start()
     port = server.address[1]
     return Running(app, server, port, Api(port, ADMIN), db_path)

@@ -85,3 +85,12 @@ def test_in_flight_requests_finish_and_data_is_on_disk_after_sigterm(tmp_path: P
         assert Api(again.port, ADMIN).get("/api/v1/medidores/m").json["resumo"]["leituras"] == 1
     finally:
         again.stop()
+
+
+def test_log_json_writes_one_json_object_per_line(tmp_path: Path):
+    server = start(tmp_path / "db.json", "--log-json", "--log-level", "INFO")
+    server.stop()
+    rest = server.proc.stdout.read()
+    events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+    assert any(e["mensagem"].startswith("parando") for e in events)
+    assert all(set(e) >= {"ts", "nivel", "origem", "mensagem"} for e in events)

@@ -15,8 +15,9 @@ def make() -> Router:
 
 
 def test_segments_are_captured_and_do_not_cross_slashes():
-    handler, params = make().resolve("GET", "/api/v1/medidores/casa-1/faturas/2026-10")
-    assert params == {"id": "casa-1", "mes": "2026-10"}
+    match = make().resolve("GET", "/api/v1/medidores/casa-1/faturas/2026-10")
+    assert match.params == {"id": "casa-1", "mes": "2026-10"}
+    assert match.route == "/api/v1/medidores/{id}/faturas/{mes}"
     with pytest.raises(NotFound):
         make().resolve("GET", "/api/v1/medidores/a/b/faturas/2026-10")
 

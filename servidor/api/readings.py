@@ -51,11 +51,14 @@ def post_readings(call: Call, id: str) -> Any:
     meter = app.meters.get(id)
     now = now_ms()
     readings, rejected, batch = _parse_batch(call.json(), now)
+    if rejected:
+        app.metrics.ingested(0, 0, len(rejected))
     if rejected and not readings:
         # Nothing could be stored: the whole request is refused, with every reason.
         motives = "; ".join(f"leitura {r['indice']}: {r['motivo']}" if batch else r["motivo"] for r in rejected)
         raise InvalidInput(motives, code="leitura_invalida")
     result = app.readings.append(id, readings)
+    app.metrics.ingested(result.aceitas, result.duplicadas, 0)
     app.alerts.after_ingest(meter, result, now)
     body: dict[str, Any] = {
         "aceitas": result.aceitas,

@@ -13,8 +13,16 @@ _SEGMENT = re.compile(r"\{(\w+)\}")
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    path: str  # the template, e.g. /api/v1/medidores/{id}: the label metrics use
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    handler: Handler
+    params: dict[str, str]
+    route: str
 
 
 def compile_path(path: str) -> re.Pattern[str]:
@@ -28,9 +36,9 @@ class Router:
 
     def add(self, path: str, **methods: Handler) -> None:
         """`add("/x/{id}", GET=fn, PUT=fn)`; HEAD follows GET, OPTIONS is answered for every path."""
-        self._routes.append(Route(compile_path(path), {m.upper(): h for m, h in methods.items()}))
+        self._routes.append(Route(path, compile_path(path), {m.upper(): h for m, h in methods.items()}))
 
-    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    def resolve(self, method: str, path: str) -> Match:
         for route in self._routes:
             match = route.pattern.match(path)
             if match is None:
@@ -39,14 +47,11 @@ class Router:
             handler = route.methods.get(wanted)
             if handler is None:
                 raise MethodNotAllowed(method, self.allowed(route))
-            return handler, match.groupdict()
+            return Match(handler, match.groupdict(), route.path)
         raise NotFound(f"nada em {path}; a API fica em /api/v1 (veja /api/v1/saude)")
 
-    def allowed_for(self, path: str) -> tuple[str, ...] | None:
-        for route in self._routes:
-            if route.pattern.match(path):
-                return self.allowed(route)
-        return None
+    def route_for(self, path: str) -> Route | None:
+        return next((r for r in self._routes if r.pattern.match(path)), None)
 
     @staticmethod
     def allowed(route: Route) -> tuple[str, ...]:
