@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/python -m servidor.demo
 
 test: $(STAMP)
+	bash tests/install_chromium.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

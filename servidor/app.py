@@ -13,6 +13,7 @@ from shared.http.messages import Request, Response
 from servidor.api import alerts, meters, readings, reports, tariffs
 from servidor.api.call import Call, ok
 from servidor.api.legacy import Legacy
+from servidor.api.page import page, wants_html
 from servidor.api.router import Router
 from servidor.errors import ApiError
 from servidor.metrics import SEEN_WINDOW_S, Metrics
@@ -167,6 +168,9 @@ class App:
         if path == "/metrics":
             route[0] = "/metrics"
             return self.metrics_page()
+        if wants_html(request):
+            route[0] = "/"
+            return page()
         if self.legacy is not None and not path.startswith("/api/"):
             route[0] = "(legado)"
             return self.legacy.handle(request)
