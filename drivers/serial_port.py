@@ -15,12 +15,19 @@ from .base import DeviceConfig, DeviceDisconnected
 
 log = logging.getLogger(__name__)
 
+try:
+    from termios import error as TermiosError
+except ImportError:  # Windows: no termios, pyserial raises SerialException there
+    class TermiosError(Exception):  # type: ignore[no-redef]
+        """Never raised; keeps PORT_ERRORS one tuple on every platform."""
+
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD,
            "M": serial.PARITY_MARK, "S": serial.PARITY_SPACE}
 
-# Errors that mean the port is unusable now; anything from pyserial's platform layer
-# (termios.error on a pty whose other end vanished) is an OSError or a SerialException.
-PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, ValueError)
+# Errors that mean the port is unusable now. termios.error is not an OSError: pyserial lets it
+# through from reset_input_buffer() (tcflush) once the other end of a pty or a USB adapter is
+# gone (measured: error(5, 'Input/output error') after the master side closed).
+PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, ValueError, TermiosError)
 
 
 def open_serial(config: DeviceConfig, read_timeout_s: float) -> serial.SerialBase:
@@ -73,4 +80,6 @@ def disconnected(where: str, exc: BaseException) -> DeviceDisconnected:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, TermiosError) and len(exc.args) == 2:
+        return str(exc.args[1])
     return str(exc) or type(exc).__name__
