@@ -1,0 +1,5 @@
+import sys
+
+from medidor.cli import main
+
+sys.exit(main())

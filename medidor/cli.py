@@ -1,0 +1,290 @@
+"""`medidor`: the command line of the meter agent and of `medidor simular-dispositivo`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Callable, Sequence
+
+from medidor import keyboard
+from medidor.agent import KEY_STEP, Agent
+from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings
+from medidor.profiles import PROFILES
+from medidor.spool import SpoolError
+from medidor.state import StateError
+from medidor.status import STATUS_LOG_EVERY_S, Console, render
+
+EXIT_OK = 0
+EXIT_USAGE = 2          # invalid option or configuration file
+EXIT_STATE = 3          # the state directory cannot be used
+# The status line is redrawn this often in a terminal.
+STATUS_REDRAW_S = 0.5
+SIMULATE = "simular-dispositivo"
+
+EPILOG = f"""\
+exemplos:
+  medidor --id casa-1 --chave-registro demo-registro
+      mede um consumo residencial simulado e envia a http://127.0.0.1:5000 a cada 10 s
+  medidor --id padaria --perfil comercial --historico 30 --chave-registro demo-registro
+      cria um mês de histórico em segundos e continua em tempo real
+  medidor --id casa-2 --historico 1 --acelerar 1440 ...
+      um dia simulado por minuto até alcançar o relógio
+  medidor --id quadro --fonte modbus --modelo pm710 --porta /dev/ttyUSB0 --baud 19200 --endereco 1 ...
+  medidor --id quadro --fonte modbus --modelo pm710 --host-modbus 10.0.0.7 --porta-modbus 502 ...
+  medidor --config config.xml --chave-registro ...    um agente por analisador do Tesla Analyzer
+  medidor {SIMULATE} --modelo pm710                  serve um PM710 simulado (veja --help dele)
+
+registro: na primeira execução o medidor se registra com a chave de registro do servidor
+(--chave-registro ou MONITOR_CHAVE_REGISTRO) e guarda as chaves dele em <estado>/<id>/estado.json;
+depois só atualiza o cadastro. As leituras esperam em <estado>/<id>/spool/ até o servidor
+confirmá-las: servidor fora do ar não perde nada, e ao voltar o atraso vai em lotes de 1000.
+
+teclas (num terminal): + aumenta o consumo simulado, - diminui, p pausa/retoma, Ctrl+C sai.
+
+variáveis de ambiente (valem como a opção): MONITOR_ID, MONITOR_SERVIDOR, MONITOR_CHAVE_REGISTRO,
+MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE_ALERTA,
+MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
+MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
+MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_CONFIG, MONITOR_LOG_LEVEL.
+
+códigos de saída: 0 parado normalmente; 2 opção ou arquivo de configuração inválido;
+3 diretório de estado inutilizável.
+"""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_number(name: str, kind: Callable[[str], float | int], default: float | int | None) -> float | int | None:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise SystemExit(f"medidor: a variável {name} deve ser um número (recebido {value!r})") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medidor",
+        description="Agente de medidor do monitor-energia: mede (simulado ou num aparelho real), guarda cada "
+                    "leitura em disco e a envia ao servidor, sem perder nenhuma.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    who = parser.add_argument_group("medidor e servidor")
+    who.add_argument("--id", default=_env("MONITOR_ID"),
+                     help="id do medidor no servidor (letras, dígitos, . _ -); obrigatório sem --config")
+    who.add_argument("--nome", help="nome mostrado no app (padrão: o id)")
+    who.add_argument("--servidor", default=_env("MONITOR_SERVIDOR", "http://127.0.0.1:5000"),
+                     help="URL do servidor (padrão: http://127.0.0.1:5000)")
+    who.add_argument("--chave-registro", default=_env("MONITOR_CHAVE_REGISTRO"),
+                     help="chave de registro do servidor, usada só na primeira execução (ou MONITOR_CHAVE_REGISTRO)")
+    who.add_argument("--estado", type=Path, default=Path(_env("MONITOR_ESTADO", "estado-medidor")),
+                     help="diretório das chaves e do spool; cada medidor usa <estado>/<id>/ (padrão: ./estado-medidor)")
+    who.add_argument("--limite-alerta", type=float, default=_env_number("MONITOR_LIMITE_ALERTA", float, 500.0),
+                     metavar="KWH", help="limite de consumo do mês em kWh; passar dele mostra um alerta (padrão: 500)")
+    who.add_argument("--multiplicador", type=float, default=_env_number("MONITOR_MULTIPLICADOR", float, 1.0),
+                     metavar="F", help="multiplica o consumo simulado; com aparelho real só é informado ao servidor "
+                                       "(padrão: 1.0)")
+    who.add_argument("--intervalo", type=float, default=_env_number("MONITOR_INTERVALO", float, 10.0), metavar="S",
+                     help="segundos entre leituras (padrão: 10; mínimo 0.1)")
+    who.add_argument("--fuso", default=_env("MONITOR_FUSO", "America/Sao_Paulo"),
+                     help="fuso IANA do medidor (padrão: America/Sao_Paulo)")
+    who.add_argument("--categoria", help="categoria no servidor (padrão: gridImport; pvProd com --perfil solar)")
+
+    sim = parser.add_argument_group("consumo simulado (--fonte simulado)")
+    sim.add_argument("--fonte", choices=SOURCES, default=_env("MONITOR_FONTE", "simulado"),
+                     help="de onde vêm as leituras (padrão: simulado)")
+    sim.add_argument("--perfil", choices=PROFILES, default=_env("MONITOR_PERFIL", "residencial"),
+                     help="residencial (chuveiro, geladeira, picos de manhã e à noite), comercial (loja/padaria), "
+                          "solar (inversor fotovoltaico: potência negativa, exporta ao meio-dia) (padrão: residencial)")
+    sim.add_argument("--semente", type=int, default=_env_number("MONITOR_SEMENTE", int, None),
+                     help="semente do sorteio: a mesma semente repete o mesmo consumo (padrão: derivada do --id)")
+    sim.add_argument("--historico", type=float, default=_env_number("MONITOR_HISTORICO", float, 0.0), metavar="DIAS",
+                     help="na primeira execução começa DIAS dias atrás e gera esse histórico o mais rápido possível")
+    sim.add_argument("--acelerar", type=float, default=_env_number("MONITOR_ACELERAR", float, None), metavar="N",
+                     help="o tempo simulado corre N vezes mais rápido até alcançar o relógio real (leituras no "
+                          "futuro o servidor recusa); use com --historico")
+
+    dev = parser.add_argument_group("aparelho real (--fonte modbus|cirbus|pulsos)")
+    dev.add_argument("--modelo", default=_env("MONITOR_MODELO"), help="modelo Modbus: pm710, pm500, das8000 …")
+    dev.add_argument("--porta", default=_env("MONITOR_PORTA_SERIAL"),
+                     help="porta serial (/dev/ttyUSB0) ou socket://host:porta para Modbus RTU sobre TCP")
+    dev.add_argument("--baud", type=int, default=_env_number("MONITOR_BAUD", int, 9600), help="padrão: 9600")
+    dev.add_argument("--paridade", choices=("N", "E", "O"), default=_env("MONITOR_PARIDADE", "N"), help="padrão: N")
+    dev.add_argument("--bits", type=int, default=8, help="bits de dados (padrão: 8)")
+    dev.add_argument("--timeout", type=float, default=1.0, metavar="S", help="espera por resposta (padrão: 1 s)")
+    dev.add_argument("--endereco", type=int, default=_env_number("MONITOR_ENDERECO", int, 1),
+                     help="endereço (unidade Modbus ou CIRBUS) do aparelho (padrão: 1)")
+    dev.add_argument("--host-modbus", default=_env("MONITOR_HOST_MODBUS"), help="host de um aparelho Modbus TCP")
+    dev.add_argument("--porta-modbus", type=int, default=_env_number("MONITOR_PORTA_MODBUS", int, 502),
+                     help="porta Modbus TCP (padrão: 502)")
+    dev.add_argument("--pulsos-por-kwh", type=float, default=_env_number("MONITOR_PULSOS_POR_KWH", float, 1000.0),
+                     help="piscadas do LED do medidor por kWh (padrão: 1000)")
+    dev.add_argument("--sensor", help="id do sensor num contador de pulsos com vários sensores")
+    dev.add_argument("--codigos", help="medidas a enviar, separadas por vírgula (TPF,IPF,PAT …; padrão: todas)")
+
+    tesla = parser.add_argument_group("configuração do Tesla Analyzer")
+    tesla.add_argument("--config", type=Path, default=_env("MONITOR_CONFIG"),
+                       help="config.xml: um agente por analisador habilitado")
+    tesla.add_argument("--lector", type=Path,
+                       help="lector.ini com log_level e log_dir (padrão: lector.ini ao lado do config.xml, se houver)")
+
+    parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        default=_env("MONITOR_LOG_LEVEL"), help="detalhe do log (padrão: INFO)")
+    parser.add_argument("--sem-teclado", action="store_true", help="não lê teclas mesmo num terminal")
+    return parser
+
+
+def default_seed(meter_id: str) -> int:
+    """A seed fixed by the id: restarts repeat the same consumption, two meters differ."""
+    return zlib.crc32(meter_id.encode("utf-8"))
+
+
+def config_from_args(args: argparse.Namespace) -> AgentConfig:
+    if not args.id:
+        raise ConfigError("falta --id (ou MONITOR_ID): o id do medidor no servidor, por exemplo --id casa-1")
+    device = DeviceSettings(modelo=args.modelo.lower() if args.modelo else None, porta=args.porta, baud=args.baud,
+                            paridade=args.paridade, bits=args.bits, timeout_s=args.timeout, endereco=args.endereco,
+                            host=args.host_modbus, tcp_porta=args.porta_modbus, pulsos_por_kwh=args.pulsos_por_kwh,
+                            sensor=args.sensor)
+    codes = tuple(c.strip().upper() for c in args.codigos.split(",") if c.strip()) if args.codigos else None
+    return AgentConfig(
+        medidor=args.id, servidor=args.servidor.rstrip("/"), estado=args.estado / args.id,
+        chave_registro=args.chave_registro, nome=args.nome, fuso=args.fuso, limite_alerta_kwh=args.limite_alerta,
+        multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
+        semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,
+        historico_dias=args.historico, categoria=args.categoria, dispositivo=device, codigos=codes,
+    )
+
+
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._console.message(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(console: Console, level: str, log_dir: Path | None = None) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = _ConsoleHandler(console)
+    handler.setFormatter(logging.Formatter(
+        "%(levelname)s %(message)s" if console.interactive else "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_dir / "medidor.log", encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)
+    root.setLevel(level)
+    # pymodbus writes frame dumps at DEBUG; above WARNING it is only noise on a status line.
+    logging.getLogger("pymodbus").setLevel(max(logging.WARNING, root.level))
+
+
+def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
+               stop: threading.Event | None = None) -> int:
+    """Run every agent in its own thread until SIGINT/SIGTERM (or `stop`); joins them all."""
+    stop = stop or threading.Event()
+    failures: list[BaseException] = []
+
+    def body(agent: Agent) -> None:
+        try:
+            agent.run(stop)
+        except (StateError, SpoolError, OSError) as exc:
+            failures.append(exc)
+            logging.getLogger("medidor").error("%s: %s", agent.config.medidor, exc)
+        except Exception as exc:
+            failures.append(exc)
+            logging.getLogger("medidor").exception("%s: erro inesperado", agent.config.medidor)
+
+    threads = [threading.Thread(target=body, args=(a,), name=f"medidor-{a.config.medidor}") for a in agents]
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    keys = None
+    if use_keyboard and keyboard.available():
+        def on_key(key: str) -> None:
+            for agent in agents:
+                if key == "+":
+                    agent.scale_multiplier(KEY_STEP)
+                elif key == "-":
+                    agent.scale_multiplier(1 / KEY_STEP)
+                elif key in "pP":
+                    agent.toggle_pause()
+
+        keys = keyboard.Keyboard(on_key)
+        console.message(keyboard.HELP)
+        keys.start()
+    for thread in threads:
+        thread.start()
+    last_log = 0.0
+    try:
+        while any(t.is_alive() for t in threads):
+            line = " ‖ ".join(render(a.status.snapshot()) for a in agents)
+            if console.interactive:
+                console.status(line)
+            elif time.monotonic() - last_log >= STATUS_LOG_EVERY_S:
+                logging.getLogger("medidor.status").info(line)
+                last_log = time.monotonic()
+            stop.wait(STATUS_REDRAW_S)
+            if stop.is_set():
+                break
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        if keys is not None:
+            keys.stop()
+            keys.join()
+        console.finish()
+    if failures and len(failures) == len(agents):
+        return EXIT_STATE
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == SIMULATE:
+        from medidor.simulate_cli import main as simulate_main
+
+        return simulate_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console()
+    if args.config is not None:
+        from medidor.tesla_config import TeslaConfigError, agents_from_tesla
+
+        try:
+            configs, lector = agents_from_tesla(args)
+        except (TeslaConfigError, ConfigError) as exc:
+            print(f"medidor: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        setup_logging(console, args.log_level or lector.log_level, lector.log_dir)
+    else:
+        try:
+            configs = [config_from_args(args)]
+        except ConfigError as exc:
+            parser.error(str(exc))
+        setup_logging(console, args.log_level or "INFO")
+    agents = [Agent(c, on_message=console.message) for c in configs]
+    return run_agents(agents, console, use_keyboard=not args.sem_teclado)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""A hardware meter through the `drivers` package: Modbus analyzers, CIRBUS, pulse counters.
+
+The device is opened lazily and reopened after a disconnection; every driver failure reaches
+the agent as a SourceError, which it retries with backoff and never dies of.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.models import MAX_VALUES_PER_CODE, MEASUREMENT_CODES
+from medidor.config import AgentConfig
+from medidor.sources import Measurement
+
+log = logging.getLogger("medidor.dispositivo")
+
+
+class SourceError(Exception):
+    """The device could not be read now; the message is pt-BR, for the status line."""
+
+
+def device_config(config: AgentConfig) -> Any:
+    """The drivers.DeviceConfig for this agent."""
+    from drivers import DeviceConfig
+
+    d = config.dispositivo
+    return DeviceConfig(fonte=config.fonte, modelo=d.modelo, porta=d.porta, baud=d.baud, paridade=d.paridade,
+                        bits=d.bits, timeout_s=d.timeout_s, endereco=d.endereco, host=d.host, tcp_porta=d.tcp_porta,
+                        pulsos_por_kwh=d.pulsos_por_kwh, sensor=d.sensor)
+
+
+def _clean(medidas: Any, wanted: tuple[str, ...] | None) -> tuple[tuple[str, Any], ...]:
+    """The codes the server knows (and the config asked for), as Reading wants them."""
+    out = []
+    for code, value in medidas or ():
+        if code not in MEASUREMENT_CODES or (wanted is not None and code not in wanted):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = tuple(float(v) for v in value[:MAX_VALUES_PER_CODE])
+        else:
+            value = float(value)
+        out.append((code, value))
+    return tuple(sorted(out))
+
+
+class DeviceSource:
+    """Reads a device now (`ts_ms` is ignored: hardware cannot be read in the past)."""
+
+    replayable = False
+
+    def __init__(self, config: AgentConfig, *, start_wh: float | None) -> None:
+        import drivers
+
+        self._drivers = drivers
+        self._config = device_config(config)
+        self._wanted = config.codigos
+        self._device: Any = None
+        self._integrator: Any = None
+        self._start_wh = start_wh or 0.0
+        self._last_wh: float | None = start_wh
+        modelo = config.dispositivo.modelo
+        self.description = f"{config.fonte} {modelo}" if modelo else config.fonte
+        self.multiplier = config.multiplicador
+
+    def set_multiplier(self, value: float) -> None:
+        # A real meter's consumption cannot be scaled: the value is only reported to the server.
+        self.multiplier = value
+
+    def measure(self, ts_ms: int) -> Measurement:
+        drivers = self._drivers
+        try:
+            if self._device is None:
+                self._device = drivers.open_device(self._config)
+                log.info("%s aberto", self.description)
+            sample = self._device.read()
+        except drivers.DeviceError as exc:
+            if isinstance(exc, drivers.DeviceDisconnected):
+                self._close_device()
+            raise SourceError(_describe(exc)) from exc
+        return self._to_measurement(sample)
+
+    def _to_measurement(self, sample: Any) -> Measurement:
+        estimada = False
+        energy = sample.energia_wh
+        if energy is None:
+            if sample.potencia_w is None:
+                raise SourceError("o dispositivo não mede energia nem potência")
+            # No energy register (PM500, DAS-8000): integrate power, and say so to the server.
+            if self._integrator is None:
+                self._integrator = self._drivers.EnergyIntegrator(start_wh=self._start_wh)
+            energy = self._integrator.add(sample.ts_ms, sample.potencia_w)
+            estimada = True
+        elif self._last_wh is not None and energy + 1e-6 < self._last_wh and self._integrator is None:
+            # A counter running back is a replaced or reset meter; the server marks it as a reset.
+            log.warning("%s: contador voltou de %.3f para %.3f Wh (medidor trocado ou zerado?)",
+                        self.description, self._last_wh, energy)
+        self._last_wh = energy
+        return Measurement(int(sample.ts_ms), round(float(energy), 3),
+                           None if sample.potencia_w is None else round(float(sample.potencia_w), 1),
+                           _clean(sample.medidas, self._wanted), estimada)
+
+    def _close_device(self) -> None:
+        if self._device is not None:
+            try:
+                self._device.close()
+            except Exception:  # closing a device already gone must not hide the first error
+                log.debug("erro ao fechar %s", self.description, exc_info=True)
+            self._device = None
+
+    def close(self) -> None:
+        self._close_device()
+
+
+def _describe(exc: Exception) -> str:
+    kind = {
+        "DeviceTimeout": "sem resposta",
+        "DeviceProtocolError": "resposta inválida",
+        "DeviceDisconnected": "desconectado",
+    }.get(type(exc).__name__, "falha")
+    text = str(exc)
+    return f"{kind}: {text}" if text else kind

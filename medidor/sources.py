@@ -1,0 +1,35 @@
+"""What a source of readings gives the agent, before the agent numbers and spools it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shared.models import Measurement as MeasurementValue
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One measurement: the energy counter (Wh, only grows), power (W, signed: negative is
+    export) and any other codes (TPF, IPF, …). `estimada`: the counter was integrated from power."""
+
+    ts_ms: int
+    energia_wh: float
+    potencia_w: float | None = None
+    medidas: tuple[tuple[str, MeasurementValue], ...] = ()
+    estimada: bool = False
+
+
+class Source(Protocol):
+    """A meter the agent reads. `measure` may raise the source's own errors (see agent.py)."""
+
+    # Shown on the status line: "simulado", "modbus pm710", …
+    description: str
+    # True when `measure(ts_ms)` can compute any instant (simulated), so readings can be made
+    # for past instants (history, catching up after a full spool); False for hardware, read now.
+    replayable: bool
+
+    def measure(self, ts_ms: int) -> Measurement: ...
+
+    def set_multiplier(self, value: float) -> None: ...
+
+    def close(self) -> None: ...
