@@ -22,6 +22,7 @@ from medidor.config import AgentConfig
 from medidor.device_source import SourceError
 from medidor.month import MonthState, MonthTracker
 from medidor.profiles import make_profile
+from medidor.recording import WindowAverager
 from medidor.sender import KeyStore, MeterFields, Sender
 from medidor.server_api import REQUEST_TIMEOUT_S, MeterApi, MeterKeys, RemoteCommand, reading_payload
 from medidor.simulated_source import SimClock, SimulatedMeter, real_now_ms
@@ -77,13 +78,14 @@ class Agent:
     """One meter's agent. Build, then `run(stop)` in a thread of your choice until `stop` is set."""
 
     def __init__(self, config: AgentConfig, *, on_message: Callable[[str], None] | None = None,
-                 real_ms: Callable[[], int] = real_now_ms) -> None:
+                 real_ms: Callable[[], int] = real_now_ms, device_backoff: Backoff | None = None) -> None:
         self.config = config
         self.tz = ZoneInfo(config.fuso)
         self.status = StatusBoard(config.medidor, fuso=self.tz, multiplicador=config.multiplicador)
         self.state_file = StateFile(config.estado)
         self._message = on_message or (lambda text: print(text, flush=True))
         self._real_ms = real_ms
+        self._device_backoff = device_backoff or Backoff(DEVICE_RETRY_BASE_S, DEVICE_RETRY_CAP_S)
         self._lock = threading.Lock()
         self._paused = False
         self._multiplier = config.multiplicador
@@ -95,6 +97,7 @@ class Agent:
         self._state: AgentState | None = None
         self.next_seq = 0
         self.spool: Spool | None = None
+        self._averager = WindowAverager(config.gravacao_min, self.tz) if config.gravacao_min else None
 
     # -- control (any thread) -------------------------------------------------------------------
 
@@ -271,7 +274,7 @@ class Agent:
     def _loop(self, stop: threading.Event, source: Source, clock: SimClock, next_due: int, spool: Spool,
               sender: Sender) -> None:
         iv = self.interval_ms
-        device_backoff = Backoff(DEVICE_RETRY_BASE_S, DEVICE_RETRY_CAP_S)
+        device_backoff = self._device_backoff
         device_failures = 0
         retry_at = 0.0
         warned_full = False
@@ -332,8 +335,12 @@ class Agent:
                 device_backoff.reset()
             self.status.update(dispositivo="ok")
             next_due = stamps[-1] + iv if source.replayable else _align_up(now + 1, iv)
-            self._record(measurements, spool)
-            sender.wake()
+            self.status.update(potencia_w=measurements[-1].potencia_w)
+            if self._averager is not None:
+                measurements = [w for w in map(self._averager.add, measurements) if w is not None]
+            if measurements:
+                self._record(measurements, spool)
+                sender.wake()
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:
         """Number, spool (fsynced) and account the measurements."""
@@ -358,9 +365,8 @@ class Agent:
             return
         spool.append(records)
         self.next_seq = seq
-        last = measurements[-1]
         self.status.update(seq=seq - 1, pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
-                           potencia_w=last.potencia_w, mes_kwh=tracker.kwh)
+                           mes_kwh=tracker.kwh)
         for alert in alerts:
             self._message(f"{self.config.medidor}: {alert}")
         if alerts:

@@ -206,7 +206,7 @@ def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
     def body(agent: Agent) -> None:
         try:
             agent.run(stop)
-        except (StateError, SpoolError, OSError) as exc:
+        except (StateError, SpoolError, ConfigError, OSError) as exc:
             failures.append(exc)
             logging.getLogger("medidor").error("%s: %s", agent.config.medidor, exc)
         except Exception as exc:
@@ -254,7 +254,7 @@ def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
             keys.join()
         console.finish()
     if failures and len(failures) == len(agents):
-        return EXIT_STATE
+        return EXIT_USAGE if all(isinstance(f, ConfigError) for f in failures) else EXIT_STATE
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from shared.models import MAX_VALUES_PER_CODE, MEASUREMENT_CODES
-from medidor.config import AgentConfig
+from medidor.config import AgentConfig, ConfigError
 from medidor.sources import Measurement
 
 log = logging.getLogger("medidor.dispositivo")
@@ -20,13 +20,17 @@ class SourceError(Exception):
 
 
 def device_config(config: AgentConfig) -> Any:
-    """The drivers.DeviceConfig for this agent."""
-    from drivers import DeviceConfig
+    """The drivers.DeviceConfig for this agent; raises ConfigError when it can never work."""
+    import drivers
 
     d = config.dispositivo
-    return DeviceConfig(fonte=config.fonte, modelo=d.modelo, porta=d.porta, baud=d.baud, paridade=d.paridade,
-                        bits=d.bits, timeout_s=d.timeout_s, endereco=d.endereco, host=d.host, tcp_porta=d.tcp_porta,
-                        pulsos_por_kwh=d.pulsos_por_kwh, sensor=d.sensor)
+    try:
+        return drivers.DeviceConfig(fonte=config.fonte, modelo=d.modelo, porta=d.porta, baud=d.baud,
+                                    paridade=d.paridade, bits=d.bits, timeout_s=d.timeout_s, endereco=d.endereco,
+                                    host=d.host, tcp_porta=d.tcp_porta, pulsos_por_kwh=d.pulsos_por_kwh,
+                                    sensor=d.sensor)
+    except drivers.ConfigError as exc:
+        raise ConfigError(f"{config.medidor}: {exc}") from None
 
 
 def _clean(medidas: Any, wanted: tuple[str, ...] | None) -> tuple[tuple[str, Any], ...]:
@@ -52,6 +56,7 @@ class DeviceSource:
         import drivers
 
         self._drivers = drivers
+        self._name = config.medidor
         self._config = device_config(config)
         self._wanted = config.codigos
         self._device: Any = None
@@ -70,13 +75,18 @@ class DeviceSource:
         drivers = self._drivers
         try:
             if self._device is None:
-                self._device = drivers.open_device(self._config)
-                log.info("%s aberto", self.description)
+                # A pulse counter keeps no total of its own: it continues from the last reading.
+                self._device = drivers.open_device(self._config, start_wh=self._start_wh)
+                log.info("%s: %s aberto", self._name, self.description)
             sample = self._device.read()
+        except drivers.ConfigError as exc:
+            raise ConfigError(f"{self._name}: {exc}") from None
         except drivers.DeviceError as exc:
+            # Devices reconnect by themselves on the next read(); only a vanished transport is
+            # closed and reopened, which also re-finds a serial adapter plugged back in.
             if isinstance(exc, drivers.DeviceDisconnected):
                 self._close_device()
-            raise SourceError(_describe(exc)) from exc
+            raise SourceError(self._describe(exc)) from exc
         return self._to_measurement(sample)
 
     def _to_measurement(self, sample: Any) -> Measurement:
@@ -110,12 +120,16 @@ class DeviceSource:
     def close(self) -> None:
         self._close_device()
 
-
-def _describe(exc: Exception) -> str:
-    kind = {
-        "DeviceTimeout": "sem resposta",
-        "DeviceProtocolError": "resposta inválida",
-        "DeviceDisconnected": "desconectado",
-    }.get(type(exc).__name__, "falha")
-    text = str(exc)
-    return f"{kind}: {text}" if text else kind
+    def _describe(self, exc: Exception) -> str:
+        """The drivers' pt-BR message, or the kind of failure when it has none."""
+        text = str(exc)
+        if text:
+            return text
+        d = self._drivers
+        if isinstance(exc, d.DeviceTimeout):
+            return "sem resposta"
+        if isinstance(exc, d.DeviceProtocolError):
+            return "resposta inválida"
+        if isinstance(exc, d.DeviceDisconnected):
+            return "desconectado"
+        return "falha"

@@ -34,6 +34,8 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
+# Cached: a profile asks for the same day's and block's draws thousands of times in a row.
+@lru_cache(maxsize=1 << 16)
 def unit(seed: int, *keys: int) -> float:
     """A uniform number in [0, 1) determined only by `seed` and `keys`."""
     h = _mix(seed & _MASK)

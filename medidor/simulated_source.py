@@ -2,7 +2,7 @@
 faster than the real one.
 
 The counter is what the server bills from, so it is integrated over every instant between two
-readings (midpoint rule), pauses and restarts included: energy drawn while the agent was not
+readings (trapezoids), pauses and restarts included: energy drawn while the agent was not
 reading shows up in the next reading, as on a real meter.
 """
 from __future__ import annotations
@@ -74,6 +74,8 @@ class SimulatedMeter:
         self._last_ms = start_ms
         self._counter_wh = start_wh
         self._multiplier = multiplier
+        # (instant in ms, profile watts there): the left end of the next interval.
+        self._last_power: tuple[int, float] | None = None
 
     @property
     def multiplier(self) -> float:
@@ -94,22 +96,29 @@ class SimulatedMeter:
         return max(-watts, 0.0) if self.profile.exports else max(watts, 0.0)
 
     def measure(self, ts_ms: int) -> Measurement:
-        """The counter and power at `ts_ms`, integrating the profile since the previous call.
-        An instant before the previous one leaves the counter as it is (it never runs back)."""
+        """The counter and power at `ts_ms`, integrating the profile since the previous call
+        (trapezoids of at most INTEGRATION_STEP_S, so each instant is evaluated once and the
+        power reported at one reading starts the next interval). An instant before the
+        previous one leaves the counter as it is: it never runs back."""
         with self._lock:
             factor = self._multiplier
             span_s = (ts_ms - self._last_ms) / 1000
+            power_now = self.profile.power_w(ts_ms / 1000)
             if span_s > 0:
                 steps = min(MAX_INTEGRATION_STEPS, max(1, math.ceil(span_s / INTEGRATION_STEP_S)))
                 step = span_s / steps
                 start_s = self._last_ms / 1000
-                watts = 0.0
-                for i in range(steps):
-                    watts += self._signed_to_counter(self.profile.power_w(start_s + (i + 0.5) * step))
-                self._counter_wh += watts * factor * step / 3600
+                if self._last_power is None or self._last_power[0] != self._last_ms:
+                    left = self.profile.power_w(start_s)
+                else:
+                    left = self._last_power[1]
+                total = self._signed_to_counter(left) / 2 + self._signed_to_counter(power_now) / 2
+                for i in range(1, steps):
+                    total += self._signed_to_counter(self.profile.power_w(start_s + i * step))
+                self._counter_wh += total * factor * step / 3600
                 self._last_ms = ts_ms
-            power = self.profile.power_w(ts_ms / 1000) * factor
-            return Measurement(ts_ms, round(self._counter_wh, 3), round(power, 1))
+                self._last_power = (ts_ms, power_now)
+            return Measurement(ts_ms, round(self._counter_wh, 3), round(power_now * factor, 1))
 
     def close(self) -> None:
         """Nothing to release: a simulated meter holds no device."""

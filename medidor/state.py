@@ -55,6 +55,8 @@ class AgentState:
             raise StateError("o estado deve ser um objeto JSON")
         if doc.get("versao") != _VERSION:
             raise StateError(f"estado gravado por outra versão do medidor (versao={doc.get('versao')!r})")
+        if not doc.get("medidor"):
+            raise StateError("estado sem o id do medidor")
         known = {f.name for f in fields(cls)}
         try:
             return cls(**{k: v for k, v in doc.items() if k in known})

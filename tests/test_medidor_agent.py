@@ -29,8 +29,10 @@ WAIT_S = 30.0
 class Server:
     """A real server over stores in `directory`; `stop` and `start` again on the same port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, wrap: Callable[[Callable], Callable] | None = None) -> None:
+        """`wrap(handler)` may return a handler that misbehaves before delegating (5xx, delays)."""
         directory.mkdir(parents=True, exist_ok=True)
+        self.wrap = wrap
         self.db = directory / "db.json"
         self.port = 0
         self.http: HttpServer | None = None
@@ -40,7 +42,8 @@ class Server:
         docs = DocumentStore.open(self.db)
         store = ReadingStore.open(readings_dir(self.db))
         self.app = App(docs, store, Settings(admin_key=ADMIN, registration_key=REGISTRATION), announce=lambda _: None)
-        self.http = HttpServer(self.app.handle, "127.0.0.1", self.port, workers=4, body_until_close=body_until_close,
+        handler = self.app.handle if self.wrap is None else self.wrap(self.app.handle)
+        self.http = HttpServer(handler, "127.0.0.1", self.port, workers=4, body_until_close=body_until_close,
                                error_types=(ApiError,), default_headers=CORS)
         self.http.start()
         self.app.start()
@@ -92,9 +95,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
 class Running:
     """An agent on its own thread; `stop` sets the event and joins (the agent flushes first)."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, **agent_options: Any) -> None:
         self.messages: list[str] = []
-        self.agent = Agent(config, on_message=self.messages.append)
+        self.agent = Agent(config, on_message=self.messages.append, **agent_options)
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)

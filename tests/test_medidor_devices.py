@@ -1,0 +1,116 @@
+"""The agent reading simulated hardware from `drivers.simulated`, and `medidor simular-dispositivo`."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from drivers.simulated import ModbusSimulator
+from medidor.backoff import Backoff
+from medidor.config import AgentConfig, ConfigError, DeviceSettings
+from medidor.profiles import make_profile
+from tests.conftest import REGISTRATION
+from tests.test_medidor_agent import Running, Server, wait_for
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path / "srv").start()
+    yield running
+    if running.http is not None:
+        running.stop()
+
+
+def modbus_config(tmp_path: Path, server: Server, port: int, modelo: str = "pm710", **kw: object) -> AgentConfig:
+    return replace(AgentConfig(medidor="quadro", servidor=server.url, estado=tmp_path / "quadro",
+                               chave_registro=REGISTRATION, intervalo_s=0.1, fonte="modbus",
+                               dispositivo=DeviceSettings(modelo=modelo, host="127.0.0.1", tcp_porta=port)), **kw)
+
+
+def test_pm710_readings_carry_the_requested_codes_and_its_own_counter(tmp_path: Path, server: Server) -> None:
+    sim = ModbusSimulator("pm710", make_profile("comercial", 1))
+    _, port = sim.start()
+    try:
+        run = Running(modbus_config(tmp_path, server, port, codigos=("TPF", "PAT", "CEA")))
+        wait_for(lambda: len(server.readings("quadro")) >= 3, "PM710 readings")
+        run.stop()
+    finally:
+        sim.stop()
+    reading = server.readings("quadro")[-1]
+    assert set(reading) >= {"TPF", "PAT", "CEA", "energia_wh", "potencia_w"}
+    assert "IPF" not in reading and "estimada" not in reading
+    assert len(reading["TPF"]) == 3
+    assert reading["energia_wh"] == pytest.approx(reading["CEA"] * 1000)
+
+
+def test_device_without_energy_register_sends_estimated_counter(tmp_path: Path, server: Server) -> None:
+    sim = ModbusSimulator("pm500", make_profile("residencial", 1))
+    _, port = sim.start()
+    try:
+        run = Running(modbus_config(tmp_path, server, port, modelo="pm500"))
+        wait_for(lambda: len(server.readings("quadro")) >= 4, "PM500 readings")
+        run.stop()
+    finally:
+        sim.stop()
+    readings = server.readings("quadro")
+    assert all(r.get("estimada") for r in readings)
+    counters = [r["energia_wh"] for r in readings]
+    assert counters == sorted(counters) and counters[-1] > counters[0]
+
+
+def test_device_failures_are_retried_alerted_and_survived(tmp_path: Path, server: Server) -> None:
+    sim = ModbusSimulator("pm710", make_profile("residencial", 2))
+    _, port = sim.start()
+    # Fast retries so the alert threshold (DEVICE_ALERT_AFTER failures) is reached in a moment.
+    run = Running(modbus_config(tmp_path, server, port), device_backoff=Backoff(0.05, 0.1))
+    try:
+        wait_for(lambda: len(server.readings("quadro")) >= 2, "readings before the unplug")
+        sim.stop()  # the device goes away
+        wait_for(lambda: "falha" in run.agent.status.snapshot().dispositivo, "failure on the status line")
+        api = server.admin()
+        try:
+            def alerted() -> bool:
+                alerts = api.get("/api/v1/medidores/quadro/alertas").json["alertas"]
+                return any(a["tipo"] == "falha_dispositivo" for a in alerts)
+
+            wait_for(alerted, "falha_dispositivo alert on the server")
+        finally:
+            api.close()
+        count = len(server.readings("quadro"))
+        sim = ModbusSimulator("pm710", make_profile("residencial", 2), port=port)
+        sim.start()  # plugged back in
+        wait_for(lambda: len(server.readings("quadro")) >= count + 2, "readings after the device returns")
+        assert run.agent.status.snapshot().dispositivo == "ok"
+        run.stop()
+    finally:
+        sim.stop()
+
+
+def test_unknown_model_is_a_configuration_error(tmp_path: Path, server: Server) -> None:
+    cfg = modbus_config(tmp_path, server, 1, modelo="pm999")
+    run = Running(cfg)
+    run.thread.join(30)
+    assert isinstance(run.error, ConfigError) and "pm999" in str(run.error)
+
+
+def test_simular_dispositivo_serves_a_pm710_an_agent_can_read(tmp_path: Path, server: Server) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "medidor", "simular-dispositivo", "--modelo", "pm710",
+                             "--perfil", "comercial", "--semente", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        match = re.search(r"--host-modbus (\S+) --porta-modbus (\d+)", lines[1])
+        assert match, lines
+        run = Running(modbus_config(tmp_path, server, int(match.group(2))))
+        wait_for(lambda: len(server.readings("quadro")) >= 2, "readings from the simulated PM710")
+        run.stop()
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+    assert "simulador parado" in proc.stdout.read()
