@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .base import (DeviceConfig, DeviceDisconnected, DeviceError, DeviceProtocolError,
+from .base import (DeviceConfig, DeviceError, DeviceProtocolError,
                    DeviceTimeout, Sample)
 from .decode import assemble, summarize
 from .register_map import (MapError, Target, check_targets, parse_target, read_map_document,

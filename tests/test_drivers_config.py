@@ -55,3 +55,24 @@ def test_devices_satisfy_the_protocol() -> None:
     config = DeviceConfig("cirbus", porta="/dev/null")
     assert isinstance(CirbusDevice(config, load_cirbus_map("cvmk")), Device)
     assert isinstance(PulseDevice(DeviceConfig("pulsos", porta="/dev/null")), Device)
+
+
+def test_simulators_and_pulse_reader_leave_no_thread_behind() -> None:
+    import threading
+
+    from drivers import open_device
+    from drivers.simulated import CirbusResponder, ModbusSimulator, PulseEmitter, constant
+
+    before = set(threading.enumerate())
+    sim = ModbusSimulator("pm710", constant(100.0))
+    sim.start()
+    responder = CirbusResponder(constant(100.0))
+    responder.start()
+    emitter = PulseEmitter(constant(100.0))
+    reader = open_device(DeviceConfig("pulsos", porta=emitter.start()))
+    assert len(set(threading.enumerate()) - before) == 4
+    reader.close()
+    for owner in (sim, responder, emitter):
+        owner.stop()
+        owner.stop()  # idempotent
+    assert set(threading.enumerate()) - before == set()

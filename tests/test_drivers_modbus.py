@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import socket
 import struct
 import threading
 import time
+
+import tty
 
 import pytest
 from pymodbus import FramerType
@@ -23,9 +27,11 @@ from drivers.simulated import ModbusSimulator, constant
 class ModbusPeer:
     """A pymodbus server on 127.0.0.1:<free port> serving `registers` {wire address: word}."""
 
-    def __init__(self, registers: dict[int, int], *, framer: str = "tcp", unit: int = 1) -> None:
+    def __init__(self, registers: dict[int, int], *, framer: str = "tcp", unit: int = 1,
+                 serial_path: str | None = None) -> None:
         self.registers = registers
         self.framer = framer
+        self.serial_path = serial_path
         self.unit = unit
         self.port = 0
         self._ready = threading.Event()
@@ -65,12 +71,15 @@ class ModbusPeer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         device = SimDevice(self.unit, simdata=self._simdata())
-        if self.framer == "tcp":
+        if self.serial_path is not None:
+            server = ModbusSerialServer(device, port=self.serial_path, framer=FramerType.RTU, baudrate=9600)
+        elif self.framer == "tcp":
             server = ModbusTcpServer(device, address=("127.0.0.1", 0))
         else:
             server = ModbusSerialServer(device, port="socket://127.0.0.1:0", framer=FramerType.RTU)
         await server.serve_forever(background=True)
-        self.port = server.transport.sockets[0].getsockname()[1]
+        if self.serial_path is None:
+            self.port = server.transport.sockets[0].getsockname()[1]
         self._ready.set()
         await self._stop.wait()
         await server.shutdown()
@@ -221,6 +230,64 @@ def test_connection_refused_at_open_is_disconnected() -> None:
 def test_missing_serial_port_is_disconnected_with_the_path() -> None:
     with pytest.raises(DeviceDisconnected, match="/dev/ttyNAOEXISTE0"):
         open_device(DeviceConfig("modbus", "pm710", porta="/dev/ttyNAOEXISTE0"))
+
+
+class SerialCable:
+    """Two openpty pairs bridged by a thread: a real serial path at each end (DOMAIN.md §4).
+
+    `meter_path` is the meter's end, `agent_path` the agent's; `unplug()` pulls the agent's end.
+    """
+
+    def __init__(self) -> None:
+        self.meter_master, self.meter_slave = os.openpty()
+        self.agent_master, self.agent_slave = os.openpty()
+        for fd in (self.meter_master, self.meter_slave, self.agent_master, self.agent_slave):
+            tty.setraw(fd)
+        self.meter_path = os.ttyname(self.meter_slave)
+        self.agent_path = os.ttyname(self.agent_slave)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        ends = {self.meter_master: self.agent_master, self.agent_master: self.meter_master}
+        while not self._stop.is_set():
+            ready, _, _ = select.select(list(ends), [], [], 0.05)
+            for fd in ready:
+                try:
+                    os.write(ends[fd], os.read(fd, 1024))
+                except OSError:
+                    pass  # an end with nobody on it yet
+
+    def unplug(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.agent_master >= 0:
+            os.close(self.agent_master)
+            os.close(self.agent_slave)
+            self.agent_master = -1
+
+    def close(self) -> None:
+        self.unplug()
+        os.close(self.meter_master)
+        os.close(self.meter_slave)
+
+
+def test_rtu_over_a_serial_line_reads_and_an_unplug_is_disconnected() -> None:
+    cable = SerialCable()
+    try:
+        with ModbusPeer(pm710_registers(), serial_path=cable.meter_path):
+            device = open_device(DeviceConfig("modbus", "pm710", porta=cable.agent_path, baud=9600))
+            try:
+                assert device.read().potencia_w == pytest.approx(-1_234_500.0)
+                cable.unplug()
+                for _ in range(2):  # the port is gone, and stays gone: never another error type
+                    with pytest.raises(DeviceDisconnected):
+                        device.read()
+            finally:
+                device.close()
+    finally:
+        cable.close()
 
 
 class ScriptedTcpPeer:

@@ -47,7 +47,8 @@ def test_shipped_maps_are_listed_and_load() -> None:
 
 
 def read_new_meter(model: str) -> tuple[float | None, float | None, dict]:
-    sim = ModbusSimulator(model, constant(2750.0), start_kwh=42.5)
+    # A frozen clock: no energy accumulates between start() and read(), however slow the machine.
+    sim = ModbusSimulator(model, constant(2750.0), start_kwh=42.5, clock=lambda: 1_800_000_000.0)
     _, port = sim.start()
     device = open_device(DeviceConfig("modbus", model, host="127.0.0.1", tcp_porta=port))
     try:
