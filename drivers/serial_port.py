@@ -42,17 +42,9 @@ def open_serial(config: DeviceConfig, read_timeout_s: float) -> serial.SerialBas
             parity=_PARITY[config.paridade], stopbits=serial.STOPBITS_ONE,
             timeout=read_timeout_s, write_timeout=config.timeout_s,
             # Two programs reading one meter interleave bytes and both see garbage.
+            # (URL handlers such as socket:// accept and ignore it.)
             exclusive=True,
         )
-    except TypeError:
-        # URL handlers (socket://, loop://) do not take `exclusive`.
-        try:
-            port = serial.serial_for_url(
-                config.porta, baudrate=config.baud, bytesize=config.bits,
-                parity=_PARITY[config.paridade], stopbits=serial.STOPBITS_ONE,
-                timeout=read_timeout_s, write_timeout=config.timeout_s)
-        except PORT_ERRORS as exc:
-            raise DeviceDisconnected(f"não foi possível abrir {config.porta}: {_reason(exc)}") from exc
     except PORT_ERRORS as exc:
         raise DeviceDisconnected(f"não foi possível abrir {config.porta}: {_reason(exc)}") from exc
     try:

@@ -242,3 +242,14 @@ def test_emitter_wraps_its_interval_at_16_bits() -> None:
     clock[0] = 360.0
     emitter._tick()
     assert written == [b"%d\n" % (360_000 % WRAP_MS)]
+
+
+def test_a_port_already_open_elsewhere_is_refused_not_shared() -> None:
+    pty = Pty()
+    first = open_device(DeviceConfig("pulsos", porta=pty.path))
+    try:
+        with pytest.raises(DeviceDisconnected, match=pty.path):
+            open_device(DeviceConfig("pulsos", porta=pty.path))
+    finally:
+        first.close()
+        pty.unplug()
