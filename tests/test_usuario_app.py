@@ -1,0 +1,430 @@
+"""The terminal app driven by Pilot against a real server on port 0 seeded with db.json.example.
+
+Every test waits for the app's workers before asserting (DOMAIN.md §4). The live long poll never
+completes while its tab is open, so `settle` waits for every worker but that one.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+import socket
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+from textual.worker import WorkerState
+
+from servidor import example
+from servidor.api.legacy import body_until_close
+from servidor.app import CORS, App, Settings as ServerSettings, readings_dir
+from servidor.errors import ApiError
+from servidor.net import HttpServer
+from servidor.store.documents import DocumentStore
+from servidor.store.readings import ReadingStore
+from tests.conftest import ADMIN, Api
+from usuario import format as fmt
+from usuario.app import UsuarioApp
+from usuario.config import Settings
+from usuario.screens.connect import ConnectScreen
+from usuario.screens.meter import MeterScreen
+from usuario.screens.meters import MetersScreen
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = (80, 24)
+# Async tests run on anyio's pytest plugin (installed with Textual), on asyncio.
+pytestmark = pytest.mark.anyio
+CASA_READ, CASA_WRITE = example.DEMO_KEYS["casa-silva"]
+
+
+class Server:
+    """The real server over a copy of db.json.example, restartable on the same port."""
+
+    def __init__(self, db: Path, port: int = 0) -> None:
+        self.db = db
+        self.port = port
+        self.app: App | None = None
+        self.http: HttpServer | None = None
+
+    def start(self) -> "Server":
+        app = App(DocumentStore.open(self.db), ReadingStore.open(readings_dir(self.db)),
+                  ServerSettings(admin_key=ADMIN), announce=lambda _: None)
+        http = HttpServer(app.handle, "127.0.0.1", self.port, workers=8, body_until_close=body_until_close,
+                          error_types=(ApiError,), default_headers=CORS)
+        http.start()
+        app.start()
+        self.app, self.http, self.port = app, http, http.address[1]
+        return self
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.shutdown()
+            self.app.close()
+            self.http = self.app = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def api(self, key: str = ADMIN) -> Api:
+        return Api(self.port, key)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    db = tmp_path / "db.json"
+    shutil.copyfile(ROOT / "db.json.example", db)
+    running = Server(db).start()
+    yield running
+    running.stop()
+
+
+def make_app(tmp_path: Path, url: str | None, key: str | None, **kwargs: Any) -> UsuarioApp:
+    settings = Settings(servidor=url, chave=key, servidor_source="--servidor", chave_source="--chave",
+                        config_path=tmp_path / "usuario.toml", exportar_para=tmp_path / "export")
+    # Short waits keep the suite fast; no periodic refresh, so a test sees only what it caused.
+    kwargs.setdefault("live_wait_s", 1.0)
+    kwargs.setdefault("refresh_s", 3600.0)
+    kwargs.setdefault("retry_backoff_s", (0.2, 0.4))
+    app = UsuarioApp(settings, **kwargs)
+    # Pilot waits for animations after each key; without them a key press settles at once.
+    app.animation_level = "none"
+    return app
+
+
+async def settle(app: UsuarioApp, pilot: Any, rounds: int = 4) -> None:
+    """Wait for every worker except the live long poll, and for the messages they posted."""
+    for _ in range(rounds):
+        pending = [w for w in app.workers
+                   if w.group != "ao-vivo" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if pending:
+            await app.workers.wait_for_complete(pending)
+        await pilot.pause()
+
+
+async def until(pilot: Any, condition: Any, timeout: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (for things a timer or the server drives)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def text_of(app: UsuarioApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def row_ids(table: DataTable) -> list[str]:
+    return [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
+
+
+async def open_meter(app: UsuarioApp, pilot: Any, meter_id: str) -> MeterScreen:
+    await settle(app, pilot)
+    assert isinstance(app.screen, MetersScreen)
+    table = app.screen.query_one("#meters", DataTable)
+    table.move_cursor(row=row_ids(table).index(meter_id))
+    await pilot.press("enter")
+    await settle(app, pilot)
+    assert isinstance(app.screen, MeterScreen)
+    return app.screen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- start and connection ---------------------------------------------------------------------------
+
+async def test_wrong_key_stays_on_connection_screen_saying_which_key_is_needed(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, "chave-errada")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConnectScreen)
+        problem = text_of(app, "#connect-problem")
+        assert "recusada" in problem and "chave de administração" in problem and "--chave" in problem
+
+
+async def test_missing_key_is_asked_for_and_typing_it_connects(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConnectScreen)
+        assert "Falta a chave" in text_of(app, "#connect-problem")
+        assert app.focused is app.screen.query_one("#chave", Input)
+        await pilot.press(*ADMIN, "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MetersScreen)
+
+
+async def test_remember_saves_address_and_key_for_the_next_start(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#lembrar").value = True
+        app.screen.query_one("#chave", Input).value = CASA_READ
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MetersScreen)
+    saved = (tmp_path / "usuario.toml").read_text()
+    assert server.url in saved and CASA_READ in saved
+    assert (tmp_path / "usuario.toml").stat().st_mode & 0o077 == 0
+
+
+async def test_unreachable_server_shows_banner_and_connects_once_it_starts(tmp_path: Path):
+    db = tmp_path / "db.json"
+    shutil.copyfile(ROOT / "db.json.example", db)
+    port = free_port()
+    app = make_app(tmp_path, f"http://127.0.0.1:{port}", ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConnectScreen)
+        banner = app.screen.query_one("#banner")
+        assert banner.display and "Sem conexão" in str(banner.render())
+        assert "inacessível" in text_of(app, "#connect-problem")
+        running = Server(db, port).start()
+        try:
+            await until(pilot, lambda: isinstance(app.screen, MetersScreen))
+            await settle(app, pilot)
+            assert not app.screen.query_one("#banner").display
+        finally:
+            running.stop()
+
+
+# -- meters list ------------------------------------------------------------------------------------
+
+async def test_meters_table_sorts_filters_and_enter_opens(server: Server, tmp_path: Path):
+    listed = server.api().get("/api/v1/medidores").json["medidores"]
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#meters", DataTable)
+        assert row_ids(table) == [m["id"] for m in sorted(listed, key=lambda m: m["nome"].casefold())]
+        # Ctrl+O steps through the columns; the month's kWh is the fifth (largest first).
+        for _ in range(4):
+            await pilot.press("ctrl+o")
+        by_month = sorted(listed, key=lambda m: (m["resumo"]["kwh_mes"], m["nome"].casefold()), reverse=True)
+        assert row_ids(table) == [m["id"] for m in by_month]
+        assert fmt.number(by_month[0]["resumo"]["kwh_mes"]) in str(table.get_row_at(0)[4])
+        assert "Mês kWh decrescente" in text_of(app, "#meters-status")
+        await pilot.press("ctrl+r")
+        assert row_ids(table) == [m["id"] for m in reversed(by_month)]
+        # Typing on the table filters it.
+        await pilot.press("e", "s", "c")
+        assert app.screen.query_one("#filter", Input).value == "esc"
+        assert row_ids(table) == ["escola-norte"]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MeterScreen) and app.screen.meter.id == "escola-norte"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MetersScreen)
+
+
+async def test_a_meter_key_sees_only_its_meter(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, CASA_READ)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert row_ids(app.screen.query_one("#meters", DataTable)) == ["casa-silva"]
+
+
+# -- one meter --------------------------------------------------------------------------------------
+
+async def test_overview_shows_the_servers_numbers_in_pt_br(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        summary = server.api().get("/api/v1/medidores/casa-silva").json["resumo"]
+        assert text_of(app, "#ov-hoje") == fmt.kwh(summary["kwh_hoje"])
+        assert text_of(app, "#ov-mes").startswith(fmt.kwh(summary["kwh_mes"]))
+        assert fmt.brl(summary["fatura_projetada"]["total"]) in text_of(app, "#ov-fatura")
+        limit = text_of(app, "#ov-limite")
+        assert fmt.percent(summary["limite_uso_pct"]) in limit and "250,00 kWh" in limit
+
+
+async def test_consumption_shows_last_30_days_with_coverage_and_arrows_move(server: Server, tmp_path: Path):
+    clock = lambda: datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)  # noqa: E731
+    app = make_app(tmp_path, server.url, ADMIN, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("2")
+        await settle(app, pilot)
+        days = server.api().get("/api/v1/medidores/casa-silva/consumo?intervalo=dia&de=2026-10-24&ate=2026-11-22").json
+        assert "por dia de 24/10 a 22/11/2026" in text_of(app, "#consumo-title")
+        info = text_of(app, "#consumo-info")
+        assert f"Total {fmt.kwh(days['total_kwh'])}" in info
+        gaps = sum(1 for d in days["consumo"] if d["cobertura"] == 0)
+        assert f"{gaps} dias sem dados" in info
+        mean = sum(d["cobertura"] for d in days["consumo"]) / len(days["consumo"])
+        assert f"cobertura {fmt.percent(100 * mean)}" in info
+        await pilot.press("left")
+        await settle(app, pilot)
+        assert "por dia de 24/09 a 23/10/2026" in text_of(app, "#consumo-title")
+        await pilot.press("right", "right")  # the second is refused: no future
+        await settle(app, pilot)
+        assert "por dia de 24/10 a 22/11/2026" in text_of(app, "#consumo-title")
+        await pilot.press("h", "left")
+        await settle(app, pilot)
+        assert "por hora em 21/11/2026" in text_of(app, "#consumo-title")
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert "por mês de dez/2025 a nov/2026" in text_of(app, "#consumo-title")
+
+
+async def test_invoices_list_months_show_items_and_export_csv(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    invoices = server.api().get("/api/v1/medidores/casa-silva/faturas").json["faturas"]
+    closed = next(i for i in invoices if not i["parcial"])
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("3")
+        await settle(app, pilot)
+        months = app.screen.query_one("#invoice-months", DataTable)
+        assert row_ids(months) == sorted((i["mes"] for i in invoices), reverse=True)
+        months.move_cursor(row=row_ids(months).index(closed["mes"]))
+        await pilot.pause()
+        assert fmt.month(closed["mes"]) in text_of(app, "#invoice-heading")
+        items = app.screen.query_one("#invoice-items", DataTable)
+        assert items.row_count == len(closed["itens"]) + 1
+        assert fmt.brl(closed["total"]) in str(items.get_row_at(items.row_count - 1)[4])
+        await pilot.press("e")
+        await settle(app, pilot)
+    path = tmp_path / "export" / f"fatura-casa-silva-{closed['mes']}.csv"
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[0] == ["mes", "descricao", "quantidade", "unidade", "preco_unitario", "valor"]
+    assert [r[1] for r in rows[1:-3]] == [item["descricao"] for item in closed["itens"]]
+    assert rows[-1][1] == "Total" and rows[-1][5] == fmt.number(closed["total"])
+
+
+async def test_acknowledging_an_alert_reaches_the_server(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("4")
+        await settle(app, pilot)
+        alerts = server.api().get("/api/v1/medidores/casa-silva/alertas").json["alertas"]
+        table = app.screen.query_one("#alerts", DataTable)
+        assert row_ids(table) == [a["id"] for a in alerts]  # newest first, as the server lists them
+        first = alerts[0]
+        assert not first["reconhecido"]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        after = {a["id"]: a for a in server.api().get("/api/v1/medidores/casa-silva/alertas").json["alertas"]}
+        assert after[first["id"]]["reconhecido"]
+        assert "reconhecido" in str(table.get_row_at(0)[1])
+
+
+async def test_control_pauses_the_meter_and_changes_its_multiplier(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "padaria-sol")
+        await pilot.press("6")
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert server.api().get("/api/v1/medidores/padaria-sol").json["estado"] == "pausado"
+        assert "pausado" in text_of(app, "#control-state")
+        assert "PAUSADO" in text_of(app, "#meter-heading")
+        box = app.screen.query_one("#multiplicador", Input)
+        box.focus()
+        box.value = "1,5"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        meter = server.api().get("/api/v1/medidores/padaria-sol").json
+        assert meter["multiplicador"] == 1.5
+        assert [c["comando"] for c in meter["comandos_pendentes"]] == ["pausar", "multiplicador"]
+        app.screen.query_one("#pause").focus()
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert server.api().get("/api/v1/medidores/padaria-sol").json["estado"] == "ativo"
+
+
+async def test_admin_edits_the_tariff_and_a_meter_key_cannot(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("6")
+        await settle(app, pilot)
+        assert app.screen.query_one("#t-faixas", Input).value == "100: 0,62; acima: 0,81"
+        app.screen.query_one("#t-preco", Input).value = "0,80"
+        app.screen.query_one("#t-faixas", Input).value = "100: 0,65; acima: 0,85"
+        app.screen.query_one("#save-tariff").press()
+        await settle(app, pilot)
+    tariff = server.api().get("/api/v1/tarifas/residencial").json
+    assert tariff["preco_kwh"] == 0.8
+    assert tariff["faixas"] == [{"ate_kwh": 100.0, "preco_kwh": 0.65}, {"ate_kwh": None, "preco_kwh": 0.85}]
+
+    reader = make_app(tmp_path, server.url, CASA_READ)
+    async with reader.run_test(size=SIZE) as pilot:
+        await open_meter(reader, pilot, "casa-silva")
+        await pilot.press("6")
+        await settle(reader, pilot)
+        assert reader.screen.query_one("#save-tariff").disabled
+        assert "administração" in text_of(reader, "#tariff-note")
+
+
+async def test_live_tab_draws_a_reading_as_soon_as_it_is_posted(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meter(app, pilot, "casa-silva")
+        await pilot.press("5")
+        live = screen.pane("ao-vivo")
+        await until(pilot, lambda: len(live.points) > 0)
+        last = server.api().get("/api/v1/medidores/casa-silva").json["ultima_leitura"]
+        reading = {"seq": last["seq"] + 1, "ts": int(time.time() * 1000),
+                   "energia_wh": last["energia_wh"] + 10, "potencia_w": 1234.0}
+        assert server.api(CASA_WRITE).post("/api/v1/medidores/casa-silva/leituras", reading).status in (200, 201)
+        await until(pilot, lambda: live.points[-1].seq == reading["seq"])
+        assert "1.234 W" in text_of(app, "#live-status")
+        await pilot.press("1")  # leaving the tab stops the long poll
+        await settle(app, pilot)
+        await until(pilot, lambda: not any(w.group == "ao-vivo" and w.is_running for w in app.workers))
+
+
+async def test_server_stopping_mid_session_shows_banner_keeps_app_responsive_and_recovers(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        server.stop()
+        await pilot.press("f5")
+        await until(pilot, lambda: app.offline_reason is not None)
+        banner = app.screen.query_one("#banner")
+        await pilot.pause()
+        assert banner.display and "Sem conexão" in str(banner.render())
+        # Still responsive: tabs change while every call fails.
+        await pilot.press("3")
+        await pilot.pause()
+        assert app.screen.query_one("#tabs").active == "faturas"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MetersScreen) and app.screen.query_one("#banner").display
+        server.start()
+        await until(pilot, lambda: app.offline_reason is None)
+        await settle(app, pilot)
+        assert not app.screen.query_one("#banner").display
+        assert app.screen.query_one("#meters", DataTable).row_count == 3
+
+
+async def test_palette_reaches_every_tab_action_and_theme_toggles(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Ordenar por Mês kWh" in titles and "Abrir medidor" in titles
+        await open_meter(app, pilot, "casa-silva")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for expected in ("Aba Consumo", "Consumo: período anterior", "Faturas: exportar CSV",
+                         "Alertas: reconhecer o selecionado", "Controle: pausar o medidor", "Controle: editar a tarifa"):
+            assert expected in titles
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"

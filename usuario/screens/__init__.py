@@ -1,0 +1,1 @@
+"""The app's screens: connection, the meters list, one meter."""

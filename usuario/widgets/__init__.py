@@ -1,0 +1,1 @@
+"""The meter screen's tabs and the connection banner."""

@@ -1,0 +1,125 @@
+"""Alertas: the meter's alerts, newest first; Enter (or r) acknowledges the one selected."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from .. import format as fmt
+from ..background import call_api
+from ..models import Alert
+from .base import MeterPane
+
+# "Quando" (16) + "Situação" (11) + "Tipo" (11) + padding (8) leave this much of 80 columns.
+MESSAGE_WIDTH = 30
+KINDS = {
+    "limite_excedido": "limite", "projecao_limite": "projeção", "silencio": "silêncio",
+    "reinicio_contador": "contador", "falha_dispositivo": "dispositivo", "spool_cheio": "fila cheia",
+}
+
+
+class AlertsPane(MeterPane):
+    TITLE = "Alertas"
+    BINDINGS = [Binding("r", "acknowledge", "Reconhecer")]
+
+    @dataclass
+    class Loaded(Message):
+        alerts: tuple[Alert, ...]
+
+    @dataclass
+    class Acknowledged(Message):
+        alert: Alert
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._alerts: tuple[Alert, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="alerts-status")
+        yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+        # The table cuts long messages at 80 columns; the selected one is shown whole here.
+        yield Static("", id="alert-detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#alerts", DataTable)
+        table.add_column("Quando", key="quando")
+        table.add_column("Situação", key="situacao")
+        table.add_column("Tipo", key="tipo")
+        table.add_column("Mensagem", key="mensagem", width=MESSAGE_WIDTH)
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="alertas")
+    def _load(self) -> None:
+        alerts = call_api(self, "carregar os alertas", lambda: self.app.api.alerts(self.meter.id))
+        if alerts is not None:
+            self.post_message(self.Loaded(alerts))
+
+    def on_alerts_pane_loaded(self, message: Loaded) -> None:
+        table = self.query_one("#alerts", DataTable)
+        selected = self.selected.id if self.selected else None
+        # The server lists newest first already; sorting here keeps that true whatever it sends.
+        self._alerts = tuple(sorted(message.alerts, key=lambda a: a.criado_em, reverse=True))
+        table.clear()
+        for alert in self._alerts:
+            state = Text("reconhecido", style="dim") if alert.reconhecido else Text("ativo", style="bold red")
+            table.add_row(fmt.moment(alert.criado_em, self.meter.tz), state, KINDS.get(alert.tipo, alert.tipo),
+                          Text(alert.mensagem, overflow="ellipsis", no_wrap=True), key=alert.id)
+        ids = [a.id for a in self._alerts]
+        if selected in ids:
+            table.move_cursor(row=ids.index(selected), animate=False)
+        active = sum(1 for a in self._alerts if not a.reconhecido)
+        if not self._alerts:
+            status = "Nenhum alerta para este medidor."
+        else:
+            status = f"{len(self._alerts)} alertas, {active} ativos · Enter ou r reconhece o selecionado"
+        self.query_one("#alerts-status", Static).update(status)
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#alerts")
+    def _show_detail(self) -> None:
+        alert = self.selected
+        self.query_one("#alert-detail", Static).update("" if alert is None else alert.mensagem)
+
+    @property
+    def selected(self) -> Alert | None:
+        table = self.query_one("#alerts", DataTable)
+        if not self._alerts or not table.row_count:
+            return None
+        return self._alerts[min(table.cursor_row, len(self._alerts) - 1)]
+
+    @on(DataTable.RowSelected, "#alerts")
+    def action_acknowledge(self) -> None:
+        alert = self.selected
+        if alert is None:
+            self.notify("Nenhum alerta selecionado.", severity="warning")
+        elif alert.reconhecido:
+            self.notify("Este alerta já foi reconhecido.")
+        else:
+            self._acknowledge(alert)
+
+    @work(thread=True, exclusive=True, group="reconhecer")
+    def _acknowledge(self, alert: Alert) -> None:
+        done = call_api(self, "reconhecer o alerta", lambda: self.app.api.acknowledge(self.meter.id, alert.id))
+        if done is not None:
+            self.post_message(self.Acknowledged(done))
+
+    def on_alerts_pane_acknowledged(self, message: Acknowledged) -> None:
+        self.notify(f"Alerta reconhecido: {message.alert.mensagem}")
+        self._alerts = tuple(message.alert if a.id == message.alert.id else a for a in self._alerts)
+        self.reload()
+        # The overview's count of active alerts changed too.
+        self.screen.reload()
+
+    def focus_main(self) -> None:
+        self.query_one("#alerts", DataTable).focus()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Alertas: reconhecer o selecionado", "Marca o alerta selecionado como visto (r)", self.action_acknowledge)

@@ -1,0 +1,32 @@
+"""Axis ticks for the plotext charts, labelled the Brazilian way (plotext writes `1207.1`)."""
+from __future__ import annotations
+
+import math
+
+from .. import format as fmt
+
+# Five labels on the y axis leave a blank row between them even on a 10-row chart.
+Y_TICKS = 5
+
+
+def nice_step(span: float, count: int = Y_TICKS) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) that covers `span` in about `count` ticks."""
+    if span <= 0:
+        return 1.0
+    raw = span / count
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * power:
+            return factor * power
+    return 10 * power
+
+
+def y_ticks(maximum: float, count: int = Y_TICKS) -> tuple[list[float], list[str]]:
+    """Ticks from 0 to at least `maximum`, with pt-BR labels carrying only the decimals needed."""
+    step = nice_step(maximum, count)
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    if step * 10 % 10 and decimals == 0:
+        decimals = 1  # a 2.5 step needs its decimal
+    top = step * math.ceil(maximum / step) if maximum > 0 else step
+    values = [round(i * step, 6) for i in range(int(round(top / step)) + 1)]
+    return values, [fmt.number(v, decimals) for v in values]
