@@ -133,3 +133,16 @@ def test_assemble_orders_phases_and_drops_incomplete_tuples() -> None:
 def test_summary_sums_phase_powers_when_there_is_no_total() -> None:
     assert summarize((("PAF", (100.0, 200.0, -50.0)),)).potencia_w == 250.0
     assert summarize((("FRE", 60.0),)).potencia_w is None
+
+
+@given(st.dictionaries(st.sampled_from(sorted({(f.function, f.register + i) for f in PM710.fields
+                                                for i in range(f.words)} | {(3, r) for r in range(4105, 4109)})),
+                       st.integers(0, 0xFFFF)))
+def test_any_register_contents_decode_or_raise_a_device_error(words: dict) -> None:
+    try:
+        decoded = decode_map(PM710, words)
+    except DeviceProtocolError:
+        return
+    for _, value in decoded.medidas:
+        for v in value if isinstance(value, tuple) else (value,):
+            assert math.isfinite(v)

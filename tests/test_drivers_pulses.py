@@ -253,3 +253,12 @@ def test_a_port_already_open_elsewhere_is_refused_not_shared() -> None:
     finally:
         first.close()
         pty.unplug()
+
+
+@given(st.binary(max_size=300), st.integers(1, 50))
+def test_arbitrary_bytes_never_raise_and_never_count_more_than_their_lines(data: bytes, cut: int) -> None:
+    splitter, counter = LineSplitter(), PulseCounter(1000)
+    for i in range(0, len(data), cut):
+        for line in splitter.feed(data[i:i + cut], i):
+            counter.line(line, 1_000_000 + i)
+    assert counter.count <= data.count(b"\n")
