@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from shared.http.messages import Request, Response
-from servidor.api import alerts, meters, readings, reports, tariffs
+from servidor.api import alerts, meters, openapi, readings, reports, tariffs
 from servidor.api.call import Call, ok
 from servidor.api.legacy import Legacy
 from servidor.api.page import page, wants_html
@@ -126,6 +126,7 @@ class App:
 
     def _routes(self) -> Router:
         r = Router()
+        r.add(f"{API}/openapi.json", GET=openapi.get_openapi)
         r.add(f"{API}/saude", GET=self.health)
         r.add(f"{API}/medidores", GET=meters.list_meters, POST=meters.create_meter)
         r.add(f"{API}/medidores/{{id}}", GET=meters.get_meter, PUT=meters.put_meter, DELETE=meters.delete_meter)
