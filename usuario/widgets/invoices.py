@@ -19,6 +19,8 @@ from ..models import Invoice
 from .base import MeterPane
 
 
+# Energy prices are published to the tenth of a centavo and beyond; a fee per month is money.
+PRICE_DECIMALS = {"kWh": 4}
 # Room for "Energia (faixa 2: acima de 100 kWh)" beside quantity, unit, price and value at 80 columns.
 ITEM_WIDTH = 36
 
@@ -118,7 +120,7 @@ class InvoicesPane(MeterPane):
         for n, item in enumerate(invoice.itens):
             decimals = 3 if item.unidade == "kWh" else 2
             items.add_row(item.descricao, _right(fmt.number(item.quantidade, decimals)), item.unidade,
-                          _right(fmt.number(item.preco_unitario, 2 if item.unidade == "R$" else 4)),
+                          _right(fmt.number(item.preco_unitario, PRICE_DECIMALS.get(item.unidade, 2))),
                           _right(fmt.brl(item.valor)), key=f"item-{n}")
         items.add_row(Text("Total", style="bold"), "", "", "", Text(fmt.brl(invoice.total), style="bold", justify="right"),
                       key="total")

@@ -1,0 +1,126 @@
+"""The app's pure parts: pt-BR numbers, chart windows and ticks, tariff bands, the invoice CSV."""
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from usuario import format as fmt
+from usuario import periods
+from usuario.export import write_invoice_csv
+from usuario.models import Bucket, Invoice, TariffBand
+from usuario.widgets.chart import y_ticks
+from usuario.widgets.consumption import covered_runs
+from usuario.widgets.control import format_bands, parse_bands
+from usuario.widgets.live import to_points
+from usuario.models import LiveReading
+
+
+def test_numbers_money_and_dates_read_the_brazilian_way():
+    assert fmt.kwh(1234.56) == "1.234,56 kWh"
+    assert fmt.brl(12.345) == "R$ 12,35"
+    assert fmt.brl(Decimal("-1")) == "-R$ 1,00"
+    assert fmt.watts(5210.4) == "5.210 W"
+    assert fmt.percent(139.94) == "139,9%"
+    assert fmt.kwh(None) == fmt.watts(None) == fmt.MISSING
+    assert fmt.month("2026-10") == "out/2026"
+    moment = datetime(2026, 11, 15, 2, 0, tzinfo=timezone.utc)
+    assert fmt.moment(moment, periods_zone()) == "14/11/2026 23:00"
+
+
+def periods_zone():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("America/Sao_Paulo")
+
+
+@pytest.mark.parametrize(("typed", "value"), [
+    ("1,5", 1.5), ("1.5", 1.5), ("1.234,56", 1234.56), (" 250 ", 250.0), ("0,62", 0.62), ("-2", -2.0),
+])
+def test_typed_numbers_accept_comma_or_point(typed: str, value: float):
+    assert fmt.parse_number(typed) == value
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "1,2,3", "1.2.3,4.5", "1e5"])
+def test_typed_garbage_is_refused_in_portuguese(typed: str):
+    with pytest.raises(ValueError, match="não é um número"):
+        fmt.parse_number(typed)
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False))
+def test_a_formatted_number_parses_back(value: Decimal):
+    assert Decimal(repr(fmt.parse_number(fmt.number(value)))) == value
+
+
+def test_windows_end_today_and_move_by_whole_windows():
+    today = date(2026, 11, 22)
+    days = periods.current("dia", today)
+    assert (days.start, days.end) == (date(2026, 10, 24), today)
+    assert periods.previous(days) == periods.Window("dia", date(2026, 9, 24), date(2026, 10, 23))
+    assert periods.shift(periods.previous(days), 1) == days
+    months = periods.current("mes", today)
+    assert (months.start, months.end) == (date(2025, 12, 1), date(2026, 11, 30))
+    assert periods.previous(months) == periods.Window("mes", date(2024, 12, 1), date(2025, 11, 30))
+    hour = periods.current("hora", date(2026, 3, 1))
+    assert periods.shift(hour, -1).start == date(2026, 2, 28)
+    assert days.title == "por dia de 24/10 a 22/11/2026"
+
+
+def _bucket(kwh: float, cobertura: float) -> Bucket:
+    moment = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    return Bucket("x", moment, moment, kwh, cobertura, False)
+
+
+def test_gaps_split_the_line_into_runs():
+    buckets = [_bucket(1, 1), _bucket(2, 0.5), _bucket(0, 0), _bucket(0, 0), _bucket(3, 1), _bucket(0, 0)]
+    assert covered_runs(buckets) == [[0, 1], [4]]
+    assert covered_runs([]) == []
+
+
+def test_y_ticks_are_round_and_labelled_in_pt_br():
+    assert y_ticks(2414) == ([0, 500, 1000, 1500, 2000, 2500], ["0", "500", "1.000", "1.500", "2.000", "2.500"])
+    assert y_ticks(0.37)[1] == ["0,0", "0,1", "0,2", "0,3", "0,4"]
+    assert y_ticks(0) == ([0.0, 1.0], ["0", "1"])
+
+
+def test_power_is_derived_from_the_counter_when_not_reported():
+    zone = timezone.utc
+    readings = (
+        LiveReading(1, datetime(2026, 11, 22, 10, 0, tzinfo=zone), 1000.0, None),
+        LiveReading(2, datetime(2026, 11, 22, 10, 30, tzinfo=zone), 1500.0, None),
+        LiveReading(3, datetime(2026, 11, 22, 10, 31, tzinfo=zone), 1500.0, 700.0),
+    )
+    points = to_points(readings, None)
+    assert [(p.seq, p.watts) for p in points] == [(2, 1000.0), (3, 700.0)]
+
+
+def test_tariff_bands_round_trip_through_their_text():
+    bands = (TariffBand(100.0, Decimal("0.62")), TariffBand(None, Decimal("0.81")))
+    assert format_bands(bands) == "100: 0,62; acima: 0,81"
+    assert parse_bands("100: 0,62; acima: 0,81") == bands
+    assert parse_bands("") == ()
+    with pytest.raises(ValueError, match="faixa 1"):
+        parse_bands("100 0,62")
+
+
+def test_invoice_csv_has_the_line_items_then_the_totals(tmp_path: Path):
+    invoice = Invoice.from_json({
+        "mes": "2026-10", "tarifa": "residencial", "kwh": 775.14, "subtotal": 621.36, "impostos": 207.12,
+        "total": 828.48, "cobertura": 1.0, "parcial": False, "situacao": "fechada",
+        "itens": [{"descricao": "Energia (faixa 1: até 100 kWh)", "quantidade": 100.0, "unidade": "kWh",
+                   "preco_unitario": 0.62, "valor": 62.0},
+                  {"descricao": "Taxa fixa mensal", "quantidade": 1.0, "unidade": "mês", "preco_unitario": 12.5,
+                   "valor": 12.5}],
+    })
+    path = write_invoice_csv(tmp_path / "faturas", "casa-silva", invoice)
+    assert path.name == "fatura-casa-silva-2026-10.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM that makes Excel read UTF-8
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[1] == ["2026-10", "Energia (faixa 1: até 100 kWh)", "100,000", "kWh", "0,620000", "62,00"]
+    assert rows[-1] == ["2026-10", "Total", "", "R$", "", "828,48"]
+    assert not list(tmp_path.glob("faturas/*.tmp"))

@@ -1,0 +1,174 @@
+"""Snapshots of the main screens at 80x24, on fixed data and a fixed clock.
+
+The app talks to a client with the ApiClient's methods that returns values built from fixed JSON
+in the server's shapes, so the screens show the same numbers on every run; nothing shown depends
+on the wall clock. Run `pytest --snapshot-update` after an intended change and look at the SVGs.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from textual.worker import WorkerState
+
+from usuario.app import UsuarioApp
+from usuario.config import Settings
+from usuario.models import Alert, Consumption, Invoice, Meter, MeterList, Tariff
+
+SIZE = (80, 24)
+NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+URL = "http://127.0.0.1:5000"
+
+
+def _meter(id: str, nome: str, power: float | None, today: float, month: float, total: float,
+           alerts: int, limit: float, estado: str = "ativo") -> dict[str, Any]:
+    return {
+        "id": id, "nome": nome, "categoria": "gridImport", "fuso": "America/Sao_Paulo",
+        "limite_alerta_kwh": limit, "multiplicador": 1.0, "tarifa": "residencial", "estado": estado,
+        "ultima_leitura": {"seq": 4321, "ts": "2026-11-22T11:59:50-03:00", "energia_wh": 1234567.8, "potencia_w": power},
+        "resumo": {"potencia_w": power, "kwh_hoje": today, "kwh_mes": month, "cobertura_mes": 0.9712,
+                   "fatura_projetada": {"kwh": month * 1.4, "total": total, "total_formatado": ""},
+                   "limite_uso_pct": round(100 * month / limit, 1), "alertas_ativos": alerts, "leituras": 9000},
+        "alertas_ativos": [], "comandos_pendentes": [],
+    }
+
+
+METERS = [
+    _meter("casa-silva", "Casa da família Silva", 1234.0, 8.25, 312.4, 368.93, 1, 250.0),
+    _meter("padaria-sol", "Padaria Sol Nascente", 5210.0, 61.7, 1480.25, 1851.07, 0, 1500.0),
+    _meter("escola-norte", "Escola Municipal Norte", None, 0.0, 987.6, 1204.5, 2, 3000.0, estado="pausado"),
+]
+
+INVOICES = [
+    {"mes": "2026-11", "tarifa": "residencial", "kwh": 312.4, "subtotal": 256.58, "impostos": 64.15, "total": 320.73,
+     "cobertura": 0.9712, "parcial": True, "situacao": "aberta",
+     "itens": [
+         {"descricao": "Energia (faixa 1: até 100 kWh)", "quantidade": 100.0, "unidade": "kWh", "preco_unitario": 0.62, "valor": 62.0},
+         {"descricao": "Energia (faixa 2: acima de 100 kWh)", "quantidade": 212.4, "unidade": "kWh", "preco_unitario": 0.81, "valor": 172.04},
+         {"descricao": "Taxa fixa mensal", "quantidade": 1.0, "unidade": "mês", "preco_unitario": 12.5, "valor": 12.5},
+         {"descricao": "Impostos (25%)", "quantidade": 320.73, "unidade": "R$", "preco_unitario": 0.25, "valor": 64.15}]},
+    {"mes": "2026-10", "tarifa": "residencial", "kwh": 775.14, "subtotal": 621.36, "impostos": 207.12, "total": 828.48,
+     "cobertura": 1.0, "parcial": False, "situacao": "fechada", "versao": 1,
+     "itens": [
+         {"descricao": "Energia (faixa 1: até 100 kWh)", "quantidade": 100.0, "unidade": "kWh", "preco_unitario": 0.62, "valor": 62.0},
+         {"descricao": "Energia (faixa 2: acima de 100 kWh)", "quantidade": 675.14, "unidade": "kWh", "preco_unitario": 0.81, "valor": 546.86},
+         {"descricao": "Taxa fixa mensal", "quantidade": 1.0, "unidade": "mês", "preco_unitario": 12.5, "valor": 12.5},
+         {"descricao": "Impostos (25%)", "quantidade": 828.48, "unidade": "R$", "preco_unitario": 0.25, "valor": 207.12}]},
+]
+
+
+def _days(start: date, end: date, offset: float) -> dict[str, Any]:
+    """A day series with a three-day gap, so the chart shows one."""
+    rows = []
+    day = start
+    while day <= end:
+        n = (day - start).days
+        gap = 12 <= n <= 14
+        kwh = 0.0 if gap else round(9 + offset + 4 * ((n * 7) % 5) / 4, 3)
+        rows.append({"rotulo": day.isoformat(), "inicio": f"{day}T00:00:00-03:00",
+                     "fim": f"{day + timedelta(days=1)}T00:00:00-03:00", "kwh": kwh, "cobertura": 0.0 if gap else 1.0})
+        day += timedelta(days=1)
+    return {"intervalo": "dia", "total_kwh": round(sum(r["kwh"] for r in rows), 4), "consumo": rows}
+
+
+class FixedApi:
+    """ApiClient's methods over the fixed data above."""
+
+    is_meter_key = False
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        self.base_url = base_url
+        self.key = key
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> None:
+        pass
+
+    def meters(self) -> MeterList:
+        return MeterList.from_json({"medidores": METERS})
+
+    def meter(self, meter_id: str) -> Meter:
+        return Meter.from_json(next(m for m in METERS if m["id"] == meter_id))
+
+    def consumption(self, meter_id: str, interval: str, start: date, end: date) -> Consumption:
+        return Consumption.from_json(_days(start, end, 0.0 if end >= date(2026, 11, 1) else 1.5))
+
+    def invoices(self, meter_id: str) -> tuple[Invoice, ...]:
+        return tuple(Invoice.from_json(i) for i in INVOICES)
+
+    def alerts(self, meter_id: str) -> tuple[Alert, ...]:
+        return ()
+
+    def tariff(self, tariff_id: str) -> Tariff:
+        return Tariff.from_json({"id": tariff_id, "nome": "Residencial B1", "preco_kwh": 0.78, "taxa_fixa_mensal": 12.5,
+                                 "impostos_pct": 25.0, "faixas": []})
+
+    def live(self) -> Any:
+        raise AssertionError("the snapshots do not open the live tab")
+
+
+def fixed_app(tmp_path: Path) -> UsuarioApp:
+    settings = Settings(servidor=URL, chave="demo-admin", servidor_source="--servidor", chave_source="--chave",
+                        config_path=tmp_path / "usuario.toml", exportar_para=tmp_path)
+    return UsuarioApp(settings, api_factory=FixedApi, clock=lambda: NOW, refresh_s=3600.0)
+
+
+async def settle(pilot: Any) -> None:
+    app = pilot.app
+    for _ in range(4):
+        pending = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if pending:
+            await app.workers.wait_for_complete(pending)
+        await pilot.pause()
+
+
+def test_meters_list(snap_compare: Any, tmp_path: Path) -> None:
+    """The meters list at 80x24: every column fits, pt-BR numbers, sorted by name."""
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=settle)
+
+
+def test_meters_list_sorted_by_month(snap_compare: Any, tmp_path: Path) -> None:
+    """Ctrl+O four times: sorted by this month's kWh, largest first, the arrow on that column."""
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+o", "ctrl+o", "ctrl+o", "ctrl+o")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_meter_overview(snap_compare: Any, tmp_path: Path) -> None:
+    """A meter's Visão geral: power in large digits, today, month, projection, limit bar."""
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_meter_consumption(snap_compare: Any, tmp_path: Path) -> None:
+    """Consumo by day: the last 30 days beside the 30 before, a three-day gap left blank."""
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_meter_invoices_light_theme(snap_compare: Any, tmp_path: Path) -> None:
+    """Faturas in the light theme: months, and the line items of the open month."""
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("3", "ctrl+t")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
