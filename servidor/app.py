@@ -15,7 +15,7 @@ from servidor.api.call import Call, ok
 from servidor.api.legacy import Legacy
 from servidor.api.page import page, wants_html
 from servidor.api.router import Router
-from servidor.errors import ApiError
+from servidor.errors import ApiError, MethodNotAllowed
 from servidor.metrics import SEEN_WINDOW_S, Metrics
 from servidor.domain.alerts import SILENCE_CHECK_S, Alerts, SilenceWatcher
 from servidor.domain.auth import KeyRing, Principal, Role, hash_key, new_key
@@ -168,6 +168,8 @@ class App:
         path = request.path
         if path == "/metrics":
             route[0] = "/metrics"
+            if request.method not in ("GET", "HEAD"):
+                raise MethodNotAllowed(request.method, ("GET", "HEAD"))
             return self.metrics_page()
         if wants_html(request):
             route[0] = "/"

@@ -30,6 +30,11 @@ MEASUREMENT_CODES: dict[str, str] = {
 EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 # A meter's clock may run ahead of the server's; more than this is a wrong clock, not skew.
 MAX_FUTURE_SKEW_MS = 10 * 60 * 1000
+# Counters stay below 2^53 / 10 Wh so that every float step of 0.1 Wh is exact and sums of them
+# stay finite in Decimal invoices: 10^14 Wh is 100 million MWh, beyond any meter's register.
+MAX_COUNTER_WH = 1e14
+# Power of a single installation: 1 GW is a large power plant; more is a unit error.
+MAX_POWER_W = 1e9
 # Per-phase lists have at most 3 phases + neutral; more is a malformed reading.
 MAX_VALUES_PER_CODE = 4
 
@@ -113,10 +118,10 @@ class Reading:
             raise InvalidReading("ts anterior a 2000-01-01: relógio do medidor não ajustado?")
         if self.ts_ms >= 2**53:
             raise InvalidReading("ts fora do intervalo")
-        if not math.isfinite(self.energia_wh) or self.energia_wh < 0:
-            raise InvalidReading("energia_wh deve ser um contador finito e ≥ 0")
-        if self.potencia_w is not None and not math.isfinite(self.potencia_w):
-            raise InvalidReading("potencia_w deve ser finito")
+        if not math.isfinite(self.energia_wh) or not 0 <= self.energia_wh <= MAX_COUNTER_WH:
+            raise InvalidReading(f"energia_wh deve ser um contador entre 0 e {MAX_COUNTER_WH:g} Wh")
+        if self.potencia_w is not None and not (math.isfinite(self.potencia_w) and abs(self.potencia_w) <= MAX_POWER_W):
+            raise InvalidReading(f"potencia_w deve ser finito e no máximo {MAX_POWER_W:g} W em valor absoluto")
         for code, _ in self.medidas:
             if code not in MEASUREMENT_CODES:
                 raise InvalidReading(f"código de medida desconhecido: {code}")

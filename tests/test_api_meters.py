@@ -135,3 +135,14 @@ def test_every_response_errors_included_carries_cors(servidor):
     assert servidor.client().get("/api/v1/saude").headers["access-control-allow-origin"] == "*"
     assert servidor.client().get("/api/v1/medidores").headers["access-control-allow-origin"] == "*"  # 401
     assert servidor.admin.get("/api/v1/nada").headers["access-control-allow-origin"] == "*"  # 404
+
+
+def test_ids_with_a_trailing_newline_are_refused(servidor):
+    assert servidor.admin.post(M, {"id": "abc\n"}).status == 422
+    assert servidor.admin.get(f"{M}%0A").status == 404
+
+
+def test_limits_out_of_range_are_refused_so_percentages_stay_finite(servidor):
+    servidor.create_meter("lim")
+    for body in ({"limite_alerta_kwh": 5e-324}, {"limite_alerta_kwh": 1e300}, {"multiplicador": 1e9}):
+        assert servidor.admin.put(f"{M}/lim", body).status == 422, body

@@ -107,3 +107,13 @@ def test_readings_window_in_local_dates(meter):
     day = owner.get(f"{M}/m1/leituras?de=2026-10-05&ate=2026-10-05").json["leituras"]
     assert [r["seq"] for r in day] == [0, 1, 2, 3]
     assert day[0]["ts"] == "2026-10-05T00:00:00-03:00"
+
+
+def test_absurd_counters_and_powers_are_rejected_not_stored(meter):
+    servidor, agent, owner = meter
+    reply = agent.post(f"{M}/m1/leituras", {"leituras": [
+        {"seq": 1, "ts": T0, "energia_wh": 0}, {"seq": 2, "ts": T0 + MIN, "energia_wh": 1e30},
+        {"seq": 3, "ts": T0 + 2 * MIN, "energia_wh": 5, "potencia_w": 1e12}]})
+    assert reply.status == 200 and reply.json["aceitas"] == 1
+    assert {r["seq"] for r in reply.json["rejeitadas"]} == {2, 3}
+    assert servidor.admin.get(f"{M}/m1").status == 200

@@ -93,3 +93,11 @@ def test_sem_legado_turns_the_old_routes_off(tmp_path: Path):
         assert "legado" not in running.admin.get("/api/v1/medidores").json
     finally:
         stop_server(running)
+
+
+def test_legacy_routes_answer_405_with_allow_for_other_methods(servidor):
+    root = servidor.client().call("TRACE", "/")
+    assert root.status == 405 and root.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert servidor.client().call("OPTIONS", "/").headers["allow"] == "GET, HEAD, OPTIONS"
+    meter = servidor.client().call("PATCH", "/abc")
+    assert meter.status == 405 and "POST" in meter.headers["allow"]

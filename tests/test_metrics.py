@@ -52,3 +52,8 @@ def test_histogram_buckets_are_cumulative_and_end_with_inf():
     assert sample(text, "monitor_request_duration_seconds_bucket", rota="/x", le="0.005") == 3
     assert sample(text, "monitor_request_duration_seconds_bucket", rota="/x", le="+Inf") == 4
     assert sample(text, "monitor_request_duration_seconds_count", rota="/x") == 4
+
+
+def test_metrics_answer_only_get_and_head(servidor):
+    reply = servidor.client().call("POST", "/metrics", raw=b"")
+    assert reply.status == 405 and reply.headers["allow"] == "GET, HEAD"

@@ -10,13 +10,14 @@ import json
 import threading
 from http import HTTPStatus
 from typing import Any, Callable
-from urllib.parse import unquote
 
 from shared.http.messages import Request, Response
 from servidor.domain.meters import METER_ID, now_iso
 from servidor.store.documents import DocumentStore
 
 LEGACY = "legado"
+ROOT_METHODS = ("GET", "HEAD", "OPTIONS")
+METER_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS")
 
 
 def body_until_close(method: str, target: str) -> bool:
@@ -40,26 +41,31 @@ class Legacy:
         self._payloads: dict[str, dict[str, Any]] = {d["id"]: d for d in docs.all(LEGACY)}
 
     def handle(self, request: Request) -> Response:
-        path = request.path
-        if request.method == "OPTIONS":
-            return Response(HTTPStatus.OK, (("allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),))
-        if path == "/" and request.method in ("GET", "HEAD"):
-            meter_id = request.query.get("id")
-            if meter_id is None:
-                return _close(HTTPStatus.OK, {k: v["dados"] for k, v in sorted(self._payloads.items())})
-            return self._get(meter_id)
-        meter_id = unquote(path[1:])
-        if "/" in meter_id or not METER_ID.match(meter_id):
+        path = request.path  # already percent-decoded
+        meter_id = path[1:]
+        if path == "/":
+            allowed = ROOT_METHODS
+        elif "/" not in meter_id and METER_ID.fullmatch(meter_id):
+            allowed = METER_METHODS
+        else:
             return _error(HTTPStatus.NOT_FOUND, "nao_encontrado", f"nada em {path}; a API fica em /api/v1")
+        if request.method not in allowed:
+            return Response.error(HTTPStatus.METHOD_NOT_ALLOWED, "metodo_nao_permitido",
+                                  f"Método {request.method} não é aceito em {path}; use {', '.join(allowed)}",
+                                  (("allow", ", ".join(allowed)),), close=True)
+        if request.method == "OPTIONS":
+            # blipserver and 004's browser users expect a plain 200 with what is allowed.
+            return Response(HTTPStatus.OK, (("allow", ", ".join(allowed)),))
+        if path == "/":
+            wanted = request.query.get("id")
+            if wanted is None:
+                return _close(HTTPStatus.OK, {k: v["dados"] for k, v in sorted(self._payloads.items())})
+            return self._get(wanted)
         if request.method in ("POST", "PUT"):
             return self._store(meter_id, request.body)
         if request.method == "DELETE":
             return self._delete(meter_id)
-        if request.method in ("GET", "HEAD"):
-            return self._get(meter_id)
-        return Response.error(HTTPStatus.METHOD_NOT_ALLOWED, "metodo_nao_permitido",
-                              f"Método {request.method} não é aceito aqui",
-                              (("allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),), close=True)
+        return self._get(meter_id)
 
     def _get(self, meter_id: str) -> Response:
         record = self._payloads.get(meter_id)

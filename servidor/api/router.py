@@ -27,7 +27,7 @@ class Match:
 
 def compile_path(path: str) -> re.Pattern[str]:
     """`/api/v1/medidores/{id}` → a regex whose groups are the segments (no '/' inside one)."""
-    return re.compile("^" + _SEGMENT.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", path) + "$")
+    return re.compile(_SEGMENT.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", path))  # used with fullmatch
 
 
 class Router:
@@ -40,7 +40,7 @@ class Router:
 
     def resolve(self, method: str, path: str) -> Match:
         for route in self._routes:
-            match = route.pattern.match(path)
+            match = route.pattern.fullmatch(path)
             if match is None:
                 continue
             wanted = "GET" if method == "HEAD" else method
@@ -51,7 +51,7 @@ class Router:
         raise NotFound(f"nada em {path}; a API fica em /api/v1 (veja /api/v1/saude)")
 
     def route_for(self, path: str) -> Route | None:
-        return next((r for r in self._routes if r.pattern.match(path)), None)
+        return next((r for r in self._routes if r.pattern.fullmatch(path)), None)
 
     @staticmethod
     def allowed(route: Route) -> tuple[str, ...]:

@@ -21,12 +21,16 @@ from servidor.store.documents import DocumentStore
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
 STATES = ("ativo", "pausado")
 # Ids appear in URLs and file names: a conservative slug. 004's meters used UUIDs, which fit.
-METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+METER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # use with fullmatch
 # A meter that sends nothing for this long raises a "silêncio" alert (DOMAIN.md §5.8), unless
 # the meter sets its own `silencio_s`: 15 min is 90 readings of a 10-s agent.
 DEFAULT_SILENCE_S = 15 * 60
 EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s")
 MAX_NAME = 120
+# Bounds that keep percentages and projections finite and catch typos (a limit in Wh, say).
+MIN_LIMIT_KWH = 0.001
+MAX_LIMIT_KWH = 1e9
+MAX_MULTIPLIER = 1000.0
 
 METERS = "medidores"
 KEYS = "chaves"
@@ -58,17 +62,18 @@ class Meter:
     atualizado_em: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not METER_ID.match(self.id):
+        if not isinstance(self.id, str) or not METER_ID.fullmatch(self.id):
             raise InvalidInput("id deve ter de 1 a 64 letras, dígitos, '.', '_' ou '-', começando por letra ou dígito")
         if not isinstance(self.nome, str) or not self.nome.strip() or len(self.nome) > MAX_NAME:
             raise InvalidInput(f"nome deve ser um texto de 1 a {MAX_NAME} caracteres")
         if self.categoria not in CATEGORIES:
             raise InvalidInput(f"categoria deve ser uma de: {', '.join(CATEGORIES)}")
         zone(self.fuso)
-        if self.limite_alerta_kwh is not None and not _positive(self.limite_alerta_kwh):
-            raise InvalidInput("limite_alerta_kwh deve ser um número > 0 ou null")
-        if not _positive(self.multiplicador):
-            raise InvalidInput("multiplicador deve ser um número > 0")
+        if self.limite_alerta_kwh is not None and not (
+                _positive(self.limite_alerta_kwh) and MIN_LIMIT_KWH <= self.limite_alerta_kwh <= MAX_LIMIT_KWH):
+            raise InvalidInput(f"limite_alerta_kwh deve estar entre {MIN_LIMIT_KWH:g} e {MAX_LIMIT_KWH:g} kWh, ou ser null")
+        if not (_positive(self.multiplicador) and self.multiplicador <= MAX_MULTIPLIER):
+            raise InvalidInput(f"multiplicador deve ser > 0 e ≤ {MAX_MULTIPLIER:g}")
         if not isinstance(self.tarifa, str) or not self.tarifa:
             raise InvalidInput("tarifa deve ser o id de uma tarifa")
         if self.estado not in STATES:
