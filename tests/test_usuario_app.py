@@ -414,6 +414,18 @@ async def test_server_stopping_mid_session_shows_banner_keeps_app_responsive_and
         assert app.screen.query_one("#meters", DataTable).row_count == 3
 
 
+async def test_digit_keys_leave_every_tab_for_another(server: Server, tmp_path: Path):
+    tabs = {"1": "visao", "2": "consumo", "3": "faturas", "4": "alertas", "5": "ao-vivo", "6": "controle"}
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        # Each tab is left once: leaving one whose table had the focus used to bounce back to it.
+        for key in "3542615":
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert app.screen.query_one("#tabs").active == tabs[key], f"key {key}"
+
+
 async def test_palette_reaches_every_tab_action_and_theme_toggles(server: Server, tmp_path: Path):
     app = make_app(tmp_path, server.url, ADMIN)
     async with app.run_test(size=SIZE) as pilot:

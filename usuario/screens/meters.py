@@ -212,6 +212,8 @@ class MetersScreen(Screen[None]):
             reverse = BY_KEY[key].numeric
         self._sort, self._reverse = key, reverse
         self._render_table()
+        # A new order is asked for to see who comes first ("who uses most"): show the top.
+        self.query_one("#meters", DataTable).move_cursor(row=0, animate=False)
 
     def action_next_sort(self) -> None:
         keys = [c.key for c in COLUMNS]

@@ -79,7 +79,8 @@ class AlertsPane(MeterPane):
         if not self._alerts:
             status = "Nenhum alerta para este medidor."
         else:
-            status = f"{len(self._alerts)} alertas, {active} ativos · Enter ou r reconhece o selecionado"
+            noun = "alerta" if len(self._alerts) == 1 else "alertas"
+            status = f"{len(self._alerts)} {noun}, {active} {'ativo' if active == 1 else 'ativos'} · Enter ou r reconhece o selecionado"
         self.query_one("#alerts-status", Static).update(status)
         self._show_detail()
 

@@ -5,6 +5,7 @@ from typing import Iterable
 
 from textual.app import SystemCommand
 from textual.containers import Vertical
+from textual.widgets import Tabs
 
 from ..models import Meter
 
@@ -37,11 +38,10 @@ class MeterPane(Vertical):
         """Fetch this tab's data again (in a worker)."""
 
     def focus_main(self) -> None:
-        """Focus the widget whose keys this tab is about."""
-        for widget in self.query("*"):
-            if widget.focusable:
-                widget.focus()
-                return
+        """Focus the widget whose keys this tab is about; by default the tab bar, so the arrows
+        move between tabs. Focus must leave the previous tab: TabbedContent shows the tab that
+        holds the focused widget, and would switch right back to it."""
+        self.screen.query_one("#tabs").query_one(Tabs).focus()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         return ()

@@ -46,7 +46,7 @@ def parse_bands(text: str) -> tuple[TariffBand, ...]:
 
 
 def state_text(meter: Meter) -> str:
-    state = "pausado (não registra leituras)" if meter.paused else "ativo"
+    state = "pausado (o agente do medidor não envia leituras)" if meter.paused else "ativo"
     pending = len(meter.comandos_pendentes)
     waiting = f" · {pending} comando(s) aguardando o agente do medidor" if pending else ""
     return (f"Estado: {state} · multiplicador {fmt.number(meter.multiplicador, 3)}"

@@ -75,6 +75,7 @@ class LivePane(MeterPane):
     def activated(self) -> None:
         self.seen = True
         self.start()
+        self.focus_main()
 
     def deactivated(self) -> None:
         self.stop()
@@ -150,6 +151,3 @@ class LivePane(MeterPane):
             plt.yticks(values, labels)
             plt.ylim(0, values[-1])
         plot.refresh()
-
-    def focus_main(self) -> None:
-        """Nothing to act on: the tabs keep the focus."""

@@ -85,6 +85,3 @@ class OverviewPane(MeterPane):
         if meter.limite_alerta_kwh:
             bar.update(progress=min(100.0, 100.0 * summary.kwh_mes / meter.limite_alerta_kwh))
         bar.set_class(over, "over")
-
-    def focus_main(self) -> None:
-        """Nothing to act on here; the tabs keep the focus so arrows move between tabs."""
