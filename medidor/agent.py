@@ -45,7 +45,12 @@ DEVICE_ALERT_AFTER = 5
 # Device retries: 1 s, 2 s, … up to a minute, so an unplugged meter is polled gently.
 DEVICE_RETRY_BASE_S = 1.0
 DEVICE_RETRY_CAP_S = 60.0
-# The next seq is saved this often (the spool is the authority; this is a floor for a lost spool).
+# Seqs are reserved in the state file this many at a time, before use. The spool is the
+# authority on the last seq; if it is lost, the agent resumes above the reservation, so no new
+# reading reuses a seq the server already has (it would be answered "duplicate" and dropped).
+# 100,000 is 11 days of 10-s readings: a state write every 11 days, or per ~4 s of a backfill.
+SEQ_RESERVE = 100_000
+# The state is saved this often (month base, keys are saved when they change).
 STATE_SAVE_EVERY_S = 30.0
 # A spool below this fill ratio re-arms the "near full" warning.
 _WARN_REARM_RATIO = WARN_RATIO / 2
@@ -78,7 +83,8 @@ class Agent:
     """One meter's agent. Build, then `run(stop)` in a thread of your choice until `stop` is set."""
 
     def __init__(self, config: AgentConfig, *, on_message: Callable[[str], None] | None = None,
-                 real_ms: Callable[[], int] = real_now_ms, device_backoff: Backoff | None = None) -> None:
+                 real_ms: Callable[[], int] = real_now_ms, device_backoff: Backoff | None = None,
+                 server_backoff: Backoff | None = None) -> None:
         self.config = config
         self.tz = ZoneInfo(config.fuso)
         self.status = StatusBoard(config.medidor, fuso=self.tz, multiplicador=config.multiplicador)
@@ -86,6 +92,7 @@ class Agent:
         self._message = on_message or (lambda text: print(text, flush=True))
         self._real_ms = real_ms
         self._device_backoff = device_backoff or Backoff(DEVICE_RETRY_BASE_S, DEVICE_RETRY_CAP_S)
+        self._server_backoff = server_backoff  # None: the sender's default policy
         self._lock = threading.Lock()
         self._paused = False
         self._multiplier = config.multiplicador
@@ -96,6 +103,8 @@ class Agent:
         self._tracker: MonthTracker | None = None
         self._state: AgentState | None = None
         self.next_seq = 0
+        # Seqs below this are reserved in the state file (see SEQ_RESERVE).
+        self._reserved = 0
         self.spool: Spool | None = None
         self._averager = WindowAverager(config.gravacao_min, self.tz) if config.gravacao_min else None
 
@@ -182,9 +191,10 @@ class Agent:
                 changes.setdefault("mes", tracker.state.mes)
                 changes.setdefault("inicio_mes_wh", tracker.state.inicio_wh)
                 changes.setdefault("alerta_mes", tracker.state.alertado)
-            self._state = self._state.but(proximo_seq=self.next_seq, **changes)
-            state = self._state
-        self.state_file.save(state)
+            self._state = self._state.but(proximo_seq=self._reserved, **changes)
+            # Written under the lock: the sender thread (keys) and the measuring thread
+            # (reservations, month) both save, and an older state must never land last.
+            self.state_file.save(self._state)
 
     def _save_keys(self, keys: MeterKeys) -> None:
         self._save_state(chave_escrita=keys.chave_escrita, chave_leitura=keys.chave_leitura)
@@ -237,11 +247,14 @@ class Agent:
         """Measure until `stop` is set. Raises StateError/SpoolError if the state directory is unusable."""
         cfg = self.config
         self._state = self._load_state()
-        spool = Spool(cfg.estado / "spool")
+        spool = Spool(cfg.estado / "spool", max_records=cfg.max_spool)
         self.spool = spool
         try:
             last = last_reading(spool.last_payload)
-            self.next_seq = max(self._state.proximo_seq, 0 if spool.last_seq is None else spool.last_seq + 1)
+            # The spool knows the last seq used (even once everything is acknowledged); without a
+            # spool (deleted, a new disk) the state's reservation is past any seq used before.
+            self.next_seq = self._state.proximo_seq if spool.last_seq is None else spool.last_seq + 1
+            self._reserved = max(self._state.proximo_seq, self.next_seq)
             self._tracker = MonthTracker(self.tz, self._limit, MonthState(
                 self._state.mes, self._state.inicio_mes_wh, self._state.alerta_mes))
             source, clock, next_due = self._open_source(last)
@@ -253,7 +266,8 @@ class Agent:
             sender = Sender(api=api, spool=spool, keys=KeyStore(self._write_key, self._save_keys),
                             fields=self.meter_fields, registration_key=cfg.chave_registro, status=self.status,
                             state_hint=str(self.state_file.path), on_commands=self.apply_commands,
-                            on_meter=self._on_meter, paused=lambda: self._paused)
+                            on_meter=self._on_meter, paused=lambda: self._paused, announce=self._message,
+                            backoff=self._server_backoff)
             self._sender = sender
             self._save_state()
             sender.start()
@@ -268,6 +282,8 @@ class Agent:
                     log.error("%s: o envio não terminou a tempo; o que falta segue no spool", cfg.medidor)
                 source.close()
                 self._save_state()
+                log.info("%s: parado no seq %d; %d leituras esperam no spool", cfg.medidor, self.next_seq - 1,
+                         spool.pending)
         finally:
             spool.close()
 
@@ -363,6 +379,10 @@ class Agent:
                 alerts.append(alert)
         if not records:
             return
+        if seq > self._reserved:
+            # Reserve before use: a spool lost later restarts above every seq sent so far.
+            self._reserved = seq + SEQ_RESERVE
+            self._save_state()
         spool.append(records)
         self.next_seq = seq
         self.status.update(seq=seq - 1, pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,

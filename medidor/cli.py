@@ -16,7 +16,7 @@ from medidor import keyboard
 from medidor.agent import KEY_STEP, Agent
 from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings
 from medidor.profiles import PROFILES
-from medidor.spool import SpoolError
+from medidor.spool import MAX_RECORDS, SpoolError
 from medidor.state import StateError
 from medidor.status import STATUS_LOG_EVERY_S, Console, render
 
@@ -51,7 +51,8 @@ variáveis de ambiente (valem como a opção): MONITOR_ID, MONITOR_SERVIDOR, MON
 MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE_ALERTA,
 MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
 MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
-MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_CONFIG, MONITOR_LOG_LEVEL.
+MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_MAX_SPOOL, MONITOR_CONFIG,
+MONITOR_LOG_LEVEL.
 
 códigos de saída: 0 parado normalmente; 2 opção ou arquivo de configuração inválido;
 3 diretório de estado inutilizável.
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--sensor", help="id do sensor num contador de pulsos com vários sensores")
     dev.add_argument("--codigos", help="medidas a enviar, separadas por vírgula (TPF,IPF,PAT …; padrão: todas)")
 
+    who.add_argument("--max-spool", type=int, default=_env_number("MONITOR_MAX_SPOOL", int, MAX_RECORDS),
+                     metavar="LEITURAS", help="leituras guardadas à espera do servidor, no máximo (padrão: "
+                     f"{MAX_RECORDS:_}; ~150-400 bytes cada); com 80%% o agente avisa".replace("_", "."))
     tesla = parser.add_argument_group("configuração do Tesla Analyzer")
     tesla.add_argument("--config", type=Path, default=_env("MONITOR_CONFIG"),
                        help="config.xml: um agente por analisador habilitado")
@@ -153,7 +157,10 @@ def default_seed(meter_id: str) -> int:
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
     if not args.id:
         raise ConfigError("falta --id (ou MONITOR_ID): o id do medidor no servidor, por exemplo --id casa-1")
-    device = DeviceSettings(modelo=args.modelo.lower() if args.modelo else None, porta=args.porta, baud=args.baud,
+    # A model is a map name (any case) or the path of a map file, kept as given.
+    modelo = args.modelo.lower() if args.modelo and not (args.modelo.endswith(".toml") or "/" in args.modelo) \
+        else args.modelo
+    device = DeviceSettings(modelo=modelo, porta=args.porta, baud=args.baud,
                             paridade=args.paridade, bits=args.bits, timeout_s=args.timeout, endereco=args.endereco,
                             host=args.host_modbus, tcp_porta=args.porta_modbus, pulsos_por_kwh=args.pulsos_por_kwh,
                             sensor=args.sensor)
@@ -164,6 +171,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
         semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,
         historico_dias=args.historico, categoria=args.categoria, dispositivo=device, codigos=codes,
+        max_spool=args.max_spool,
     )
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.models import MEASUREMENT_CODES
 from medidor.profiles import PROFILES
+from medidor.spool import MAX_RECORDS
 
 SOURCES = ("simulado", "modbus", "cirbus", "pulsos")
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
@@ -80,6 +81,7 @@ class AgentConfig:
     dispositivo: DeviceSettings = field(default_factory=DeviceSettings)
     codigos: tuple[str, ...] | None = None  # measurement codes to send; None: all the device gives
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read
+    max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
 
     def __post_init__(self) -> None:
         if not METER_ID.match(self.medidor):
@@ -112,6 +114,8 @@ class AgentConfig:
                 raise ConfigError(f"códigos de medida desconhecidos: {', '.join(unknown)}")
         if self.gravacao_min and (self.gravacao_min < 0 or MAX_RECORDING_MIN % self.gravacao_min):
             raise ConfigError("o tempo de gravação deve dividir 60 minutos (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)")
+        if not 1 <= self.max_spool <= MAX_RECORDS:
+            raise ConfigError(f"--max-spool deve ser de 1 a {MAX_RECORDS}")
         if self.fonte == "modbus" and not (self.dispositivo.porta or self.dispositivo.host):
             raise ConfigError("--fonte modbus precisa de --porta (serial ou socket://host:porta) ou --host-modbus")
         if self.fonte == "modbus" and not self.dispositivo.modelo:

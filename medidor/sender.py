@@ -86,6 +86,7 @@ class Sender:
                  on_commands: Callable[[tuple[RemoteCommand, ...]], None] = lambda _: None,
                  on_meter: Callable[[dict[str, Any]], None] = lambda _: None,
                  paused: Callable[[], bool] = lambda: False,
+                 announce: Callable[[str], None] = lambda text: print(text, flush=True),
                  batch_size: int = MAX_BATCH, backoff: Backoff | None = None) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
@@ -99,6 +100,7 @@ class Sender:
         self._on_commands = on_commands
         self._on_meter = on_meter
         self._paused = paused
+        self._announce = announce
         self._last_poll = 0.0
         self._batch_size = batch_size
         self._backoff = backoff or Backoff(RETRY_BASE_S, RETRY_CAP_S)
@@ -245,7 +247,8 @@ class Sender:
         self._updated = True
         log.info("%s: medidor registrado em %s; chaves guardadas em %s", self._api.meter_id, self._api.base_url,
                  self._state_hint)
-        print(f"medidor {self._api.meter_id} registrado. Chave de leitura (para o app): {keys.chave_leitura}", flush=True)
+        # The read key is shown this once (the server keeps only its hash); the owner needs it for the app.
+        self._announce(f"medidor {self._api.meter_id} registrado. Chave de leitura (para o app): {keys.chave_leitura}")
         return keys.chave_escrita
 
     def _update(self, write_key: str) -> None:

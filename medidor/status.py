@@ -5,6 +5,7 @@ In a terminal the line is redrawn in place and log messages are printed above it
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -111,6 +112,11 @@ class Console:
     def status(self, line: str) -> None:
         if not self.interactive:
             return
+        # A line longer than the terminal wraps, and "erase line" then erases only its last
+        # row: the status would scroll instead of being redrawn in place.
+        width = shutil.get_terminal_size((120, 24)).columns - 1
+        if len(line) > width:
+            line = line[: max(width - 1, 0)] + "…"
         with self._lock:
             self._line = line
             self.stream.write(f"\r\x1b[K{line}")

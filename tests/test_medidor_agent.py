@@ -1,9 +1,12 @@
 """The agent against a real `servidor` on port 0: registration, backfill, an outage, commands."""
 from __future__ import annotations
 
+import faulthandler
 import json
+import shutil
 import threading
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -11,9 +14,11 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from medidor.agent import Agent
+from medidor.backoff import Backoff
 from medidor.config import AgentConfig
 from medidor.spool import Spool
 from medidor.state import AgentState, StateFile
+from shared.models import parse_timestamp_ms
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
 from servidor.errors import ApiError
@@ -96,6 +101,8 @@ class Running:
     """An agent on its own thread; `stop` sets the event and joins (the agent flushes first)."""
 
     def __init__(self, config: AgentConfig, **agent_options: Any) -> None:
+        # Retries every ≤ 0.2 s: the tests' outages last a second, not minutes.
+        agent_options.setdefault("server_backoff", Backoff(0.05, 0.2))
         self.messages: list[str] = []
         self.agent = Agent(config, on_message=self.messages.append, **agent_options)
         self.stop_event = threading.Event()
@@ -106,8 +113,9 @@ class Running:
     def _run(self) -> None:
         try:
             self.agent.run(self.stop_event)
-        except BaseException as exc:  # surfaced by stop()
+        except BaseException as exc:  # surfaced by stop(); printed now for tests that wait
             self.error = exc
+            traceback.print_exc()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -123,6 +131,8 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) 
         if condition():
             return
         time.sleep(0.05)
+    # Where every thread is stuck is what a timeout on a loaded machine needs explaining.
+    faulthandler.dump_traceback(all_threads=True)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -257,3 +267,42 @@ def test_local_alert_when_the_month_passes_the_limit(tmp_path: Path, server: Ser
     assert "acima do limite de 1,0 kWh" in alerts[0]
     state = json.loads((cfg.estado / "estado.json").read_text())
     assert state["alerta_mes"] is not None
+
+
+def test_full_spool_warns_raises_an_alert_and_a_simulated_meter_waits_without_gaps(tmp_path: Path,
+                                                                                   server: Server) -> None:
+    cfg = config(tmp_path, server, max_spool=20)
+    run = Running(cfg)
+    wait_for(lambda: len(server.readings("casa-1")) >= 2, "first readings")
+    server.stop()
+    wait_for(lambda: any("SPOOL CHEIO" in m for m in run.messages), "the full-spool message")
+    assert any("ATENÇÃO: spool 80% cheio" in m for m in run.messages)
+    assert run.agent.spool is not None and run.agent.spool.pending == 20
+    server.start()
+    wait_for(lambda: run.agent.spool.pending == 0 and run.agent.next_seq >= 40, "drained and measuring")
+    run.stop()
+    rows = server.readings("casa-1")
+    assert [r["seq"] for r in rows] == list(range(len(rows)))
+    stamps = [r["ts"] for r in rows]
+    gaps = {b - a for a, b in zip(map(parse_timestamp_ms, stamps), map(parse_timestamp_ms, stamps[1:]))}
+    assert gaps == {100}  # the simulation waited: no instant skipped
+    api = server.admin()
+    alerts = api.get("/api/v1/medidores/casa-1/alertas").json["alertas"]
+    api.close()
+    assert any(a["tipo"] == "spool_cheio" for a in alerts)
+
+
+def test_a_lost_spool_resumes_above_every_seq_already_used(tmp_path: Path, server: Server) -> None:
+    cfg = config(tmp_path, server)
+    run = Running(cfg)
+    wait_for(lambda: len(server.readings("casa-1")) >= 3, "first readings")
+    run.stop()
+    used = run.agent.next_seq
+    shutil.rmtree(cfg.estado / "spool")  # a wiped disk, the state file restored from a backup
+    run = Running(cfg)
+    wait_for(lambda: len(server.readings("casa-1")) >= used + 3, "new readings")
+    run.stop()
+    seqs = [r["seq"] for r in server.readings("casa-1")]
+    assert seqs[:used] == list(range(used))
+    assert all(s >= used + 1000 for s in seqs[used:])  # jumped past the reservation: nothing answered "duplicate"
+    assert len(seqs) >= used + 3

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from drivers.simulated import ModbusSimulator
+from drivers.simulated import CirbusResponder, ModbusSimulator, PulseEmitter
 from medidor.backoff import Backoff
 from medidor.config import AgentConfig, ConfigError, DeviceSettings
 from medidor.profiles import make_profile
@@ -114,3 +114,37 @@ def test_simular_dispositivo_serves_a_pm710_an_agent_can_read(tmp_path: Path, se
         proc.terminate()
         assert proc.wait(20) == 0
     assert "simulador parado" in proc.stdout.read()
+
+
+def test_cvmk_over_cirbus_on_a_pseudo_terminal(tmp_path: Path, server: Server) -> None:
+    responder = CirbusResponder(make_profile("comercial", 1), 1)
+    path = responder.start()
+    try:
+        run = Running(AgentConfig(medidor="cvm", servidor=server.url, estado=tmp_path / "cvm",
+                                  chave_registro=REGISTRATION, intervalo_s=0.2, fonte="cirbus",
+                                  dispositivo=DeviceSettings(porta=path, endereco=1)))
+        wait_for(lambda: len(server.readings("cvm")) >= 3, "CIRBUS readings")
+        run.stop()
+    finally:
+        responder.stop()
+    reading = server.readings("cvm")[-1]
+    assert len(reading["TPF"]) == 3 and reading["estimada"] is True  # CIRBUS has no energy command mapped
+
+
+def test_arduino_pulses_make_a_counter_that_continues_across_restarts(tmp_path: Path, server: Server) -> None:
+    emitter = PulseEmitter(lambda t: 36_000.0, 1000)  # 10 Wh/s: 10 blinks a second
+    path = emitter.start()
+    cfg = AgentConfig(medidor="pulso", servidor=server.url, estado=tmp_path / "pulso", chave_registro=REGISTRATION,
+                      intervalo_s=0.2, fonte="pulsos", dispositivo=DeviceSettings(porta=path, pulsos_por_kwh=1000))
+    try:
+        run = Running(cfg)
+        wait_for(lambda: len(server.readings("pulso")) >= 4, "pulse readings")
+        run.stop()
+        first = server.readings("pulso")[-1]["energia_wh"]
+        run = Running(cfg)
+        wait_for(lambda: len(server.readings("pulso")) >= 8, "pulse readings after a restart")
+        run.stop()
+    finally:
+        emitter.stop()
+    counters = [r["energia_wh"] for r in server.readings("pulso")]
+    assert counters == sorted(counters) and counters[-1] > first > 0
