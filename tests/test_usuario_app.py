@@ -426,6 +426,24 @@ async def test_digit_keys_leave_every_tab_for_another(server: Server, tmp_path: 
             assert app.screen.query_one("#tabs").active == tabs[key], f"key {key}"
 
 
+async def test_a_key_refused_mid_session_leads_back_to_the_connection_screen(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, CASA_READ)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        # Deleting a meter revokes its keys: the session's key stops working.
+        assert server.api().delete("/api/v1/medidores/casa-silva").status == 204
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, ConnectScreen))
+        await settle(app, pilot)
+        assert "recusada" in text_of(app, "#connect-problem")
+        assert app.screen.query_one("#servidor", Input).value == server.url
+        app.screen.query_one("#chave", Input).value = ADMIN
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MetersScreen)
+        assert row_ids(app.screen.query_one("#meters", DataTable)) == ["escola-norte", "padaria-sol"]
+
+
 async def test_palette_reaches_every_tab_action_and_theme_toggles(server: Server, tmp_path: Path):
     app = make_app(tmp_path, server.url, ADMIN)
     async with app.run_test(size=SIZE) as pilot:

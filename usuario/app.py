@@ -22,6 +22,8 @@ from .api import ApiClient, ApiError, Forbidden, NotFound, ServerUnreachable, Un
 from .config import Settings, save_config
 from .messages import ApiFailed, ApiSucceeded, Reconnected
 from .models import MeterList
+from .screens.connect import ConnectScreen
+from .screens.meters import MetersScreen
 
 # How long one live long poll waits for a reading. The server allows 55 s, but a thread blocked
 # in a socket read cannot be interrupted through HttpClient, and Python joins worker threads at
@@ -89,8 +91,6 @@ class UsuarioApp(App[None]):
 
     def on_mount(self) -> None:
         self.theme = self.settings.textual_theme
-        from .screens.connect import ConnectScreen
-
         self.push_screen(ConnectScreen(self.settings.servidor, self.settings.chave, settings=self.settings))
 
     def use_api(self, api: ApiClient) -> None:
@@ -102,8 +102,6 @@ class UsuarioApp(App[None]):
 
     def open_meters(self, meters: MeterList, *, remember: bool) -> None:
         """The connection works: show the meters (and save the address and key if asked)."""
-        from .screens.meters import MetersScreen
-
         if remember and self.api is not None and self.api.key:
             self._remember(self.api.base_url, self.api.key)
         self.switch_screen(MetersScreen(meters))
@@ -117,8 +115,6 @@ class UsuarioApp(App[None]):
             self.notify(f"Endereço e chave salvos em {self.settings.config_path}.")
 
     def action_change_connection(self, problem: str | None = None) -> None:
-        from .screens.connect import ConnectScreen
-
         servidor = self.api.base_url if self.api else self.settings.servidor
         chave = self.api.key if self.api else self.settings.chave
         while len(self.screen_stack) > 2:

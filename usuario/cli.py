@@ -33,8 +33,9 @@ Saída: 0 normal, 1 medidor não encontrado no --menu, 2 uso incorreto."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="usuario", description=DESCRIPTION, epilog=EPILOG,
+    parser = argparse.ArgumentParser(prog="usuario", description=DESCRIPTION, epilog=EPILOG, add_help=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-h", "--help", action="help", help="mostra esta ajuda e sai")
     parser.add_argument("--servidor", metavar="URL", help="endereço do servidor, ex.: http://127.0.0.1:5000")
     parser.add_argument("--chave", metavar="CHAVE", help="chave de administração ou de leitura de um medidor (ml_…)")
     parser.add_argument("--config", metavar="ARQUIVO", type=Path, help="arquivo de configuração TOML")

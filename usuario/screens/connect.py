@@ -128,7 +128,9 @@ class ConnectScreen(Screen[None]):
             self._show_problem(f"O servidor recusou: {error.message}")
 
     def _source_hint(self, source: str) -> str:
-        return f" (a chave veio de {source})" if source and self.query_one("#chave", Input).value == self._chave else ""
+        """Where a refused key came from, while it is still the one given at start."""
+        unchanged = self.query_one("#chave", Input).value.strip() == self._chave
+        return f" (a chave veio de {source})" if source and unchanged else ""
 
     def on_reconnected(self, _message: Reconnected) -> None:
         self.action_connect()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -73,7 +73,7 @@ class MeterScreen(Screen[None]):
 
     def reload(self) -> None:
         """Re-read the meter (its summary feeds the overview, the heading and the control tab)."""
-        if self.app.offline_reason is None:
+        if self.is_current and self.app.offline_reason is None:
             self._load()
 
     @work(thread=True, exclusive=True, group="medidor")
@@ -122,7 +122,7 @@ class MeterScreen(Screen[None]):
             for command in self.pane(tab).palette_commands():
                 yield SystemCommand(command.title, command.help, self._in_tab(tab, command.callback))
 
-    def _in_tab(self, tab: str, callback):  # noqa: ANN001, ANN202 - a palette callback
+    def _in_tab(self, tab: str, callback: Callable[[], object]) -> Callable[[], None]:
         """A pane's command run from the palette: show its tab first, so the result is visible."""
         def run() -> None:
             self.action_show_tab(tab)

@@ -18,6 +18,7 @@ from ..background import call_api
 from ..messages import Reconnected
 from ..models import Meter, MeterList
 from ..widgets.banner import Banner
+from .meter import MeterScreen
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +116,14 @@ class MetersScreen(Screen[None]):
         table.focus()
         self.set_interval(self.app.refresh_s, self.reload)
         if not self._meters:
-            self.reload()
+            self._load()
 
     # -- data -------------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        if self.app.offline_reason is None:
+        """The periodic refresh: only while this screen is on top and the server answers (the
+        banner's retries cover the rest)."""
+        if self.is_current and self.app.offline_reason is None:
             self._load()
 
     @work(thread=True, exclusive=True, group="meters")
@@ -138,8 +141,8 @@ class MetersScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         # Back from a meter: its state may have changed there (paused, alert acknowledged).
-        if self.is_mounted:
-            self.reload()
+        if self.is_mounted and self.app.offline_reason is None:
+            self._load()
 
     # -- the table --------------------------------------------------------------------------------
 
@@ -194,8 +197,6 @@ class MetersScreen(Screen[None]):
         if meter is None:
             self.notify("Nenhum medidor selecionado.", severity="warning")
             return
-        from .meter import MeterScreen
-
         self.app.push_screen(MeterScreen(meter))
 
     def action_focus_filter(self) -> None:
