@@ -108,20 +108,7 @@ class Reading:
     estimada: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 0:
-            raise InvalidReading("seq deve ser um inteiro ≥ 0")
-        if self.seq >= 2**63:
-            raise InvalidReading("seq grande demais (máximo 2^63 − 1)")
-        if isinstance(self.ts_ms, bool) or not isinstance(self.ts_ms, int):
-            raise InvalidReading("ts deve ser um instante")
-        if self.ts_ms < EARLIEST_TS_MS:
-            raise InvalidReading("ts anterior a 2000-01-01: relógio do medidor não ajustado?")
-        if self.ts_ms >= 2**53:
-            raise InvalidReading("ts fora do intervalo")
-        if not math.isfinite(self.energia_wh) or not 0 <= self.energia_wh <= MAX_COUNTER_WH:
-            raise InvalidReading(f"energia_wh deve ser um contador entre 0 e {MAX_COUNTER_WH:g} Wh")
-        if self.potencia_w is not None and not (math.isfinite(self.potencia_w) and abs(self.potencia_w) <= MAX_POWER_W):
-            raise InvalidReading(f"potencia_w deve ser finito e no máximo {MAX_POWER_W:g} W em valor absoluto")
+        _check_core(self.seq, self.ts_ms, self.energia_wh, self.potencia_w)
         for code, _ in self.medidas:
             if code not in MEASUREMENT_CODES:
                 raise InvalidReading(f"código de medida desconhecido: {code}")
@@ -130,33 +117,42 @@ class Reading:
     def from_json(cls, obj: Any, now_ms: int | None = None) -> "Reading":
         """Build from the API's JSON form; raises InvalidReading with the reason.
 
-        `now_ms`, when given, rejects readings stamped too far in the future.
+        `now_ms`, when given, rejects readings stamped too far in the future. This is the ingest
+        hot path (a batch is 1000 of these): exact-type checks first, and the same checks as
+        __post_init__ (one `_check_core`) run once, not twice.
         """
-        if not isinstance(obj, Mapping):
+        if type(obj) is not dict and not isinstance(obj, Mapping):
             raise InvalidReading("leitura deve ser um objeto JSON")
-        for required in ("seq", "ts", "energia_wh"):
-            if required not in obj:
-                raise InvalidReading(f"falta o campo {required}")
-        seq = obj["seq"]
-        if isinstance(seq, bool) or not isinstance(seq, int):
-            raise InvalidReading("seq deve ser um inteiro ≥ 0")
-        ts_ms = parse_timestamp_ms(obj["ts"])
+        try:
+            seq, raw_ts, raw_energy = obj["seq"], obj["ts"], obj["energia_wh"]
+        except KeyError as exc:
+            raise InvalidReading(f"falta o campo {exc.args[0]}") from None
+        ts_ms = raw_ts if type(raw_ts) is int else parse_timestamp_ms(raw_ts)
+        energia = float(raw_energy) if type(raw_energy) in _PLAIN_NUMBERS else _number("energia_wh", raw_energy)
+        potencia = obj.get("potencia_w")
+        if potencia is not None:
+            potencia = float(potencia) if type(potencia) in _PLAIN_NUMBERS else _number("potencia_w", potencia)
+        _check_core(seq, ts_ms, energia, potencia)
         if now_ms is not None and ts_ms > now_ms + MAX_FUTURE_SKEW_MS:
             raise InvalidReading("ts no futuro: confira o relógio do medidor")
-        energia = _number("energia_wh", obj["energia_wh"])
-        potencia = obj.get("potencia_w")
-        potencia = None if potencia is None else _number("potencia_w", potencia)
-        medidas = []
-        for key, value in obj.items():
-            if key in _FIELDS:
-                continue
-            if key not in MEASUREMENT_CODES:
-                raise InvalidReading(f"campo desconhecido: {key}")
-            medidas.append((key, _measurement(key, value)))
-        estimada = obj.get("estimada", False)
-        if not isinstance(estimada, bool):
-            raise InvalidReading("estimada deve ser true ou false")
-        return cls(seq, ts_ms, energia, potencia, tuple(sorted(medidas)), estimada)
+        medidas: tuple[tuple[str, Measurement], ...] = ()
+        estimada = False
+        if len(obj) > 3 + ("potencia_w" in obj):  # anything beyond the core fields
+            found = []
+            for key, value in obj.items():
+                if key in _FIELDS:
+                    continue
+                if key not in MEASUREMENT_CODES:
+                    raise InvalidReading(f"campo desconhecido: {key}")
+                found.append((key, _measurement(key, value)))
+            medidas = tuple(sorted(found))
+            estimada = obj.get("estimada", False)
+            if type(estimada) is not bool:
+                raise InvalidReading("estimada deve ser true ou false")
+        reading = object.__new__(cls)
+        for name, value in zip(_SLOTS, (seq, ts_ms, energia, potencia, medidas, estimada)):
+            object.__setattr__(reading, name, value)  # validated above: skip __post_init__
+        return reading
 
     def to_json(self, tz: Any = timezone.utc) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": self.seq, "ts": format_timestamp(self.ts_ms, tz), "energia_wh": self.energia_wh}
@@ -170,3 +166,24 @@ class Reading:
 
 
 _FIELDS = frozenset({"seq", "ts", "energia_wh", "potencia_w", "estimada"})
+_SLOTS = ("seq", "ts_ms", "energia_wh", "potencia_w", "medidas", "estimada")
+_PLAIN_NUMBERS = (int, float)  # exact types: bool is excluded because type(True) is bool
+
+
+def _check_core(seq: Any, ts_ms: Any, energia_wh: float, potencia_w: float | None) -> None:
+    """The checks every Reading passes, however it is built."""
+    if type(seq) is not int or seq < 0:
+        raise InvalidReading("seq deve ser um inteiro ≥ 0")
+    if seq >= 2**63:
+        raise InvalidReading("seq grande demais (máximo 2^63 − 1)")
+    if type(ts_ms) is not int:
+        raise InvalidReading("ts deve ser um instante")
+    if ts_ms < EARLIEST_TS_MS:
+        raise InvalidReading("ts anterior a 2000-01-01: relógio do medidor não ajustado?")
+    if ts_ms >= 2**53:
+        raise InvalidReading("ts fora do intervalo")
+    # NaN fails both comparisons; infinity fails the upper bound.
+    if not 0 <= energia_wh <= MAX_COUNTER_WH:
+        raise InvalidReading(f"energia_wh deve ser um contador entre 0 e {MAX_COUNTER_WH:g} Wh")
+    if potencia_w is not None and not -MAX_POWER_W <= potencia_w <= MAX_POWER_W:
+        raise InvalidReading(f"potencia_w deve ser finito e no máximo {MAX_POWER_W:g} W em valor absoluto")

@@ -9,7 +9,7 @@ from array import array
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from shared.models import MEASUREMENT_CODES, Reading
+from shared.models import MAX_COUNTER_WH, MAX_POWER_W, MEASUREMENT_CODES, Reading
 from servidor.store.readings import StoreCorrupt
 from servidor.store.readings.block import Columns
 from servidor.store.readings.codec import (
@@ -30,8 +30,8 @@ readings_st = st.builds(
     Reading,
     seq=st.integers(0, 2**63 - 1),
     ts_ms=st.integers(946_684_800_000, 2**53 - 1),
-    energia_wh=st.floats(min_value=0, allow_nan=False, allow_infinity=False),
-    potencia_w=st.none() | finite,
+    energia_wh=st.floats(min_value=0, max_value=MAX_COUNTER_WH),
+    potencia_w=st.none() | st.floats(min_value=-MAX_POWER_W, max_value=MAX_POWER_W),
     medidas=medidas,
     estimada=st.booleans(),
 )
