@@ -9,7 +9,6 @@ import uuid
 from typing import Any, Callable
 
 from shared.models import Reading
-from shared.calendar import local_date, month_bounds
 from servidor.alert_rules import Finding, evaluate_month, evaluate_silence, reset_finding
 from servidor.domain.consumption import Consumption
 from servidor.domain.meters import Meter, MeterRegistry, now_iso
@@ -68,10 +67,12 @@ class Alerts:
         return rows[-1][0].energia_wh if rows else 0.0
 
     def check_month(self, meter: Meter, now_ms: int) -> None:
-        today = local_date(meter.tz, now_ms)
-        start, end = month_bounds(meter.tz, today.year, today.month)
-        energy = self._consumption.month(meter, today.year, today.month)
-        for finding in evaluate_month(meter.limite_alerta_kwh, energy.kwh, now_ms, start, end, meter.tz, (today.year, today.month)):
+        if meter.limite_alerta_kwh is None:
+            return
+        kwh, window = self._consumption.month_kwh_now(meter, now_ms)
+        findings = evaluate_month(meter.limite_alerta_kwh, kwh, now_ms, window.start_ms, window.end_ms,
+                                  meter.tz, (window.year, window.month))
+        for finding in findings:
             self.raise_finding(meter.id, finding)
 
     def check_silence(self, now_ms: int) -> None:

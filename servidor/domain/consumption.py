@@ -18,6 +18,18 @@ POWER_FRESH_MS = 15 * 60 * 1000
 
 
 @dataclass(frozen=True, slots=True)
+class MonthWindow:
+    """A local calendar month: its number, its instants [start, end) and its first/last days."""
+
+    year: int
+    month: int
+    start_ms: int
+    end_ms: int
+    first: date
+    last: date
+
+
+@dataclass(frozen=True, slots=True)
 class Energy:
     kwh: float
     cobertura: float  # fraction of the period's time covered by readings
@@ -30,6 +42,26 @@ def _days(first: date, last: date) -> list[date]:
 class Consumption:
     def __init__(self, readings: ReadingsBackend) -> None:
         self._readings = readings
+        # Zone name → the month holding "now" there. Each ingest request checks the month's
+        # total against the meter's limit; the calendar math behind it changes once a month.
+        self._windows: dict[str, MonthWindow] = {}
+
+    def current_month(self, meter: Meter, now_ms: int) -> MonthWindow:
+        window = self._windows.get(meter.fuso)
+        if window is None or not window.start_ms <= now_ms < window.end_ms:
+            today = local_date(meter.tz, now_ms)
+            start, end = month_bounds(meter.tz, today.year, today.month)
+            first = today.replace(day=1)
+            last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            window = MonthWindow(today.year, today.month, start, end, first, last)
+            self._windows[meter.fuso] = window
+        return window
+
+    def month_kwh_now(self, meter: Meter, now_ms: int) -> tuple[float, MonthWindow]:
+        """This month's kWh so far, from the per-day rollups, without coverage (the cheap path)."""
+        window = self.current_month(meter, now_ms)
+        totals = self._readings.day_energy(meter.id, window.first, window.last)
+        return max(0.0, sum(v[0] for v in totals.values())) / WH_PER_KWH, window
 
     def between_days(self, meter: Meter, first: date, last: date) -> Energy:
         """Energy of local days [first, last], inclusive, from the per-day rollups."""
