@@ -3,7 +3,10 @@ an outage with nothing lost or doubled, the server's counter-based totals match 
 and a new Modbus model needs only its map file."""
 from __future__ import annotations
 
-import shutil
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -116,3 +119,45 @@ def test_a_new_modbus_model_needs_only_its_map_file(tmp_path: Path, server: Serv
         sim.stop()
     reading = server.readings("tesla-7-3")[-1]
     assert set(reading) >= {"PAT", "CEA"} and "TPF" not in reading
+
+
+def test_medidor_config_runs_one_agent_per_enabled_analyzer(tmp_path: Path, server: Server) -> None:
+    sims = [ModbusSimulator("pm710", make_profile("comercial", 1), unit=1),
+            ModbusSimulator("pm710", make_profile("comercial", 2), unit=2)]
+    ports = [sim.start()[1] for sim in sims]
+    devices = "".join(f"""
+    <device id="{i}" type="tcp" enabled="{'false' if i == 3 else 'true'}"><host>127.0.0.1</host>
+      <tcpport>{ports[min(i, 2) - 1]}</tcpport></device>""" for i in (1, 2, 3))
+    analyzers = "".join(f"""
+    <analitzador id="{i}" device="{i}" model="PM710" driver="modBusComm">
+      <params><tempsgravacio>1</tempsgravacio><tempslectura>0.2</tempslectura></params>
+      <peticions><consulta>PAT</consulta></peticions>
+    </analitzador>""" for i in (1, 2, 3))
+    (tmp_path / "config.xml").write_text(f"""<?xml version='1.0' encoding='UTF-8'?>
+<configuracio><node id="4" name="CIFP" /><devices>{devices}</devices><equips>{analyzers}</equips></configuracio>""")
+    (tmp_path / "lector.ini").write_text("[General]\nlog_level=info\nauto_start=yes\nlog_dir=log\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    proc = subprocess.Popen([sys.executable, "-m", "medidor", "--config", str(tmp_path / "config.xml"),
+                             "--servidor", server.url, "--chave-registro", REGISTRATION, "--estado",
+                             str(tmp_path / "estado")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    try:
+        def registered() -> bool:
+            api = server.admin()
+            try:
+                ids = {m["id"] for m in api.get("/api/v1/medidores").json["medidores"]}
+            finally:
+                api.close()
+            return ids == {"tesla-4-1", "tesla-4-2"}  # analyzer 3's device is disabled
+
+        wait_for(registered, "both enabled analyzers registered")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for sim in sims:
+            sim.stop()
+    log_text = (tmp_path / "log" / "medidor.log").read_text()
+    assert "tesla-4-1" in log_text and "tesla-4-2" in log_text
+    assert server.meter("tesla-4-1")["silencio_s"] >= 180  # 3 recording windows of 1 minute

@@ -3,6 +3,8 @@ rejected readings, duplicates; batches of up to 1000, oldest first."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from http import HTTPStatus
 from pathlib import Path
@@ -76,8 +78,18 @@ def seqs_on_server(h: Harness) -> list[int]:
     return [r["seq"] for r in h.server.readings("m1")]
 
 
-def test_backlog_goes_oldest_first_in_batches_of_at_most_1000(make: Callable[..., Harness]) -> None:
+def test_backlog_goes_oldest_first_in_batches_of_at_most_1000_on_one_connection(
+        make: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch) -> None:
     sizes: list[int] = []
+    connects: list[str] = []
+    real_connect = socket.create_connection
+
+    def counting(*args: Any, **kwargs: Any) -> socket.socket:
+        if threading.current_thread().name.startswith("envio-"):
+            connects.append(threading.current_thread().name)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting)
 
     def spy(handler: Callable) -> Callable:
         def wrapped(request: Request) -> Any:
@@ -92,6 +104,7 @@ def test_backlog_goes_oldest_first_in_batches_of_at_most_1000(make: Callable[...
     wait_for(lambda: h.spool.pending == 0, "backlog sent")
     assert sizes == [1000, 1000, 500]
     assert sender.requests == 3
+    assert len(connects) == 1  # GET + PUT + 3 batches over one kept-alive connection
     assert seqs_on_server(h) == list(range(2500))
 
 
