@@ -1,7 +1,6 @@
 """Tesla Analyzer's config.xml and lector.ini: the sample parses; mistakes name their line."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest

@@ -203,6 +203,9 @@ async def test_unreachable_server_shows_banner_and_connects_once_it_starts(tmp_p
 # -- meters list ------------------------------------------------------------------------------------
 
 async def test_meters_table_sorts_filters_and_enter_opens(server: Server, tmp_path: Path):
+    from tests.test_usuario_cli import LEGACY_PAYLOAD, send_like_004_meter
+
+    send_like_004_meter(server.port, "medidor-antigo", LEGACY_PAYLOAD)
     listed = server.api().get("/api/v1/medidores").json["medidores"]
     app = make_app(tmp_path, server.url, ADMIN)
     async with app.run_test(size=SIZE) as pilot:
@@ -216,6 +219,7 @@ async def test_meters_table_sorts_filters_and_enter_opens(server: Server, tmp_pa
         assert row_ids(table) == [m["id"] for m in by_month]
         assert fmt.number(by_month[0]["resumo"]["kwh_mes"]) in str(table.get_row_at(0)[4])
         assert "Mês kWh decrescente" in text_of(app, "#meters-status")
+        assert "1 do 004: usuario --menu" in text_of(app, "#meters-status")
         await pilot.press("ctrl+r")
         assert row_ids(table) == [m["id"] for m in reversed(by_month)]
         # Typing on the table filters it.

@@ -124,7 +124,19 @@ class Connection:
             return None
 
     def send_all(self, data: bytes) -> None:
-        """Write a whole response from a worker; raises OSError (timeout, reset, broken pipe)."""
+        """Write a whole response from a worker; raises OSError (timeout, reset, broken pipe).
+
+        A response usually fits the socket's send buffer, so one non-blocking send takes it
+        whole and the socket never changes mode (each mode change is a syscall, twice per
+        request). Only a response the buffer cannot take waits, for at most WRITE_TIMEOUT."""
+        if self.sock.gettimeout() == 0.0:
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
         self.sock.settimeout(WRITE_TIMEOUT)
         self.sock.sendall(data)
 
@@ -140,7 +152,8 @@ class Connection:
             self.sock.sendall(data)
 
     def make_nonblocking(self) -> None:
-        self.sock.setblocking(False)
+        if self.sock.gettimeout() != 0.0:  # gettimeout reads a field; setblocking is a syscall
+            self.sock.setblocking(False)
 
     def half_close(self) -> None:
         """Send FIN after the last response (first step of the lingering close)."""

@@ -40,7 +40,10 @@ def meter_heading(meter: Meter) -> str:
 class MeterScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Voltar"),
-        *(Binding(str(n), f"show_tab('{tab}')", f"Aba {n}", show=False) for n, (tab, _) in enumerate(TABS, start=1)),
+        # One footer entry stands for the six digit keys.
+        Binding("1", "show_tab('visao')", "Abas", key_display="1…6"),
+        *(Binding(str(n), f"show_tab('{tab}')", f"Aba {n}", show=False)
+          for n, (tab, _) in enumerate(TABS, start=1) if n > 1),
     ]
 
     @dataclass

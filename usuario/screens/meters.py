@@ -97,6 +97,7 @@ class MetersScreen(Screen[None]):
     def __init__(self, meters: MeterList | None = None) -> None:
         super().__init__()
         self._meters: tuple[Meter, ...] = meters.medidores if meters else ()
+        self._legacy = len(meters.legado) if meters else 0
         self._sort = "nome"
         self._reverse = False
 
@@ -134,6 +135,7 @@ class MetersScreen(Screen[None]):
 
     def on_meters_screen_loaded(self, message: Loaded) -> None:
         self._meters = message.meters.medidores
+        self._legacy = len(message.meters.legado)
         self._render_table()
 
     def on_reconnected(self, _message: Reconnected) -> None:
@@ -174,11 +176,13 @@ class MetersScreen(Screen[None]):
     def _render_status(self, shown: int) -> None:
         total = len(self._meters)
         label = BY_KEY[self._sort].label.replace("\n", " ")
-        order = f"ordem: {label} {'decrescente' if self._reverse else 'crescente'} (Ctrl+O muda, Ctrl+R inverte)"
+        order = f"ordem: {label} {'decrescente' if self._reverse else 'crescente'}"
         count = f"{shown} de {total} medidores" if shown != total else f"{total} medidores"
         if not total:
             count = "nenhum medidor visível com esta chave"
-        self.query_one("#meters-status", Static).update(f"{count} · {order}")
+        # 004's meters have no history or invoices to show here; the numbered menu reads them.
+        legacy = f" · {self._legacy} do 004: usuario --menu" if self._legacy else ""
+        self.query_one("#meters-status", Static).update(f"{count}{legacy} · {order}")
 
     @property
     def selected_id(self) -> str | None:
