@@ -159,10 +159,16 @@ class Sender:
                 try:
                     sent = self._step()
                 except Unreachable as exc:
-                    self._failed(f"sem resposta ({exc})", exc, level=logging.WARNING)
+                    self._failed(f"sem resposta ({exc})", level=logging.WARNING)
                     continue
                 except Refused as exc:
-                    self._failed(f"recusado: {exc}", exc, level=logging.ERROR)
+                    self._failed(f"recusado: {exc}", level=logging.ERROR)
+                    continue
+                except Exception as exc:
+                    # A bug or a disk error (the spool's ack) must not end sending for good:
+                    # the readings stay in the spool and the step is tried again later.
+                    log.exception("%s: erro inesperado no envio; as leituras continuam no spool", self._api.meter_id)
+                    self._failed(f"erro interno no envio ({exc.__class__.__name__}; veja o log)", level=logging.DEBUG)
                     continue
                 if self._last_error is not None:
                     log.info("%s: servidor respondendo de novo", self._api.meter_id)
@@ -171,13 +177,10 @@ class Sender:
                 if not sent and not self._stopping.is_set():
                     self._wake.wait(IDLE_WAIT_S)
                     self._wake.clear()
-        except Exception:
-            log.exception("%s: erro inesperado no envio; as leituras continuam no spool", self._api.meter_id)
-            self._status.update(servidor="erro interno no envio (veja o log)")
         finally:
             self._api.close()
 
-    def _failed(self, text: str, exc: ServerError, *, level: int) -> None:
+    def _failed(self, text: str, *, level: int) -> None:
         if self._stopping.is_set():
             self._last_error = text
             return
@@ -187,8 +190,9 @@ class Sender:
             log.log(level, "%s: %s", self._api.meter_id, text)
         self._last_error = text
         self._status.update(servidor=f"{_short(text)}; nova tentativa em {delay:.0f} s")
-        self._wake.wait(delay)
-        self._wake.clear()
+        # Only a stop cuts the wait short: new readings arrive every interval (thousands a
+        # second in a backfill) and must not turn the backoff into hammering a dead server.
+        self._stopping.wait(delay)
 
     def _step(self) -> bool:
         """One unit of work; returns whether it sent anything."""
@@ -197,7 +201,11 @@ class Sender:
             write_key = self._register()
         if not self._updated or self._fields_dirty:
             self._fields_dirty = False
-            self._update(write_key)
+            try:
+                self._update(write_key)
+            except ServerError:
+                self._fields_dirty = True  # the change still has to reach the server
+                raise
         self._send_alerts(write_key)
         batch = self._spool.peek(self._batch_size)
         if not batch:

@@ -200,3 +200,25 @@ def test_stop_while_the_server_is_down_returns_promptly(make: Callable[..., Harn
     sender.join(10)
     assert not sender.is_alive() and time.monotonic() - started < 5
     assert h.spool.pending == 3  # kept for the next run
+
+
+def test_new_readings_do_not_shorten_the_backoff_against_a_dead_server(
+        make: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch) -> None:
+    h = make()
+    h.server.stop()
+    attempts: list[float] = []
+    real_connect = socket.create_connection
+
+    def counting(*args: Any, **kwargs: Any) -> socket.socket:
+        if threading.current_thread().name.startswith("envio-"):
+            attempts.append(time.monotonic())
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting)
+    sender = h.start(backoff=Backoff(0.4, 0.4))  # each retry 0.2-0.4 s after the last
+    for seq in range(150):  # a reading every 10 ms, each waking the sender
+        h.spool.append([record(seq)])
+        sender.wake()
+        time.sleep(0.01)
+    assert 1 <= len(attempts) <= 12
+    assert h.spool.pending == 150
