@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.worker import WorkerState
 
+from usuario.api import Unauthorized
 from usuario.app import UsuarioApp
 from usuario.config import Settings
 from usuario.models import Alert, Consumption, Invoice, Meter, MeterList, Tariff
@@ -19,6 +20,7 @@ from usuario.models import Alert, Consumption, Invoice, Meter, MeterList, Tariff
 SIZE = (80, 24)
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
 URL = "http://127.0.0.1:5000"
+KEY = "demo-admin"
 
 
 def _meter(id: str, nome: str, power: float | None, today: float, month: float, total: float,
@@ -88,6 +90,8 @@ class FixedApi:
         pass
 
     def meters(self) -> MeterList:
+        if self.key != KEY:
+            raise Unauthorized("chave desconhecida ou revogada")
         return MeterList.from_json({"medidores": METERS})
 
     def meter(self, meter_id: str) -> Meter:
@@ -110,9 +114,10 @@ class FixedApi:
         raise AssertionError("the snapshots do not open the live tab")
 
 
-def fixed_app(tmp_path: Path) -> UsuarioApp:
-    settings = Settings(servidor=URL, chave="demo-admin", servidor_source="--servidor", chave_source="--chave",
-                        config_path=tmp_path / "usuario.toml", exportar_para=tmp_path)
+def fixed_app(tmp_path: Path, key: str = KEY) -> UsuarioApp:
+    # The config path is shown on the connection screen, so it is fixed too; nothing writes it.
+    settings = Settings(servidor=URL, chave=key, servidor_source="--servidor", chave_source="MONITOR_CHAVE",
+                        config_path=Path("/home/ana/.config/monitor-energia/usuario.toml"), exportar_para=tmp_path)
     return UsuarioApp(settings, api_factory=FixedApi, clock=lambda: NOW, refresh_s=3600.0)
 
 
@@ -123,6 +128,11 @@ async def settle(pilot: Any) -> None:
         if pending:
             await app.workers.wait_for_complete(pending)
         await pilot.pause()
+
+
+def test_connection_screen_with_a_refused_key(snap_compare: Any, tmp_path: Path) -> None:
+    """A wrong key: the connection screen says what is needed and where the key came from."""
+    assert snap_compare(fixed_app(tmp_path, key="chave-errada"), terminal_size=SIZE, run_before=settle)
 
 
 def test_meters_list(snap_compare: Any, tmp_path: Path) -> None:

@@ -46,12 +46,13 @@ class ConnectScreen(Screen[None]):
         with Vertical(id="connect-box"):
             yield Static("Conectar ao servidor do monitor-energia", id="connect-title")
             yield Label("Endereço do servidor")
-            yield Input(self._servidor, placeholder="http://127.0.0.1:5000", id="servidor")
+            # Compact fields (one row each): the whole form and its message fit in 24 rows.
+            yield Input(self._servidor, placeholder="http://127.0.0.1:5000", id="servidor", compact=True)
             yield Label("Chave (administração ou leitura de um medidor, ml_…)")
-            yield Input(self._chave, placeholder="demo-admin", password=True, id="chave")
+            yield Input(self._chave, placeholder="demo-admin", password=True, id="chave", compact=True)
             with Horizontal(id="connect-actions"):
-                yield Checkbox("Lembrar nesta máquina", id="lembrar")
-                yield Button("Conectar", variant="primary", id="conectar")
+                yield Checkbox("Lembrar nesta máquina", id="lembrar", compact=True)
+                yield Button("Conectar", variant="primary", id="conectar", compact=True)
             yield Static("", id="connect-problem")
             yield Static(
                 f"Também por --servidor/--chave, {ENV_SERVER}/{ENV_KEY} ou {self._settings.config_path}.",
@@ -71,9 +72,10 @@ class ConnectScreen(Screen[None]):
         else:
             self.query_one("#chave", Input).focus()
 
-    def _show_problem(self, text: str) -> None:
-        self.query_one("#connect-problem", Static).update(text)
-        self.query_one("#connect-problem", Static).set_class(bool(text), "problem")
+    def _show_problem(self, text: str, *, problem: bool = True) -> None:
+        line = self.query_one("#connect-problem", Static)
+        line.update(text)
+        line.set_class(problem and bool(text), "problem")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#conectar")
@@ -90,7 +92,7 @@ class ConnectScreen(Screen[None]):
             self.query_one("#servidor", Input).focus()
             return
         self.app.use_api(api)
-        self._show_problem(f"Conectando a {api.base_url}…")
+        self._show_problem(f"Conectando a {api.base_url}…", problem=False)
         self._check(api)
 
     @work(thread=True, exclusive=True, group="connect")
@@ -130,7 +132,7 @@ class ConnectScreen(Screen[None]):
     def _source_hint(self, source: str) -> str:
         """Where a refused key came from, while it is still the one given at start."""
         unchanged = self.query_one("#chave", Input).value.strip() == self._chave
-        return f" (a chave veio de {source})" if source and unchanged else ""
+        return f" A chave recusada veio de {source}." if source and unchanged else ""
 
     def on_reconnected(self, _message: Reconnected) -> None:
         self.action_connect()
