@@ -20,6 +20,10 @@ from servidor.net import HttpServer
 from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
 from servidor.store.readings import ReadingStore, ReadingStoreError
 
+# Handler threads. Python runs one at a time (the GIL), so more threads only add switching;
+# 8 still lets 8 concurrent writers share one journal fsync (bench/RESULTS.md).
+DEFAULT_WORKERS = 8
+
 EXIT_OK = 0
 EXIT_PORT_IN_USE = 3
 EXIT_STORE_UNREADABLE = 4
@@ -63,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="detalhe do log (padrão: INFO)")
     parser.add_argument("--log-json", action="store_true", default=env("MONITOR_LOG_JSON") == "1",
                         help="log em JSON, um objeto por linha (para coletores de log)")
-    parser.add_argument("--trabalhadores", type=int, default=16,
-                        help="threads que atendem requisições prontas (padrão: 16)")
+    parser.add_argument("--trabalhadores", type=int, default=DEFAULT_WORKERS,
+                        help=f"threads que atendem requisições prontas (padrão: {DEFAULT_WORKERS})")
     parser.add_argument("--sem-legado", action="store_true",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=)")
     return parser

@@ -149,9 +149,14 @@ class Reading:
             estimada = obj.get("estimada", False)
             if type(estimada) is not bool:
                 raise InvalidReading("estimada deve ser true ou false")
+        # Validated above: fill the slots directly instead of running __post_init__'s checks again.
         reading = object.__new__(cls)
-        for name, value in zip(_SLOTS, (seq, ts_ms, energia, potencia, medidas, estimada)):
-            object.__setattr__(reading, name, value)  # validated above: skip __post_init__
+        _set(reading, "seq", seq)
+        _set(reading, "ts_ms", ts_ms)
+        _set(reading, "energia_wh", energia)
+        _set(reading, "potencia_w", potencia)
+        _set(reading, "medidas", medidas)
+        _set(reading, "estimada", estimada)
         return reading
 
     def to_json(self, tz: Any = timezone.utc) -> dict[str, Any]:
@@ -166,7 +171,7 @@ class Reading:
 
 
 _FIELDS = frozenset({"seq", "ts", "energia_wh", "potencia_w", "estimada"})
-_SLOTS = ("seq", "ts_ms", "energia_wh", "potencia_w", "medidas", "estimada")
+_set = object.__setattr__  # frozen dataclasses block their own __setattr__
 _PLAIN_NUMBERS = (int, float)  # exact types: bool is excluded because type(True) is bool
 
 
