@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerState
 
@@ -459,6 +460,15 @@ async def test_palette_reaches_every_tab_action_and_theme_toggles(server: Server
         for expected in ("Aba Consumo", "Consumo: período anterior", "Faturas: exportar CSV",
                          "Alertas: reconhecer o selecionado", "Controle: pausar o medidor", "Controle: editar a tarifa"):
             assert expected in titles
+        # Through the palette itself, before that tab was ever opened.
+        await pilot.press("ctrl+p", *"exportar csv")
+        results = app.screen.query_one(CommandList)
+        await until(pilot, lambda: results.option_count > 0
+                    and "exportar" in str(results.get_option_at_index(0).prompt).lower())
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen.query_one("#tabs").active == "faturas"
+        assert list((tmp_path / "export").glob("fatura-casa-silva-*.csv"))
         assert app.theme == "textual-dark"
         await pilot.press("ctrl+t")
         assert app.theme == "textual-light"

@@ -39,6 +39,9 @@ class AlertsPane(MeterPane):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._alerts: tuple[Alert, ...] = ()
+        self._loaded = False
+        # Acknowledge asked for (from the palette) before the list arrived: done once it does.
+        self._acknowledge_when_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="alerts-status")
@@ -67,6 +70,8 @@ class AlertsPane(MeterPane):
         selected = self.selected.id if self.selected else None
         # The server lists newest first already; sorting here keeps that true whatever it sends.
         self._alerts = tuple(sorted(message.alerts, key=lambda a: a.criado_em, reverse=True))
+        first_load = not self._loaded
+        self._loaded = True
         table.clear()
         for alert in self._alerts:
             state = Text("reconhecido", style="dim") if alert.reconhecido else Text("ativo", style="bold red")
@@ -83,6 +88,9 @@ class AlertsPane(MeterPane):
             status = f"{len(self._alerts)} {noun}, {active} {'ativo' if active == 1 else 'ativos'} · Enter ou r reconhece o selecionado"
         self.query_one("#alerts-status", Static).update(status)
         self._show_detail()
+        if first_load and self._acknowledge_when_loaded:
+            self._acknowledge_when_loaded = False
+            self.action_acknowledge()
 
     @on(DataTable.RowHighlighted, "#alerts")
     def _show_detail(self) -> None:
@@ -99,6 +107,9 @@ class AlertsPane(MeterPane):
     @on(DataTable.RowSelected, "#alerts")
     def action_acknowledge(self) -> None:
         alert = self.selected
+        if alert is None and not self._loaded:
+            self._acknowledge_when_loaded = True
+            return
         if alert is None:
             self.notify("Nenhum alerta selecionado.", severity="warning")
         elif alert.reconhecido:

@@ -54,6 +54,9 @@ class InvoicesPane(MeterPane):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._invoices: tuple[Invoice, ...] = ()
+        self._loaded = False
+        # Export asked for (from the palette) before the invoices arrived: done once they do.
+        self._export_when_loaded = False
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="invoice-months", cursor_type="row", zebra_stripes=True)
@@ -87,6 +90,7 @@ class InvoicesPane(MeterPane):
         months = self.query_one("#invoice-months", DataTable)
         selected = self.selected.mes if self.selected else None
         self._invoices = tuple(sorted(message.invoices, key=lambda i: i.mes, reverse=True))
+        self._loaded = True
         months.clear()
         for invoice in self._invoices:
             months.add_row(
@@ -101,6 +105,9 @@ class InvoicesPane(MeterPane):
         keys = [i.mes for i in self._invoices]
         months.move_cursor(row=keys.index(selected) if selected in keys else 0, animate=False)
         self._show_items()
+        if self._export_when_loaded:
+            self._export_when_loaded = False
+            self.action_export()
 
     @property
     def selected(self) -> Invoice | None:
@@ -127,6 +134,9 @@ class InvoicesPane(MeterPane):
 
     def action_export(self) -> None:
         invoice = self.selected
+        if invoice is None and not self._loaded:
+            self._export_when_loaded = True
+            return
         if invoice is None:
             self.notify("Nenhuma fatura para exportar.", severity="warning")
             return
