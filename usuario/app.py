@@ -129,7 +129,9 @@ class UsuarioApp(App[None]):
             self.go_offline(error.message)
         elif isinstance(error, Unauthorized):
             # The key worked when the session started: it was revoked. Only a new key helps.
-            self.action_change_connection(problem=describe_auth_problem(error))
+            # Several workers may hit it at once; the first one opens the connection screen.
+            if not isinstance(self.screen, ConnectScreen):
+                self.action_change_connection(problem=describe_auth_problem(error))
         elif isinstance(error, Forbidden):
             self.notify(describe_auth_problem(error, action=message.action), title="Sem permissão", severity="error")
         elif isinstance(error, NotFound):
