@@ -295,11 +295,15 @@ class Agent:
         retry_at = 0.0
         warned_full = False
         warned_near = False
+        disk_error = False
         last_save = time.monotonic()
         while not stop.is_set():
             if time.monotonic() - last_save >= STATE_SAVE_EVERY_S:
-                self._save_state()
                 last_save = time.monotonic()
+                try:
+                    self._save_state()
+                except OSError as exc:
+                    log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
             now = clock.now_ms()
             self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
                                tempo_simulado_ms=None if clock.caught_up else now)
@@ -355,7 +359,21 @@ class Agent:
             if self._averager is not None:
                 measurements = [w for w in map(self._averager.add, measurements) if w is not None]
             if measurements:
-                self._record(measurements, spool)
+                try:
+                    self._record(measurements, spool)
+                except OSError as exc:
+                    # A full or failing disk: these readings never got a seq, and their energy is
+                    # still in the counter of the next one. Nothing spooled before is touched.
+                    if not disk_error:
+                        self._message(f"{self.config.medidor}: ERRO ao gravar no disco ({exc}); leituras deste "
+                                      "momento descartadas, o contador guarda a energia; tentando de novo")
+                    disk_error = True
+                    self.status.update(dispositivo=f"erro de disco: {exc.strerror or exc}")
+                    stop.wait(TICK_S)
+                    continue
+                if disk_error:
+                    self._message(f"{self.config.medidor}: gravação no disco voltou a funcionar")
+                    disk_error = False
                 sender.wake()
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:

@@ -306,3 +306,28 @@ def test_a_lost_spool_resumes_above_every_seq_already_used(tmp_path: Path, serve
     assert seqs[:used] == list(range(used))
     assert all(s >= used + 1000 for s in seqs[used:])  # jumped past the reservation: nothing answered "duplicate"
     assert len(seqs) >= used + 3
+
+
+def test_a_failing_disk_drops_the_moment_but_the_agent_carries_on(tmp_path: Path, server: Server,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = config(tmp_path, server)
+    run = Running(cfg)
+    wait_for(lambda: len(server.readings("casa-1")) >= 2, "first readings")
+    real_append = Spool.append
+    failing = {"on": True}
+
+    def append(self: Spool, records: Any) -> None:
+        if failing["on"]:
+            raise OSError(28, "No space left on device")
+        real_append(self, records)
+
+    monkeypatch.setattr(Spool, "append", append)
+    wait_for(lambda: any("ERRO ao gravar no disco" in m for m in run.messages), "the disk error message")
+    failing["on"] = False
+    count = len(server.readings("casa-1"))
+    wait_for(lambda: len(server.readings("casa-1")) >= count + 3, "readings after the disk recovers")
+    run.stop()
+    rows = server.readings("casa-1")
+    assert [r["seq"] for r in rows] == list(range(len(rows)))  # no seq was burnt by a failed write
+    counters = [r["energia_wh"] for r in rows]
+    assert counters == sorted(counters)
