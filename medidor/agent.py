@@ -408,7 +408,10 @@ class Agent:
         for alert in alerts:
             self._message(f"{self.config.medidor}: {alert}")
         if alerts:
-            self._save_state()
+            try:
+                self._save_state()  # so a restart does not show this month's alert again
+            except OSError as exc:
+                log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
 
     def _check_spool(self, spool: Spool, sender: Sender, warned: bool) -> bool:
         ratio = spool.fill_ratio

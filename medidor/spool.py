@@ -352,7 +352,7 @@ class Spool:
                 with open(path, "rb") as f:
                     f.seek(offset)
                     data = f.read(limit - offset)
-                for pos, record, after in _scan(data, 0):
+                for _, record, after in _scan(data, 0):
                     yield record, _Position(index, offset + after)
             index, offset = index + 1, 0
 

@@ -148,3 +148,17 @@ def test_arduino_pulses_make_a_counter_that_continues_across_restarts(tmp_path: 
         emitter.stop()
     counters = [r["energia_wh"] for r in server.readings("pulso")]
     assert counters == sorted(counters) and counters[-1] > first > 0
+
+
+def test_pm710_with_rtu_framing_over_tcp(tmp_path: Path, server: Server) -> None:
+    sim = ModbusSimulator("pm710", make_profile("residencial", 5), framer="rtu", unit=7)
+    host, port = sim.start()
+    try:
+        cfg = modbus_config(tmp_path, server, 502, dispositivo=DeviceSettings(modelo="pm710", porta=f"socket://{host}:{port}",
+                                                                            endereco=7))
+        run = Running(cfg)
+        wait_for(lambda: len(server.readings("quadro")) >= 2, "readings over RTU framing")
+        run.stop()
+    finally:
+        sim.stop()
+    assert "CEA" in server.readings("quadro")[-1]
