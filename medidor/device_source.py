@@ -75,8 +75,10 @@ class DeviceSource:
         drivers = self._drivers
         try:
             if self._device is None:
-                # A pulse counter keeps no total of its own: it continues from the last reading.
-                self._device = drivers.open_device(self._config, start_wh=self._start_wh)
+                # A pulse counter keeps no total of its own: it continues from the last reading,
+                # also when it is reopened after an unplug (else the server would see a reset).
+                resume = self._last_wh if self._last_wh is not None else self._start_wh
+                self._device = drivers.open_device(self._config, start_wh=resume)
                 log.info("%s: %s aberto", self._name, self.description)
             sample = self._device.read()
         except drivers.ConfigError as exc:

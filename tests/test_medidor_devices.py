@@ -162,3 +162,44 @@ def test_pm710_with_rtu_framing_over_tcp(tmp_path: Path, server: Server) -> None
     finally:
         sim.stop()
     assert "CEA" in server.readings("quadro")[-1]
+
+
+def test_a_replugged_pulse_counter_continues_from_its_last_reading(tmp_path: Path, monkeypatch) -> None:
+    """An unplug reopens the device; the counter must go on from the last reading, not from the
+    value at start. A replug at the same path cannot be made with openpty (each pair gets a new
+    name), so the device factory is replaced by one that records what it is asked to resume from."""
+    import drivers
+    from drivers import DeviceDisconnected, Sample
+    from medidor.device_source import DeviceSource, SourceError
+
+    asked: list[float] = []
+
+    class FlakyCounter:
+        def __init__(self, start_wh: float) -> None:
+            self.wh = start_wh
+            self.reads = 0
+
+        def read(self) -> Sample:
+            self.reads += 1
+            if self.reads == 3:
+                raise DeviceDisconnected("cabo desconectado")
+            self.wh += 10.0
+            return Sample(ts_ms=1_790_000_000_000 + self.reads, medidas=(), energia_wh=self.wh, potencia_w=None)
+
+        def close(self) -> None:
+            pass
+
+    def fake_open(config, *, start_wh=0.0):
+        asked.append(start_wh)
+        return FlakyCounter(start_wh)
+
+    monkeypatch.setattr(drivers, "open_device", fake_open)
+    cfg = AgentConfig(medidor="pulso", servidor="http://127.0.0.1:1", estado=tmp_path / "p", fonte="pulsos",
+                      dispositivo=DeviceSettings(porta="/dev/ttyACM0", pulsos_por_kwh=1000))
+    source = DeviceSource(cfg, start_wh=100.0)
+    values = [source.measure(0).energia_wh, source.measure(0).energia_wh]
+    with pytest.raises(SourceError):
+        source.measure(0)
+    values.append(source.measure(0).energia_wh)
+    assert asked == [100.0, 120.0]
+    assert values == [110.0, 120.0, 130.0]
