@@ -1,40 +1,185 @@
-"""`make demo`: the server on a fresh copy of db.json.example, with the demo keys.
+"""`make demo`: the whole suite on this machine, from a fresh copy of db.json.example.
 
-Ctrl-C stops it. The meter agents and the terminal app join the demo as they are built.
+Starts the server, three simulated meters (a household, a shop, a house with solar panels that
+exports at noon) with a month of backfilled history, a simulated PM710 analyzer read by a fourth
+agent through the Modbus driver, then opens the terminal app. Quitting the app (Ctrl+Q) stops
+every process started here; nothing is left running or listening. Without a terminal (or with
+--sem-app) the services run until Ctrl-C or SIGTERM.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from servidor import cli
 from servidor.example import DEMO_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_DIR = ROOT / "demo-data"
+# Tests point these elsewhere so that they never touch a developer's running demo.
+DEMO_DIR = Path(os.environ.get("MONITOR_DEMO_DIR", ROOT / "demo-data"))
 ADMIN_KEY = "demo-admin"
 REGISTRATION_KEY = "demo-registro"
+DEFAULT_PORT = 5000
+# Days of history each simulated meter backfills on its first start, and the seconds between its
+# readings: 15 s keeps the live chart lively and a month of backfill to ~170 k readings a meter.
+HISTORY_DAYS = float(os.environ.get("MONITOR_DEMO_HISTORICO", 30))
+INTERVAL_S = 15
+METERS = (
+    ("casa", "Casa (residencial)", "residencial"),
+    ("loja", "Loja (comercial)", "comercial"),
+    ("solar", "Casa com painéis solares", "solar"),
+)
+# A cold Python start plus imports takes a second or two; more means something is wrong.
+START_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 10
 
 
-def main() -> int:
-    if DEMO_DIR.exists():
-        shutil.rmtree(DEMO_DIR)
-    DEMO_DIR.mkdir()
-    db = DEMO_DIR / "db.json"
-    shutil.copyfile(ROOT / "db.json.example", db)
-    os.environ.setdefault("MONITOR_CHAVE_ADMIN", ADMIN_KEY)
-    os.environ.setdefault("MONITOR_CHAVE_REGISTRO", REGISTRATION_KEY)
-    port = os.environ.get("MONITOR_PORTA", "5000")
-    print("monitor-energia, demonstração")
-    print(f"  chave de administração: {os.environ['MONITOR_CHAVE_ADMIN']}")
-    print(f"  chave de registro:      {os.environ['MONITOR_CHAVE_REGISTRO']}")
-    for meter_id, (read_key, _) in DEMO_KEYS.items():
-        print(f"  leitura de {meter_id:<13} {read_key}")
-    print(f"  experimente: curl -H 'Authorization: Bearer {ADMIN_KEY}' http://127.0.0.1:{port}/api/v1/medidores")
-    print("  Ctrl-C para parar.")
-    return cli.main(["--db", str(db), "--porta", port])
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    log: IO[str]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_listening(child: Child, port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if child.proc.poll() is not None:
+            raise RuntimeError(f"{child.name} terminou ao iniciar; veja {child.log.name}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{child.name} não abriu a porta {port} em {START_TIMEOUT_S} s; veja {child.log.name}")
+
+
+class Demo:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.children: list[Child] = []
+        self.env = {**os.environ, "MONITOR_CHAVE_ADMIN": ADMIN_KEY, "MONITOR_CHAVE_REGISTRO": REGISTRATION_KEY,
+                    "PYTHONUNBUFFERED": "1"}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self, name: str, *args: str) -> Child:
+        log = open(DEMO_DIR / "logs" / f"{name}.log", "w", encoding="utf-8")
+        # Own process group: a Ctrl-C in the app's terminal reaches the app only; we stop the rest.
+        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=DEMO_DIR, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def start(self) -> None:
+        if DEMO_DIR.exists():
+            shutil.rmtree(DEMO_DIR)
+        (DEMO_DIR / "logs").mkdir(parents=True)
+        shutil.copyfile(ROOT / "db.json.example", DEMO_DIR / "db.json")
+        server = self.spawn("servidor", "servidor", "--porta", str(self.port), "--db", str(DEMO_DIR / "db.json"))
+        wait_listening(server, self.port)
+        modbus_port = free_port()
+        device = self.spawn("analisador-pm710", "medidor", "simular-dispositivo", "--modelo", "pm710",
+                            "--perfil", "comercial", "--porta-modbus", str(modbus_port))
+        wait_listening(device, modbus_port)
+        common = ("--servidor", self.url, "--estado", str(DEMO_DIR / "medidores"), "--intervalo", str(INTERVAL_S),
+                  "--sem-teclado")
+        for meter_id, name, profile in METERS:
+            self.spawn(meter_id, "medidor", "--id", meter_id, "--nome", name, "--perfil", profile,
+                       "--historico", f"{HISTORY_DAYS:g}", *common)
+        self.spawn("quadro", "medidor", "--id", "quadro", "--nome", "Quadro geral (PM710)", "--fonte", "modbus",
+                   "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port), *common)
+
+    def announce(self) -> None:
+        print("monitor-energia, demonstração")
+        print(f"  servidor:      {self.url}/api/v1   (página: {self.url}/)")
+        print(f"  administração: {ADMIN_KEY}    registro: {REGISTRATION_KEY}")
+        for meter_id, (read_key, _) in DEMO_KEYS.items():
+            print(f"  leitura de {meter_id:<13} {read_key}")
+        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)} e quadro (PM710 via Modbus)")
+        print(f"  registros em {DEMO_DIR / 'logs'}")
+
+    def stop(self) -> None:
+        """SIGTERM to every child, newest first (agents before the server), then wait; kill stragglers."""
+        for child in reversed(self.children):
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+            child.log.close()
+        self.children.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sem-app", action="store_true", help="só os serviços, sem o app de terminal")
+    args = parser.parse_args(argv)
+    wanted = int(os.environ.get("MONITOR_PORTA", DEFAULT_PORT))
+    port = wanted if port_is_free(wanted) else free_port()
+    if port != wanted:
+        print(f"a porta {wanted} está ocupada; usando {port}")
+    demo = Demo(port)
+    stop_requested = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        demo.start()
+        demo.announce()
+        if args.sem_app or not sys.stdin.isatty() or not sys.stdout.isatty():
+            print("  sem terminal interativo: serviços rodando; Ctrl-C para parar.")
+            while not stop_requested:
+                time.sleep(0.2)
+        else:
+            print(f"  abrindo o app: usuario --servidor {demo.url} --chave {ADMIN_KEY}  (Ctrl+Q sai)")
+            time.sleep(1.5)
+            subprocess.run([sys.executable, "-m", "usuario", "--servidor", demo.url, "--chave", ADMIN_KEY],
+                           cwd=ROOT, env={k: v for k, v in demo.env.items() if not k.startswith("MONITOR_")})
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        demo.stop()
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        demo.stop()
+    print("demonstração encerrada: todos os processos parados.")
+    return 0
 
 
 if __name__ == "__main__":
