@@ -125,10 +125,10 @@ def test_health_is_open_and_reports_the_store(servidor):
 
 
 def test_head_has_the_length_of_get_and_no_body(servidor):
-    get = servidor.client().get("/api/v1/saude")
-    head = servidor.client().call("HEAD", "/api/v1/saude")
+    get = servidor.client().get("/api/v1/openapi.json")
+    head = servidor.client().call("HEAD", "/api/v1/openapi.json")
     assert head.status == 200 and head.body == b""
-    assert int(head.headers["content-length"]) > 0
+    assert int(head.headers["content-length"]) == len(get.body) > 0
 
 
 def test_every_response_errors_included_carries_cors(servidor):

@@ -1,8 +1,7 @@
 """Consumption in the local calendar and invoices, answered from rollups, over a real socket."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pytest
 

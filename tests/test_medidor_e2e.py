@@ -91,7 +91,7 @@ def test_a_new_modbus_model_needs_only_its_map_file(tmp_path: Path, server: Serv
     text = (drivers.register_map.MAPS_DIR / "pm710.toml").read_text()
     (maps / "novo9000.toml").write_text(text.replace('model = "pm710"', 'model = "novo9000"'))
     monkeypatch.setattr(drivers.register_map, "MAPS_DIR", maps)
-    xml = f"""<?xml version='1.0' encoding='UTF-8'?>
+    xml = """<?xml version='1.0' encoding='UTF-8'?>
 <configuracio>
   <node id="7" name="Oficina" />
   <devices>

@@ -50,7 +50,7 @@ class Invoices:
             return body
         key = month_key(year, month)
         with self._lock:
-            stored = next((d for d in self._docs.all(INVOICES) if d["medidor"] == meter.id and d["mes"] == key), None)
+            stored = self._docs.get(INVOICES, "chave", f"{meter.id}/{key}")
             if stored is None or stored["fatura"] != body:
                 version = 1 if stored is None else stored["versao"] + 1
                 record = {
