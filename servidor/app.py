@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from shared.http.messages import Request, Response
+from shared.models import Reading
 from servidor.api import alerts, meters, openapi, readings, reports, tariffs
 from servidor.api.call import Call, ok
 from servidor.api.legacy import Legacy
 from servidor.api.page import page, wants_html
 from servidor.api.router import Router
-from servidor.errors import ApiError, MethodNotAllowed
-from servidor.metrics import SEEN_WINDOW_S, Metrics
 from servidor.domain.alerts import SILENCE_CHECK_S, Alerts, SilenceWatcher
 from servidor.domain.auth import KeyRing, Principal, Role, hash_key, new_key
 from servidor.domain.commands import CommandQueue
@@ -25,8 +24,9 @@ from servidor.domain.invoices import Invoices
 from servidor.domain.live import LiveHub
 from servidor.domain.meters import KEYS, MeterRegistry
 from servidor.domain.tariffs import TariffBook
+from servidor.errors import ApiError, MethodNotAllowed
 from servidor.example import SEED_TABLE
-from shared.models import Reading
+from servidor.metrics import SEEN_WINDOW_S, Metrics
 from servidor.net import Deferred
 from servidor.store.documents import DocumentStore
 from servidor.store.interface import ReadingsBackend
