@@ -141,3 +141,13 @@ def servidor_json(tmp_path: Path) -> Iterator[Running]:
     running = start_server(DocumentStore.open(db_path), ReadingStore.open(readings_dir(db_path)), db_path)
     yield running
     stop_server(running)
+
+
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the browser page's screenshot in the run's output (CI keeps the output)."""
+    shot = Path(__file__).resolve().parent.parent / "test-artifacts" / "painel.png"
+    if shot.exists() and shot.stat().st_mtime >= _SESSION_START:
+        terminalreporter.write_line(f"captura da página no Chromium: {shot} ({shot.stat().st_size} bytes)")
