@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -143,7 +144,7 @@ def servidor_json(tmp_path: Path) -> Iterator[Running]:
     stop_server(running)
 
 
-_SESSION_START = __import__("time").time()
+_SESSION_START = time.time()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
