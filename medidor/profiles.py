@@ -14,6 +14,7 @@ backfill, a device simulator and a test all agree.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -67,7 +68,7 @@ def _window(hour: float, start: float, end: float) -> bool:
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(ABC):
     """Base of the profiles: `power_w(epoch_s)`; callable, so it can feed a device simulator."""
 
     seed: int = 0
@@ -91,8 +92,9 @@ class Profile:
     def __call__(self, epoch_s: float) -> float:
         return self.power_w(epoch_s)
 
+    @abstractmethod
     def _power(self, epoch_s: float, local: _Local) -> float:
-        raise NotImplementedError
+        """Power in W at `epoch_s` (local calendar fields in `local`); each profile's shape."""
 
     def _block(self, epoch_s: float, what: int, low: float = 0.4, high: float = 1.6) -> float:
         """A level factor redrawn every 5 minutes: appliances switching on and off."""

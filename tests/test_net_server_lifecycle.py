@@ -83,7 +83,7 @@ def test_a_thousand_idle_connections_do_not_delay_an_ordinary_request():
     needed = 2 * idle_count + 200                       # both ends live in this process
     if soft < needed:
         if hard != resource.RLIM_INFINITY and hard < needed:
-            pytest.skip(f"fd hard limit {hard} below {needed}")
+            pytest.skip(f"o limite de arquivos abertos desta máquina ({hard}) não comporta {needed} sockets")
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
     idle: list[socket.socket] = []
     try:
