@@ -1,5 +1,5 @@
 """Drivers for the meters the agent reads: Modbus RTU/TCP maps, CIRBUS, the Arduino pulse counter."""
-from .backoff import Backoff
+from shared.backoff import Backoff
 from .base import (ConfigError, Device, DeviceConfig, DeviceDisconnected, DeviceError,
                    DeviceProtocolError, DeviceTimeout, Sample)
 from .energy import MAX_GAP_MS, EnergyIntegrator

@@ -17,7 +17,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from shared.models import InvalidReading, Reading, parse_timestamp_ms
-from medidor.backoff import Backoff
+from shared.backoff import Backoff
 from medidor.config import AgentConfig
 from medidor.device_source import SourceError
 from medidor.month import MonthState, MonthTracker

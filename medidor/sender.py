@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from medidor.backoff import Backoff
+from shared.backoff import Backoff
 from medidor.server_api import IngestAnswer, MeterApi, MeterKeys, Refused, RemoteCommand, ServerError, Unreachable
 from medidor.spool import Spool
 from medidor.status import StatusBoard

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from medidor.agent import Agent
-from medidor.backoff import Backoff
+from shared.backoff import Backoff
 from medidor.config import AgentConfig
 from medidor.spool import Spool
 from medidor.state import AgentState, StateFile

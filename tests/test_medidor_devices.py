@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from drivers.simulated import CirbusResponder, ModbusSimulator, PulseEmitter
-from medidor.backoff import Backoff
+from shared.backoff import Backoff
 from medidor.config import AgentConfig, ConfigError, DeviceSettings
 from medidor.profiles import make_profile
 from tests.conftest import REGISTRATION

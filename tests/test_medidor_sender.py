@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from medidor.backoff import Backoff
+from shared.backoff import Backoff
 from medidor.sender import KeyStore, MeterFields, Sender
 from medidor.server_api import MeterApi, reading_payload
 from medidor.spool import Spool, SpoolRecord

@@ -1,4 +1,4 @@
-"""Capped exponential backoff with jitter, for the agent's retries of a failing device."""
+"""Capped exponential backoff with jitter: the agent's retries of the server and of a failing device."""
 from __future__ import annotations
 
 import math
