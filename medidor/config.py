@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.models import MEASUREMENT_CODES
+from shared.models import MEASUREMENT_CODES, METER_ID
 from medidor.profiles import PROFILES
 from medidor.spool import MAX_RECORDS
 
 SOURCES = ("simulado", "modbus", "cirbus", "pulsos")
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
 PARITIES = ("N", "E", "O")
-# The server's meter id rule (servidor/domain/meters.py METER_ID): it is in URLs and file names.
-METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Below this the agent would spend its time fsyncing; 0.1 s serves tests and live demos, and
 # no meter protocol here answers faster than that on a serial bus anyway.
 MIN_INTERVAL_S = 0.1
@@ -84,7 +81,7 @@ class AgentConfig:
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
 
     def __post_init__(self) -> None:
-        if not METER_ID.match(self.medidor):
+        if not METER_ID.fullmatch(self.medidor):
             raise ConfigError("--id deve ter de 1 a 64 letras, dígitos, '.', '_' ou '-', começando por letra ou dígito")
         if not self.servidor.startswith("http://"):
             raise ConfigError(f"--servidor deve ser uma URL http://host:porta (recebido {self.servidor!r})")

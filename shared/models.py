@@ -6,6 +6,7 @@ counters, so a gap between readings loses no energy (DOMAIN.md §5.5).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -25,6 +26,11 @@ MEASUREMENT_CODES: dict[str, str] = {
     "CEA": "kWh",   # active energy counter
     "CER": "kvarh",  # reactive energy counter
 }
+
+# A meter id appears in URLs and file names: a conservative slug (004's UUIDs fit). Anchored so
+# the pattern also means "whole string" in JSON Schema; always use it with fullmatch in Python,
+# where "$" alone would accept a trailing newline.
+METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 # Readings before this are surely a clock that was never set (an RTC at 1970 or 2000).
 EARLIEST_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z

@@ -6,13 +6,13 @@ through to the document store, which is the durable copy.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.models import METER_ID
 from servidor.domain.auth import KeyRing, Principal, Role, hash_key, new_key
 from servidor.errors import Conflict, InvalidInput, NotFound
 from servidor.store.documents import DocumentStore
@@ -20,8 +20,6 @@ from servidor.store.documents import DocumentStore
 # opengrid's sensor categories (DOMAIN.md §1, seed 003).
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
 STATES = ("ativo", "pausado")
-# Ids appear in URLs and file names: a conservative slug. 004's meters used UUIDs, which fit.
-METER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # use with fullmatch
 # A meter that sends nothing for this long raises a "silêncio" alert (DOMAIN.md §5.8), unless
 # the meter sets its own `silencio_s`: 15 min is 90 readings of a 10-s agent.
 DEFAULT_SILENCE_S = 15 * 60
