@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from shared.durable import fsync_dir, write_atomic
+
 log = logging.getLogger("medidor.spool")
 
 _HEADER = struct.Struct("<IQI")
@@ -76,15 +78,6 @@ def _encode(record: SpoolRecord) -> bytes:
 
 def _segment_name(index: int) -> str:
     return f"{index:012d}{_SEGMENT_SUFFIX}"
-
-
-def _fsync_dir(directory: Path) -> None:
-    # POSIX: a new or renamed directory entry is durable only once the directory is fsynced.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _scan(data: bytes, start: int) -> Iterator[tuple[int, SpoolRecord, int]]:
@@ -261,14 +254,7 @@ class Spool:
     def _write_ack(self, cursor: _Position, last: SpoolRecord) -> None:
         doc = {"versao": _VERSION, "segmento": cursor.segment, "posicao": cursor.offset, "seq": last.seq,
                "ultimo": last.payload.decode("utf-8", "replace")}
-        path = self.directory / _ACK_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(doc, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.directory)
+        write_atomic(self.directory / _ACK_FILE, json.dumps(doc).encode("utf-8"))
 
     def _recover(self) -> None:
         """Find the cursor and the tail, cut torn records, count what is pending."""
@@ -318,7 +304,7 @@ class Spool:
         created = not path.exists()
         self._writer = open(path, "ab")
         if created:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self._active_size = self._writer.tell()
 
     def _roll(self) -> None:
@@ -326,7 +312,7 @@ class Spool:
         self._active += 1
         self._writer = open(self._path(self._active), "ab")
         self._active_size = 0
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def _truncate_active(self, size: int) -> None:
         try:

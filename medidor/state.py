@@ -6,13 +6,12 @@ on which seqs were used; `proximo_seq` here is a floor that survives a deleted s
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from shared.durable import write_atomic
 
 STATE_FILE = "estado.json"
 _VERSION = 1
@@ -90,21 +89,6 @@ class StateFile:
 
     def save(self, state: AgentState) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        # A unique temp name: two writers never share (and rename away) each other's file.
-        fd, tmp = tempfile.mkstemp(prefix=".estado-", suffix=".tmp", dir=self.directory)
-        try:
-            # mkstemp creates it 0600: the keys are secrets, readable by the agent's user only.
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(state.to_json(), out, ensure_ascii=False, indent=2)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # 0600: the keys are secrets, readable by the agent's user only.
+        text = json.dumps(state.to_json(), ensure_ascii=False, indent=2)
+        write_atomic(self.path, text.encode("utf-8"), mode=0o600)

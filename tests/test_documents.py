@@ -67,7 +67,10 @@ def test_rewrite_goes_through_a_temp_file_and_replace(tmp_path: Path, monkeypatc
     real = os.replace
     monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append((Path(a).name, Path(b).name)), real(a, b)))
     storage.write({"x": {"1": {"a": 1}}})
-    assert replaced == [(".db.json.tmp", "db.json")]
+    assert len(replaced) == 1
+    temp, final = replaced[0]
+    assert final == "db.json" and temp.startswith(".db.json.") and temp.endswith(".tmp")
+    assert [p.name for p in tmp_path.iterdir()] == ["db.json"]  # no temp file left behind
     assert storage.read() == {"x": {"1": {"a": 1}}}
 
 

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+from shared.durable import write_atomic
 from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 
@@ -63,26 +64,11 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        write_atomic(self.path, text.encode("utf-8"))
         self._text = text
 
     def close(self) -> None:
         pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    # POSIX: the rename is durable only once the directory entry is synced.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DocumentStore:

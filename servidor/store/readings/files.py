@@ -9,6 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from shared.durable import TEMP_SUFFIX, fsync_dir, write_atomic  # noqa: F401 (re-exported)
+
 from .codec import HEADER_SIZE, LOCK_MAGIC, check_header, file_header
 from .errors import StoreLocked
 
@@ -18,7 +20,6 @@ except ImportError:  # Windows: no flock; a second process on the same directory
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = "LOCK"
-TEMP_SUFFIX = ".tmp"
 _JOURNAL = re.compile(r"journal-(\d{10})\.log")
 _SEGMENT = re.compile(r"segment-(\d{10})\.seg")
 
@@ -63,36 +64,11 @@ def disk_usage(directory: Path) -> tuple[int, int, int]:
     return total, journal, segments
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make renames, creations and deletions in `directory` durable (POSIX needs the directory
-    itself fsynced; a file's fsync does not cover its name)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def write_atomic(path: Path, data: bytes, durable: bool) -> None:
-    """Replace `path` by `data` all at once: a crash leaves the old file or the new, never a mix."""
-    temp = path.with_name(path.name + TEMP_SUFFIX)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        write_all(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    if durable:
-        fsync_dir(path.parent)
 
 
 def remove(path: Path, durable: bool) -> None:

@@ -29,7 +29,7 @@ _datasync = getattr(os, "fdatasync", os.fsync)
 def create_journal(directory: Path, number: int, durable: bool) -> Path:
     """A new journal holding only its header, created whole (temp file + rename)."""
     path = journal_path(directory, number)
-    write_atomic(path, file_header(JOURNAL_MAGIC), durable)
+    write_atomic(path, file_header(JOURNAL_MAGIC), durable=durable)
     return path
 
 

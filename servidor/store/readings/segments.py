@@ -52,7 +52,7 @@ def compact_journal(directory: Path, number: int, durable: bool) -> None:
     """Turn closed journal `number` into segment `number`, then delete the journal."""
     source = journal_path(directory, number)
     meters = segment_meters(source, durable)
-    write_atomic(segment_path(directory, number), encode_segment(meters), durable)
+    write_atomic(segment_path(directory, number), encode_segment(meters), durable=durable)
     remove(source, durable)
 
 

@@ -1,0 +1,49 @@
+"""Files that survive a crash: whole-file replacement (temp file, fsync, os.replace, fsync of
+the directory) and the directory fsync that makes a rename or a new file's name durable.
+
+Used by the server's document store and readings segments and by the agent's state and spool,
+so that "a crash leaves the old file or the new one, never a mix" has one implementation.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+# Temp files end with this, so that recovery code can recognise and remove leftovers.
+TEMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(directory: Path) -> None:
+    """POSIX: creations, renames and deletions in `directory` are durable only once the
+    directory itself is fsynced; a file's own fsync does not cover its name."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o644) -> None:
+    """Replace `path` by `data` all at once. The temp file is unique (two writers never rename
+    away each other's) and created with `mode` (0o600 for secrets such as keys)."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    if durable:
+        fsync_dir(path.parent)
