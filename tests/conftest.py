@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,16 @@ def servidor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running
         docs = DocumentStore.in_memory()
     store = ReadingStore.open(readings_dir(tmp_path / "db.json"))
     running = start_server(docs, store, db_path)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Iterator[Running]:
+    """The server over a fresh copy of db.json.example (the demo's meters, tariffs and keys)."""
+    db = tmp_path / "db.json"
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "db.json.example", db)
+    running = start_server(DocumentStore.open(db), ReadingStore.open(readings_dir(db)), db)
     yield running
     stop_server(running)
 

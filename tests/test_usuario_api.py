@@ -3,20 +3,15 @@ few ApiErrors, and the connection pool is safe to share between threads."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import socket
 import threading
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from servidor import example
-from servidor.app import readings_dir
-from servidor.store.documents import DocumentStore
-from servidor.store.readings import ReadingStore
-from tests.conftest import ADMIN, REGISTRATION, Running, start_server, stop_server
+from tests.conftest import ADMIN, REGISTRATION, Running
 from usuario.api import (
     ApiClient, Forbidden, NotFound, RequestFailed, ServerUnreachable, Unauthorized, describe_auth_problem,
     normalize_base_url,
@@ -24,15 +19,6 @@ from usuario.api import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CASA_READ, CASA_WRITE = example.DEMO_KEYS["casa-silva"]
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Iterator[Running]:
-    db = tmp_path / "db.json"
-    shutil.copyfile(ROOT / "db.json.example", db)
-    running = start_server(DocumentStore.open(db), ReadingStore.open(readings_dir(db)), db)
-    yield running
-    stop_server(running)
 
 
 def client(running: Running, key: str | None = ADMIN) -> ApiClient:

@@ -11,17 +11,13 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from servidor import example
-from servidor.app import readings_dir
-from servidor.store.documents import DocumentStore
-from servidor.store.readings import ReadingStore
 from tests import server_process
-from tests.conftest import ADMIN, Running, start_server, stop_server
+from tests.conftest import ADMIN, Running
 from usuario import format as fmt
 from usuario.config import ConfigError, resolve, save_config
 
@@ -34,15 +30,6 @@ LEGACY_PAYLOAD = {
 }
 # A cold interpreter importing Textual and drawing the first screen; generous for a loaded CI box.
 TUI_START_TIMEOUT_S = 20.0
-
-
-@pytest.fixture
-def seeded(tmp_path: Path) -> Iterator[Running]:
-    db = tmp_path / "db.json"
-    shutil.copyfile(ROOT / "db.json.example", db)
-    running = start_server(DocumentStore.open(db), ReadingStore.open(readings_dir(db)), db)
-    yield running
-    stop_server(running)
 
 
 def send_like_004_meter(port: int, meter_id: str, payload: dict) -> None:

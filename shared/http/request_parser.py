@@ -291,7 +291,7 @@ def _parse_request_line(line: bytes) -> tuple[str, str, str]:
     """RFC 9112 §3: request-line = method SP request-target SP HTTP-version."""
     parts = line.split(b" ")
     if len(parts) != 3 or not all(parts):
-        raise BadRequest("linha de requisição malformada (esperado: MÉTODO alvo HTTP/1.1)")
+        raise BadRequest("linha de requisição malformada (esperado: método, alvo e versão, como em GET / HTTP/1.1)")
     method, target, version = parts
     match = _VERSION.match(version)
     if match is None:
