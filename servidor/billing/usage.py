@@ -1,0 +1,180 @@
+"""Consumption as billing needs it: kWh per local day and quarter hour, summed per cycle.
+
+A post of Tarifa Branca depends only on the local wall clock and the kind of day, so a profile
+keeps, for each local day, 96 quarter-hour kWh. A repeated hour at a fall-back change adds into
+the same quarter hours (both belong to the same post) and a skipped one stays at zero: nothing
+is lost. An hourly value is spread evenly over its four quarter hours, which matters only for a
+post boundary at :15, :30 or :45.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from shared.calendar import day_bounds
+from shared.money import to_decimal
+from servidor.billing.cycles import Ciclo
+from servidor.billing.errors import InvalidConsumption
+from servidor.billing.fields import KWH_QUANTUM, ZERO
+from servidor.billing.holiday_calendar import DAY_KINDS, HolidayCalendar
+from servidor.billing.prices import SLOT_MINUTES, SLOTS_PER_DAY
+
+_SLOT_MS = SLOT_MINUTES * 60_000
+_HOUR_MS = 3_600_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# An interval is one 15-minute bucket of the readings store or one hour; longer ones would hide
+# which post their energy belongs to.
+MAX_INTERVAL_MS = _HOUR_MS
+# A household peaks at ~15 kW and a small business at a few hundred: 10 MWh in one hour is an
+# error in the data, not consumption.
+MAX_KWH_PER_INTERVAL = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class DiaConsumo:
+    """One local day: kWh of its 96 quarter hours and the share of the day with data (0–1)."""
+
+    dia: date
+    kwh: tuple[Decimal, ...]
+    cobertura: Decimal
+
+    def __post_init__(self) -> None:
+        if len(self.kwh) != SLOTS_PER_DAY:
+            raise InvalidConsumption(f"um dia tem {SLOTS_PER_DAY} quartos de hora", "kwh")
+        if not ZERO <= self.cobertura <= 1:
+            raise InvalidConsumption("cobertura deve estar entre 0 e 1", "cobertura")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PerfilConsumo:
+    """Local days with consumption; a day absent has no data (not zero consumption)."""
+
+    dias: Mapping[date, DiaConsumo]
+
+    @property
+    def first_day(self) -> date | None:
+        return min(self.dias) if self.dias else None
+
+
+def _local_start(tz: ZoneInfo, ts_ms: int, cache: dict[int, tuple[date, int] | None]) -> tuple[date, int]:
+    """(local date, minute of the day) of an instant; one zone lookup per UTC hour."""
+    hour = ts_ms // _HOUR_MS
+    if hour not in cache:
+        start = (_EPOCH + timedelta(milliseconds=hour * _HOUR_MS)).astimezone(tz)
+        end = (_EPOCH + timedelta(milliseconds=(hour + 1) * _HOUR_MS)).astimezone(tz)
+        # Reuse only for an hour with one offset; an hour holding a change is converted exactly.
+        cache[hour] = (start.date(), start.hour * 60 + start.minute) if start.utcoffset() == end.utcoffset() else None
+    cached = cache[hour]
+    if cached is None:
+        moment = (_EPOCH + timedelta(milliseconds=ts_ms)).astimezone(tz)
+        return moment.date(), moment.hour * 60 + moment.minute
+    day, minute = cached
+    return day, minute + (ts_ms - hour * _HOUR_MS) // 60_000
+
+
+def profile_from_intervals(tz: ZoneInfo, intervals: Iterable[tuple[int, int, object]]) -> PerfilConsumo:
+    """A profile from (start_ms, end_ms, kWh) intervals of 15 to 60 minutes, in time order.
+
+    kWh may be Decimal, int, numeric text or float (read through its repr). Raises
+    InvalidConsumption (pt-BR) for a negative or absurd value, an interval not on local quarter
+    hours, longer than an hour, or overlapping the one before.
+    """
+    slots: dict[date, list[Decimal]] = {}
+    covered: dict[date, int] = {}
+    cache: dict[int, tuple[date, int] | None] = {}
+    previous_end = None
+    for start, end, raw in intervals:
+        if previous_end is not None and start < previous_end:
+            raise InvalidConsumption("intervalos de consumo fora de ordem ou sobrepostos", "consumo")
+        length = end - start
+        if length <= 0 or length > MAX_INTERVAL_MS or length % _SLOT_MS:
+            raise InvalidConsumption("cada intervalo de consumo deve ter de 15 a 60 minutos, em quartos de hora", "consumo")
+        try:
+            kwh = to_decimal(raw, "kwh")
+        except ValueError as exc:
+            raise InvalidConsumption(str(exc), "consumo") from None
+        if kwh < 0 or kwh > MAX_KWH_PER_INTERVAL:
+            raise InvalidConsumption(f"consumo inválido num intervalo: {kwh} kWh", "consumo")
+        day, minute = _local_start(tz, start, cache)
+        if minute % SLOT_MINUTES:
+            raise InvalidConsumption("intervalos de consumo devem começar num quarto de hora local", "consumo")
+        parts = length // _SLOT_MS
+        share = kwh / parts if parts > 1 else kwh
+        for part in range(parts):
+            slot_day, slot_minute = (day, minute) if part == 0 else _local_start(tz, start + part * _SLOT_MS, cache)
+            row = slots.get(slot_day)
+            if row is None:
+                row = slots[slot_day] = [ZERO] * SLOTS_PER_DAY
+                covered[slot_day] = 0
+            row[slot_minute // SLOT_MINUTES] += share
+            covered[slot_day] += _SLOT_MS
+        previous_end = end
+    days = {}
+    for day, row in slots.items():
+        first, following = day_bounds(tz, day)
+        coverage = min(Decimal(1), Decimal(covered[day]) / Decimal(following - first))
+        days[day] = DiaConsumo(day, tuple(row), coverage.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+    return PerfilConsumo(days)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class UsoCiclo:
+    """A cycle's consumption: kWh by kind of day (0–6 weekday, 7 holiday) and quarter hour."""
+
+    ciclo: Ciclo
+    matriz: tuple[tuple[Decimal, ...], ...]
+    kwh: Decimal
+    dias_com_dados: int
+    cobertura: Decimal
+    feriados: tuple[tuple[date, str], ...]
+
+
+def cycle_usage(perfil: PerfilConsumo, ciclo: Ciclo, calendar: HolidayCalendar) -> UsoCiclo:
+    """Sum a profile's days of one cycle by the kind of day `calendar` gives each."""
+    matrix = [[ZERO] * SLOTS_PER_DAY for _ in range(DAY_KINDS)]
+    with_data = 0
+    coverage = ZERO
+    holidays = []
+    for day in ciclo.days():
+        kind = calendar.day_kind(day)
+        if kind == DAY_KINDS - 1:
+            holidays.append((day, calendar.name(day) or "Feriado"))
+        found = perfil.dias.get(day)
+        if found is None:
+            continue
+        with_data += 1
+        coverage += found.cobertura
+        row = matrix[kind]
+        for slot, value in enumerate(found.kwh):
+            if value:
+                row[slot] += value
+    total = sum((sum(row) for row in matrix), ZERO)
+    return UsoCiclo(
+        ciclo, tuple(tuple(row) for row in matrix), total, with_data,
+        (coverage / ciclo.dias).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), tuple(holidays),
+    )
+
+
+def split_exact(values: Iterable[Decimal], quantum: Decimal = KWH_QUANTUM) -> list[Decimal]:
+    """Each value rounded so that the parts add up to the rounded total exactly, none negative.
+
+    Rounds the running sums, not the values: part i is round(v1+…+vi) − round(v1+…+vi−1).
+    """
+    parts = []
+    running = ZERO
+    before = ZERO
+    for value in values:
+        running += value
+        rounded = running.quantize(quantum, rounding=ROUND_HALF_UP)
+        parts.append(rounded - before)
+        before = rounded
+    return parts
+
+
+def prorate(total: Decimal, days: list[int]) -> list[Decimal]:
+    """`total` kWh shared by days (ANEEL's pro rata), each part to 0,001 kWh, parts summing exactly."""
+    whole = sum(days)
+    return split_exact([total * day / whole for day in days])
