@@ -7,34 +7,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
-from zoneinfo import ZoneInfo
 
 from servidor.billing.bill import invoice_for
 from servidor.billing.charges import Cip, FaixaCip, Tributos
 from servidor.billing.cycles import cycle_named
 from servidor.billing.plans import PlanoTarifario, VersaoTarifa
-from servidor.billing.prices import Faixa, Faixas, Janela, Postos, Preco, PrecoUnico
+from servidor.billing.prices import Faixa, Faixas, Postos, Preco, PrecoUnico
 from servidor.billing.tariff_flags import TabelaBandeiras, ValoresBandeiras
-from servidor.billing.usage import profile_from_intervals
-
-TZ = ZoneInfo("America/Sao_Paulo")  # no daylight saving since 2019: every day has 24 hours
-QUARTER_MS = 900_000
-VALUES_2025 = ValoresBandeiras(date(2025, 1, 1), (("verde", D(0)), ("amarela", D("1.885")),
-                                                  ("vermelha_1", D("4.463")), ("vermelha_2", D("7.877"))))
-
-
-def flags(**months: str) -> TabelaBandeiras:
-    return TabelaBandeiras((VALUES_2025,), tuple((key.replace("_", "-"), flag) for key, flag in months.items()))
-
-
-def profile(ciclo, kwh_by_hour):
-    """Every local day of the cycle with the same kWh in each hour, spread over its four quarters."""
-    start, end = ciclo.bounds_ms(TZ)
-    intervals = []
-    for ts in range(start, end, QUARTER_MS):
-        hour = (ts - start) // 3_600_000 % 24
-        intervals.append((ts, ts + QUARTER_MS, kwh_by_hour[hour] / 4))
-    return profile_from_intervals(TZ, intervals)
+from tests.billing_support import BRANCA_WINDOWS, VALUES_2025, flags, profile
 
 
 def rows(invoice):
@@ -84,10 +64,6 @@ def test_convencional_with_red_flag_taxes_and_cip():
     assert invoice.linhas[4].calculo == "18 % × R$ 298,12 = R$ 53,66"
     assert invoice.bandeiras == (("2025-10", "vermelha_1"), ("2025-11", "amarela"))
     assert invoice.avisos == ()
-
-
-BRANCA_WINDOWS = (Janela("intermediario", "17:00", "18:00"), Janela("ponta", "18:00", "21:00"),
-                  Janela("intermediario", "21:00", "22:00"))
 
 
 def test_tarifa_branca_with_a_holiday_and_weekends():
