@@ -44,6 +44,7 @@ def test_evening_habits_make_convencional_cheaper_and_the_ponta_hours_say_why():
     assert abs(result.diferencas_outros[1]) <= D("0.50")
     assert sum(h.diferencas[1] for h in result.horas) + result.diferencas_outros[1] == result.diferencas[1]
     assert result.conclusao.startswith("Convencional compensa: R$ ")
+    assert result.conclusao.endswith(" a menos que Tarifa Branca em 12 ciclo(s)")
 
 
 def test_daytime_habits_make_branca_cheaper():

@@ -21,7 +21,7 @@ from servidor.billing.bill import compute_invoice, post_kwh
 from servidor.billing.cycles import MAX_CYCLES, Ciclo
 from servidor.billing.errors import BillingError
 from servidor.billing.fields import HUNDRED, ZERO, plain
-from servidor.billing.holiday_calendar import DAY_KINDS, HOLIDAY, HolidayCalendar
+from servidor.billing.holiday_calendar import DAY_KINDS, HolidayCalendar
 from servidor.billing.invoice import FaturaCiclo
 from servidor.billing.plans import PlanoTarifario, check_plan
 from servidor.billing.prices import SLOTS_PER_HOUR, Postos
@@ -39,6 +39,7 @@ SEASONAL_CYCLES = 12
 TIE_SHARE = Decimal("0.01")
 MAX_TARIFFS = 8
 _CENT_DIGITS = Decimal("0.01")
+SATURDAY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +172,9 @@ def compare_tariffs(planos: Sequence[PlanoTarifario], ciclos: Sequence[Ciclo], p
                         hour_cost[slot // SLOTS_PER_HOUR][index] += kwh * price_row[slot]
         reference_usage = usages[plans[0].calendar]
         for kind in range(DAY_KINDS):
-            working = 0 if kind < 5 else 1  # Saturday, Sunday and holidays are "other days"
+            working = 0 if kind < SATURDAY else 1  # Saturday, Sunday and HOLIDAY (7) are "other days"
             for slot, kwh in enumerate(reference_usage.matriz[kind]):
                 hour_kwh[slot // SLOTS_PER_HOUR][working] += kwh
-    assert HOLIDAY >= 5  # holidays are counted among the other days above
     return _verdict(plans, ciclos, rows, complete, totals, hour_kwh, hour_cost)
 
 
@@ -213,13 +213,15 @@ def _conclusion(plans: list[PlanoTarifario], complete: int, totals: list[Decimal
         return None, False, ("histórico curto demais para comparar: nenhum ciclo tem leituras suficientes "
                              f"(ao menos {plain(MIN_COVERAGE * HUNDRED)} % do ciclo)")
     best = min(range(len(plans)), key=lambda index: (totals[index], index))
-    runner_up = min((totals[i] for i in range(len(plans)) if i != best))
-    gap = runner_up - totals[best]
-    tie = max(Decimal(complete), (runner_up * TIE_SHARE).quantize(_CENT_DIGITS))
+    second = min((i for i in range(len(plans)) if i != best), key=lambda index: (totals[index], index))
+    gap = totals[second] - totals[best]
+    tie = max(Decimal(complete), (totals[second] * TIE_SHARE).quantize(_CENT_DIGITS))
     if gap < tie:
         return None, True, (f"empate: em {complete} ciclo(s) as tarifas diferem em {format_brl(gap)}, menos que "
                             f"{format_brl(tie)}; nenhuma compensa")
-    saving = -differences[best] if best != 0 else gap
-    versus = plans[0].nome if best != 0 else "a segunda mais barata"
-    return plans[best].id, True, (f"{plans[best].nome} compensa: {format_brl(saving)} a menos que {versus} "
-                                  f"em {complete} ciclo(s)")
+    # Against the reference (the tariff the meter has) when another wins; against the runner-up
+    # when the reference itself is the cheapest.
+    other = 0 if best != 0 else second
+    saving = totals[other] - totals[best]
+    return plans[best].id, True, (f"{plans[best].nome} compensa: {format_brl(saving)} a menos que "
+                                  f"{plans[other].nome} em {complete} ciclo(s)")

@@ -35,7 +35,7 @@ def amount(name: str, value: Any, maximum: Decimal, error: type[BillingError] = 
 
 def percent(name: str, value: Any, error: type[BillingError] = BillingError) -> Decimal:
     """A rate in percent, 0 ≤ rate < 100: a tax "por dentro" of 100 % would have no price left."""
-    rate = amount(name, value, HUNDRED, error)
+    rate = amount(name, value, Decimal("Infinity"), error)
     if rate >= HUNDRED:
         raise error(f"{name} deve ser menor que 100 % (recebido {plain(rate)} %)", name)
     return rate

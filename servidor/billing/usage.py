@@ -59,20 +59,71 @@ class PerfilConsumo:
         return min(self.dias) if self.dias else None
 
 
-def _local_start(tz: ZoneInfo, ts_ms: int, cache: dict[int, tuple[date, int] | None]) -> tuple[date, int]:
-    """(local date, minute of the day) of an instant; one zone lookup per UTC hour."""
-    hour = ts_ms // _HOUR_MS
-    if hour not in cache:
-        start = (_EPOCH + timedelta(milliseconds=hour * _HOUR_MS)).astimezone(tz)
-        end = (_EPOCH + timedelta(milliseconds=(hour + 1) * _HOUR_MS)).astimezone(tz)
-        # Reuse only for an hour with one offset; an hour holding a change is converted exactly.
-        cache[hour] = (start.date(), start.hour * 60 + start.minute) if start.utcoffset() == end.utcoffset() else None
-    cached = cache[hour]
-    if cached is None:
-        moment = (_EPOCH + timedelta(milliseconds=ts_ms)).astimezone(tz)
-        return moment.date(), moment.hour * 60 + moment.minute
-    day, minute = cached
-    return day, minute + (ts_ms - hour * _HOUR_MS) // 60_000
+def _local_slot(tz: ZoneInfo, ts_ms: int) -> tuple[date, int]:
+    """(local date, quarter hour of the day) of an instant that starts a local quarter hour."""
+    moment = (_EPOCH + timedelta(milliseconds=ts_ms)).astimezone(tz)
+    if moment.minute % SLOT_MINUTES or moment.second or moment.microsecond:
+        raise InvalidConsumption("intervalos de consumo devem começar num quarto de hora local", "consumo")
+    return moment.date(), (moment.hour * 60 + moment.minute) // SLOT_MINUTES
+
+
+def _kwh(raw: object) -> Decimal:
+    # Decimal and float are what the store hands over, 35,040 times a year: test their types
+    # before the general conversion.
+    if type(raw) is float:
+        value = Decimal(repr(raw))
+    elif type(raw) is Decimal:
+        value = raw
+    else:
+        try:
+            value = to_decimal(raw, "kwh")  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise InvalidConsumption(str(exc), "consumo") from None
+    if not value.is_finite() or value < 0 or value > MAX_KWH_PER_INTERVAL:
+        raise InvalidConsumption(f"consumo inválido num intervalo: {raw} kWh", "consumo")
+    return value
+
+
+class _Grid:
+    """Quarter-hour rows per local day, filled from instants with one zone lookup per UTC hour."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self.rows: dict[date, list[Decimal]] = {}
+        self.covered: dict[date, int] = {}
+        # UTC hour → (its day's row, the day, its first quarter hour), or None for an hour
+        # holding an offset change (or starting off a local quarter hour), converted each time.
+        self.hours: dict[int, tuple[list[Decimal], date, int] | None] = {}
+
+    def _row(self, day: date) -> list[Decimal]:
+        row = self.rows.get(day)
+        if row is None:
+            row = self.rows[day] = [ZERO] * SLOTS_PER_DAY
+            self.covered[day] = 0
+        return row
+
+    def add(self, ts_ms: int, kwh: Decimal) -> None:
+        hour = ts_ms // _HOUR_MS
+        if hour not in self.hours:
+            start = (_EPOCH + timedelta(milliseconds=hour * _HOUR_MS)).astimezone(self.tz)
+            end = (_EPOCH + timedelta(milliseconds=(hour + 1) * _HOUR_MS)).astimezone(self.tz)
+            entry = None
+            if start.utcoffset() == end.utcoffset() and start.minute % SLOT_MINUTES == 0:
+                day = start.date()
+                entry = (self._row(day), day, (start.hour * 60 + start.minute) // SLOT_MINUTES)
+            self.hours[hour] = entry
+        entry = self.hours[hour]
+        offset = ts_ms - hour * _HOUR_MS
+        if entry is not None and offset % _SLOT_MS == 0:
+            row, day, slot = entry
+            slot += offset // _SLOT_MS
+            if slot < SLOTS_PER_DAY:
+                row[slot] += kwh
+                self.covered[day] += _SLOT_MS
+                return
+        day, slot = _local_slot(self.tz, ts_ms)
+        self._row(day)[slot] += kwh
+        self.covered[day] += _SLOT_MS
 
 
 def profile_from_intervals(tz: ZoneInfo, intervals: Iterable[tuple[int, int, object]]) -> PerfilConsumo:
@@ -82,40 +133,45 @@ def profile_from_intervals(tz: ZoneInfo, intervals: Iterable[tuple[int, int, obj
     InvalidConsumption (pt-BR) for a negative or absurd value, an interval not on local quarter
     hours, longer than an hour, or overlapping the one before.
     """
-    slots: dict[date, list[Decimal]] = {}
-    covered: dict[date, int] = {}
-    cache: dict[int, tuple[date, int] | None] = {}
-    previous_end = None
+    grid = _Grid(tz)
+    hours = grid.hours
+    covered = grid.covered
+    previous_end = -1
     for start, end, raw in intervals:
-        if previous_end is not None and start < previous_end:
+        if start < previous_end:
             raise InvalidConsumption("intervalos de consumo fora de ordem ou sobrepostos", "consumo")
+        previous_end = end
         length = end - start
+        if length == _SLOT_MS:
+            # The common case, 35,040 times a year: a 15-minute bucket inside an hour already seen.
+            kwh = Decimal(repr(raw)) if type(raw) is float else raw if type(raw) is Decimal else _kwh(raw)
+            if not ZERO <= kwh <= MAX_KWH_PER_INTERVAL:  # also false for NaN
+                _kwh(kwh)
+            hour = start // _HOUR_MS
+            entry = hours.get(hour)
+            offset = start - hour * _HOUR_MS
+            if entry is not None and offset % _SLOT_MS == 0:
+                row, day, slot = entry
+                slot += offset // _SLOT_MS
+                if slot < SLOTS_PER_DAY:
+                    row[slot] += kwh
+                    covered[day] += _SLOT_MS
+                    continue
+            grid.add(start, kwh)
+            continue
         if length <= 0 or length > MAX_INTERVAL_MS or length % _SLOT_MS:
             raise InvalidConsumption("cada intervalo de consumo deve ter de 15 a 60 minutos, em quartos de hora", "consumo")
-        try:
-            kwh = to_decimal(raw, "kwh")
-        except ValueError as exc:
-            raise InvalidConsumption(str(exc), "consumo") from None
-        if kwh < 0 or kwh > MAX_KWH_PER_INTERVAL:
-            raise InvalidConsumption(f"consumo inválido num intervalo: {kwh} kWh", "consumo")
-        day, minute = _local_start(tz, start, cache)
-        if minute % SLOT_MINUTES:
-            raise InvalidConsumption("intervalos de consumo devem começar num quarto de hora local", "consumo")
+        kwh = _kwh(raw)
         parts = length // _SLOT_MS
-        share = kwh / parts if parts > 1 else kwh
+        share = kwh / parts
         for part in range(parts):
-            slot_day, slot_minute = (day, minute) if part == 0 else _local_start(tz, start + part * _SLOT_MS, cache)
-            row = slots.get(slot_day)
-            if row is None:
-                row = slots[slot_day] = [ZERO] * SLOTS_PER_DAY
-                covered[slot_day] = 0
-            row[slot_minute // SLOT_MINUTES] += share
-            covered[slot_day] += _SLOT_MS
-        previous_end = end
+            grid.add(start + part * _SLOT_MS, share)
     days = {}
-    for day, row in slots.items():
+    for day, row in grid.rows.items():
+        if not grid.covered[day]:
+            continue  # a day whose row was made ready for an hour that held no data of it
         first, following = day_bounds(tz, day)
-        coverage = min(Decimal(1), Decimal(covered[day]) / Decimal(following - first))
+        coverage = min(Decimal(1), Decimal(grid.covered[day]) / Decimal(following - first))
         days[day] = DiaConsumo(day, tuple(row), coverage.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
     return PerfilConsumo(days)
 
