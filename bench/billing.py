@@ -19,7 +19,6 @@ import statistics
 import sys
 import time
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -5,9 +5,12 @@ from datetime import date
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
-from servidor.billing.charges import Tributos
+from hypothesis import strategies as st
+
+from servidor.billing.charges import Cip, Tributos
+from servidor.billing.cycles import cycle_named
 from servidor.billing.plans import PlanoTarifario, VersaoTarifa
-from servidor.billing.prices import Janela, Postos, Preco, PrecoUnico
+from servidor.billing.prices import Faixa, Faixas, Janela, Postos, Preco, PrecoUnico
 from servidor.billing.tariff_flags import TabelaBandeiras, ValoresBandeiras
 from servidor.billing.usage import profile_from_intervals
 
@@ -46,4 +49,33 @@ def branca_plan(ponta="1.60", intermediario="1.05", fora_ponta="0.65", plan_id="
     return PlanoTarifario(plan_id, "Tarifa Branca", (VersaoTarifa(vigencia, energy, **version),))
 
 
-NO_TAX = Tributos()
+# --- hypothesis strategies ------------------------------------------------------------------------
+
+prices = st.decimals(D("0.05"), D("3"), places=5)
+rates = st.decimals(0, 25, places=2)
+cycles = st.builds(lambda year, month, day: cycle_named(year, month, day),
+                   st.integers(2021, 2030), st.integers(1, 12), st.one_of(st.none(), st.integers(1, 28)))
+hour_profiles = st.lists(st.decimals(0, 5, places=3), min_size=24, max_size=24)
+
+
+@st.composite
+def energies(draw):
+    kind = draw(st.sampled_from(["flat", "split", "tiers", "posts"]))
+    if kind == "flat":
+        return PrecoUnico(Preco(draw(prices)))
+    if kind == "split":
+        return PrecoUnico(Preco(tusd=draw(prices), te=draw(prices)))
+    if kind == "tiers":
+        first = draw(st.integers(10, 300))
+        return Faixas((Faixa(D(first), Preco(draw(prices))), Faixa(D(first + draw(st.integers(1, 500))), Preco(draw(prices))),
+                       Faixa(None, Preco(draw(prices)))))
+    return Postos(Preco(draw(prices)), BRANCA_WINDOWS, ponta=Preco(draw(prices)), intermediario=Preco(draw(prices)))
+
+
+@st.composite
+def versions(draw, vigencia=date(2020, 1, 1)):
+    return VersaoTarifa(
+        vigencia, draw(energies()), taxa_fixa_mensal=draw(st.decimals(0, 50, places=2)),
+        tributos=Tributos(draw(rates), draw(st.decimals(0, 2, places=2)), draw(st.decimals(0, 8, places=2)),
+                          draw(st.sampled_from(["sequencial", "conjunto"]))),
+        cip=draw(st.one_of(st.none(), st.builds(lambda v: Cip(valor_fixo=v), st.decimals(0, 60, places=2)))))

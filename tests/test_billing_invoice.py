@@ -1,7 +1,7 @@
 """Cycle invoices: the minimum, missing data and flags, and the properties every bill keeps."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal as D
 
 import holidays
@@ -9,13 +9,14 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from servidor.billing.bill import compute_invoice, invoice_for
-from servidor.billing.charges import Cip, Tributos
+from servidor.billing.charges import Tributos
 from servidor.billing.cycles import cycle_named
 from servidor.billing.holiday_calendar import HolidayCalendar
 from servidor.billing.plans import PlanoTarifario, VersaoTarifa
-from servidor.billing.prices import Faixa, Faixas, Postos, Preco, PrecoUnico
+from servidor.billing.prices import Faixas
 from servidor.billing.usage import cycle_usage
-from tests.billing_support import ALL_GREEN, BRANCA_WINDOWS, branca_plan, flags, flat_plan, profile
+from tests.billing_support import (ALL_GREEN, branca_plan, cycles, flags, flat_plan, hour_profiles, prices, profile,
+                                   rates, versions)
 
 CENT = D("0.01")
 EVENING = [D("0.1")] * 18 + [D(1)] * 3 + [D("0.1")] * 3  # kWh per hour: 3 kWh between 18 and 21 h
@@ -25,7 +26,7 @@ def test_below_the_minimum_the_missing_kwh_are_billed_at_the_base_price():
     ciclo = cycle_named(2025, 10)  # 31 days
     tiny = profile(ciclo, [D("0.025")] * 24)  # 0,6 kWh a day: 18,6 kWh
     invoice = invoice_for(flat_plan(price="0.80"), ciclo, tiny, flags(**{"2025_10": "amarela"}), "monofasica")
-    assert [(l.grupo, l.quantidade, l.valor) for l in invoice.linhas] == [
+    assert [(line.grupo, line.quantidade, line.valor) for line in invoice.linhas] == [
         ("energia", D("18.600"), D("14.88")),          # 18,6 × 0,80
         ("disponibilidade", D("11.400"), D("9.12")),   # (30 − 18,6) × 0,80
         ("bandeira", D("30.000"), D("0.57")),          # the billed 30 kWh × 0,01885 = 0,5655
@@ -34,7 +35,7 @@ def test_below_the_minimum_the_missing_kwh_are_billed_at_the_base_price():
     assert "mínimo de 30 kWh" in invoice.linhas[1].descricao
     branca = invoice_for(branca_plan(fora_ponta="0.61"), ciclo, tiny, ALL_GREEN, "trifasica")
     minimum = branca.lines_of("disponibilidade")
-    assert [(l.quantidade, l.preco) for l in minimum] == [(D("81.400"), D("0.61"))]  # fora de ponta price
+    assert [(line.quantidade, line.preco) for line in minimum] == [(D("81.400"), D("0.61"))]  # fora de ponta price
 
 
 def test_a_month_missing_from_the_flag_table_is_billed_green_with_a_note():
@@ -65,37 +66,10 @@ def test_invoice_json_carries_every_line_and_the_formatted_total():
 
 # --- properties ---------------------------------------------------------------------------------
 
-prices = st.decimals(D("0.05"), D("3"), places=5)
-rates = st.decimals(0, 25, places=2)
-cycles = st.builds(lambda year, month, day: cycle_named(year, month, day),
-                   st.integers(2021, 2030), st.integers(1, 12), st.one_of(st.none(), st.integers(1, 28)))
-hour_profiles = st.lists(st.decimals(0, 5, places=3), min_size=24, max_size=24)
-
-
-@st.composite
-def energies(draw):
-    kind = draw(st.sampled_from(["flat", "split", "tiers", "posts"]))
-    if kind == "flat":
-        return PrecoUnico(Preco(draw(prices)))
-    if kind == "split":
-        return PrecoUnico(Preco(tusd=draw(prices), te=draw(prices)))
-    if kind == "tiers":
-        first = draw(st.integers(10, 300))
-        return Faixas((Faixa(D(first), Preco(draw(prices))), Faixa(D(first + draw(st.integers(1, 500))), Preco(draw(prices))),
-                       Faixa(None, Preco(draw(prices)))))
-    return Postos(Preco(draw(prices)), BRANCA_WINDOWS, ponta=Preco(draw(prices)), intermediario=Preco(draw(prices)))
-
-
-@st.composite
-def versions(draw, vigencia=date(2020, 1, 1)):
-    return VersaoTarifa(
-        vigencia, draw(energies()), taxa_fixa_mensal=draw(st.decimals(0, 50, places=2)),
-        tributos=Tributos(draw(rates), draw(st.decimals(0, 2, places=2)), draw(st.decimals(0, 8, places=2)),
-                          draw(st.sampled_from(["sequencial", "conjunto"]))),
-        cip=draw(st.one_of(st.none(), st.builds(lambda v: Cip(valor_fixo=v), st.decimals(0, 60, places=2)))))
-
-
-flag_tables = st.sampled_from([ALL_GREEN, flags(**{f"2025_{m:02d}": f for m, f in zip(range(1, 13), ["amarela", "vermelha_1", "vermelha_2", "verde"] * 3)})])
+# 2025 with every flag in turn (cycles outside 2025 meet months without a flag: billed verde)
+MIXED_2025 = flags(**{f"2025_{month:02d}": flag
+                      for month, flag in zip(range(1, 13), ["amarela", "vermelha_1", "vermelha_2", "verde"] * 3)})
+flag_tables = st.sampled_from([ALL_GREEN, MIXED_2025])
 connections = st.sampled_from([None, "monofasica", "bifasica", "trifasica"])
 
 
@@ -155,8 +129,8 @@ def test_splitting_a_cycle_pro_rata_moves_no_centavo_beyond_the_lines_rounding(v
     two = compute_invoice(split, usage, ALL_GREEN, connection)
     priced = [line for line in one.linhas if line.grupo in ("energia", "disponibilidade", "taxa_fixa")]
     for group in ("energia", "disponibilidade"):  # kWh are shared exactly, none created or lost
-        assert sum(l.quantidade for l in one.lines_of(group) if "TE" not in l.descricao.split()) == \
-            sum(l.quantidade for l in two.lines_of(group) if "TE" not in l.descricao.split())
+        assert sum(line.quantidade for line in one.lines_of(group) if "TE" not in line.descricao.split()) == \
+            sum(line.quantidade for line in two.lines_of(group) if "TE" not in line.descricao.split())
     # Stated rounding: each priced line of the whole cycle becomes two rounded lines, which can
     # differ from it by one centavo (tier bounds scaled to 0,001 kWh add at most one per tier).
     tiers = len(version.energia.faixas) if isinstance(version.energia, Faixas) else 0

@@ -115,10 +115,10 @@ def _hour_prices(plano: PlanoTarifario, invoice: FaturaCiclo, uso: UsoCiclo) -> 
         factor = (invoice.subtotal + invoice.sum_of("tributo")) / invoice.subtotal
     if isinstance(energy, Postos):
         kwh = post_kwh(energy, uso)
-        price = {post: (sum((l.valor for l in lines if l.posto == post), ZERO) / kwh[post] * factor
+        price = {post: (sum((line.valor for line in lines if line.posto == post), ZERO) / kwh[post] * factor
                         if kwh[post] else ZERO) for post in kwh}
         return [[price[post] for post in energy.slot_posts[kind]] for kind in range(DAY_KINDS)]
-    flat = sum((l.valor for l in lines), ZERO) / invoice.kwh_medido * factor if invoice.kwh_medido else ZERO
+    flat = sum((line.valor for line in lines), ZERO) / invoice.kwh_medido * factor if invoice.kwh_medido else ZERO
     return [[flat] * len(uso.matriz[0]) for _ in range(DAY_KINDS)]
 
 
