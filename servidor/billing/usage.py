@@ -207,7 +207,7 @@ def cycle_usage(perfil: PerfilConsumo, ciclo: Ciclo, calendar: HolidayCalendar) 
         for slot, value in enumerate(found.kwh):
             if value:
                 row[slot] += value
-    total = sum((sum(row) for row in matrix), ZERO)
+    total = sum((sum(row, ZERO) for row in matrix), ZERO)
     return UsoCiclo(
         ciclo, tuple(tuple(row) for row in matrix), total, with_data,
         (coverage / ciclo.dias).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), tuple(holidays),
