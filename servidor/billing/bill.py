@@ -30,7 +30,7 @@ from servidor.billing.tariff_flags import FLAG_LABELS, TabelaBandeiras
 from servidor.billing.usage import PerfilConsumo, UsoCiclo, cycle_usage, prorate, split_exact
 
 # Below this share of the cycle's time with readings the invoice says it is an estimate.
-MIN_COVERAGE = Decimal("0.99")
+ESTIMATE_BELOW_COVERAGE = Decimal("0.99")
 
 
 def post_kwh(postos: Postos, uso: UsoCiclo) -> dict[str, Decimal]:
@@ -210,7 +210,7 @@ def compute_invoice(plano: PlanoTarifario, uso: UsoCiclo, bandeiras: TabelaBande
         value, how = closing.cip.charge(kwh)
         lines.append(LinhaFatura("cip", "Contribuição de iluminação pública (CIP/COSIP)", value,
                                  f"{how}: {format_brl(value)}"))
-    if uso.cobertura < MIN_COVERAGE:
+    if uso.cobertura < ESTIMATE_BELOW_COVERAGE:
         notes.append(f"leituras cobrem {plain((uso.cobertura * 100).quantize(Decimal('0.1')))} % do ciclo "
                      f"({uso.dias_com_dados} de {ciclo.dias} dias com dados): valores estimados a menor")
     return FaturaCiclo(

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from shared.money import to_cents
 from servidor.billing.errors import InvalidTariff
-from servidor.billing.fields import HUNDRED, ZERO, amount, percent, plain
+from servidor.billing.fields import HUNDRED, ZERO, amount, check_bands, percent, plain
 
 # A municipality's CIP is a few reais to a few hundred a month; more is a typo.
 MAX_CIP = Decimal(100_000)
@@ -118,13 +118,7 @@ class Cip:
         if self.valor_fixo is not None:
             object.__setattr__(self, "valor_fixo", amount("valor_fixo", self.valor_fixo, MAX_CIP, InvalidTariff))
             return
-        if len(bands) > MAX_CIP_BANDS:
-            raise InvalidTariff(f"CIP: no máximo {MAX_CIP_BANDS} faixas", "cip.faixas")
-        if bands[-1].ate_kwh is not None:
-            raise InvalidTariff("CIP: a última faixa não pode ter limite (ate_kwh nulo)", "cip.faixas")
-        bounds = [band.ate_kwh for band in bands[:-1]]
-        if any(b is None for b in bounds) or any(b <= a for a, b in zip(bounds, bounds[1:])):  # type: ignore[operator]
-            raise InvalidTariff("CIP: os limites das faixas (ate_kwh) devem ser crescentes", "cip.faixas")
+        check_bands([band.ate_kwh for band in bands], MAX_CIP_BANDS, InvalidTariff, "CIP: ")
 
     def charge(self, kwh: Decimal) -> tuple[Decimal, str]:
         """(R$, how it was chosen) for a cycle that measured `kwh`."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 from shared.money import MAX_DECIMALS, MONEY_ROUNDING, format_number_br, to_decimal
 from servidor.billing.errors import BillingError
@@ -73,3 +73,22 @@ def price_text(value: Decimal) -> str:
 
 def day_text(value: date) -> str:
     return value.strftime("%d/%m/%Y")
+
+
+def check_bands(bounds: Sequence[Decimal | None], maximum: int, error: type[BillingError], prefix: str = "") -> None:
+    """Upper bounds of bands (tiers, CIP bands): one to `maximum`, strictly increasing, the last open."""
+    if not bounds:
+        raise error(f"{prefix}informe ao menos uma faixa", "faixas")
+    if len(bounds) > maximum:
+        raise error(f"{prefix}no máximo {maximum} faixas", "faixas")
+    if bounds[-1] is not None:
+        raise error(f"{prefix}a última faixa não pode ter limite (ate_kwh deve ser nulo)",
+                    f"faixas[{len(bounds) - 1}].ate_kwh")
+    previous = ZERO
+    for index, bound in enumerate(bounds[:-1]):
+        if bound is None:
+            raise error(f"{prefix}só a última faixa pode ficar sem limite (ate_kwh)", f"faixas[{index}].ate_kwh")
+        if bound <= previous:
+            raise error(f"{prefix}as faixas devem ser crescentes: a faixa {index + 1} vai até {plain(bound)} kWh, "
+                        f"que não é maior que {plain(previous)} kWh da faixa anterior", f"faixas[{index}].ate_kwh")
+        previous = bound

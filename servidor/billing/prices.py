@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Union
 
 from servidor.billing.errors import InvalidTariff
-from servidor.billing.fields import amount, plain
+from servidor.billing.fields import amount, check_bands
 from servidor.billing.holiday_calendar import DAY_KINDS, WEEKDAY_NAMES
 
 # Residential prices in Brazil are around R$ 0,60–1,20 per kWh with taxes; above R$ 100/kWh is a
@@ -98,24 +98,7 @@ class Faixas:
     def __post_init__(self) -> None:
         tiers = tuple(self.faixas)
         object.__setattr__(self, "faixas", tiers)
-        if not tiers:
-            raise InvalidTariff("informe ao menos uma faixa", "faixas")
-        if len(tiers) > MAX_TIERS:
-            raise InvalidTariff(f"no máximo {MAX_TIERS} faixas", "faixas")
-        if tiers[-1].ate_kwh is not None:
-            raise InvalidTariff("a última faixa não pode ter limite (ate_kwh deve ser nulo)",
-                                f"faixas[{len(tiers) - 1}].ate_kwh")
-        previous = Decimal(0)
-        for index, tier in enumerate(tiers[:-1]):
-            if tier.ate_kwh is None:
-                raise InvalidTariff("só a última faixa pode ficar sem limite (ate_kwh)", f"faixas[{index}].ate_kwh")
-            if tier.ate_kwh <= previous:
-                raise InvalidTariff(
-                    f"as faixas devem ser crescentes: a faixa {index + 1} vai até {plain(tier.ate_kwh)} kWh, "
-                    f"que não é maior que {plain(previous)} kWh da faixa anterior",
-                    f"faixas[{index}].ate_kwh",
-                )
-            previous = tier.ate_kwh
+        check_bands([tier.ate_kwh for tier in tiers], MAX_TIERS, InvalidTariff)
 
     @property
     def base(self) -> Preco:

@@ -144,6 +144,7 @@ def profile_from_intervals(tz: ZoneInfo, intervals: Iterable[tuple[int, int, obj
         length = end - start
         if length == _SLOT_MS:
             # The common case, 35,040 times a year: a 15-minute bucket inside an hour already seen.
+            # _Grid.add does the same; inlined here it saves a quarter of the profile's time (bench).
             kwh = Decimal(repr(raw)) if type(raw) is float else raw if type(raw) is Decimal else _kwh(raw)
             if not ZERO <= kwh <= MAX_KWH_PER_INTERVAL:  # also false for NaN
                 _kwh(kwh)
