@@ -1,16 +1,18 @@
 """Cycle invoices: the minimum, missing data and flags, and the properties every bill keeps."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import holidays
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from servidor.billing.bill import compute_invoice, invoice_for
 from servidor.billing.charges import Tributos
 from servidor.billing.cycles import cycle_named
+from servidor.billing.errors import BillingError
 from servidor.billing.holiday_calendar import HolidayCalendar
 from servidor.billing.plans import PlanoTarifario, VersaoTarifa
 from servidor.billing.prices import Faixas
@@ -53,6 +55,21 @@ def test_a_cycle_with_missing_readings_says_it_is_an_estimate():
     invoice = invoice_for(flat_plan(), ciclo, half, ALL_GREEN)
     assert invoice.dias_com_dados == 15
     assert invoice.avisos[-1] == "leituras cobrem 48,4 % do ciclo (15 de 31 dias com dados): valores estimados a menor"
+
+
+def test_usage_grouped_with_another_holiday_calendar_is_refused():
+    ciclo = cycle_named(2026, 7)
+    usage = cycle_usage(profile(ciclo, EVENING), ciclo, HolidayCalendar())
+    local = branca_plan()
+    local = type(local)(local.id, local.nome, local.versoes, frozenset({date(2026, 7, 9)}))
+    with pytest.raises(BillingError, match="outro calendário de feriados"):
+        compute_invoice(local, usage, ALL_GREEN)
+    national = compute_invoice(branca_plan(), usage, ALL_GREEN)
+    own = compute_invoice(local, cycle_usage(profile(ciclo, EVENING), ciclo, local.calendar), ALL_GREEN)
+    ponta = [invoice.lines_of("energia")[0] for invoice in (national, own)]
+    assert [line.posto for line in ponta] == ["ponta", "ponta"]
+    # 09/07/2026 is a Thursday: the distributor's holiday takes its 3 kWh of 18–21 h out of ponta
+    assert ponta[0].quantidade - ponta[1].quantidade == 3
 
 
 def test_invoice_json_carries_every_line_and_the_formatted_total():

@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from shared.money import format_brl, to_cents
 from servidor.billing.charges import CONNECTION_LABELS, MINIMUM_KWH, check_connection
 from servidor.billing.cycles import MONTH_NAMES, Ciclo
+from servidor.billing.errors import BillingError
 from servidor.billing.fields import HUNDRED, KWH_QUANTUM, ZERO, day_text, kwh_text, plain, price_text
 from servidor.billing.invoice import TAXED_GROUPS, FaturaCiclo, LinhaFatura
 from servidor.billing.plans import PlanoTarifario, Segment, check_plan
@@ -190,6 +191,11 @@ def compute_invoice(plano: PlanoTarifario, uso: UsoCiclo, bandeiras: TabelaBande
     """The invoice of one cycle's consumption (`uso`, summed with this tariff's holidays)."""
     plano = check_plan(plano)
     ligacao = check_connection(ligacao)
+    if uso.calendario != plano.calendar:
+        # Posts depend on which days are holidays: usage summed with another calendar would
+        # put a distributor's holiday's evening in ponta.
+        raise BillingError(f"consumo agrupado com outro calendário de feriados que o da tarifa {plano.id}",
+                           "feriados_extras")
     ciclo = uso.ciclo
     segments = plano.segments(ciclo)
     kwh = uso.kwh.quantize(KWH_QUANTUM, ROUND_HALF_UP)

@@ -187,6 +187,7 @@ class UsoCiclo:
     dias_com_dados: int
     cobertura: Decimal
     feriados: tuple[tuple[date, str], ...]
+    calendario: HolidayCalendar
 
 
 def cycle_usage(perfil: PerfilConsumo, ciclo: Ciclo, calendar: HolidayCalendar) -> UsoCiclo:
@@ -211,7 +212,7 @@ def cycle_usage(perfil: PerfilConsumo, ciclo: Ciclo, calendar: HolidayCalendar) 
     total = sum((sum(row, ZERO) for row in matrix), ZERO)
     return UsoCiclo(
         ciclo, tuple(tuple(row) for row in matrix), total, with_data,
-        (coverage / ciclo.dias).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), tuple(holidays),
+        (coverage / ciclo.dias).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), tuple(holidays), calendar,
     )
 
 
