@@ -58,6 +58,13 @@ def household_year(cycles, seed: int = 13) -> list[tuple[int, int, float]]:
     return intervals
 
 
+def load_average() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def timed(function, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -84,6 +91,7 @@ def main() -> int:
         profile = profile_from_intervals(TZ, intervals)
         return compare_tariffs(plans, cycles, profile, EXAMPLE_FLAGS, "bifasica")
 
+    load_before = load_average()
     cold_start = time.perf_counter()
     result = comparison()
     cold = time.perf_counter() - cold_start
@@ -93,13 +101,15 @@ def main() -> int:
     profile_only = timed(lambda: profile_from_intervals(TZ, intervals), args.runs)
     whole = timed(comparison, args.runs)
     median = statistics.median(whole)
+    load_after = load_average()
     info = machine_info()
     lines = [
         BEGIN,
         "### Billing: 12 cycles of tariff comparison (bench/billing.py)",
         "",
         f"Run on {info['date']}: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, Python {info['python']}, "
-        f"kernel {info['kernel']}; shared, noisy machine, so medians of {args.runs} runs in one process.",
+        f"kernel {info['kernel']}; shared, noisy machine (1-min load average {load_before} before, {load_after} "
+        f"after, on {info['nproc']} CPUs), so medians of {args.runs} runs in one process.",
         f"Input: {len(intervals):,} quarter hours ({cycles[0].primeiro_dia} to {cycles[-1].ultimo_dia}, "
         f"{len(cycles)} cycles, dia_leitura 10), floats as the store hands them over; tariffs "
         f"{', '.join(p.id for p in plans)} (servidor/billing/examples.py), bifásica, example bandeiras.",
