@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from shared.backoff import Backoff
+from shared.contract import EDITABLE, MAX_BATCH
 from medidor.server_api import IngestAnswer, MeterApi, MeterKeys, Refused, RemoteCommand, ServerError, Unreachable
 from medidor.spool import Spool
 from medidor.status import StatusBoard
 
 log = logging.getLogger("medidor.envio")
 
-# The server's limit per request (servidor/api/readings.py MAX_BATCH): a day of 10-s readings
-# goes in 9 requests.
-MAX_BATCH = 1000
 # With nothing to send the thread sleeps this long unless woken by a new reading.
 IDLE_WAIT_S = 1.0
 # After a stop request, pending readings are still sent for this long if the server answers;
@@ -40,9 +38,6 @@ COMMAND_POLL_S = 2.0
 MAX_PENDING_ALERTS = 20
 # Rejected readings logged one by one per batch; beyond this only the count.
 MAX_REJECTED_LOGGED = 5
-# Fields the server's PUT replaces (servidor/domain/meters.py EDITABLE); omitted ones would be
-# reset to their defaults, so the agent sends the server's current value for those it does not own.
-_EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +58,9 @@ class MeterFields:
                 "silencio_s": max(self.silencio_min_s, 15 * 60)}
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
-        out = {k: current[k] for k in _EDITABLE if k in current and current[k] is not None}
+        """The whole PUT body: a PUT resets every editable field it leaves out, so the server's
+        current values go along for the fields the agent does not own (tarifa, estado)."""
+        out = {k: current[k] for k in EDITABLE if k in current and current[k] is not None}
         out.update(nome=self.nome, categoria=self.categoria, fuso=self.fuso,
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
