@@ -17,7 +17,7 @@ from typing import Any, Callable
 from shared.backoff import Backoff
 from shared.contract import EDITABLE, MAX_BATCH
 from medidor.server_api import IngestAnswer, MeterApi, MeterKeys, Refused, RemoteCommand, ServerError, Unreachable
-from medidor.spool import Spool
+from medidor.spool import Spool, SpoolDamaged
 from medidor.status import StatusBoard
 
 log = logging.getLogger("medidor.envio")
@@ -84,7 +84,8 @@ class Sender:
                  on_meter: Callable[[dict[str, Any]], None] = lambda _: None,
                  paused: Callable[[], bool] = lambda: False,
                  announce: Callable[[str], None] = lambda text: print(text, flush=True),
-                 batch_size: int = MAX_BATCH, backoff: Backoff | None = None) -> None:
+                 batch_size: int = MAX_BATCH, backoff: Backoff | None = None,
+                 on_fatal: Callable[[BaseException], None] = lambda _: None) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
         self._api = api
@@ -98,6 +99,7 @@ class Sender:
         self._on_meter = on_meter
         self._paused = paused
         self._announce = announce
+        self._on_fatal = on_fatal
         self._last_poll = 0.0
         self._batch_size = batch_size
         self._backoff = backoff or Backoff(RETRY_BASE_S, RETRY_CAP_S)
@@ -161,6 +163,13 @@ class Sender:
                 except Refused as exc:
                     self._failed(f"recusado: {exc}", level=logging.ERROR)
                     continue
+                except SpoolDamaged as exc:
+                    # Skipping the damaged bytes would lose readings silently and sending past
+                    # them is impossible: the agent stops, and the next start says how to repair.
+                    log.error("%s: %s", self._api.meter_id, exc)
+                    self._status.update(servidor="spool danificado: o agente vai parar")
+                    self._on_fatal(exc)
+                    return
                 except Exception as exc:
                     # A bug or a disk error (the spool's ack) must not end sending for good:
                     # the readings stay in the spool and the step is tried again later.
@@ -252,8 +261,10 @@ class Sender:
         self._updated = True
         log.info("%s: medidor registrado em %s; chaves guardadas em %s", self._api.meter_id, self._api.base_url,
                  self._state_hint)
-        # The read key is shown this once (the server keeps only its hash); the owner needs it for the app.
-        self._announce(f"medidor {self._api.meter_id} registrado. Chave de leitura (para o app): {keys.chave_leitura}")
+        # Never the key itself: this line ends up in logs (journald, docker logs, lector.ini's
+        # log_dir) that people paste into bug reports. The file is the agent user's alone (0600).
+        self._announce(f"medidor {self._api.meter_id} registrado. A chave de leitura (para o app) está em "
+                       f"{self._state_hint}, campo chave_leitura")
         return keys.chave_escrita
 
     def _update(self, write_key: str) -> None:

@@ -112,3 +112,39 @@ def test_readings_discarded_on_a_full_disk_never_reach_the_server(tmp_path: Path
     # was reported discarded.
     for row in rows:
         assert json.loads(returned[row["seq"]])["ts"] == row["ts"], row["seq"]
+
+
+@pytest.mark.slow
+def test_a_full_disk_with_the_server_up_recovers_by_itself(tmp_path: Path, server: Server,
+                                                          tiny_disk: Callable[[int], Path]) -> None:
+    disk = tiny_disk(DISK_BYTES)
+    # Something else took most of the disk: what is left holds the agent's files and about
+    # half of one catch-up append (2000 readings).
+    fill(disk, leave=160 * 1024)
+    # Two days of 10-s readings as fast as they can be made: 17,280 readings, ~1.7 MB of spool
+    # records through ~100 KiB, which only works if acknowledged space comes back.
+    cfg = config(tmp_path, server, estado=disk / "agente", intervalo_s=10.0, historico_dias=2.0)
+    run = Running(cfg)
+    try:
+        wait_for(lambda: run.agent.next_seq >= 17_280 and run.agent.spool is not None
+                 and run.agent.spool.pending == 0, "two days of history through the full disk", 120)
+    finally:
+        run.stop()
+    assert any("ERRO ao gravar no disco" in m for m in run.messages)  # the disk did fill up
+    assert _all_seqs(server) == list(range(run.agent.next_seq))  # and nothing was skipped
+
+
+def _all_seqs(server: Server) -> list[int]:
+    """Every seq the server holds for casa-1, page by page."""
+    api = server.admin()
+    seqs: list[int] = []
+    path = "/api/v1/medidores/casa-1/leituras?limite=10000"
+    try:
+        while path:
+            reply = api.get(path)
+            assert reply.status == 200, reply.body
+            seqs += [r["seq"] for r in reply.json["leituras"]]
+            path = reply.json.get("proxima_pagina")
+    finally:
+        api.close()
+    return seqs
