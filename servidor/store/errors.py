@@ -32,12 +32,12 @@ class StorageUnavailable(StoreError):
     operation was stored; retry later."""
 
 
-def storage_error(exc: OSError, what: str) -> StoreError:
-    """The typed error for an OSError met while writing `what` (pt-BR, e.g. "as leituras")."""
+def storage_error(exc: OSError, what: str, doing: str = "gravar") -> StoreError:
+    """The typed error for an OSError met while `doing` (pt-BR verb) `what` (e.g. "as leituras")."""
     if exc.errno in _FULL:
         cause = "disco cheio" if exc.errno == errno.ENOSPC else "cota de disco esgotada"
-        return StorageFull(f"{cause}: não foi possível gravar {what}")
+        return StorageFull(f"{cause}: não foi possível {doing} {what}")
     if exc.errno in _DESCRIPTORS:
-        return StorageUnavailable(f"limite de arquivos abertos atingido: não foi possível gravar {what}")
+        return StorageUnavailable(f"limite de arquivos abertos atingido: não foi possível {doing} {what}")
     name = errno.errorcode.get(exc.errno or 0, "erro")
-    return StorageUnavailable(f"erro de E/S ({name}): não foi possível gravar {what}", exc.strerror)
+    return StorageUnavailable(f"erro de E/S ({name}): não foi possível {doing} {what}", exc.strerror)

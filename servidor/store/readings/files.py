@@ -1,7 +1,9 @@
 """The store directory: file names, listing, the process lock, and durable file operations.
 
 Layout: `LOCK` (header only; held with flock while open), `journal-<n>.log` (append-only
-records), `segment-<n>.seg` (journal n, compacted). Numbers rise; segment n replaces journal n.
+records), `segment-<n>.seg` (journal n, compacted), `deleted-streams` (keys dead forever).
+Numbers rise; segment n replaces journal n. `servidor reparar` puts damaged originals in
+`danificados/`, which nothing here reads.
 """
 from __future__ import annotations
 
@@ -69,6 +71,24 @@ def write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+# The health probe writes this much: a page, the least a write to a full disk can need.
+PROBE_BYTES = 4096
+
+
+def probe_write(directory: Path, durable: bool) -> None:
+    """Write, sync and remove a small file in `directory`: OSError while the disk is full or
+    descriptors are exhausted, the conditions a store's health waits out."""
+    path = directory / f".probe{TEMP_SUFFIX}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fd, bytes(PROBE_BYTES))
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
 
 
 def remove(path: Path, durable: bool) -> None:
