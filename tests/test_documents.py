@@ -157,7 +157,8 @@ while True:
     meter = f"m{n}"
     def create(db):
         db.table("medidores").insert({"id": meter})
-        db.table("chaves").insert_multiple([{"medidor": meter, "papel": "escrita"}, {"medidor": meter, "papel": "leitura"}])
+        db.table("chaves").insert_multiple([{"medidor": meter, "papel": "escrita"},
+                                            {"medidor": meter, "papel": "leitura"}])
     docs.transaction(create)
     if n % 3 == 0:
         old = f"m{n - 1}"
