@@ -39,35 +39,35 @@ from servidor.store.readings import ReadingStore
 
 T0 = 1_700_000_000_000
 
+def timed_threads(threads, run):
+    """Seconds for `threads` threads to each finish run(k), started together."""
+    barrier = threading.Barrier(threads + 1)
+    def body(k):
+        barrier.wait()
+        run(k)
+    pool = [threading.Thread(target=body, args=(k,)) for k in range(threads)]
+    for t in pool: t.start()
+    barrier.wait(); start = time.perf_counter()
+    for t in pool: t.join()
+    return time.perf_counter() - start
+
 def batched(directory, threads=4, batches=60, size=1000):
     store = ReadingStore.open(directory)
     work = [[[Reading(s, T0 + s * 10_000, s * 2.0, 700.0) for s in range(b * size, (b + 1) * size)]
              for b in range(batches)] for _ in range(threads)]
-    barrier = threading.Barrier(threads + 1)
     def run(k):
-        barrier.wait()
         for chunk in work[k]:
             store.append(f"m{k}", chunk)
-    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for t in pool: t.start()
-    barrier.wait(); start = time.perf_counter()
-    for t in pool: t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_threads(threads, run)
     store.close()
     return threads * batches * size / elapsed
 
 def single(directory, threads=16, per_thread=300):
     store = ReadingStore.open(directory)
-    barrier = threading.Barrier(threads + 1)
     def run(k):
-        barrier.wait()
         for s in range(per_thread):
             store.append(f"s{k}", [Reading(s, T0 + s * 10_000, s * 2.0, 700.0)])
-    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for t in pool: t.start()
-    barrier.wait(); start = time.perf_counter()
-    for t in pool: t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_threads(threads, run)
     store.close()
     return threads * per_thread / elapsed
 

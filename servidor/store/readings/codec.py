@@ -45,7 +45,6 @@ KIND_BATCH = 1
 KIND_TOMBSTONE = 2
 _KIND_AND_ID = struct.Struct("<BH")
 _U32 = struct.Struct("<I")
-_BATCH_HEAD = _KIND_AND_ID.size + _U32.size
 # seq, ts, energia, potencia: 8 bytes each; flags: 1.
 _BYTES_PER_READING = 33
 
@@ -193,32 +192,37 @@ def gather(buf: bytes, start: int, blocks: dict[str, "Accumulator"], on_tombston
                     continue
                 except (struct.error, UnicodeDecodeError, StoreCorrupt):
                     pass  # intact frame, undecodable payload: damage like any other
-        region = frames.bad_region(buf, pos, name, journal_plausible, describe_record,
-                                   record_torn if tail_may_be_torn else None)
-        if region.damage is None:
-            torn = size - pos
-        else:
-            damages.append(region.damage)
-        if region.resume is None:
+        resume, torn = frames.step_past(buf, pos, name, journal_plausible, describe_record,
+                                        record_torn if tail_may_be_torn else None, damages)
+        if resume is None:
             break
-        pos = region.resume
+        pos = resume
     return LogScan(size - torn, tuple(damages), torn)
+
+
+def keyed_head(buf: bytes, body: int, end: int, tombstone_kind: int) -> tuple[int, int] | None:
+    """(kind, where the key ends) of a payload that starts like every journal record and
+    segment entry (u8 kind, u16 key length, key), or None if it cannot be one. A tombstone
+    holds the key alone."""
+    if end - body < _KIND_AND_ID.size:
+        return None
+    kind, id_len = _KIND_AND_ID.unpack_from(buf, body)
+    at = body + _KIND_AND_ID.size + id_len
+    if not 1 <= id_len <= MAX_METER_ID_BYTES or at > end or (kind == tombstone_kind and at != end):
+        return None
+    return kind, at
 
 
 def journal_plausible(buf: bytes, body: int, end: int) -> bool:
     """Whether a journal record could start at `body` and end at `end` (frames.Plausible)."""
-    length = end - body
-    if length < _KIND_AND_ID.size:
+    head = keyed_head(buf, body, end, KIND_TOMBSTONE)
+    if head is None or head[0] == KIND_TOMBSTONE:
+        return head is not None
+    kind, at = head
+    if kind != KIND_BATCH or at + _U32.size > end:
         return False
-    kind, id_len = _KIND_AND_ID.unpack_from(buf, body)
-    if not 1 <= id_len <= MAX_METER_ID_BYTES:
-        return False
-    if kind == KIND_TOMBSTONE:
-        return length == _KIND_AND_ID.size + id_len
-    if kind != KIND_BATCH or length < _BATCH_HEAD + id_len:
-        return False
-    (n,) = _U32.unpack_from(buf, body + _KIND_AND_ID.size + id_len)
-    return 1 <= n <= MAX_READINGS_PER_RECORD and _BATCH_HEAD + id_len + _BYTES_PER_READING * n <= length
+    (n,) = _U32.unpack_from(buf, at)
+    return 1 <= n <= MAX_READINGS_PER_RECORD and at + _U32.size + _BYTES_PER_READING * n <= end
 
 
 def check_record(payload: memoryview) -> None:

@@ -84,6 +84,17 @@ def bad_region(buf: bytes, start: int, name: str, plausible: Plausible, describe
     return BadRegion(start, resume, Damage(name, start, end - start, describe(buf, start)))
 
 
+def step_past(buf: bytes, pos: int, name: str, plausible: Plausible, describe: Describe, torn: TornTail | None,
+              damages: list[Damage]) -> tuple[int | None, int]:
+    """For a reader at bad bytes `pos`: (where to go on, None at the end; bytes of torn tail),
+    the damage, if it is damage, added to `damages`."""
+    region = bad_region(buf, pos, name, plausible, describe, torn)
+    if region.damage is None:
+        return None, len(buf) - pos
+    damages.append(region.damage)
+    return region.resume, 0
+
+
 @dataclass(frozen=True, slots=True)
 class FrameScan:
     """The intact frames of a buffer as (start, end) spans with what `check` made of each, the
@@ -115,12 +126,8 @@ def scan_frames(buf: bytes, start: int, name: str, plausible: Plausible, check: 
             spans.append((pos, end))
             pos = end
             continue
-        region = bad_region(buf, pos, name, plausible, describe, torn)
-        if region.damage is None:
-            torn_bytes = size - pos
-        else:
-            damages.append(region.damage)
-        if region.resume is None:
+        resume, torn_bytes = step_past(buf, pos, name, plausible, describe, torn, damages)
+        if resume is None:
             break
-        pos = region.resume
+        pos = resume
     return FrameScan(tuple(spans), tuple(values), tuple(damages), torn_bytes)

@@ -28,6 +28,7 @@ from .codec import (
     check_header,
     file_header,
     header_damage,
+    keyed_head,
 )
 from .columns_codec import (
     COMPRESS_LZMA,
@@ -99,18 +100,13 @@ def encode_segment(meters: list[SegmentMeter], compression: int = DEFAULT_COMPRE
 
 
 def _plausible(buf: bytes, body: int, end: int) -> bool:
-    length = end - body
-    if length < _KIND_AND_ID.size:
+    head = keyed_head(buf, body, end, KIND_TOMBSTONE)
+    if head is None or head[0] == KIND_TOMBSTONE:
+        return head is not None
+    kind, at = head
+    if kind != KIND_CHUNK or at + _CHUNK_HEAD.size > end:
         return False
-    kind, id_len = _KIND_AND_ID.unpack_from(buf, body)
-    if not 1 <= id_len <= MAX_METER_ID_BYTES:
-        return False
-    if kind == KIND_TOMBSTONE:
-        return length == _KIND_AND_ID.size + id_len
-    head = body + _KIND_AND_ID.size + id_len
-    if kind != KIND_CHUNK or head + _CHUNK_HEAD.size > end:
-        return False
-    compression, n, _ = _CHUNK_HEAD.unpack_from(buf, head)
+    compression, n, _ = _CHUNK_HEAD.unpack_from(buf, at)
     return compression in (COMPRESS_ZLIB, COMPRESS_LZMA) and 1 <= n <= CHUNK_READINGS
 
 
