@@ -40,7 +40,7 @@ from servidor.store.readings import ReadingStore
 T0 = 1_700_000_000_000
 
 def timed_threads(threads, run):
-    """Seconds for `threads` threads to each finish run(k), started together."""
+    # Seconds for `threads` threads to each finish run(k), started together.
     barrier = threading.Barrier(threads + 1)
     def body(k):
         barrier.wait()

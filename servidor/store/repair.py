@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -45,12 +45,12 @@ ASIDE_DIR = "danificados"
 EXIT_OK, EXIT_FAILED, EXIT_TOO_NEW = 0, 4, 5
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RepairReport:
     """What the command found and did, as pt-BR lines; `report_path` if a report was written."""
 
     title: str
-    lines: list[str] = field(default_factory=list)
+    lines: tuple[str, ...] = ()
     report_path: Path | None = None
 
     def text(self) -> str:
@@ -89,7 +89,9 @@ def repair_readings(directory: Path, durable: bool = True) -> RepairReport:
     """Repair every damaged file of the readings store in `directory`. StoreLocked while a
     server has it open; StoreCorrupt for a format newer than this program's."""
     stamp = _stamp()
-    report = RepairReport(f"reparo das leituras em {directory} ({stamp})")
+    title = f"reparo das leituras em {directory} ({stamp})"
+    lines: list[str] = []
+    report_path = None
     aside_dir = directory / ASIDE_DIR
     lock = DirectoryLock(directory, durable)
     try:
@@ -104,13 +106,13 @@ def repair_readings(directory: Path, durable: bool = True) -> RepairReport:
             if not damages:
                 if torn:
                     cut_torn_tail(path, len(data) - torn, durable)
-                    report.lines.append(f"{path.name}: registro incompleto no fim ({torn} bytes) descartado; "
+                    lines.append(f"{path.name}: registro incompleto no fim ({torn} bytes) descartado; "
                                         "nunca tinha sido confirmado")
                 continue
             aside = _set_aside(path, aside_dir, stamp)
             write_atomic(path, repaired, durable=durable)
-            report.lines += [d.describe() for d in damages]
-            report.lines.append(f"{path.name}: {kept} registro(s) íntegro(s) mantido(s); original em "
+            lines += [d.describe() for d in damages]
+            lines.append(f"{path.name}: {kept} registro(s) íntegro(s) mantido(s); original em "
                                 f"{ASIDE_DIR}/{aside.name}")
         for _, path in sorted(segments.items()):
             found = scan_segment(path.read_bytes(), path.name)
@@ -125,8 +127,8 @@ def repair_readings(directory: Path, durable: bool = True) -> RepairReport:
                 write_atomic(path, encode_segment(list(found.meters)), durable=durable)
             else:
                 remove(path, durable)
-            report.lines += [d.describe() for d in found.damages]
-            report.lines.append(f"{path.name}: {len(found.meters)} trecho(s) íntegro(s) mantido(s); original em "
+            lines += [d.describe() for d in found.damages]
+            lines.append(f"{path.name}: {len(found.meters)} trecho(s) íntegro(s) mantido(s); original em "
                                 f"{ASIDE_DIR}/{aside.name}")
         deleted = directory / DELETED_NAME
         if deleted.exists():
@@ -134,22 +136,22 @@ def repair_readings(directory: Path, durable: bool = True) -> RepairReport:
             if found.damages:
                 aside = _set_aside(deleted, aside_dir, stamp)
                 write_atomic(deleted, encode_deleted(list(found.values)), durable=durable)
-                report.lines += [d.describe() for d in found.damages]
-                report.lines.append(f"{DELETED_NAME}: {len(found.values)} chave(s) apagada(s) mantida(s); original em "
+                lines += [d.describe() for d in found.damages]
+                lines.append(f"{DELETED_NAME}: {len(found.values)} chave(s) apagada(s) mantida(s); original em "
                                     f"{ASIDE_DIR}/{aside.name}. Se um medidor apagado voltar a mostrar leituras, "
                                     "apague-o de novo")
-        if any(ASIDE_DIR in line for line in report.lines):
-            report.report_path = aside_dir / f"reparo-{stamp}.txt"
-            write_atomic(report.report_path, (report.text() + "\n").encode("utf-8"), durable=durable)
+        if any(ASIDE_DIR in line for line in lines):
+            report_path = aside_dir / f"reparo-{stamp}.txt"
+            text = RepairReport(title, tuple(lines)).text()
+            write_atomic(report_path, (text + "\n").encode("utf-8"), durable=durable)
     finally:
         lock.release()
-    return report
+    return RepairReport(title, tuple(lines), report_path)
 
 
 def set_orphans_aside(readings: Path, durable: bool = True) -> RepairReport:
     """Rename a readings directory whose documents are gone, so the server starts empty."""
     stamp = _stamp()
-    report = RepairReport(f"leituras sem banco de documentos em {readings} ({stamp})")
     target = readings.with_name(f"{readings.name}.orfas-{stamp}")
     lock = DirectoryLock(readings, durable)
     try:
@@ -158,9 +160,9 @@ def set_orphans_aside(readings: Path, durable: bool = True) -> RepairReport:
             fsync_dir(target.parent)
     finally:
         lock.release()
-    report.lines.append(f"as leituras foram guardadas em {target.name}/ (nada foi apagado); para voltar atrás, "
-                        f"restaure o banco e renomeie a pasta de volta para {readings.name}/")
-    return report
+    return RepairReport(f"leituras sem banco de documentos em {readings} ({stamp})", (
+        f"as leituras foram guardadas em {target.name}/ (nada foi apagado); para voltar atrás, restaure o banco e "
+        f"renomeie a pasta de volta para {readings.name}/",))
 
 
 def repair(db_path: Path, readings: Path, durable: bool = True) -> RepairReport:
