@@ -103,8 +103,8 @@ def export(ref: str, into: Path) -> None:
 
 
 def measure(root: Path) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", CHILD], cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-                          check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", CHILD], cwd=root, check=True, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     return json.loads(done.stdout)
 
 
@@ -118,9 +118,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS-store.md")
     args = parser.parse_args()
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    base_rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline], capture_output=True,
-                              text=True).stdout.strip()
+    head, base_rev = (subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True,
+                                     text=True).stdout.strip() for ref in ("HEAD", args.baseline))
     runs: dict[str, list[dict[str, float]]] = {"baseline": [], "candidate": []}
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
         export(args.baseline, Path(tmp))
