@@ -196,7 +196,7 @@ class DocumentStore:
         except StoreError as error:
             self._health.failed(error)
             raise
-        if wrote:
+        if wrote and self._health.fault is not None:
             self._health.succeeded()
 
     def all(self, table: str) -> list[dict[str, Any]]:

@@ -27,26 +27,25 @@ class Health:
     def __init__(self, probe: Callable[[], None]) -> None:
         self._probe = probe
         self._lock = threading.Lock()
-        self._fault: StoreError | None = None
+        # The remembered failure (read-only outside): None while healthy.
+        self.fault: StoreError | None = None
         self._probed_at = 0.0
 
     def failed(self, error: StoreError) -> None:
         with self._lock:
-            if self._fault is None:
+            if self.fault is None:
                 log.warning("armazenamento degradado: %s", error)
-            self._fault = error
+            self.fault = error
 
     def succeeded(self) -> None:
-        if self._fault is None:  # the common case, without the lock
-            return
         with self._lock:
-            if self._fault is not None:
-                log.warning("armazenamento normalizado (%s)", self._fault.reason)
-            self._fault = None
+            if self.fault is not None:
+                log.warning("armazenamento normalizado (%s)", self.fault.reason)
+            self.fault = None
 
     def health(self) -> tuple[bool, str | None]:
         with self._lock:
-            fault = self._fault
+            fault = self.fault
             if fault is None:
                 return True, None
             now = time.monotonic()

@@ -67,7 +67,7 @@ class DeletedStreams:
 
     @property
     def keys(self) -> frozenset[str]:
-        """A snapshot: safe to hand to another thread."""
+        """A snapshot: safe to hand to another thread, replaced (never changed) by `add`."""
         return self._set
 
     def add(self, key: str) -> None:

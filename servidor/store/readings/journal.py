@@ -201,6 +201,8 @@ class JournalWriter:
     def wait_durable(self, offset: int) -> None:
         """Return once every byte up to `offset` is on disk (group commit, see module doc);
         StorageFull / StorageUnavailable if that cannot be made true now."""
+        if self._synced >= offset:  # already (without fsync: always): no lock needed, it only grows
+            return
         with self._cond:
             while self._synced < offset:
                 self._check_open()  # closed without its final fsync: the descriptor is gone

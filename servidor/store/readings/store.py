@@ -155,7 +155,7 @@ class ReadingStore:
         try:
             with self._lock:
                 self._check_open()
-                if meter_id in self._deleted:
+                if meter_id in self._deleted.keys:
                     raise StreamDeleted(meter_id)
                 meter = self._meters.get(meter_id)
                 if meter is None:
@@ -163,14 +163,18 @@ class ReadingStore:
                 if readings:
                     accepted, duplicates = meter.partition(readings)
                 if accepted:
-                    step = MAX_READINGS_PER_RECORD
-                    chunks = [accepted] if len(accepted) <= step else \
-                        [accepted[i:i + step] for i in range(0, len(accepted), step)]
-                    columns = [Columns.from_readings(chunk) for chunk in chunks]
-                    records = [encode_batch(raw_id, cols) for cols in columns]
+                    if len(accepted) <= MAX_READINGS_PER_RECORD:  # always, from the API
+                        chunks: Sequence[Sequence[Reading]] = (accepted,)
+                        columns: Sequence[Columns] = (Columns.from_readings(accepted),)
+                        record = encode_batch(raw_id, columns[0])
+                    else:
+                        step = MAX_READINGS_PER_RECORD
+                        chunks = [accepted[i:i + step] for i in range(0, len(accepted), step)]
+                        columns = [Columns.from_readings(chunk) for chunk in chunks]
+                        record = b"".join(encode_batch(raw_id, cols) for cols in columns)
                     # Journal first, all records in one write: if it fails, memory has not moved
                     # and the file holds none of them.
-                    self._journal.write(records[0] if len(records) == 1 else b"".join(records))
+                    self._journal.write(record)
                     for chunk, cols in zip(chunks, columns, strict=True):
                         dropped = meter.insert(cols)
                         if dropped:
@@ -187,7 +191,7 @@ class ReadingStore:
                 self._health.failed(error)
             raise
         if accepted:
-            if self._journal.fault is None:
+            if self._health.fault is not None and self._journal.fault is None:
                 self._health.succeeded()
             for listener in list(self._listeners):
                 try:
