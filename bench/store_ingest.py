@@ -8,7 +8,7 @@ in a temporary directory on the disk that holds /tmp:
 
 - batched ingest: 4 threads, each appending batches of 1,000 readings to its own meter;
 - single-reading ingest: 16 threads appending one reading per call (group commit at work);
-- CPU per append: process time of 50,000 single-reading appends without fsync;
+- CPU per append: process time of a single-reading append without fsync, best of 10 × 20,000;
 - replay: opening a store whose journal holds 200,000 single-reading records.
 
 The baseline is exported with `git archive` into a temporary directory: nothing in the
@@ -71,15 +71,18 @@ def single(directory, threads=16, per_thread=300):
     store.close()
     return threads * per_thread / elapsed
 
-def cpu_per_append(directory, n=50_000):
-    # Process CPU time, not wall time: the store's own cost per call, which the noise of a
-    # shared machine and the fsync waits above both hide.
-    readings = [Reading(s, T0 + s * 10_000, s * 2.0, 700.0) for s in range(n)]
+def cpu_per_append(directory, chunks=10, n=20_000):
+    # Process CPU time, not wall time, and the best of several chunks: the store's own cost
+    # per call, which the noise of a shared machine and the fsync waits above both hide.
+    readings = [Reading(s, T0 + s * 10_000, s * 2.0, 700.0) for s in range(chunks * n)]
+    best = float("inf")
     with ReadingStore.open(directory, durable=False) as store:
-        start = time.process_time()
-        for reading in readings:
-            store.append("m", [reading])
-        return (time.process_time() - start) / n * 1e6
+        for c in range(chunks):
+            start = time.process_time()
+            for reading in readings[c * n:(c + 1) * n]:
+                store.append("m", [reading])
+            best = min(best, (time.process_time() - start) / n * 1e6)
+    return best
 
 def replay(directory, n=200_000):
     with ReadingStore.open(directory, durable=False) as store:
