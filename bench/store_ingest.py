@@ -58,9 +58,11 @@ def batched(directory, threads=4, batches=60, size=1000):
     def run(k):
         for chunk in work[k]:
             store.append(f"m{k}", chunk)
+    cpu = time.process_time()
     elapsed = timed_threads(threads, run)
+    cpu = time.process_time() - cpu
     store.close()
-    return threads * batches * size / elapsed
+    return threads * batches * size / elapsed, cpu / (threads * batches * size) * 1e6
 
 def single(directory, threads=16, per_thread=300):
     store = ReadingStore.open(directory)
@@ -96,6 +98,7 @@ out = {}
 for name, fn in (("batched", batched), ("single", single), ("cpu", cpu_per_append), ("replay", replay)):
     with tempfile.TemporaryDirectory(prefix="bench-store-", dir="/tmp") as d:
         out[name] = fn(Path(d))
+out["batched"], out["batched_cpu"] = out["batched"]
 print(json.dumps(out))
 """
 
@@ -139,6 +142,7 @@ def main() -> int:
         return [c / b for b, c in zip(col("baseline", key), col("candidate", key), strict=True)]
 
     rows = [("batched ingest, 4 threads × batches of 1,000 (readings/s)", "batched", "{:,.0f}"),
+            ("↳ CPU of the process per reading in that run (µs)", "batched_cpu", "{:.2f}"),
             ("single-reading ingest, 16 threads (appends/s)", "single", "{:,.0f}"),
             ("CPU per single-reading append, 1 thread, no fsync (µs)", "cpu", "{:.1f}"),
             ("replay of 200,000 single-reading records at open (s)", "replay", "{:.2f}")]
