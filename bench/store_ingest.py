@@ -156,6 +156,9 @@ def main() -> int:
         f"Machine: {platform.machine()}, Python {platform.python_version()}, kernel {platform.release()}; "
         "2 shared, noisy cores: compare the ratios, not the absolute figures.",
         "",
+        "Ratio = this checkout / baseline, per round, then the median: above 1 is better for rates, below 1 for "
+        "times and CPU.",
+        "",
         "| figure | baseline | this checkout | ratio (median of rounds) |",
         "|---|---|---|---|",
     ]
