@@ -17,6 +17,7 @@ from servidor.store.readings.codec import (
     HEADER_SIZE, Accumulator, check_record, describe_record, encode_batch, gather, journal_plausible,
 )
 from servidor.store.readings.files import journal_path, scan, segment_path
+from servidor.store.readings.deleted import scan_deleted
 from servidor.store.readings.journal import create_journal
 from servidor.store.readings.segment_codec import SegmentMeter, encode_segment_v1, scan_segment
 from servidor.store.repair import ASIDE_DIR, repair_readings
@@ -201,3 +202,28 @@ def test_repair_of_an_undamaged_store_changes_nothing(pristine, tmp_path):
     assert not (tmp_path / "copia" / ASIDE_DIR).exists()
     for name in ("journal-0000000003.log", "segment-0000000001.seg"):
         assert (tmp_path / "copia" / name).read_bytes() == (source / name).read_bytes()
+
+
+def test_a_damaged_deleted_streams_file_refuses_start_and_repair_keeps_its_intact_keys(tmp_path):
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        for key in ("um", "dois", "tres"):
+            store.append(key, [Reading(1, T0, 1.0)])
+            store.delete_meter(key)
+    path = tmp_path / "deleted-streams"
+    found = scan_deleted(path.read_bytes())
+    start, end = found.spans[1]
+    flip(path, start + 9, 0)  # inside the key "dois"
+    with pytest.raises(StoreDamaged, match="deleted-streams"):
+        ReadingStore.open(tmp_path, durable=False)
+    report = repair_readings(tmp_path, durable=False)
+    assert "2 chave(s) apagada(s) mantida(s)" in report.text()
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        assert store.is_deleted("um") and store.is_deleted("tres") and not store.is_deleted("dois")
+
+
+def test_a_flipped_bit_in_the_lock_file_is_written_over_it_holds_no_data(tmp_path):
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        store.append("m", [Reading(1, T0, 1.0)])
+    flip(tmp_path / "LOCK", 1, 2)
+    with ReadingStore.open(tmp_path, durable=False) as store:
+        assert store.count("m") == 1
