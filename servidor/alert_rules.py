@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from shared.calendar import EPOCH, local_date
+from servidor.billing.calendar import EPOCH, local_date
 from shared.money import format_kwh
-from shared.tariffs import project_month_kwh
+from servidor.billing.tariffs import project_month_kwh
 
 LIMITE_EXCEDIDO = "limite_excedido"
 PROJECAO_LIMITE = "projecao_limite"

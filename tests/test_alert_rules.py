@@ -20,7 +20,7 @@ from servidor.alert_rules import (
     format_duration,
     reset_finding,
 )
-from shared.calendar import local_date, month_bounds
+from servidor.billing.calendar import local_date, month_bounds
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 HOUR = 3_600_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from shared.calendar import local_date
+from servidor.billing.calendar import local_date
 from shared.models import format_timestamp
 from servidor.api.call import Call, no_content, now_ms, ok
 from servidor.domain.auth import Role, require, require_admin, require_read, require_write

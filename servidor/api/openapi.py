@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared import models
-from shared import tariffs as tariff_rules
-from shared.calendar import INTERVALS, MAX_BUCKETS, MAX_EPOCH_DIGITS
+from servidor.billing import tariffs as tariff_rules
+from servidor.billing.calendar import INTERVALS, MAX_BUCKETS, MAX_EPOCH_DIGITS
 from shared.http.limits import DEFAULT_LIMITS
 from shared.http.messages import Response
 from shared.money import MAX_DECIMALS
@@ -38,7 +38,7 @@ EXAMPLE_METER = "casa-silva"
 EXAMPLE_TARIFF = "residencial"
 EXAMPLE_MONTH = "2026-10"
 EXAMPLE_TS = "2026-10-15T19:00:00-03:00"
-# shared.tariffs checks ids with fullmatch; JSON Schema patterns search, so anchor it. Read from
+# servidor.billing.tariffs checks ids with fullmatch; JSON Schema patterns search, so anchor it. Read from
 # the regex itself so a change to the rule changes the document.
 TARIFF_ID_PATTERN = f"^(?:{tariff_rules._SLUG_RE.pattern})$"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from shared.calendar import parse_instant
+from servidor.billing.calendar import parse_instant
 from shared.http.messages import Response
 from shared.models import InvalidReading, Reading, format_timestamp
 from servidor.api.call import Call, now_ms, ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared.calendar import INTERVALS, local_date, month_bounds, parse_instant, parse_month
+from servidor.billing.calendar import INTERVALS, local_date, month_bounds, parse_instant, parse_month
 from servidor.api.call import Call, now_ms, ok
 from servidor.domain.auth import require_read
 from servidor.errors import InvalidInput, NotFound

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from shared.calendar import day_bounds, local_buckets, local_date, month_bounds
+from servidor.billing.calendar import day_bounds, local_buckets, local_date, month_bounds
 from shared.models import format_timestamp
 from servidor.domain.meters import Meter
 from servidor.store.interface import ReadingsBackend

@@ -7,8 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from shared.calendar import local_date, month_bounds
-from shared.tariffs import Fatura, compute_invoice, project_month_kwh
+from servidor.billing.calendar import local_date, month_bounds
+from servidor.billing.tariffs import Fatura, compute_invoice, project_month_kwh
 from servidor.domain.consumption import Consumption
 from servidor.domain.meters import Meter, now_iso
 from servidor.domain.tariffs import TariffBook

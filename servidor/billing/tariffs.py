@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from shared.calendar import parse_month
+from servidor.billing.calendar import parse_month
 from shared.money import MAX_DECIMALS, MONEY_ROUNDING, format_brl, format_number_br, to_cents, to_decimal
 
 # Residential prices in Brazil are around R$ 0,60–1,20 per kWh with taxes; above R$ 100/kWh is a

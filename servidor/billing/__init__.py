@@ -1,0 +1,1 @@
+"""Pure billing computation: the local calendar, tariffs and invoices (no I/O, no HTTP)."""
