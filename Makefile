@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m servidor.demo
+	$(BIN)/python -m demo
 
 test: $(STAMP)
 	bash tests/install_chromium.sh

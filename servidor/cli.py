@@ -12,17 +12,10 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
-from servidor.errors import ApiError
+from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
 from servidor.logs import configure as configure_logging
-from servidor.net import HttpServer
-from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
+from servidor.store.documents import DocumentStore, DocumentStoreError, StoreTooNew
 from servidor.store.readings import ReadingStore, ReadingStoreError
-
-# Handler threads. Python runs one at a time (the GIL), so more threads only add switching;
-# 8 still lets 8 concurrent writers share one journal fsync (bench/RESULTS.md).
-DEFAULT_WORKERS = 8
 
 EXIT_OK = 0
 EXIT_PORT_IN_USE = 3
@@ -120,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir as leituras em {readings_dir(db_path)}: {exc}")
 
     app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
-    server = HttpServer(app.handle, args.host, args.porta, workers=args.trabalhadores,
-                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
+    server = app.listen(args.host, args.porta, workers=args.trabalhadores)
     try:
         server.start()
     except OSError as exc:
@@ -130,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
             return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} já está em uso em {args.host}: "
                         "pare o outro processo ou use --porta")
         return fail(EXIT_PORT_IN_USE, f"não foi possível escutar em {args.host}:{args.porta}: {exc}")
-    app.attach_server(lambda: server.open_connections)
     app.start()
 
     stop = threading.Event()

@@ -14,17 +14,17 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from medidor.agent import Agent
-from shared.backoff import Backoff
 from medidor.config import AgentConfig
 from medidor.spool import Spool
 from medidor.state import AgentState, StateFile
-from shared.models import parse_timestamp_ms
+from servidor.api.dispatch import CORS
 from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
-from servidor.errors import ApiError
+from servidor.app import App, Settings, readings_dir
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
+from shared.backoff import Backoff
+from shared.models import parse_timestamp_ms
 from tests.conftest import ADMIN, REGISTRATION, Api
 
 # Generous bounds for a loaded 2-core machine: the conditions are normally met in well under 1 s.
@@ -49,7 +49,7 @@ class Server:
         self.app = App(docs, store, Settings(admin_key=ADMIN, registration_key=REGISTRATION), announce=lambda _: None)
         handler = self.app.handle if self.wrap is None else self.wrap(self.app.handle)
         self.http = HttpServer(handler, "127.0.0.1", self.port, workers=4, body_until_close=body_until_close,
-                               error_types=(ApiError,), default_headers=CORS)
+                               default_headers=CORS)
         self.http.start()
         self.app.start()
         self.port = self.http.address[1]

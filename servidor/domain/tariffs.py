@@ -5,7 +5,7 @@ import threading
 from typing import Any
 
 from servidor.billing.tariffs import DEFAULT_TARIFF, Tarifa
-from servidor.errors import Conflict, InvalidInput, NotFound
+from servidor.domain.errors import Conflict, InvalidInput, NotFound
 from servidor.store.documents import DocumentStore
 
 TARIFFS = "tarifas"

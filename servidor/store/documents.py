@@ -9,7 +9,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from shared.durable import write_atomic
 from tinydb import TinyDB
@@ -145,9 +145,6 @@ class DocumentStore:
             if ids:
                 tbl.remove(doc_ids=ids)
             return len(ids)
-
-    def iter_table(self, table: str) -> Iterator[dict[str, Any]]:
-        return iter(self.all(table))
 
     def close(self) -> None:
         with self._lock:
