@@ -77,7 +77,7 @@ class App:
         self.settings = settings
         self._docs = docs
         self._store = store
-        heavy = HeavyReads()
+        heavy = self.heavy_reads = HeavyReads()
         keys = KeyRing(docs, settings.key_cost)
         keys.bootstrap({Role.ADMIN: settings.admin_key, Role.REGISTRATION: settings.registration_key}, announce)
         registry = MeterRegistry(docs, keys, settings.default_zone)

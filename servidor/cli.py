@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
+from servidor.domain.registry import has_documents
 from servidor.logs import configure as configure_logging
 from servidor.store.documents import DocumentStore, DocumentStoreError, StoreTooNew
 from servidor.store.readings import ReadingStore, ReadingStoreError
@@ -36,7 +37,8 @@ variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, M
 valem como as opções de mesmo nome.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
-4 banco ilegível; 5 banco gravado por uma versão mais nova.
+4 banco ilegível, ou banco vazio/ausente ao lado de leituras gravadas; 5 banco gravado por uma
+versão mais nova.
 """
 
 
@@ -64,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"threads que atendem requisições prontas (padrão: {DEFAULT_WORKERS})")
     parser.add_argument("--sem-legado", action="store_true",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=)")
+    parser.add_argument("--descartar-leituras-orfas", action="store_true",
+                        help="com o banco vazio ou ausente, apaga as leituras gravadas ao lado dele e começa do "
+                             "zero (sem isto o servidor recusa iniciar, para não perder o banco por engano)")
     return parser
 
 
@@ -77,6 +82,14 @@ def raise_open_file_limit() -> None:
     target = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def orphaned_readings(docs: DocumentStore, store: ReadingStore) -> int:
+    """Readings stored beside a document store that has no meters and no keys (missing, emptied,
+    or replaced by a fresh one): 0 when the documents are there or there are no readings."""
+    if has_documents(docs):
+        return 0
+    return int(store.stats()["leituras"])
 
 
 def fail(code: int, message: str) -> int:
@@ -111,6 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         docs.close()
         return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir as leituras em {readings_dir(db_path)}: {exc}")
+
+    orphans = orphaned_readings(docs, store)
+    if orphans and not args.descartar_leituras_orfas:
+        store.close()
+        docs.close()
+        return fail(EXIT_STORE_UNREADABLE, (
+            f"o banco {db_path} está vazio ou ausente, mas {readings_dir(db_path)} guarda {orphans} leituras: "
+            "o servidor não começa do zero por cima delas.\n"
+            f"  restaure o banco: copie um backup para {db_path} e inicie de novo;\n"
+            f"  ou aceite a perda: servidor --db {db_path} --descartar-leituras-orfas"))
+    if orphans:
+        for stream in store.meters():
+            store.delete_meter(stream)
+        logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 
     app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
     server = app.listen(args.host, args.porta, workers=args.trabalhadores)

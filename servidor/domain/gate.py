@@ -24,12 +24,12 @@ RETRY_AFTER_S = 2
 class HeavyReads:
     def __init__(self, turns: int = HEAVY_READS, wait_s: float = HEAVY_WAIT_S) -> None:
         self._turns = threading.BoundedSemaphore(turns)
-        self._wait_s = wait_s
+        self.wait_s = wait_s
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Hold one turn for the `with` block; Busy when none frees up in time."""
-        if not self._turns.acquire(timeout=self._wait_s):
+        if not self._turns.acquire(timeout=self.wait_s):
             raise Busy("o servidor está respondendo outras consultas longas; tente de novo em instantes",
                        retry_after_s=RETRY_AFTER_S)
         try:

@@ -17,6 +17,11 @@ METERS = "medidores"
 GENERATIONS = "geracoes"
 
 
+def has_documents(docs: DocumentStore) -> bool:
+    """Whether the document store holds any meter or key: a server's documents, not a fresh file."""
+    return bool(docs.all(METERS) or docs.all(KEYS))
+
+
 class MeterRegistry:
     def __init__(self, docs: DocumentStore, keys: KeyRing, default_zone: str) -> None:
         self._docs = docs

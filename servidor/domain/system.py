@@ -13,8 +13,8 @@ from typing import Any, Callable, Sequence
 from servidor.domain.registry import MeterRegistry
 from servidor.store.interface import ReadingsBackend
 
-# After a store failure, /saude stays "degradado" this long unless the store reports health
-# itself: long enough for a monitor polling every 30 s to see it.
+# After a store failure, /saude stays "degradado" until a store's own check says it recovered,
+# or this long for stores without one: long enough for a monitor polling every 30 s to see it.
 DEGRADED_FOR_S = 60.0
 # "Meters seen" counts meters whose last reading is newer than this.
 SEEN_WINDOW_S = 300
@@ -44,6 +44,9 @@ class SystemStatus:
             self._failure = (self._clock(), reason)
 
     def problems(self) -> list[str]:
+        """What is wrong now. A store failure seen by a request counts until the stores' own
+        checks say they are fine again (space came back), or, for stores without a check, for
+        DEGRADED_FOR_S."""
         found = []
         for check in self._checks:
             try:
@@ -53,9 +56,13 @@ class SystemStatus:
             if not ok:
                 found.append(reason or "indisponível")
         with self._lock:
-            failure = self._failure
-        if failure is not None and self._clock() - failure[0] < DEGRADED_FOR_S and failure[1] not in found:
-            found.append(failure[1])
+            if self._failure is not None:
+                recovered = self._checks and not found
+                expired = self._clock() - self._failure[0] >= DEGRADED_FOR_S
+                if recovered or expired:
+                    self._failure = None
+                elif self._failure[1] not in found:
+                    found.append(self._failure[1])
         return found
 
     def health(self) -> dict[str, Any]:
