@@ -108,6 +108,7 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(deprecated=True)
 
 # max_examples bounds the fuzzing phase; the coverage phase (boundaries, each constraint broken
 # once, undeclared methods) adds a fixed ~1400 cases; the whole run takes 15-25 s here.
+@pytest.mark.slow
 @hypothesis.settings(max_examples=12, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 @schema.parametrize()

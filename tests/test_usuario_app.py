@@ -1,6 +1,6 @@
 """The terminal app driven by Pilot against a real server on port 0 seeded with db.json.example.
 
-Every test waits for the app's workers before asserting (DOMAIN.md §4). The live long poll never
+Every test waits for the app's workers before asserting (Textual: `workers.wait_for_complete`). The live long poll never
 completes while its tab is open, so `settle` waits for every worker but that one.
 """
 from __future__ import annotations
@@ -34,8 +34,8 @@ from usuario.screens.meters import MetersScreen
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)
-# Async tests run on anyio's pytest plugin (installed with Textual), on asyncio.
-pytestmark = pytest.mark.anyio
+# Async tests run on anyio's pytest plugin (installed with Textual), on asyncio; seconds each.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 CASA_READ, CASA_WRITE = example.DEMO_KEYS["casa-silva"]
 
 

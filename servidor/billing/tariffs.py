@@ -1,6 +1,6 @@
 """Tariffs and monthly invoices: price per kWh or tiers, a fixed monthly charge and taxes.
 
-These are what users of other monitors miss (DOMAIN.md §5.4). An invoice is computed from a
+These are what users of other monitors miss. An invoice is computed from a
 tariff and a month's kWh each time it is asked for, so correcting a price corrects every invoice.
 Every line is rounded to centavos and the total is the exact sum of the lines, as on a printed bill.
 """
