@@ -88,3 +88,14 @@ def test_an_agent_can_raise_a_device_failure_alert(servidor):
     reply = servidor.client(write).post(f"{M}/falha/alertas", {"tipo": "falha_dispositivo", "mensagem": "PM710 não responde há 5 min"})
     assert reply.status == 201
     assert servidor.client(read).get(f"{M}/falha/alertas").json["alertas"][0]["tipo"] == "falha_dispositivo"
+
+
+def test_a_limit_crossed_between_month_checks_is_raised_by_housekeeping(servidor):
+    write, read = servidor.create_meter("ritmo", limite_alerta_kwh=1)
+    agent = servidor.client(write)
+    t = now_ms() - 60_000
+    agent.post(f"{M}/ritmo/leituras", {"seq": 1, "ts": t, "energia_wh": 0})  # checked: under the limit
+    agent.post(f"{M}/ritmo/leituras", {"seq": 2, "ts": t + 1000, "energia_wh": 5000})  # within 10 s: skipped
+    servidor.app.housekeeper.run_once()
+    kinds = [a["tipo"] for a in servidor.client(read).get(f"{M}/ritmo/alertas").json["alertas"]]
+    assert kinds == ["limite_excedido"]

@@ -58,3 +58,16 @@ def test_a_template_registered_twice_is_refused():
         router.add("/api/v1/medidores/{id}", PUT=lambda c, id: id)
     with pytest.raises(ValueError):
         router.add("/api/v1/medidores/{outro}/leituras", GET=lambda c, outro: outro)
+
+
+def test_remembered_paths_stay_bounded_and_answer_as_before(monkeypatch):
+    from servidor.api import router as router_module
+
+    monkeypatch.setattr(router_module, "MAX_REMEMBERED", 8)
+    router = make()
+    for n in range(50):
+        assert router.resolve("GET", f"/api/v1/medidores/m{n}").params == {"id": f"m{n}"}
+        with pytest.raises(RouteNotFound):
+            router.resolve("GET", f"/api/v1/medidores/m{n}/nada")
+    assert len(router._remembered) <= 8
+    assert router.resolve("GET", "/api/v1/medidores/m3").params == {"id": "m3"}

@@ -20,6 +20,9 @@ from servidor.api.errors import MalformedBody
 MAX_INTEGER_DIGITS = 20
 # A \u escape in the surrogate range, the only way JSON text can carry a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Only a body with a run of more digits than that can hold a too-long integer; the others decode
+# with the C decoder's own integer parsing, which no Python hook slows down.
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (MAX_INTEGER_DIGITS + 1))
 
 
 def _bounded_int(text: str) -> int:
@@ -32,7 +35,8 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} não é um número JSON")
 
 
-_decoder = json.JSONDecoder(parse_int=_bounded_int, parse_constant=_no_constant)
+_checking_decoder = json.JSONDecoder(parse_int=_bounded_int, parse_constant=_no_constant)
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def decode_json(body: bytes) -> Any:
@@ -41,8 +45,9 @@ def decode_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedBody(f"corpo não é UTF-8: {exc.reason}") from None
+    decoder = _checking_decoder if _LONG_DIGITS.search(body) else _decoder
     try:
-        value = _decoder.decode(text)
+        value = decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise MalformedBody(f"JSON inválido: {exc.msg} (linha {exc.lineno}, coluna {exc.colno})") from None
     except ValueError as exc:  # from the hooks above, or Python's own digit limit

@@ -41,7 +41,10 @@ class Dispatcher:
     def handle(self, request: Request) -> Response | Deferred:
         """The answer to `request`: a Response, or a Deferred for a long poll."""
         started = time.perf_counter()
-        path = request.path
+        target = request.target
+        # Most targets are a bare path (an agent's POST): no query to split, nothing to decode.
+        plain = target.startswith("/") and "?" not in target and "%" not in target
+        path = target if plain else request.path
         found = self._router.find(path)
         route = found[0] if found is not None else None
         label = route.path if route is not None else UNKNOWN_ROUTE

@@ -2,7 +2,8 @@
 
 Templates name their variable segments: `/api/v1/medidores/{id}/leituras`. A fixed path is one
 dictionary lookup; a templated one walks a tree of segments, literal segments before variables,
-so the work per request grows with the path's depth, not with the number of routes.
+so the work per request grows with the path's depth, not with the number of routes. Paths seen
+recently are remembered (a meter posts to the same path every time), up to MAX_REMEMBERED.
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from servidor.api.errors import MethodNotAllowed, RouteNotFound
 
 Handler = Callable[..., Any]
 _VARIABLE = re.compile(r"\{(\w+)\}")
+# Paths whose route is remembered: a fleet of meters' ingest paths fit; a client sending endless
+# distinct paths only empties the memory now and then.
+MAX_REMEMBERED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +56,13 @@ class Router:
         self._routes: list[Route] = []
         self._fixed: dict[str, Route] = {}
         self._tree = _Node()
+        self._remembered: dict[str, tuple[Route, dict[str, str]] | None] = {}
 
     def add(self, path: str, *, legacy: bool = False, **methods: Handler) -> None:
         """`add("/x/{id}", GET=fn, PUT=fn)`; HEAD follows GET, OPTIONS is answered for every path."""
         route = Route(path, {m.upper(): h for m, h in methods.items()}, legacy)
         self._routes.append(route)
+        self._remembered.clear()
         if not _VARIABLE.search(path):
             self._fixed[path] = route
             return
@@ -81,14 +87,22 @@ class Router:
         return tuple(self._routes)
 
     def find(self, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route serving `path` and its variables, or None."""
+        """The route serving `path` and its variables (a dict the caller must not change), or None."""
         route = self._fixed.get(path)
         if route is not None:
             return route, {}
+        try:
+            return self._remembered[path]
+        except KeyError:
+            pass
         segments = path[1:].split("/") if path.startswith("/") else []
         params: dict[str, str] = {}
         found = _walk(self._tree, segments, 0, params)
-        return (found, params) if found is not None else None
+        result = (found, params) if found is not None else None
+        if len(self._remembered) >= MAX_REMEMBERED:
+            self._remembered.clear()
+        self._remembered[path] = result
+        return result
 
     def resolve(self, method: str, path: str) -> Match:
         found = self.find(path)

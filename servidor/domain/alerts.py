@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
 from typing import Any, Iterable, Sequence
@@ -34,6 +35,10 @@ MAX_CAUSE = 100
 RECURRING = frozenset({REINICIO_CONTADOR, *AGENT_ALERT_TYPES})
 # Alerts kept per meter: years of monthly alerts and every recent failure, never an unbounded list.
 MAX_KEPT_PER_METER = 200
+# A meter's month is checked against its limit on ingest at most this often; a check skipped
+# meanwhile is done by the housekeeping thread. An agent posting every 10 s is checked on every
+# post; a flood of posts costs one check per interval, not one per request.
+MONTH_CHECK_S = 10.0
 # Where to look for the counter value before a reset, to say in the alert what it dropped from.
 RESET_LOOKBACK_MS = 24 * 3600 * 1000
 RESET_LOOKBACK_ROWS = 10_000
@@ -67,6 +72,9 @@ class Alerts:
             self._by_meter.setdefault(doc["medidor"], []).append(doc)
         # meter id → month key whose limit alert exists: that month needs no more checks.
         self._month_done: dict[str, str] = {}
+        # meter id → monotonic time of its last month check; ids whose check was skipped since.
+        self._month_checked: dict[str, float] = {}
+        self._month_skipped: set[str] = set()
 
     def record(self, meter_id: str, findings: Iterable[Finding]) -> list[tuple[dict[str, Any], bool]]:
         """Record findings (one write for all); returns (alert, created) for each distinct cause
@@ -127,8 +135,24 @@ class Alerts:
     def after_ingest(self, meter: Meter, resets: Sequence[Reading], accepted: int, now_ms: int) -> None:
         findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz) for r in resets]
         if accepted:
-            findings += self.month_findings(meter, now_ms)
-        self.record(meter.id, findings)
+            checked = self._month_checked.get(meter.id)
+            now = time.monotonic()
+            if checked is None or now - checked >= MONTH_CHECK_S:
+                self._month_checked[meter.id] = now
+                self._month_skipped.discard(meter.id)
+                findings += self.month_findings(meter, now_ms)
+            else:
+                self._month_skipped.add(meter.id)
+        if findings:
+            self.record(meter.id, findings)
+
+    def check_skipped_months(self, meters: Iterable[Meter], now_ms: int) -> None:
+        """The month checks ingest skipped (MONTH_CHECK_S), for the housekeeping thread."""
+        for meter in meters:
+            if meter.id in self._month_skipped:
+                self._month_skipped.discard(meter.id)
+                self._month_checked[meter.id] = time.monotonic()
+                self.check_month(meter, now_ms)
 
     def _value_before(self, meter: Meter, reading: Reading) -> float:
         # Resets are rare, so a bounded look back (a day of 10-s readings) is cheap enough here.
@@ -195,6 +219,8 @@ class Alerts:
         with self._lock:
             self._by_meter.pop(meter_id, None)
             self._month_done.pop(meter_id, None)
+            self._month_checked.pop(meter_id, None)
+            self._month_skipped.discard(meter_id)
 
 
 def _over_the_bound(alerts: list[dict[str, Any]]) -> set[str]:

@@ -1,4 +1,5 @@
-"""The one background thread of the domain: silence alerts and recording issued invoices."""
+"""The one background thread of the domain: silence alerts, the month checks ingest skipped,
+and recording issued invoices."""
 from __future__ import annotations
 
 import logging
@@ -36,6 +37,7 @@ class Housekeeper:
     def run_once(self) -> None:
         # Each job on its own: a failing one (a full disk) must not skip the other.
         for job in (lambda: self._alerts.check_silence(self._meters.all(), int(self._clock() * 1000)),
+                    lambda: self._alerts.check_skipped_months(self._meters.all(), int(self._clock() * 1000)),
                     self._invoices.flush):
             try:
                 job()

@@ -171,7 +171,7 @@ class KeyRing:
         with self._lock:
             self._by_id = {k: v for k, v in self._by_id.items() if not _is_global(v, role)}
             self._unnamed = [v for v in self._unnamed if not _is_global(v, role)]
-            self._cache.clear()
+            self._cache = {k: p for k, p in self._cache.items() if not (p.role is role and p.meter_id is None)}
             self._adopt(doc)
 
     # -- meter keys -------------------------------------------------------------------------------
