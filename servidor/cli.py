@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.contract import API_PREFIX
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
 from servidor.domain.registry import has_documents
 from servidor.logs import configure as configure_logging
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     host, port = server.address
-    print(f"servidor ouvindo em http://{host}:{port}/api/v1  (banco: {db_path}, leituras: {readings_dir(db_path)})",
+    print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  (banco: {db_path}, leituras: {readings_dir(db_path)})",
           flush=True)
     stop.wait()
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
