@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.contract import API_PREFIX
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
-from servidor.domain.registry import has_documents
+from servidor.domain.registry import has_documents, retire_streams
 from servidor.logs import configure as configure_logging
 from servidor.store.documents import DocumentStore, DocumentStoreError, StoreTooNew
 from servidor.store.readings import ReadingStore, ReadingStoreError
@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  restaure o banco: copie um backup para {db_path} e inicie de novo;\n"
             f"  ou aceite a perda: servidor --db {db_path} --descartar-leituras-orfas"))
     if orphans:
-        for stream in store.meters():
+        streams = store.meters()
+        retire_streams(docs, streams)  # first: a crash after it leaves readings nobody reaches
+        for stream in streams:
             store.delete_meter(stream)
         logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 

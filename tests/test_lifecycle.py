@@ -150,3 +150,14 @@ def test_deleting_a_meter_is_one_write_and_a_failed_one_keeps_the_meter_and_its_
 
 def test_the_admin_key_survives_everything_above(servidor_json):
     assert Api(servidor_json.port, ADMIN).get(M).status == 200
+
+
+def test_retired_streams_send_their_ids_next_incarnation_past_them():
+    from servidor.domain.keys import KeyRing
+    from servidor.domain.registry import MeterRegistry, retire_streams
+
+    docs = DocumentStore.in_memory()
+    retire_streams(docs, ["casa", "casa~3", "loja~1", "escola"])
+    registry = MeterRegistry(docs, KeyRing(docs), "America/Sao_Paulo")
+    streams = {registry.create({"id": i})[0].stream for i in ("casa", "loja", "escola", "novo")}
+    assert streams == {"casa~4", "loja~2", "escola~1", "novo"}

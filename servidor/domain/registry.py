@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.errors import Conflict, NotFound
 from servidor.domain.keys import KEYS, KeyRing, NewMeterKeys
-from servidor.domain.meters import Meter, now_iso
+from servidor.domain.meters import STREAM_SEPARATOR, Meter, now_iso
 from servidor.store.documents import DocumentStore
 
 METERS = "medidores"
@@ -20,6 +20,28 @@ GENERATIONS = "geracoes"
 def has_documents(docs: DocumentStore) -> bool:
     """Whether the document store holds any meter or key: a server's documents, not a fresh file."""
     return bool(docs.all(METERS) or docs.all(KEYS))
+
+
+def retire_streams(docs: DocumentStore, streams: Iterable[str]) -> None:
+    """Record that these readings streams are given up (their readings are being deleted), so an
+    id among them, created again, gets a generation past every one of them: a deleted stream is
+    dead for good, and a new meter must not land on one."""
+    def change(tables: Tables) -> None:
+        for meter_id, generation in _highest_generations(streams).items():
+            current = tables.find(GENERATIONS, "id", meter_id)
+            if current is None or current["proxima"] <= generation:
+                tables.upsert(GENERATIONS, "id", {"id": meter_id, "proxima": generation + 1})
+
+    atomic(docs, change)
+
+
+def _highest_generations(streams: Iterable[str]) -> dict[str, int]:
+    highest: dict[str, int] = {}
+    for stream in streams:
+        meter_id, _, generation = stream.partition(STREAM_SEPARATOR)
+        number = int(generation) if generation.isdigit() else 0
+        highest[meter_id] = max(highest.get(meter_id, 0), number)
+    return highest
 
 
 class MeterRegistry:
