@@ -49,9 +49,10 @@ class Call:
             ctype = ctype.split(";", 1)[0].strip().lower()
             if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
                 raise UnsupportedMediaType(f"envie JSON (Content-Type: application/json), não {ctype}")
-        if not self.request.body.strip():
+        body = self.request.body
+        if not body or body.isspace():  # isspace, unlike strip, copies nothing
             raise MalformedBody("o corpo está vazio; envie um objeto JSON")
-        return decode_json(self.request.body)
+        return decode_json(body)
 
     def query_int(self, name: str, default: int, low: int, high: int) -> int:
         return self._query_number(name, default, low, high, int, "um inteiro")
