@@ -1,6 +1,7 @@
 """Consumption in the local calendar and invoices, answered from rollups, over a real socket."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 
@@ -167,3 +168,22 @@ def test_heavy_reads_wait_for_a_turn_and_ingest_never_does(servidor):
         for _ in range(held):
             gate._turns.release()
     assert servidor.client(read).get("/api/v1/medidores/fila/consumo").status == 200
+
+
+def test_reading_invoices_never_writes_the_database_and_housekeeping_records_them(servidor_json):
+    write, read = servidor_json.create_meter("leve")
+    agent, owner = servidor_json.client(write), servidor_json.client(read)
+    start = ms("2026-08-01T00:00:00-03:00")
+    agent.post(f"{M}/leve/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0},
+                                                    {"seq": 2, "ts": start + 60 * 24 * HOUR, "energia_wh": 60_000}]})
+    db = servidor_json.db_path
+    before = (db.stat().st_mtime_ns, db.read_bytes())
+    listed = owner.get(f"{M}/leve/faturas").json["faturas"]
+    closed = [f for f in listed if f["situacao"] == "fechada"]
+    assert len(closed) >= 2 and all(f["versao"] == 1 for f in closed)
+    assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before  # reads wrote nothing
+    servidor_json.app.housekeeper.run_once()
+    recorded = json.loads(db.read_text())["faturas"]
+    assert {r["mes"] for r in recorded.values()} >= {"2026-08", "2026-09"}
+    assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1  # the same version, now on disk
