@@ -10,12 +10,11 @@ import time
 from http import HTTPStatus
 
 from servidor.api.call import Call
-from servidor.api.errors import MethodNotAllowed, RouteNotFound, response_for
+from servidor.api.errors import MethodNotAllowed, RouteNotFound, response_for, store_failure
 from servidor.api.metrics import Metrics
 from servidor.api.router import Route, Router
 from servidor.domain.services import Services
 from servidor.net import Deferred
-from servidor.store.errors import StoreError, StreamDeleted
 from shared.contract import API_PREFIX
 from shared.http.messages import Request, Response
 
@@ -58,8 +57,9 @@ class Dispatcher:
                 self._metrics.observe(label, request.method, HTTPStatus.INTERNAL_SERVER_ERROR,
                                       time.perf_counter() - started)
                 raise
-            if isinstance(exc, StoreError) and not isinstance(exc, StreamDeleted):
-                self._services.system.store_failed(exc.reason)
+            reason = store_failure(exc)
+            if reason is not None:
+                self._services.system.store_failed(reason)
             result = answer
         if isinstance(result, Deferred):
             method = request.method

@@ -101,6 +101,13 @@ def error_response(status: int, code: str, message: str, headers: Headers = (), 
     return json_response(status, error_body(code, message), headers, close=close)
 
 
+def store_failure(exc: BaseException) -> str | None:
+    """The reason of a store that could not do its work (for /saude), None for anything else."""
+    if isinstance(exc, StoreError) and not isinstance(exc, StreamDeleted):
+        return exc.reason
+    return None
+
+
 def response_for(exc: BaseException, *, close: bool = False) -> Response | None:
     """The answer for a refusal of the API, the domain or the store; None for anything else."""
     if isinstance(exc, ApiError):
