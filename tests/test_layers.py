@@ -17,7 +17,7 @@ ALLOWED = {
     "servidor.store": ("shared", "servidor.billing", "servidor.store"),
     "servidor.domain": ("shared", "servidor.billing", "servidor.store", "servidor.domain"),
     # The API may park a long poll as the network layer's Deferred, and nothing else of it.
-    "servidor.api": ("shared", "servidor.billing", "servidor.store.errors",
+    "servidor.api": ("shared", "servidor.billing", "servidor.store.errors", "servidor.store.readings.StreamDeleted",
                      "servidor.domain", "servidor.api", "servidor.net.Deferred"),
     "servidor.net": ("shared.http", "servidor.net"),
 }

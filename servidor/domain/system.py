@@ -13,8 +13,8 @@ from typing import Any, Callable, Sequence
 from servidor.domain.registry import MeterRegistry
 from servidor.store.interface import ReadingsBackend
 
-# After a store failure, /saude stays "degradado" until a store's own check says it recovered,
-# or this long for stores without one: long enough for a monitor polling every 30 s to see it.
+# After a store failure, /saude stays "degradado" until the stores' own checks say it recovered,
+# or this long when no check saw it: long enough for a monitor polling every 30 s to see it.
 DEGRADED_FOR_S = 60.0
 # "Meters seen" counts meters whose last reading is newer than this.
 SEEN_WINDOW_S = 300
@@ -35,6 +35,7 @@ class SystemStatus:
         self.started = clock()
         self._lock = threading.Lock()
         self._failure: tuple[float, str] | None = None
+        self._confirmed = False
 
     def add_check(self, check: HealthCheck) -> None:
         self._checks.append(check)
@@ -42,11 +43,12 @@ class SystemStatus:
     def store_failed(self, reason: str) -> None:
         with self._lock:
             self._failure = (self._clock(), reason)
+            self._confirmed = False
 
     def problems(self) -> list[str]:
-        """What is wrong now. A store failure seen by a request counts until the stores' own
-        checks say they are fine again (space came back), or, for stores without a check, for
-        DEGRADED_FOR_S."""
+        """What is wrong now. A store failure a request met counts until the stores' checks,
+        having reported a problem since, report none again (space came back), or else for
+        DEGRADED_FOR_S (a store without a check, or one whose check never saw the problem)."""
         found = []
         for check in self._checks:
             try:
@@ -57,11 +59,11 @@ class SystemStatus:
                 found.append(reason or "indisponível")
         with self._lock:
             if self._failure is not None:
-                recovered = self._checks and not found
-                expired = self._clock() - self._failure[0] >= DEGRADED_FOR_S
-                if recovered or expired:
+                if found:
+                    self._confirmed = True
+                elif self._confirmed or self._clock() - self._failure[0] >= DEGRADED_FOR_S:
                     self._failure = None
-                elif self._failure[1] not in found:
+                if self._failure is not None and self._failure[1] not in found:
                     found.append(self._failure[1])
         return found
 
