@@ -25,9 +25,10 @@ STATES = ("ativo", "pausado")
 # A meter that sends nothing for this long raises a "silêncio" alert, unless it sets its own
 # `silencio_s`: 15 min is 90 readings of a 10-s agent.
 DEFAULT_SILENCE_S = 15 * 60
-# A silence threshold beyond a year is a typo; below a minute every agent would look silent.
+# Below a minute every agent would look silent. The upper bound only keeps the number finite
+# (stores written before it had none, and a meter read back must still load).
 MIN_SILENCE_S = 60
-MAX_SILENCE_S = 366 * 86_400
+MAX_SILENCE_S = 100 * 366 * 86_400
 MAX_NAME = 120
 # Bounds that keep percentages and projections finite and catch typos (a limit in Wh, say).
 MIN_LIMIT_KWH = 0.001
