@@ -17,15 +17,14 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("monitor", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("monitor")
 
-from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
-from servidor.errors import ApiError
+from servidor.app import App, Settings, readings_dir
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 
 ADMIN = "chave-admin-de-teste"
 REGISTRATION = "chave-registro-de-teste"
+TEST_KEY_COST = 2**4
 
 
 @dataclass
@@ -105,11 +104,12 @@ class Running:
 def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None, **settings: Any) -> Running:
     settings.setdefault("admin_key", ADMIN)
     settings.setdefault("registration_key", REGISTRATION)
+    # scrypt's cost for the admin and registration keys, lowered: each server a test starts would
+    # otherwise spend ~130 ms deriving them (tests/test_keys.py checks the real cost).
+    settings.setdefault("key_cost", TEST_KEY_COST)
     app = App(docs, store, Settings(**settings), announce=lambda _: None)
-    server = HttpServer(app.handle, "127.0.0.1", 0, workers=8,
-                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
+    server = app.listen(workers=8)
     server.start()
-    app.attach_server(lambda: server.open_connections)
     app.start()
     port = server.address[1]
     return Running(app, server, port, Api(port, ADMIN), db_path)
