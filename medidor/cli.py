@@ -48,7 +48,7 @@ confirmá-las: servidor fora do ar não perde nada, e ao voltar o atraso vai em 
 
 teclas (num terminal): + aumenta o consumo simulado, - diminui, p pausa/retoma, Ctrl+C sai.
 
-variáveis de ambiente (valem como a opção): MONITOR_ID, MONITOR_SERVIDOR, MONITOR_CHAVE_REGISTRO,
+variáveis de ambiente (valem como a opção): MONITOR_ID, MONITOR_SERVIDOR, MONITOR_CHAVE_REGISTRO, MONITOR_CHAVE_ESCRITA,
 MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE_ALERTA,
 MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
 MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="URL do servidor (padrão: http://127.0.0.1:5000)")
     who.add_argument("--chave-registro", default=_env("MONITOR_CHAVE_REGISTRO"),
                      help="chave de registro do servidor, usada só na primeira execução (ou MONITOR_CHAVE_REGISTRO)")
+    who.add_argument("--chave-escrita", default=_env("MONITOR_CHAVE_ESCRITA"),
+                     help="chave de escrita nova do medidor, depois que o administrador trocou as chaves "
+                          "(guardada no estado no lugar da antiga)")
     who.add_argument("--estado", type=Path, default=Path(_env("MONITOR_ESTADO", "estado-medidor")),
                      help="diretório das chaves e do spool; cada medidor usa <estado>/<id>/ (padrão: ./estado-medidor)")
     who.add_argument("--limite-alerta", type=float, default=_env_number("MONITOR_LIMITE_ALERTA", float, 500.0),
@@ -177,7 +180,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
         semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,
         historico_dias=args.historico, categoria=args.categoria, dispositivo=device, codigos=codes,
-        max_spool=args.max_spool,
+        max_spool=args.max_spool, chave_escrita=args.chave_escrita,
     )
 
 

@@ -79,6 +79,7 @@ class AgentConfig:
     codigos: tuple[str, ...] | None = None  # measurement codes to send; None: all the device gives
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
+    chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
 
     def __post_init__(self) -> None:
         if not METER_ID.fullmatch(self.medidor):

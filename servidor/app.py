@@ -25,6 +25,7 @@ from servidor.domain.history import History
 from servidor.domain.housekeeping import INTERVAL_S, Housekeeper
 from servidor.domain.ingest import Ingest
 from servidor.domain.invoices import Invoices
+from servidor.domain.key_requests import KeyRequests
 from servidor.domain.keys import SCRYPT_N, KeyRing
 from servidor.domain.legacy import LegacyMeters
 from servidor.domain.live import WaiterHub
@@ -37,6 +38,7 @@ from servidor.domain.tariffs import TariffBook
 from servidor.domain.views import MeterViews
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
+from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import ReadingsBackend
 
 VERSION = "0.1.0"
@@ -73,7 +75,9 @@ def _health_checks(*stores: object) -> list[HealthCheck]:
 
 class App:
     def __init__(self, docs: DocumentStore, store: ReadingsBackend, settings: Settings = Settings(),
-                 announce: Callable[[str], None] = print) -> None:
+                 announce: Callable[[str], None] | None = print) -> None:
+        """`announce` shows the admin and registration keys made because none is stored; the
+        command line passes None and calls `make_missing_keys` once the server listens."""
         self.settings = settings
         self._docs = docs
         self._store = store
@@ -104,6 +108,8 @@ class App:
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
         )
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s)
+        # `servidor chave nova` reaches a running server through a folder beside its files.
+        self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys) if docs.path else None
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
             self.router.routes(), version=VERSION))
         self.router = build_router(self._system_routes, with_legacy=settings.legacy)
@@ -126,9 +132,18 @@ class App:
             self.services.alerts.check_month(meter, now_ms)
         self.services.live.start()
         self.housekeeper.start()
+        if self.key_requests is not None:
+            self.key_requests.start()
+
+    def make_missing_keys(self) -> list[str]:
+        """The admin and registration keys made now because none is stored (each stored before
+        this returns), as the lines that show them once."""
+        return self.services.keys.make_missing()
 
     def close(self) -> None:
         """Stop the app's threads (recording issued invoices), then close the stores."""
+        if self.key_requests is not None:
+            self.key_requests.stop()
         self.housekeeper.stop()
         self.services.live.stop()
         self._store.close()
