@@ -6,6 +6,7 @@ answers. `App.handle(request)` answers one request; `App.listen()` gives the soc
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -56,6 +57,8 @@ class Settings:
     housekeeping_s: float = INTERVAL_S
     # scrypt cost for the keys above; tests lower it (each check costs ~65 ms at the default).
     key_cost: int = SCRYPT_N
+    # The wall clock of ingest, alerts and housekeeping; tests drive one clock through all three.
+    clock: Callable[[], float] = time.time
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -88,7 +91,7 @@ class App:
         tariffs = TariffBook(docs)
         consumption = Consumption(store, heavy)
         invoices = Invoices(docs, store, consumption, tariffs, heavy)
-        alerts = Alerts(docs, store, consumption)
+        alerts = Alerts(docs, store, consumption, started_ms=int(settings.clock() * 1000))
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
         live = WaiterHub(history.after_stream)
@@ -100,14 +103,14 @@ class App:
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
                                 MeterViews(store, consumption, invoices, alerts, commands)),
-            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested),
+            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
             commands=commands, tariffs=tariffs,
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
         )
-        self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s)
+        self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
         # `servidor chave nova` reaches a running server through a folder beside its files.
         self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys) if docs.path else None
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
