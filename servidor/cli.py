@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared import argparse_pt
 from shared.contract import API_PREFIX
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
 from servidor.domain.registry import has_documents, retire_streams
@@ -55,7 +56,7 @@ servidor chave nova --admin|--registro [--db ARQUIVO]
 
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog="servidor",
         description="Servidor do monitor-energia: recebe leituras dos medidores e responde a API JSON em /api/v1.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -22,6 +22,7 @@ from servidor.store.documents import DocumentStore
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.readings.errors import StoreLocked
 from servidor.store.readings.files import DirectoryLock
+from shared import argparse_pt
 
 EXIT_OK = 0
 EXIT_NOT_DONE = 1
@@ -42,7 +43,7 @@ chave da variável quando reinicia: troque então a variável.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog="servidor chave nova", add_help=False, epilog=EPILOG,
         description="Faz uma chave de administração ou de registro de medidores nova; a anterior deixa de valer.",
         formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from shared import argparse_pt
+
 from .api import ApiClient
 from .config import ENV_CONFIG, ENV_KEY, ENV_SERVER, THEMES, ConfigError, Settings, resolve
 
@@ -33,7 +35,7 @@ Saída: 0 normal, 1 medidor não encontrado no --menu, 2 uso incorreto."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="usuario", description=DESCRIPTION, epilog=EPILOG, add_help=False,
+    parser = argparse_pt.parser(prog="usuario", description=DESCRIPTION, epilog=EPILOG, add_help=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-h", "--help", action="help", help="mostra esta ajuda e sai")
     parser.add_argument("--servidor", metavar="URL", help="endereço do servidor, ex.: http://127.0.0.1:5000")
