@@ -179,3 +179,20 @@ def test_config_file_location_follows_xdg_and_a_broken_file_is_reported(tmp_path
         resolve(servidor=None, chave=None, tema=None, config_path=broken, exportar_para=None, env={})
     result = run_usuario("--config", str(broken), "--menu")
     assert result.returncode == 2 and "deve ser um texto" in result.stderr
+
+
+def test_invoices_are_exported_to_one_documented_folder_not_where_the_app_started(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "ana"))
+    settings = resolve(servidor=None, chave=None, tema=None, config_path=tmp_path / "nada.toml",
+                       exportar_para=None, env={})
+    assert settings.exportar_para == tmp_path / "ana" / "monitor-energia" / "exportacoes"
+    env = {"MONITOR_EXPORTAR_PARA": "~/planilhas"}
+    assert resolve(servidor=None, chave=None, tema=None, config_path=tmp_path / "nada.toml", exportar_para=None,
+                   env=env).exportar_para == tmp_path / "ana" / "planilhas"
+    path = tmp_path / "usuario.toml"
+    path.write_text('exportar_para = "~/contas"\n')
+    assert resolve(servidor=None, chave=None, tema=None, config_path=path, exportar_para=None,
+                   env={}).exportar_para == tmp_path / "ana" / "contas"
+    monkeypatch.chdir(tmp_path)
+    given = resolve(servidor=None, chave=None, tema=None, config_path=path, exportar_para=Path("aqui"), env=env)
+    assert given.exportar_para == tmp_path / "aqui" and given.exportar_para.is_absolute()
