@@ -90,7 +90,7 @@ class Demo:
         self.port = port
         self.children: list[Child] = []
         self.env = {**os.environ, "MONITOR_CHAVE_ADMIN": ADMIN_KEY, "MONITOR_CHAVE_REGISTRO": REGISTRATION_KEY,
-                    "PYTHONUNBUFFERED": "1"}
+                    "MONITOR_DEMO": "1", "PYTHONUNBUFFERED": "1"}
 
     @property
     def url(self) -> str:

@@ -22,7 +22,7 @@ ALLOWED = {
     "servidor.net": ("shared.http", "servidor.net"),
 }
 FORBIDDEN_IN_DOMAIN = ("shared.http", "servidor.net", "servidor.api")
-WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.__main__", "servidor.example", "servidor.logs"}
+WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.demo_guard", "servidor.healthcheck", "servidor.__main__", "servidor.example", "servidor.logs"}
 MAX_LINES = 400
 
 

@@ -124,7 +124,7 @@ class Tmux:
 def test_app_runs_in_a_real_terminal_at_80x24(tmp_path: Path):
     db = tmp_path / "db.json"
     shutil.copyfile(ROOT / "db.json.example", db)
-    server = server_process.start(db)
+    server = server_process.start(db, env=server_process.server_env(MONITOR_DEMO="1"))  # its keys are public
     tmux = Tmux("app")
     try:
         command = (f"{sys.executable} -m usuario --servidor http://127.0.0.1:{server.port} "
