@@ -38,6 +38,7 @@ from servidor.domain.system import HealthCheck, SystemStatus
 from servidor.domain.tariffs import TariffBook
 from servidor.domain.views import MeterViews
 from servidor.net import HttpServer
+from servidor.notify.webhooks import WebhookSender
 from servidor.store.documents import DocumentStore
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import ReadingsBackend
@@ -59,6 +60,9 @@ class Settings:
     key_cost: int = SCRYPT_N
     # The wall clock of ingest, alerts and housekeeping; tests drive one clock through all three.
     clock: Callable[[], float] = time.time
+    # Alerts POSTed to each meter's webhook_url; the tests' servers leave it off, since a fuzzed
+    # URL must never be called from this machine.
+    webhooks: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -111,6 +115,9 @@ class App:
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
         )
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
+        self.webhooks = WebhookSender() if settings.webhooks else None
+        if self.webhooks is not None:
+            alerts.on_open = self._alert_opened
         # `servidor chave nova` reaches a running server through a folder beside its files.
         self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys) if docs.path else None
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
@@ -137,6 +144,13 @@ class App:
         self.housekeeper.start()
         if self.key_requests is not None:
             self.key_requests.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
+
+    def _alert_opened(self, alert: dict) -> None:
+        meter = self.services.meters.find(alert["medidor"])
+        if meter is not None and meter.webhook_url and self.webhooks is not None:
+            self.webhooks.send(meter.webhook_url, alert, f"alerta {alert['tipo']} de {meter.id}")
 
     def make_missing_keys(self) -> list[str]:
         """The admin and registration keys made now because none is stored (each stored before
@@ -148,6 +162,8 @@ class App:
         if self.key_requests is not None:
             self.key_requests.stop()
         self.housekeeper.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.services.live.stop()
         self._store.close()
         self._docs.close()

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from servidor.domain.alert_rules import (
     REINICIO_CONTADOR,
@@ -91,6 +91,9 @@ class Alerts:
         self._started_ms = int(time.time() * 1000) if started_ms is None else started_ms
         self._arrived: dict[str, int] = {}
         self._silent: set[str] = {m for m, alerts in self._by_meter.items() if _open_silence(alerts)}
+        # Told of every alert that opens, after it is stored (the app sends webhooks from it). It
+        # must not block: it runs on the ingest and housekeeping threads.
+        self.on_open: Callable[[dict[str, Any]], None] | None = None
 
     def record(self, meter_id: str, findings: Iterable[Finding]) -> list[tuple[dict[str, Any], bool]]:
         """Record findings (one write for all); returns (alert, created) for each distinct cause
@@ -143,7 +146,16 @@ class Alerts:
         for alert, created in changes:
             if created:
                 log.info("alerta %s para %s: %s", alert["tipo"], meter_id, alert["mensagem"])
+                self._tell_open(alert)
         return [(dict(a), created) for a, created in changes]
+
+    def _tell_open(self, alert: dict[str, Any]) -> None:
+        if self.on_open is None:
+            return
+        try:
+            self.on_open(dict(alert))
+        except Exception:  # the alert is stored: a failing notifier only goes to the log
+            log.exception("alerta %s de %s gravado, mas o aviso dele falhou", alert["tipo"], alert["medidor"])
 
     def raise_from_agent(self, meter_id: str, body: Any) -> tuple[dict[str, Any], bool]:
         """An agent's report: the alert and whether it is new (False: a repeat was counted)."""
