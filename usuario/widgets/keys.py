@@ -48,6 +48,8 @@ class MeterKeys(Vertical):
         super().__init__(id=id)
         self.meter = meter
         self._armed: str | None = None  # the role whose revoke button was pressed once
+        self._admin = False
+        self._loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static("Chaves do medidor", id="keys-title")
@@ -62,13 +64,18 @@ class MeterKeys(Vertical):
 
     def on_mount(self) -> None:
         api = self.app.api
-        if api is not None and api.is_meter_key:
+        self._admin = api is not None and not api.is_meter_key
+        if not self._admin:
             for button in self.query(Button):
                 button.disabled = True
             self.query_one("#keys-list", Static).update(
                 "Só a chave de administração vê e troca as chaves do medidor.")
-            return
-        self.reload()
+
+    def on_show(self) -> None:
+        """Loaded when the Controle tab first shows it, like the tab's other data."""
+        if self._admin and not self._loaded:
+            self._loaded = True
+            self.reload()
 
     @work(thread=True, exclusive=True, group="chaves")
     def reload(self) -> None:
