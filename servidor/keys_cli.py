@@ -34,7 +34,8 @@ ANSWER_WAIT_S = 15.0
 EPILOG = """\
 exemplos:
   servidor chave nova --admin --db /dados/db.json
-  docker compose exec servidor servidor chave nova --admin     (no contêiner, o banco é /dados/db.json)
+  docker compose -f docker-compose.demo.yml exec servidor servidor chave nova --admin
+                                   (num contêiner o banco é MONITOR_DB, /dados/db.json)
 
 A chave nova substitui a anterior na hora, com o servidor parado ou rodando, e é mostrada só
 agora. Com MONITOR_CHAVE_ADMIN (ou MONITOR_CHAVE_REGISTRO) definido, o servidor volta a usar a
@@ -125,3 +126,9 @@ def _through_running_server(db_path: Path, role: Role) -> int:
 def _show(role: Role, key: str, where: str) -> None:
     print(f"Chave de {LABELS[role][0]} nova (mostrada só agora; guarde-a): {key}")
     print(f"  {where}; a anterior deixou de valer.")
+    variable = ENV_OF[role]
+    if os.environ.get(variable):
+        print(f"  atenção: {variable} está definida; quando o servidor reiniciar, a chave volta a ser a dela.")
+
+
+ENV_OF = {Role.ADMIN: "MONITOR_CHAVE_ADMIN", Role.REGISTRATION: "MONITOR_CHAVE_REGISTRO"}

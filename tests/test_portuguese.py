@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,7 @@ def run(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, env=env, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", HELPS, ids=" ".join)
 def test_help_is_in_portuguese(argv):
     result = run(*argv)
@@ -43,6 +45,7 @@ def test_help_is_in_portuguese(argv):
     assert not ENGLISH.findall(result.stdout), result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", MISTAKES, ids=" ".join)
 def test_usage_errors_are_in_portuguese(argv):
     result = run(*argv)
@@ -72,6 +75,9 @@ async def test_the_command_palette_asks_in_portuguese(tmp_path):
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.query_one(CommandInput).placeholder == "Busque um comando…"
+        artifacts = Path(__file__).resolve().parent.parent / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        app.save_screenshot("paleta.svg", str(artifacts))  # what a person sees (not committed)
         await pilot.press("escape")
         app.search_themes()
         await pilot.pause()
