@@ -18,7 +18,8 @@ MAX_BATCH = 1000
 
 # Meter fields a PUT replaces as a whole; a field left out of a PUT goes back to its default,
 # so a client that updates a meter sends every one of these it knows.
-EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s")
+EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s",
+            "webhook_url")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

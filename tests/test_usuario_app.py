@@ -297,7 +297,9 @@ async def test_invoices_list_months_show_items_and_export_csv(server: Server, tm
         assert fmt.brl(closed["total"]) in str(items.get_row_at(items.row_count - 1)[4])
         await pilot.press("e")
         await settle(app, pilot)
+        said = [n.message for n in app._notifications]
     path = tmp_path / "export" / f"fatura-casa-silva-{closed['mes']}.csv"
+    assert f"Fatura exportada para {path}" in said  # the full path, wherever the app was started
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0] == ["mes", "descricao", "quantidade", "unidade", "preco_unitario", "valor"]
     assert [r[1] for r in rows[1:-3]] == [item["descricao"] for item in closed["itens"]]

@@ -17,6 +17,7 @@ from .. import format as fmt
 from ..background import call_api
 from ..models import Command, Meter, Tariff, TariffBand
 from .base import MeterPane
+from .keys import MeterKeys
 
 OPEN_BAND = ("acima", "*", "")
 VERB_TEXT = {"pausar": "pausar", "retomar": "retomar", "multiplicador": "mudar o multiplicador", "limite": "mudar o limite"}
@@ -92,6 +93,7 @@ class ControlPane(MeterPane):
                     yield Input(id=field_id, classes="tariff-field", compact=True)
             yield Button("Salvar tarifa", id="save-tariff", variant="primary", compact=True)
             yield Static("", id="tariff-note")
+            yield MeterKeys(self.meter, id="meter-keys")
 
     @staticmethod
     def _pause_label(meter: Meter) -> str:
