@@ -12,7 +12,8 @@ from http import HTTPStatus
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from shared.http import HttpClient, ResponseError
+from shared.http import ResponseError
+from shared.http_client import HttpClient
 from shared.http.messages import Response
 
 API = "/api/v1"

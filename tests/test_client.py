@@ -13,11 +13,11 @@ from shared.http import (
     END_OF_STREAM,
     NEED_DATA,
     SEND_CONTINUE,
-    HttpClient,
     Request,
     RequestParser,
     ResponseError,
 )
+from shared.http_client import HttpClient
 
 # answer(request, index of the request on its connection) -> bytes to write, or None to hang up.
 Answer = Callable[[Request, int], "bytes | None"]
