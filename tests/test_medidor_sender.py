@@ -17,6 +17,7 @@ from medidor.sender import KeyStore, MeterFields, Sender
 from medidor.server_api import MeterApi, reading_payload
 from medidor.spool import Spool, SpoolRecord
 from medidor.status import StatusBoard
+from shared.contract import error_body
 from shared.http.messages import Request, Response
 from tests.test_medidor_agent import Server, wait_for
 
@@ -115,7 +116,7 @@ def test_5xx_is_retried_until_the_server_accepts(make: Callable[..., Harness]) -
         def wrapped(request: Request) -> Any:
             if request.path.endswith("/leituras") and failures["left"] > 0:
                 failures["left"] -= 1
-                return Response.error(HTTPStatus.SERVICE_UNAVAILABLE, "ocupado", "tente depois")
+                return Response.of_json(HTTPStatus.SERVICE_UNAVAILABLE, error_body("ocupado", "tente depois"))
             return handler(request)
         return wrapped
 

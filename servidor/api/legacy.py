@@ -6,12 +6,13 @@ in their own table: a legacy route can never read or write a native meter.
 """
 from __future__ import annotations
 
-import json
 import threading
 from http import HTTPStatus
 from typing import Any, Callable
 
+from shared.http.json_body import decode_json
 from shared.http.messages import Request, Response
+from servidor.api.envelope import error
 from servidor.domain.meters import METER_ID, now_iso
 from servidor.store.documents import DocumentStore
 
@@ -30,7 +31,7 @@ def _close(status: int, payload: Any) -> Response:
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    return Response.error(status, code, message, close=True)
+    return error(status, code, message, close=True)
 
 
 class Legacy:
@@ -50,9 +51,9 @@ class Legacy:
         else:
             return _error(HTTPStatus.NOT_FOUND, "nao_encontrado", f"nada em {path}; a API fica em /api/v1")
         if request.method not in allowed:
-            return Response.error(HTTPStatus.METHOD_NOT_ALLOWED, "metodo_nao_permitido",
-                                  f"Método {request.method} não é aceito em {path}; use {', '.join(allowed)}",
-                                  (("allow", ", ".join(allowed)),), close=True)
+            return error(HTTPStatus.METHOD_NOT_ALLOWED, "metodo_nao_permitido",
+                         f"Método {request.method} não é aceito em {path}; use {', '.join(allowed)}",
+                         (("allow", ", ".join(allowed)),), close=True)
         if request.method == "OPTIONS":
             # blipserver and 004's browser users expect a plain 200 with what is allowed.
             return Response(HTTPStatus.OK, (("allow", ", ".join(allowed)),))
@@ -78,8 +79,8 @@ class Legacy:
             return _error(HTTPStatus.CONFLICT, "medidor_nativo",
                           f"{meter_id} é um medidor da API /api/v1: a rota antiga não pode alterá-lo")
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            payload = decode_json(body)
+        except ValueError as exc:
             return _error(HTTPStatus.BAD_REQUEST, "json_invalido", f"corpo não é JSON válido: {exc}")
         if not isinstance(payload, dict):
             return _error(HTTPStatus.BAD_REQUEST, "json_invalido", "o corpo deve ser um objeto JSON")

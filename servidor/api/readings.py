@@ -8,6 +8,7 @@ from shared.calendar import parse_instant
 from shared.http.messages import Response
 from shared.models import InvalidReading, Reading, format_timestamp
 from servidor.api.call import Call, now_ms, ok
+from servidor.api.envelope import error
 from servidor.domain.auth import require_read, require_write
 from servidor.domain.live import MAX_WAIT_S
 from servidor.errors import InvalidInput
@@ -102,7 +103,7 @@ def get_readings(call: Call, id: str) -> Any:
 def live_answer(call_app: Any, meter_id: str, after_seq: int) -> Response | None:
     meter = call_app.meters.find(meter_id)
     if meter is None:
-        return Response.error(HTTPStatus.NOT_FOUND, "nao_encontrado", f"medidor {meter_id} não existe")
+        return error(HTTPStatus.NOT_FOUND, "nao_encontrado", f"medidor {meter_id} não existe")
     readings = call_app.readings.after_seq(meter_id, after_seq, LIVE_BATCH)
     if not readings:
         return None

@@ -7,6 +7,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .json_body import decode_json
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -43,7 +45,13 @@ class Request:
     @property
     def path(self) -> str:
         """The percent-decoded path without the query string."""
-        return unquote(urlsplit(self.target).path) or "/"
+        target = self.target
+        if target[0] == "/":
+            # Origin-form (RFC 9112 §3.2.1), nearly every request: no need for urlsplit, which
+            # would also read a leading "//" as an authority.
+            path = target.partition("?")[0].partition("#")[0]
+            return unquote(path) if "%" in path else path
+        return unquote(urlsplit(target).path) or "/"
 
     @property
     def query(self) -> dict[str, str]:
@@ -62,13 +70,9 @@ class Request:
         return "close" not in tokens
 
     def json(self) -> Any:
-        """The body decoded as UTF-8 JSON; raises ValueError with a readable reason."""
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"corpo não é UTF-8: {exc.reason}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"JSON inválido: {exc.msg} (linha {exc.lineno}, coluna {exc.colno})") from None
+        """The body decoded as UTF-8 JSON within named bounds (depth, integer digits, valid
+        Unicode: see json_body); raises ValueError with a readable pt-BR reason."""
+        return decode_json(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +109,3 @@ class Response:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return cls(int(status), (("content-type", "application/json; charset=utf-8"),) + tuple(headers), body, close)
 
-    @classmethod
-    def error(cls, status: int, code: str, message: str, headers: Headers = (), close: bool = False) -> "Response":
-        """Every error body in the suite: {"erro": {"codigo": ..., "mensagem": ...}}."""
-        return cls.of_json(status, {"erro": {"codigo": code, "mensagem": message}}, headers, close)
