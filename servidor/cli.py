@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
-from servidor.errors import ApiError
+from servidor.api.envelope import error_response
 from servidor.logs import configure as configure_logging
-from servidor.net import HttpServer
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
 from servidor.store.readings import ReadingStore, ReadingStoreError
 
@@ -39,8 +39,8 @@ chaves: na primeira execução o servidor cria e mostra uma vez a chave de admin
 registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO). Envie-as como
 Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
 
-variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL
-valem como as opções de mesmo nome.
+variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL,
+MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 4 banco ilegível; 5 banco gravado por uma versão mais nova.
@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log em JSON, um objeto por linha (para coletores de log)")
     parser.add_argument("--trabalhadores", type=int, default=DEFAULT_WORKERS,
                         help=f"threads que atendem requisições prontas (padrão: {DEFAULT_WORKERS})")
+    parser.add_argument("--conexoes-por-cliente", type=int, metavar="N",
+                        default=int(env("MONITOR_CONEXOES_POR_CLIENTE", DEFAULT_SERVER_LIMITS.max_connections_per_client)),
+                        help="conexões abertas por endereço de cliente; além disso, 429 (padrão: "
+                             f"{DEFAULT_SERVER_LIMITS.max_connections_per_client}; 0 desliga, p.ex. atrás de um proxy)")
+    parser.add_argument("--requisicoes-por-segundo", type=float, metavar="N",
+                        default=float(env("MONITOR_REQUISICOES_POR_SEGUNDO", DEFAULT_SERVER_LIMITS.requests_per_second_per_client)),
+                        help="requisições por segundo por endereço, com rajadas do dobro; além disso, 429 (padrão: "
+                             f"{DEFAULT_SERVER_LIMITS.requests_per_second_per_client:g}; 0 desliga)")
     parser.add_argument("--sem-legado", action="store_true",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=)")
     return parser
@@ -100,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(2, f"fuso desconhecido: {args.fuso} (use um nome IANA como America/Sao_Paulo)")
     if not 0 <= args.porta <= 65535:
         return fail(2, f"porta inválida: {args.porta}")
+    if args.conexoes_por_cliente < 0 or args.requisicoes_por_segundo < 0:
+        return fail(2, "limites por cliente não podem ser negativos (0 desliga)")
 
     raise_open_file_limit()
     db_path = args.db.resolve()
@@ -121,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
     app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
     server = HttpServer(app.handle, args.host, args.porta, workers=args.trabalhadores,
-                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
+                        body_until_close=body_until_close if app.legacy else None, error_response=error_response,
+                        default_headers=CORS, server_limits=DEFAULT_SERVER_LIMITS.per_client(
+                            args.conexoes_por_cliente, args.requisicoes_por_segundo))
     try:
         server.start()
     except OSError as exc:

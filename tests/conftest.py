@@ -19,12 +19,14 @@ settings.load_profile("monitor")
 
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
-from servidor.errors import ApiError
-from servidor.net import HttpServer
+from servidor.api.envelope import error_response
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 
 ADMIN = "chave-admin-de-teste"
+# The server's limits with the per-client ones off (see start_server).
+LOOPBACK_FLEET = DEFAULT_SERVER_LIMITS.per_client(0, 0)
 REGISTRATION = "chave-registro-de-teste"
 
 
@@ -106,8 +108,11 @@ def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None,
     settings.setdefault("admin_key", ADMIN)
     settings.setdefault("registration_key", REGISTRATION)
     app = App(docs, store, Settings(**settings), announce=lambda _: None)
+    # Every test client is 127.0.0.1, so the per-client limits would count the whole suite's
+    # simulated fleet as one client; they have their own tests (test_net_limits.py).
     server = HttpServer(app.handle, "127.0.0.1", 0, workers=8,
-                        body_until_close=body_until_close if app.legacy else None, error_types=(ApiError,), default_headers=CORS)
+                        body_until_close=body_until_close if app.legacy else None, error_response=error_response,
+                        default_headers=CORS, server_limits=LOOPBACK_FLEET)
     server.start()
     app.attach_server(lambda: server.open_connections)
     app.start()

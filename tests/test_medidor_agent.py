@@ -21,7 +21,7 @@ from medidor.state import AgentState, StateFile
 from shared.models import parse_timestamp_ms
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
-from servidor.errors import ApiError
+from servidor.api.envelope import error_response
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
@@ -49,7 +49,7 @@ class Server:
         self.app = App(docs, store, Settings(admin_key=ADMIN, registration_key=REGISTRATION), announce=lambda _: None)
         handler = self.app.handle if self.wrap is None else self.wrap(self.app.handle)
         self.http = HttpServer(handler, "127.0.0.1", self.port, workers=4, body_until_close=body_until_close,
-                               error_types=(ApiError,), default_headers=CORS)
+                               error_response=error_response, default_headers=CORS)
         self.http.start()
         self.app.start()
         self.port = self.http.address[1]

@@ -19,6 +19,7 @@ from typing import Iterator
 
 import pytest
 
+from servidor.api.envelope import error_response
 from servidor.net import HttpServer
 from shared.http.limits import Limits
 from shared.http.messages import Request, Response
@@ -27,7 +28,7 @@ SMALL_LIMITS = Limits(max_request_line=256, max_header_bytes=1024, max_body_byte
 
 
 class AppError(Exception):
-    """Stands in for the app's ApiError root: status, code, message and optional headers."""
+    """An app error that escaped its handler carrying status, code, message and headers."""
 
     def __init__(self, status: int, code: str, message: str, headers=()) -> None:
         super().__init__(message)
@@ -52,7 +53,7 @@ def echo_app(request: Request) -> Response:
 
 @contextlib.contextmanager
 def serving(handler=echo_app, **kwargs) -> Iterator[HttpServer]:
-    kwargs.setdefault("error_types", (AppError,))
+    kwargs.setdefault("error_response", error_response)
     server = HttpServer(handler, **kwargs)
     server.start()
     try:

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from servidor.net import Deferred, HttpServer
+from servidor.api.envelope import error_response
+from servidor.net import Deferred, HttpServer, ServerLimits
 from shared.http.limits import Limits
 from shared.http.messages import Request, Response
 from test_net_server import RawClient, assert_json_error, echo_app, serving
@@ -87,7 +88,8 @@ def test_a_thousand_idle_connections_do_not_delay_an_ordinary_request():
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
     idle: list[socket.socket] = []
     try:
-        with serving(workers=4) as server:
+        # Every socket comes from 127.0.0.1: lift the per-client cap that would stop them at 256.
+        with serving(workers=4, server_limits=ServerLimits(max_connections_per_client=0)) as server:
             for _ in range(idle_count):
                 idle.append(socket.create_connection(server.address, timeout=5))
             # Half of them have started a request and stalled: still no worker is held.
@@ -110,7 +112,7 @@ def test_a_thousand_idle_connections_do_not_delay_an_ordinary_request():
 
 
 def test_connections_beyond_max_connections_get_503_and_close():
-    with serving(max_connections=2) as server:
+    with serving(server_limits=ServerLimits(max_connections=2)) as server:
         held = [RawClient(server.address) for _ in range(2)]
         try:
             for client in held:                      # make sure both were accepted first
@@ -189,7 +191,7 @@ def test_deferred_already_resolved_when_returned_is_answered():
 
 def test_parked_long_poll_is_answered_503_on_shutdown():
     parked: list[Deferred] = []
-    server = HttpServer(long_poll_app(parked, delay=0), workers=2)
+    server = HttpServer(long_poll_app(parked, delay=0), workers=2, error_response=error_response)
     server.start()
     with RawClient(server.address) as client:
         client.send(b"GET /espera HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -21,7 +21,7 @@ from textual.worker import WorkerState
 from servidor import example
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings as ServerSettings, readings_dir
-from servidor.errors import ApiError
+from servidor.api.envelope import error_response
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
@@ -53,7 +53,7 @@ class Server:
         app = App(DocumentStore.open(self.db), ReadingStore.open(readings_dir(self.db)),
                   ServerSettings(admin_key=ADMIN), announce=lambda _: None)
         http = HttpServer(app.handle, "127.0.0.1", self.port, workers=8, body_until_close=body_until_close,
-                          error_types=(ApiError,), default_headers=CORS)
+                          error_response=error_response, default_headers=CORS)
         http.start()
         app.start()
         self.app, self.http, self.port = app, http, http.address[1]
