@@ -15,7 +15,7 @@ import struct
 import subprocess
 import time
 from http import HTTPStatus
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -65,8 +65,16 @@ def serving(handler=echo_app, **kwargs) -> Iterator[HttpServer]:
 class RawClient:
     """A socket plus one buffered reader, so pipelined responses are read back one by one."""
 
-    def __init__(self, address: tuple[str, int], timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection(address, timeout=timeout)
+    def __init__(self, address: tuple[str, int], timeout: float = 5.0, *, source: str | None = None,
+                 rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            # Before connect, so the window the client advertises is small from the start.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            self.sock.bind((source, 0))     # another loopback address is another client
+        self.sock.settimeout(timeout)
+        self.sock.connect(address)
         self.file = self.sock.makefile("rb")
 
     def send(self, data: bytes) -> None:
@@ -100,6 +108,15 @@ class RawClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(0.01)
 
 
 def assert_json_error(body: bytes, code: str) -> dict:
@@ -344,7 +361,4 @@ def test_peer_that_leaves_mid_response_is_cleaned_up_and_the_server_carries_on()
         conn.request("GET", "/depois")
         assert conn.getresponse().status == 200
         conn.close()
-        deadline = time.monotonic() + 3
-        while server.open_connections and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.open_connections == 0
+        wait_until(lambda: server.open_connections == 0, 3, "every connection closed")
