@@ -182,6 +182,34 @@ class QueuedPoller(Poller):
         self._selector.close()
 
 
+class Waker:
+    """A socket pair that interrupts the selector thread's poll from any thread."""
+
+    def __init__(self) -> None:
+        self.reader, self._writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    def wake(self) -> None:
+        try:
+            self._writer.send(b"\0")
+        except (BlockingIOError, InterruptedError):
+            pass                           # the buffer is full: a wakeup is already pending
+        except OSError:
+            pass                           # closed: the selector thread has finished
+
+    def drain(self) -> None:
+        try:
+            while self.reader.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def close(self) -> None:
+        self.reader.close()
+        self._writer.close()
+
+
 def make_poller(wake: Callable[[], None]) -> Poller:
     """epoll with EPOLLONESHOT where there is one (Linux); the queued fallback elsewhere."""
     if hasattr(select, "epoll") and hasattr(select, "EPOLLONESHOT"):

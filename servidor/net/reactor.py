@@ -28,7 +28,7 @@ from .connection import LINGER_TIMEOUT, WRITE_PENDING, After, Connection, State
 from .exchange import Encoder, ErrorResponse, error_answer
 from .health import Health
 from .limits import ServerLimits
-from .poller import READ, WRITE, Poller, make_poller
+from .poller import READ, WRITE, Poller, Waker, make_poller
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("servidor.net")
@@ -84,8 +84,7 @@ class Reactor:
 
         # Owned by the selector thread once started.
         self.conns: set[Connection] = set()
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
+        self._waker: Waker | None = None
         self._poller: Poller | None = None
         self._acceptor: Acceptor | None = None
         self._sweeps = 0
@@ -94,9 +93,7 @@ class Reactor:
         """Bind and listen; the address bound. Raises OSError (an address in use) unchanged."""
         # create_server sets SO_REUSEADDR on POSIX (a restart must not wait out TIME_WAIT), and
         # deliberately not on Windows, where it would let another process steal the port.
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        self._waker = Waker()
         self._poller = make_poller(self.wake)
         listener = socket.create_server((host, port), backlog=backlog)
         listener.setblocking(False)
@@ -106,14 +103,14 @@ class Reactor:
         )
         self._acceptor.listener_tag = _LISTENER
         self._poller.add_permanent(listener, _LISTENER)
-        self._poller.add_permanent(self._wake_r, _WAKEUP)
+        self._poller.add_permanent(self._waker.reader, _WAKEUP)
         return tuple(listener.getsockname()[:2])
 
     def close_unstarted(self) -> None:
         """Release everything `__init__`/`open` took when the thread will never run."""
         if self._acceptor is not None:
             self._acceptor.close()
-        for closeable in (self._poller, self._wake_r, self._wake_w):
+        for closeable in (self._poller, self._waker):
             if closeable is not None:
                 closeable.close()
 
@@ -129,7 +126,7 @@ class Reactor:
                     if obj is _LISTENER:
                         self._acceptor.accept()
                     elif obj is _WAKEUP:
-                        self._drain_wakeups()
+                        self._waker.drain()
                     else:
                         self._on_event(obj, bits)
                 self._take_closing()
@@ -317,23 +314,10 @@ class Reactor:
             conn.close()
 
     def wake(self) -> None:
-        if self._wake_w is None:
-            return
-        try:
-            self._wake_w.send(b"\0")
-        except (BlockingIOError, InterruptedError):
-            pass                           # the buffer is full: a wakeup is already pending
-        except OSError:
-            pass                           # the selector has finished and closed the pair
+        if self._waker is not None:
+            self._waker.wake()
 
     # -- selector-thread housekeeping -------------------------------------------------------
-
-    def _drain_wakeups(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
 
     def _take_closing(self) -> None:
         while True:
@@ -406,5 +390,4 @@ class Reactor:
         if self._acceptor is not None:
             self._acceptor.close()
         self._poller.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        self._waker.close()

@@ -18,7 +18,7 @@ from typing import Callable
 from shared.http.limits import DEFAULT_LIMITS, Limits
 from shared.http.messages import Headers
 
-from .budget import MemoryBudget
+from .budget import MemoryBudget, return_freed_memory_promptly
 from .clients import ClientTable
 from .exchange import Encoder, ErrorResponse, Handler, plain_error_response
 from .health import HEALTH_HOLD_S, Health
@@ -128,6 +128,7 @@ class HttpServer:
                 self._shut_down = True
                 self._reactor.close_unstarted()
                 raise
+            return_freed_memory_promptly()
             self._pool.start()
             self._thread = threading.Thread(target=self._reactor.run, name="servidor-net-selector", daemon=True)
             self._reactor.thread = self._thread

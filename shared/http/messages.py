@@ -12,6 +12,16 @@ from .json_body import decode_json
 Headers = tuple[tuple[str, str], ...]
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _check_names(headers: Headers) -> None:
+    for name, _ in headers:
+        if name != name.lower():
+            raise ValueError(f"header names must be lower-case: {name!r}")
+
+
 def _find(headers: Headers, name: str) -> str | None:
     name = name.lower()
     for key, value in headers:
@@ -35,8 +45,18 @@ class Request:
             raise ValueError(f"method must be an upper-case token: {self.method!r}")
         if not self.target:
             raise ValueError("target must not be empty")
-        if any(k != k.lower() for k, _ in self.headers):
-            raise ValueError("header names must be lower-case")
+        _check_names(self.headers)
+
+    @classmethod
+    def trusted(cls, method: str, target: str, version: str, headers: Headers, body: bytes) -> "Request":
+        """A Request from fields already validated (by the parser), without checking them again."""
+        request = _new(cls)
+        _set(request, "method", method)
+        _set(request, "target", target)
+        _set(request, "version", version)
+        _set(request, "headers", headers)
+        _set(request, "body", body)
+        return request
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""
@@ -64,7 +84,10 @@ class Request:
     @property
     def keep_alive(self) -> bool:
         """RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`."""
-        tokens = {t.strip().lower() for t in (self.header("connection") or "").split(",")}
+        connection = self.header("connection")
+        if connection is None:
+            return self.version != "HTTP/1.0"
+        tokens = {t.strip().lower() for t in connection.split(",")}
         if self.version == "HTTP/1.0":
             return "keep-alive" in tokens
         return "close" not in tokens
@@ -88,8 +111,7 @@ class Response:
     def __post_init__(self) -> None:
         if not 100 <= int(self.status) <= 599:
             raise ValueError(f"status out of range: {self.status}")
-        if any(k != k.lower() for k, _ in self.headers):
-            raise ValueError("header names must be lower-case")
+        _check_names(self.headers)
 
     def header(self, name: str) -> str | None:
         return _find(self.headers, name)

@@ -8,6 +8,7 @@ parser is dead and repeats it.
 """
 from __future__ import annotations
 
+import operator
 import re
 from typing import Callable, Final
 
@@ -68,6 +69,8 @@ _FAST_HEAD = re.compile(
     rb"([A-Z]+) (/[\x21-\x7e]*) HTTP/1\.([0-9])\r\n"
     rb"((?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*)\r\n"
 )
+
+_split_field = operator.methodcaller("partition", ":")
 
 _HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE = range(4)
 # The header fields that decide how a request is framed and answered.
@@ -153,6 +156,11 @@ class RequestParser:
             return self._next_event()
         except ProtocolError as exc:
             self._error = exc
+            # A dead parser never reads its bytes again: free them now. The stored error's
+            # traceback refers back to this parser, a cycle only the garbage collector undoes,
+            # and it must not keep a 4 MiB body alive until then.
+            self._buf = bytearray()
+            self._chunks = None
             raise
 
     def _raise_if_dead(self) -> None:
@@ -200,8 +208,7 @@ class RequestParser:
                 raise BadRequest("conexão encerrada no meio do cabeçalho da requisição")
             self._scan = len(buf)
             return NEED_DATA
-        head = bytes(buf[:end])
-        del buf[:end]
+        head = _take(buf, end)
         self._scan = 0
         if not self._start_fast(head):
             self._start_request(head)
@@ -245,16 +252,14 @@ class RequestParser:
         limits = self._limits
         if len(head) - len(block) > limits.max_request_line + 4 or len(block) > limits.max_header_bytes:
             return False                   # over a limit: the slow path words the error
-        lines = block.split(b"\r\n")
+        # obs-text (0x80-0xFF) is opaque octets that latin-1 maps one to one; names are ASCII
+        # (the regex checked), which latin-1 decodes the same. One decode for the whole block.
+        lines = block.decode("latin-1").split("\r\n")
         del lines[-1]                      # the block ends with CRLF: one empty string after it
         if len(lines) > limits.max_header_count:
             return False
-        fields = []
-        for line in lines:
-            name, _, value = line.partition(b":")
-            # RFC 9112 §5.1: optional whitespace around the value is not part of it; obs-text
-            # (0x80-0xFF) is opaque octets that latin-1 maps one to one.
-            fields.append((name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")))
+        # RFC 9112 §5.1: optional whitespace around the value is not part of it.
+        fields = [(name.lower(), value.strip(" \t")) for name, _, value in map(_split_field, lines)]
         self._method = method.decode("ascii")
         self._target = target.decode("ascii")
         # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
@@ -329,8 +334,7 @@ class RequestParser:
         if self._state == _BODY_LENGTH:
             if len(buf) < self._length:
                 return None
-            body = bytes(buf[: self._length])
-            del buf[: self._length]
+            body = _take(buf, self._length)
         elif self._state == _BODY_CHUNKED:
             assert self._chunks is not None
             decoded = self._chunks.feed(buf)
@@ -350,7 +354,20 @@ class RequestParser:
         self._state = _HEAD
         self._chunks = None
         self._continue_due = False
-        return Request(self._method, self._target, self._version, self._headers, body)
+        # Every field was checked on the way in: skip the value's own checks (hot path).
+        return Request.trusted(self._method, self._target, self._version, self._headers, body)
+
+
+def _take(buf: bytearray, n: int) -> bytes:
+    """The first `n` bytes of `buf`, removed from it, copied once (a slice would copy twice)."""
+    if n == len(buf):
+        data = bytes(buf)
+        buf.clear()
+        return data
+    with memoryview(buf) as view:
+        data = bytes(view[:n])
+    del buf[:n]
+    return data
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str]:
