@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from servers import MonitorServer
 
@@ -90,6 +91,32 @@ def flood(server: MonitorServer, count: int, stall_s: float) -> dict[str, int]:
     return outcome
 
 
+def run_rounds(server: MonitorServer, rounds: int, connections: int,
+               report: Callable[[str], None] = print) -> tuple[float, list[tuple[int, dict[str, int], float, float]]]:
+    """(RSS at start, [(round, outcome, peak RSS so far, RSS after they left)]), in MiB."""
+    start = rss_mib(server)
+    report(f"  RSS at start: {start:.0f} MiB")
+    rows = []
+    for round_ in range(1, rounds + 1):
+        outcome = flood(server, connections, stall_s=1.0)
+        time.sleep(SETTLE_S)
+        during, after = peak_mib(server), rss_mib(server)
+        rows.append((round_, outcome, during, after))
+        report(f"  round {round_}: {outcome}; peak so far {during:.0f} MiB; after they left {after:.0f} MiB")
+    return start, rows
+
+
+def markdown(start: float, rows: list, connections: int) -> str:
+    lines = ["| round | connections | stalled (held) | refused (503/429) | reset | peak RSS so far (MiB) "
+             "| RSS after they left (MiB) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for round_, outcome, during, after in rows:
+        lines.append(f"| {round_} | {connections} | {outcome['stalled']} | {outcome['refused']} | {outcome['reset']} "
+                     f"| {during:.0f} | {after:.0f} |")
+    lines.append(f"\nRSS at start {start:.0f} MiB; after the last round {rows[-1][3]:.0f} MiB "
+                 f"({rows[-1][3] / start:.2f}× start); peak {max(r[2] for r in rows):.0f} MiB.")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rodadas", type=int, default=7)
@@ -97,33 +124,15 @@ def main() -> int:
     parser.add_argument("--saida", type=Path)
     args = parser.parse_args()
     server = MonitorServer("abuso", client_limits=True)
-    rows = []
     try:
-        start = rss_mib(server)
-        print(f"RSS at start: {start:.0f} MiB", flush=True)
-        for round_ in range(1, args.rodadas + 1):
-            outcome = flood(server, args.conexoes, stall_s=1.0)
-            during = peak_mib(server)
-            time.sleep(SETTLE_S)
-            after = rss_mib(server)
-            rows.append((round_, outcome, during, after))
-            print(f"round {round_}: {outcome}; peak so far {during:.0f} MiB; after closing {after:.0f} MiB", flush=True)
+        start, rows = run_rounds(server, args.rodadas, args.conexoes)
         health = server.health()
     finally:
         code = server.stop()
-    lines = [f"| round | connections | stalled (held) | refused (503/429) | reset | peak RSS so far (MiB) | RSS after they left (MiB) |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
-    for round_, outcome, during, after in rows:
-        lines.append(f"| {round_} | {args.conexoes} | {outcome['stalled']} | {outcome['refused']} | {outcome['reset']} "
-                     f"| {during:.0f} | {after:.0f} |")
-    table = "\n".join(lines)
-    summary = (f"RSS at start {start:.0f} MiB; after the last round {rows[-1][3]:.0f} MiB "
-               f"({rows[-1][3] / start:.2f}× start); peak {max(r[2] for r in rows):.0f} MiB; "
-               f"/saude after: {health.get('estado', health)}; server exit code {code}.")
-    print(table)
-    print(summary)
+    text = markdown(start, rows, args.conexoes) + f" /saude after: {health.get('estado', health)}; exit code {code}."
+    print(text)
     if args.saida:
-        args.saida.write_text(table + "\n\n" + summary + "\n")
+        args.saida.write_text(text + "\n")
     return 0
 
 

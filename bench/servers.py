@@ -92,6 +92,10 @@ def start_ceiling() -> ServerProcess:
     return ServerProcess("ceiling", [sys.executable, str(BENCH / "ceiling_server.py")])
 
 
+def start_net_only() -> ServerProcess:
+    return ServerProcess("rede", [sys.executable, str(BENCH / "net_only_server.py")])
+
+
 class MonitorServer(ServerProcess):
     """`python -m servidor` on a fresh database in its own temporary directory.
 

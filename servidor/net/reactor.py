@@ -225,9 +225,10 @@ class Reactor:
 
         A request just parsed keeps its body charged until its answer is written."""
         held = conn.parser.committed()
-        if isinstance(event, Request):
+        if event.__class__ is Request:
             held += len(event.body)
-        conn.charge = self._budget.charge(conn.client, conn.charge, held)
+        if held != conn.charge:
+            conn.charge = self._budget.charge(conn.client, conn.charge, held)
 
     def _on_writable(self, conn: Connection) -> None:
         try:

@@ -12,6 +12,11 @@ from .json_body import decode_json
 Headers = tuple[tuple[str, str], ...]
 
 
+# Built once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON_TYPE = ("content-type", "application/json; charset=utf-8")
+_JSON_ONLY: Headers = (_JSON_TYPE,)
+
 _new = object.__new__
 _set = object.__setattr__
 
@@ -128,6 +133,6 @@ class Response:
 
     @classmethod
     def of_json(cls, status: int, payload: Any, headers: Headers = (), close: bool = False) -> "Response":
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(int(status), (("content-type", "application/json; charset=utf-8"),) + tuple(headers), body, close)
+        body = _ENCODER.encode(payload).encode("utf-8")
+        return cls(int(status), (_JSON_TYPE, *headers) if headers else _JSON_ONLY, body, close)
 

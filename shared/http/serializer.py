@@ -22,11 +22,6 @@ _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _METHODS_WITH_CONTENT = frozenset({"POST", "PUT", "PATCH"})
 
 
-def _no_body_status(status: int) -> bool:
-    # RFC 9110 §15.2, §15.3.5, §15.4.5: 1xx, 204 and 304 responses never contain content.
-    return status < 200 or status == 204 or status == 304
-
-
 def _status_line(status: int) -> bytes:
     try:
         phrase = HTTPStatus(status).phrase
@@ -99,7 +94,8 @@ def serialize_response(
         parts.append(field_line(name, value))
     if extra_lines:
         parts.append(extra_lines)
-    no_body = _no_body_status(status)
+    # RFC 9110 §15.2, §15.3.5, §15.4.5: 1xx, 204 and 304 responses never contain content.
+    no_body = status < 200 or status == 204 or status == 304
     if not no_body:
         parts.append(b"content-length: %d\r\n" % len(resp.body))
     parts.append(b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
