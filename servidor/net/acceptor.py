@@ -18,7 +18,7 @@ from typing import Callable
 from shared.http.errors import ProtocolError
 
 from .clients import Client, ClientTable
-from .connection import RECV_BYTES
+from .connection import RECV_BYTES, SEND_BUFFER
 from .errors import Overloaded, OutOfDescriptors, TooManyConnections
 from .health import Health
 from .limits import ServerLimits
@@ -115,6 +115,7 @@ class Acceptor:
             # Pipelined responses are separate small writes; with Nagle on, each would wait
             # for the ACK of the previous one (40 ms with delayed ACKs).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self._admit(sock, peer, client)
 
     def _shed_one(self) -> bool:

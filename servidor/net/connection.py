@@ -29,6 +29,12 @@ from .deferred import Deferred
 # keeping a single greedy client from monopolising the selector thread.
 RECV_BYTES = 64 * 1024
 
+# The kernel's send buffer for each connection, fixed instead of autotuned: Linux grows it up to
+# 4 MiB per socket on fast links, which lets one client that stops reading pin that much kernel
+# memory and have the server compute every answer that fits before it notices. 256 KiB still
+# takes our largest answers in one write.
+SEND_BUFFER = 256 * 1024
+
 # RFC 9112 §9.6: a server closing a connection should half-close its write side, then keep
 # reading until the client closes too, or the unread bytes make the kernel answer with a
 # reset that can destroy the response before the client reads it. The drain is bounded by

@@ -29,8 +29,9 @@ from .worker_pool import WorkerPool
 log = logging.getLogger("servidor.net")
 
 # Requests one worker answers on one connection before queueing the rest behind other
-# connections' work, so a client pipelining without pause cannot keep a worker to itself.
-MAX_IN_A_ROW = 32
+# connections' work, so a client pipelining without pause cannot keep a worker to itself and a
+# request from someone else waits behind a few answers per busy connection, not dozens.
+MAX_IN_A_ROW = 4
 
 
 class Responder:
