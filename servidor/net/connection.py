@@ -135,6 +135,10 @@ class Connection:
             self.eof = True
             self.parser.receive_eof()
 
+    def forget_input(self) -> None:
+        """Drop what the parser holds (up to a whole body): no request will be read again."""
+        self.parser = RequestParser()
+
     @property
     def request_pending(self) -> bool:
         return self.parser.pending()

@@ -249,6 +249,9 @@ class Reactor:
     def refuse(self, conn: Connection, error: ProtocolError) -> None:
         """Answer an error the connection cannot survive (parse error, 408, 503), then linger."""
         log.debug("%s -> %d %s (connection closed)", conn.peer[0], int(error.status), error.code)
+        # No request will be read from it again: its buffered bytes go now, not at the close.
+        conn.forget_input()
+        conn.charge = self._budget.charge(conn.client, conn.charge, 0)
         try:
             sent = conn.send(self._refusal(error))
         except OSError:
