@@ -1,31 +1,31 @@
 """The agent: measure every interval, number and spool each reading, let the sender drain it.
 
 Threads: the caller's thread runs the measuring loop (`run`); the agent owns one sender thread,
-started and joined inside `run`. Other threads (keyboard, signal handlers) only call the
-control methods (`toggle_pause`, `scale_multiplier`, `apply_commands`) and set `stop`.
+started and joined inside `run`. Other threads (keyboard, signal handlers) only use `controls`
+and set `stop`.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from shared.models import InvalidReading, Reading, parse_timestamp_ms
 from shared.backoff import Backoff
+from shared.models import InvalidReading, Reading
 from medidor.config import AgentConfig
+from medidor.control import Controls
 from medidor.device_source import SourceError
 from medidor.month import MonthState, MonthTracker
 from medidor.profiles import make_profile
 from medidor.recording import WindowAverager
+from medidor.resume import align_up, interval_ms, last_reading, open_source
 from medidor.sender import KeyStore, MeterFields, Sender
-from medidor.server_api import REQUEST_TIMEOUT_S, MeterApi, MeterKeys, RemoteCommand, reading_payload
-from medidor.simulated_source import SimClock, SimulatedMeter, real_now_ms
+from medidor.sequence import SeqNumbers
+from medidor.server_api import REQUEST_TIMEOUT_S, MeterApi, MeterKeys, reading_payload
+from medidor.simulated_source import SimClock, real_now_ms
 from medidor.sources import Measurement, Source
 from medidor.spool import WARN_RATIO, Spool, SpoolRecord
 from medidor.state import AgentState, StateError, StateFile
@@ -45,42 +45,16 @@ DEVICE_ALERT_AFTER = 5
 # Device retries: 1 s, 2 s, … up to a minute, so an unplugged meter is polled gently.
 DEVICE_RETRY_BASE_S = 1.0
 DEVICE_RETRY_CAP_S = 60.0
-# Seqs are reserved in the state file this many at a time, before use. The spool is the
-# authority on the last seq; if it is lost, the agent resumes above the reservation, so no new
-# reading reuses a seq the server already has (it would be answered "duplicate" and dropped).
-# 100,000 is 11 days of 10-s readings: a state write every 11 days, or per ~4 s of a backfill.
-SEQ_RESERVE = 100_000
 # The state is saved this often (month base, keys are saved when they change).
 STATE_SAVE_EVERY_S = 30.0
 # A spool below this fill ratio re-arms the "near full" warning.
 _WARN_REARM_RATIO = WARN_RATIO / 2
-# Command ids remembered to apply each once; the server keeps at most 50 pending per meter.
-APPLIED_IDS_KEPT = 200
-# Changes from the keyboard: one press raises or lowers consumption by this factor.
-KEY_STEP = 1.25
-
-
-@dataclass(frozen=True, slots=True)
-class LastReading:
-    seq: int
-    ts_ms: int
-    energia_wh: float
-
-
-def last_reading(payload: bytes | None) -> LastReading | None:
-    """The newest spooled reading, where a restarted agent resumes its counter and clock."""
-    if payload is None:
-        return None
-    try:
-        doc = json.loads(payload)
-        return LastReading(int(doc["seq"]), parse_timestamp_ms(doc["ts"]), float(doc["energia_wh"]))
-    except (ValueError, KeyError, TypeError, InvalidReading):
-        log.warning("última leitura do spool ilegível; o contador recomeça")
-        return None
 
 
 class Agent:
-    """One meter's agent. Build, then `run(stop)` in a thread of your choice until `stop` is set."""
+    """One meter's agent. Build, `open` (optional: `run` opens), then `run(stop)` in a thread of
+    your choice until `stop` is set. `open` raises StateError/SpoolError (SpoolDamaged for a
+    spool that needs `medidor reparar`)."""
 
     def __init__(self, config: AgentConfig, *, on_message: Callable[[str], None] | None = None,
                  real_ms: Callable[[], int] = real_now_ms, device_backoff: Backoff | None = None,
@@ -90,86 +64,25 @@ class Agent:
         self.status = StatusBoard(config.medidor, fuso=self.tz, multiplicador=config.multiplicador)
         self.state_file = StateFile(config.estado)
         self._message = on_message or (lambda text: print(text, flush=True))
+        self.controls = Controls(config.medidor, multiplier=config.multiplicador, limit_kwh=config.limite_alerta_kwh,
+                                 status=self.status, message=self._message)
         self._real_ms = real_ms
         self._device_backoff = device_backoff or Backoff(DEVICE_RETRY_BASE_S, DEVICE_RETRY_CAP_S)
         self._server_backoff = server_backoff  # None: the sender's default policy
         self._lock = threading.Lock()
-        self._paused = False
-        self._multiplier = config.multiplicador
-        self._limit = config.limite_alerta_kwh
-        self._source: Source | None = None
-        self._applied: deque[str] = deque(maxlen=APPLIED_IDS_KEPT)
-        self._sender: Sender | None = None
         self._tracker: MonthTracker | None = None
         self._state: AgentState | None = None
-        self.next_seq = 0
-        # Seqs below this are reserved in the state file (see SEQ_RESERVE).
-        self._reserved = 0
+        self._seq: SeqNumbers | None = None
+        # Set by the sender when it cannot go on (a spool damaged under it): the loop ends.
+        self._fatal: BaseException | None = None
         self.spool: Spool | None = None
         self._averager = WindowAverager(config.gravacao_min, self.tz) if config.gravacao_min else None
 
-    # -- control (any thread) -------------------------------------------------------------------
-
     @property
-    def paused(self) -> bool:
-        return self._paused
+    def next_seq(self) -> int:
+        return 0 if self._seq is None else self._seq.next
 
-    @property
-    def multiplier(self) -> float:
-        return self._multiplier
-
-    def set_paused(self, paused: bool, why: str) -> None:
-        with self._lock:
-            if paused == self._paused:
-                return
-            self._paused = paused
-        self.status.update(pausado=paused)
-        self._message(f"{self.config.medidor}: {'pausado' if paused else 'medindo de novo'} ({why})")
-
-    def toggle_pause(self) -> None:
-        self.set_paused(not self._paused, "teclado")
-
-    def scale_multiplier(self, factor: float) -> None:
-        """Keyboard + / -: consumption up or down by `factor`; the server is told."""
-        self.set_multiplier(round(self._multiplier * factor, 4), "teclado")
-        if self._sender is not None:
-            self._sender.fields_changed()
-
-    def set_multiplier(self, value: float, why: str) -> None:
-        with self._lock:
-            self._multiplier = value
-            if self._source is not None:
-                self._source.set_multiplier(value)
-        self.status.update(multiplicador=value)
-        self._message(f"{self.config.medidor}: multiplicador {value:g} ({why})")
-
-    def set_limit(self, value: float, why: str) -> None:
-        with self._lock:
-            self._limit = value
-            if self._tracker is not None:
-                self._tracker.set_limit(value)
-        self._message(f"{self.config.medidor}: limite de alerta {value:g} kWh/mês ({why})")
-
-    def apply_commands(self, commands: tuple[RemoteCommand, ...]) -> None:
-        """The server's remote commands, in the order they were queued; each id applied once
-        (a command seen while polling comes again in the next ingest answer)."""
-        for command in commands:
-            if command.id:
-                if command.id in self._applied:
-                    continue
-                self._applied.append(command.id)
-            if command.comando == "pausar":
-                self.set_paused(True, "comando do servidor")
-            elif command.comando == "retomar":
-                self.set_paused(False, "comando do servidor")
-            elif command.comando == "multiplicador" and command.valor:
-                self.set_multiplier(command.valor, "comando do servidor")
-            elif command.comando == "limite" and command.valor:
-                self.set_limit(command.valor, "comando do servidor")
-            else:
-                log.warning("%s: comando desconhecido ignorado: %s", self.config.medidor, command)
-
-    # -- setup ----------------------------------------------------------------------------------
+    # -- state ----------------------------------------------------------------------------------
 
     def _load_state(self) -> AgentState:
         state = self.state_file.load()
@@ -185,16 +98,18 @@ class Agent:
 
     def _save_state(self, **changes: object) -> None:
         with self._lock:
-            assert self._state is not None
+            assert self._state is not None and self._seq is not None
             tracker = self._tracker
             if tracker is not None:
                 changes.setdefault("mes", tracker.state.mes)
                 changes.setdefault("inicio_mes_wh", tracker.state.inicio_wh)
                 changes.setdefault("alerta_mes", tracker.state.alertado)
-            self._state = self._state.but(proximo_seq=self._reserved, **changes)
+            changes.setdefault("proximo_seq", self._seq.reserved)
+            state = self._state.but(**changes)
             # Written under the lock: the sender thread (keys) and the measuring thread
             # (reservations, month) both save, and an older state must never land last.
-            self.state_file.save(self._state)
+            self.state_file.save(state)
+            self._state = state
 
     def _save_keys(self, keys: MeterKeys) -> None:
         self._save_state(chave_escrita=keys.chave_escrita, chave_leitura=keys.chave_leitura)
@@ -207,68 +122,53 @@ class Agent:
         categoria = cfg.categoria or (make_profile(cfg.perfil, cfg.semente).categoria if cfg.simulated else "gridImport")
         # The server's silence alert must not fire between two regular readings.
         quiet_s = max(60, math.ceil(3 * max(cfg.intervalo_s, cfg.gravacao_min * 60)))
-        return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self._limit, self._multiplier, quiet_s)
+        return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self.controls.limit_kwh,
+                           self.controls.multiplier, quiet_s)
 
-    def _on_meter(self, view: dict) -> None:
-        if view.get("estado") == "pausado":
-            self.set_paused(True, "o servidor marca o medidor como pausado")
+    def _on_fatal(self, exc: BaseException) -> None:
+        self._fatal = exc
 
-    def _open_source(self, last: LastReading | None) -> tuple[Source, SimClock, int]:
-        """The source, the clock the readings follow, and the first instant to measure."""
-        cfg = self.config
-        iv = self.interval_ms
-        now = self._real_ms()
-        if not cfg.simulated:
-            from medidor.device_source import DeviceSource
+    def close(self) -> None:
+        """Release the spool of an agent opened but never run (`run` closes it itself)."""
+        if self.spool is not None:
+            self.spool.close()
 
-            source: Source = DeviceSource(cfg, start_wh=None if last is None else last.energia_wh)
-            return source, SimClock(now, 1.0, real_ms=self._real_ms), _align_up(now, iv)
-        profile = make_profile(cfg.perfil, cfg.semente, cfg.fuso)
-        # History plays as fast as readings can be made unless --acelerar says how fast.
-        speed = cfg.acelerar if cfg.acelerar is not None else (None if cfg.historico_dias > 0 else 1.0)
-        if last is None:
-            start = _align_up(now - int(cfg.historico_dias * 86_400_000), iv)
-            meter = SimulatedMeter(profile, start_ms=start - iv, multiplier=self._multiplier)
-            return meter, SimClock(start, speed, real_ms=self._real_ms), start
-        meter = SimulatedMeter(profile, start_ms=last.ts_ms, start_wh=last.energia_wh, multiplier=self._multiplier)
-        if cfg.replay:
-            # Fill the time the agent was stopped, at the replay speed.
-            return meter, SimClock(last.ts_ms, speed, real_ms=self._real_ms), last.ts_ms + iv
-        # Real time: the counter takes the energy of the gap in its next reading, as a real meter's would.
-        return meter, SimClock(now, 1.0, real_ms=self._real_ms), max(_align_up(now, iv), last.ts_ms + iv)
+    # -- opening and running --------------------------------------------------------------------
 
-    @property
-    def interval_ms(self) -> int:
-        return max(1, round(self.config.intervalo_s * 1000))
-
-    # -- the loop -------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Load the state and open the spool; nothing is measured or sent yet. Idempotent."""
+        if self.spool is not None:
+            return
+        state = self._load_state()
+        spool = Spool(self.config.estado / "spool", max_records=self.config.max_spool)
+        self._state = state
+        # The spool knows the highest seq that may have left; without a spool (deleted, a new
+        # disk) the state's reservation is past any seq used before.
+        self._seq = SeqNumbers(spool.last_seq, state.proximo_seq,
+                               lambda reserved: self._save_state(proximo_seq=reserved))
+        self.spool = spool
 
     def run(self, stop: threading.Event) -> None:
-        """Measure until `stop` is set. Raises StateError/SpoolError if the state directory is unusable."""
+        """Measure until `stop` is set (or the spool turns out damaged: SpoolDamaged is raised
+        after a clean stop). Raises StateError/SpoolError if the state directory is unusable."""
+        self.open()
         cfg = self.config
-        self._state = self._load_state()
-        spool = Spool(cfg.estado / "spool", max_records=cfg.max_spool)
-        self.spool = spool
+        spool, state = self.spool, self._state
+        assert spool is not None and state is not None
         try:
             last = last_reading(spool.last_payload)
-            # The spool knows the last seq used (even once everything is acknowledged); without a
-            # spool (deleted, a new disk) the state's reservation is past any seq used before.
-            self.next_seq = self._state.proximo_seq if spool.last_seq is None else spool.last_seq + 1
-            self._reserved = max(self._state.proximo_seq, self.next_seq)
-            self._tracker = MonthTracker(self.tz, self._limit, MonthState(
-                self._state.mes, self._state.inicio_mes_wh, self._state.alerta_mes))
-            source, clock, next_due = self._open_source(last)
-            with self._lock:
-                self._source = source
+            self._tracker = MonthTracker(self.tz, self.controls.limit_kwh,
+                                         MonthState(state.mes, state.inicio_mes_wh, state.alerta_mes))
+            source, clock, next_due = open_source(cfg, last, self.controls.multiplier, self._real_ms)
             self.status.update(fonte=source.description, seq=None if last is None else last.seq,
                                pendentes=spool.pending, spool_pct=100 * spool.fill_ratio)
-            api = MeterApi(cfg.servidor, cfg.medidor)
-            sender = Sender(api=api, spool=spool, keys=KeyStore(self._write_key, self._save_keys),
-                            fields=self.meter_fields, registration_key=cfg.chave_registro, status=self.status,
-                            state_hint=str(self.state_file.path), on_commands=self.apply_commands,
-                            on_meter=self._on_meter, paused=lambda: self._paused, announce=self._message,
-                            backoff=self._server_backoff)
-            self._sender = sender
+            sender = Sender(api=MeterApi(cfg.servidor, cfg.medidor), spool=spool,
+                            keys=KeyStore(self._write_key, self._save_keys), fields=self.meter_fields,
+                            registration_key=cfg.chave_registro, status=self.status,
+                            state_hint=str(self.state_file.path), on_commands=self.controls.apply_commands,
+                            on_meter=self.controls.on_meter, paused=lambda: self.controls.paused,
+                            announce=self._message, backoff=self._server_backoff, on_fatal=self._on_fatal)
+            self.controls.attach(source=source, tracker=self._tracker, fields_changed=sender.fields_changed)
             self._save_state()
             sender.start()
             log.info("%s: medindo (%s) a cada %g s; estado em %s; próximo seq %d", cfg.medidor,
@@ -286,18 +186,23 @@ class Agent:
                          spool.pending)
         finally:
             spool.close()
+        if self._fatal is not None:
+            raise self._fatal
 
     def _loop(self, stop: threading.Event, source: Source, clock: SimClock, next_due: int, spool: Spool,
               sender: Sender) -> None:
-        iv = self.interval_ms
+        iv = interval_ms(self.config)
         device_backoff = self._device_backoff
         device_failures = 0
         retry_at = 0.0
         warned_full = False
         warned_near = False
         disk_error = False
+        # Readings per append while catching up; halved after a full disk refused a chunk (a
+        # smaller one may fit in what is left), doubled back after each success.
+        chunk = CHUNK
         last_save = time.monotonic()
-        while not stop.is_set():
+        while not stop.is_set() and self._fatal is None:
             if time.monotonic() - last_save >= STATE_SAVE_EVERY_S:
                 last_save = time.monotonic()
                 try:
@@ -308,9 +213,9 @@ class Agent:
             self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
                                tempo_simulado_ms=None if clock.caught_up else now)
             warned_near = self._check_spool(spool, sender, warned_near)
-            if self._paused:
+            if self.controls.paused:
                 if next_due <= now:
-                    next_due = _align_up(now + 1, iv)
+                    next_due = align_up(now + 1, iv)
                 stop.wait(min(TICK_S, clock.delay_until(next_due)))
                 continue
             if next_due > now or time.monotonic() < retry_at:
@@ -318,7 +223,7 @@ class Agent:
                 stop.wait(min(TICK_S, max(wait, 0.0)))
                 continue
             if source.replayable:
-                count = min(CHUNK, (now - next_due) // iv + 1, spool.free)
+                count = min(chunk, (now - next_due) // iv + 1, spool.free)
                 stamps = [next_due + i * iv for i in range(count)]
             else:
                 # Hardware is read now; instants missed (a slow bus) cannot be read afterwards.
@@ -331,7 +236,7 @@ class Agent:
                                      "leituras puladas; a energia continua no contador e aparece na próxima leitura"))
                     warned_full = True
                 if not source.replayable:
-                    next_due = _align_up(now + 1, iv)
+                    next_due = align_up(now + 1, iv)
                 stop.wait(TICK_S)
                 continue
             warned_full = False
@@ -354,7 +259,7 @@ class Agent:
                 device_failures = 0
                 device_backoff.reset()
             self.status.update(dispositivo="ok")
-            next_due = stamps[-1] + iv if source.replayable else _align_up(now + 1, iv)
+            next_due = stamps[-1] + iv if source.replayable else align_up(now + 1, iv)
             self.status.update(potencia_w=measurements[-1].potencia_w)
             if self._averager is not None:
                 measurements = [w for w in map(self._averager.add, measurements) if w is not None]
@@ -362,11 +267,17 @@ class Agent:
                 try:
                     self._record(measurements, spool)
                 except OSError as exc:
-                    # A full or failing disk: these readings never got a seq, and their energy is
-                    # still in the counter of the next one. Nothing spooled before is touched.
+                    # A full or failing disk: these readings never got a seq, and nothing spooled
+                    # before is touched. A simulation measures the same instants again once the
+                    # disk takes them; a device's energy is in the counter of its next reading.
+                    replay = source.replayable and self._averager is None
+                    if replay:
+                        next_due = stamps[0]
+                        chunk = max(1, len(stamps) // 2)
                     if not disk_error:
-                        self._message(f"{self.config.medidor}: ERRO ao gravar no disco ({exc}); leituras deste "
-                                      "momento descartadas, o contador guarda a energia; tentando de novo")
+                        self._message(f"{self.config.medidor}: ERRO ao gravar no disco ({exc}); " + (
+                            "a simulação espera" if replay else
+                            "leituras deste momento descartadas, o contador guarda a energia") + "; tentando de novo")
                     disk_error = True
                     self.status.update(dispositivo=f"erro de disco: {exc.strerror or exc}")
                     stop.wait(TICK_S)
@@ -374,15 +285,18 @@ class Agent:
                 if disk_error:
                     self._message(f"{self.config.medidor}: gravação no disco voltou a funcionar")
                     disk_error = False
+                chunk = min(CHUNK, chunk * 2)
                 sender.wake()
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:
-        """Number, spool (fsynced) and account the measurements."""
-        records = []
-        seq = self.next_seq
+        """Number, spool (fsynced) and account the measurements. Raises OSError with nothing
+        spooled and no seq used when the disk fails."""
+        seqs = self._seq
         tracker = self._tracker
-        assert tracker is not None
-        alerts = []
+        assert seqs is not None and tracker is not None
+        records = []
+        readings = []
+        seq = seqs.next
         for m in measurements:
             try:
                 reading = Reading(seq, m.ts_ms, m.energia_wh, m.potencia_w, m.medidas, m.estimada)
@@ -390,19 +304,20 @@ class Agent:
                 log.error("%s: leitura descartada (%s): %s", self.config.medidor, exc, m)
                 continue
             records.append(SpoolRecord(seq, reading_payload(reading.to_json(self.tz))))
+            readings.append(m)
             seq += 1
+        if not records:
+            return
+        seqs.reserve_before(seq)
+        spool.append(records)
+        seqs.used_up_to(seq)
+        # Counted only once spooled: a reading the disk refused is not in the month either.
+        alerts = []
+        for m in readings:
             with self._lock:
                 alert = tracker.observe(m.ts_ms, m.energia_wh)
             if alert:
                 alerts.append(alert)
-        if not records:
-            return
-        if seq > self._reserved:
-            # Reserve before use: a spool lost later restarts above every seq sent so far.
-            self._reserved = seq + SEQ_RESERVE
-            self._save_state()
-        spool.append(records)
-        self.next_seq = seq
         self.status.update(seq=seq - 1, pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
                            mes_kwh=tracker.kwh)
         for alert in alerts:
@@ -424,8 +339,3 @@ class Agent:
         if warned and ratio < _WARN_REARM_RATIO:
             return False
         return warned
-
-
-def _align_up(ts_ms: int, interval_ms: int) -> int:
-    """The first multiple of `interval_ms` at or after `ts_ms`: readings on round instants."""
-    return -(-ts_ms // interval_ms) * interval_ms

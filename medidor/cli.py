@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from medidor import keyboard
-from medidor.agent import KEY_STEP, Agent
+from medidor.agent import Agent
 from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings
+from medidor.control import KEY_STEP
+from medidor.exit_codes import EXIT_OK, EXIT_SPOOL_DAMAGED, EXIT_STATE, EXIT_USAGE
 from medidor.profiles import PROFILES
-from medidor.spool import MAX_RECORDS, SpoolError
+from medidor.repair_cli import COMMAND as REPAIR, main as repair_main
+from medidor.spool import MAX_RECORDS, SpoolDamaged, SpoolError
 from medidor.state import StateError
 from medidor.status import STATUS_LOG_EVERY_S, Console, render
 
-EXIT_OK = 0
-EXIT_USAGE = 2          # invalid option or configuration file
-EXIT_STATE = 3          # the state directory cannot be used
 # The status line is redrawn this often in a terminal.
 STATUS_REDRAW_S = 0.5
 SIMULATE = "simular-dispositivo"
@@ -39,6 +39,7 @@ exemplos:
   medidor --id quadro --fonte modbus --modelo pm710 --host-modbus 10.0.0.7 --porta-modbus 502 ...
   medidor --config config.xml --chave-registro ...    um agente por analisador do Tesla Analyzer
   medidor {SIMULATE} --modelo pm710                  serve um PM710 simulado (veja --help dele)
+  medidor {REPAIR} estado-medidor/casa-1             repara um spool danificado (código de saída 4)
 
 registro: na primeira execução o medidor se registra com a chave de registro do servidor
 (--chave-registro ou MONITOR_CHAVE_REGISTRO) e guarda as chaves dele em <estado>/<id>/estado.json;
@@ -55,7 +56,12 @@ MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_MAX_S
 MONITOR_LOG_LEVEL.
 
 códigos de saída: 0 parado normalmente; 2 opção ou arquivo de configuração inválido;
-3 diretório de estado inutilizável.
+3 diretório de estado inutilizável (ilegível, de outro medidor, em uso por outro processo);
+4 spool danificado: leituras gravadas não se leem mais. Nada é apagado e o agente não inicia; a
+mensagem diz o arquivo, a posição e quantas leituras estão em jogo. `medidor {REPAIR} <dir>`
+guarda todas as leituras intactas (também as depois do dano), descarta só os bytes ilegíveis e
+nunca repete um número de sequência. Um registro cortado no fim (gravação interrompida por
+kill -9, falta de energia ou disco cheio) é só descartado, sem parar o agente.
 """
 
 
@@ -210,31 +216,52 @@ def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
     """Run every agent in its own thread until SIGINT/SIGTERM (or `stop`); joins them all."""
     stop = stop or threading.Event()
     failures: list[BaseException] = []
+    log = logging.getLogger("medidor")
+    runnable = []
+    for agent in agents:
+        try:
+            agent.open()
+        except (StateError, SpoolError, OSError) as exc:
+            failures.append(exc)
+            log.error("%s: %s", agent.config.medidor, exc)
+        else:
+            runnable.append(agent)
+    if any(isinstance(f, SpoolDamaged) for f in failures):
+        # Refuse to start at all: a supervisor restarting the process shows the message again,
+        # where agents left running would bury it.
+        for agent in runnable:
+            agent.close()
+        console.finish()
+        return EXIT_SPOOL_DAMAGED
 
     def body(agent: Agent) -> None:
         try:
             agent.run(stop)
+        except SpoolDamaged as exc:
+            failures.append(exc)
+            log.error("%s: %s", agent.config.medidor, exc)
+            stop.set()
         except (StateError, SpoolError, ConfigError, OSError) as exc:
             failures.append(exc)
-            logging.getLogger("medidor").error("%s: %s", agent.config.medidor, exc)
+            log.error("%s: %s", agent.config.medidor, exc)
         except Exception as exc:
             failures.append(exc)
-            logging.getLogger("medidor").exception("%s: erro inesperado", agent.config.medidor)
+            log.exception("%s: erro inesperado", agent.config.medidor)
 
-    threads = [threading.Thread(target=body, args=(a,), name=f"medidor-{a.config.medidor}") for a in agents]
+    threads = [threading.Thread(target=body, args=(a,), name=f"medidor-{a.config.medidor}") for a in runnable]
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     keys = None
     if use_keyboard and keyboard.available():
         def on_key(key: str) -> None:
-            for agent in agents:
+            for agent in runnable:
                 if key == "+":
-                    agent.scale_multiplier(KEY_STEP)
+                    agent.controls.scale_multiplier(KEY_STEP)
                 elif key == "-":
-                    agent.scale_multiplier(1 / KEY_STEP)
+                    agent.controls.scale_multiplier(1 / KEY_STEP)
                 elif key in "pP":
-                    agent.toggle_pause()
+                    agent.controls.toggle_pause()
 
         keys = keyboard.Keyboard(on_key)
         console.message(keyboard.HELP)
@@ -244,7 +271,7 @@ def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
     last_log = 0.0
     try:
         while any(t.is_alive() for t in threads):
-            line = " ‖ ".join(render(a.status.snapshot()) for a in agents)
+            line = " ‖ ".join(render(a.status.snapshot()) for a in runnable)
             if console.interactive:
                 console.status(line)
             elif time.monotonic() - last_log >= STATUS_LOG_EVERY_S:
@@ -261,6 +288,8 @@ def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
             keys.stop()
             keys.join()
         console.finish()
+    if any(isinstance(f, SpoolDamaged) for f in failures):
+        return EXIT_SPOOL_DAMAGED
     if failures and len(failures) == len(agents):
         return EXIT_USAGE if all(isinstance(f, ConfigError) for f in failures) else EXIT_STATE
     return EXIT_OK
@@ -272,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         from medidor.simulate_cli import main as simulate_main
 
         return simulate_main(argv[1:])
+    if argv and argv[0] == REPAIR:
+        return repair_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console()

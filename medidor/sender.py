@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from shared.backoff import Backoff
+from shared.contract import EDITABLE, MAX_BATCH
 from medidor.server_api import IngestAnswer, MeterApi, MeterKeys, Refused, RemoteCommand, ServerError, Unreachable
-from medidor.spool import Spool
+from medidor.spool import Spool, SpoolDamaged
 from medidor.status import StatusBoard
 
 log = logging.getLogger("medidor.envio")
 
-# The server's limit per request (servidor/api/readings.py MAX_BATCH): a day of 10-s readings
-# goes in 9 requests.
-MAX_BATCH = 1000
 # With nothing to send the thread sleeps this long unless woken by a new reading.
 IDLE_WAIT_S = 1.0
 # After a stop request, pending readings are still sent for this long if the server answers;
@@ -40,9 +38,6 @@ COMMAND_POLL_S = 2.0
 MAX_PENDING_ALERTS = 20
 # Rejected readings logged one by one per batch; beyond this only the count.
 MAX_REJECTED_LOGGED = 5
-# Fields the server's PUT replaces (servidor/domain/meters.py EDITABLE); omitted ones would be
-# reset to their defaults, so the agent sends the server's current value for those it does not own.
-_EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +58,9 @@ class MeterFields:
                 "silencio_s": max(self.silencio_min_s, 15 * 60)}
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
-        out = {k: current[k] for k in _EDITABLE if k in current and current[k] is not None}
+        """The whole PUT body: a PUT resets every editable field it leaves out, so the server's
+        current values go along for the fields the agent does not own (tarifa, estado)."""
+        out = {k: current[k] for k in EDITABLE if k in current and current[k] is not None}
         out.update(nome=self.nome, categoria=self.categoria, fuso=self.fuso,
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
@@ -87,7 +84,8 @@ class Sender:
                  on_meter: Callable[[dict[str, Any]], None] = lambda _: None,
                  paused: Callable[[], bool] = lambda: False,
                  announce: Callable[[str], None] = lambda text: print(text, flush=True),
-                 batch_size: int = MAX_BATCH, backoff: Backoff | None = None) -> None:
+                 batch_size: int = MAX_BATCH, backoff: Backoff | None = None,
+                 on_fatal: Callable[[BaseException], None] = lambda _: None) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
         self._api = api
@@ -101,6 +99,7 @@ class Sender:
         self._on_meter = on_meter
         self._paused = paused
         self._announce = announce
+        self._on_fatal = on_fatal
         self._last_poll = 0.0
         self._batch_size = batch_size
         self._backoff = backoff or Backoff(RETRY_BASE_S, RETRY_CAP_S)
@@ -164,6 +163,13 @@ class Sender:
                 except Refused as exc:
                     self._failed(f"recusado: {exc}", level=logging.ERROR)
                     continue
+                except SpoolDamaged as exc:
+                    # Skipping the damaged bytes would lose readings silently and sending past
+                    # them is impossible: the agent stops, and the next start says how to repair.
+                    log.error("%s: %s", self._api.meter_id, exc)
+                    self._status.update(servidor="spool danificado: o agente vai parar")
+                    self._on_fatal(exc)
+                    return
                 except Exception as exc:
                     # A bug or a disk error (the spool's ack) must not end sending for good:
                     # the readings stay in the spool and the step is tried again later.
@@ -255,8 +261,10 @@ class Sender:
         self._updated = True
         log.info("%s: medidor registrado em %s; chaves guardadas em %s", self._api.meter_id, self._api.base_url,
                  self._state_hint)
-        # The read key is shown this once (the server keeps only its hash); the owner needs it for the app.
-        self._announce(f"medidor {self._api.meter_id} registrado. Chave de leitura (para o app): {keys.chave_leitura}")
+        # Never the key itself: this line ends up in logs (journald, docker logs, lector.ini's
+        # log_dir) that people paste into bug reports. The file is the agent user's alone (0600).
+        self._announce(f"medidor {self._api.meter_id} registrado. A chave de leitura (para o app) está em "
+                       f"{self._state_hint}, campo chave_leitura")
         return keys.chave_escrita
 
     def _update(self, write_key: str) -> None:

@@ -12,11 +12,11 @@ from http import HTTPStatus
 from typing import Any, Sequence
 from urllib.parse import quote
 
+from shared.contract import API_PREFIX, decode_error
 from shared.http import ResponseError
 from shared.http_client import HttpClient
 from shared.http.messages import Response
 
-API = "/api/v1"
 # A whole request (connect, send up to ~400 KiB, the server's fsync, the answer) within this.
 # The server fsyncs before answering, so a loaded disk may take seconds; longer means trouble.
 REQUEST_TIMEOUT_S = 15.0
@@ -73,12 +73,13 @@ class MeterKeys:
 
 
 def _error_message(response: Response) -> tuple[str, str | None]:
-    try:
-        err = response.json()["erro"]
-        return str(err["mensagem"]), str(err.get("codigo"))
-    except (ValueError, KeyError, TypeError):
-        text = response.body[:200].decode("utf-8", "replace").strip()
-        return text or response.reason, None
+    """(message, code) of an error answer; a body that is not the API's envelope (a proxy's
+    page) is quoted, shortened."""
+    code, message = decode_error(response.body)
+    if message is not None:
+        return message, code
+    text = response.body[:200].decode("utf-8", "replace").strip()
+    return text or response.reason, None
 
 
 class MeterApi:
@@ -88,7 +89,7 @@ class MeterApi:
         self.base_url = base_url.rstrip("/")
         self.meter_id = meter_id
         self._client = HttpClient(self.base_url, timeout=timeout)
-        self._meter_path = f"{API}/medidores/{quote(meter_id, safe='')}"
+        self._meter_path = f"{API_PREFIX}/medidores/{quote(meter_id, safe='')}"
 
     def close(self) -> None:
         self._client.close()
@@ -115,7 +116,7 @@ class MeterApi:
 
     def register(self, registration_key: str, fields: dict[str, Any]) -> MeterKeys:
         """POST /medidores: creates this meter; its keys are shown only in this answer."""
-        response = self._call("POST", f"{API}/medidores", registration_key, json_body={"id": self.meter_id, **fields},
+        response = self._call("POST", f"{API_PREFIX}/medidores", registration_key, json_body={"id": self.meter_id, **fields},
                               expect=(HTTPStatus.CREATED,))
         doc = response.json()
         return MeterKeys(doc["chave_escrita"], doc["chave_leitura"])

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("monitor", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("monitor")
 
+from servidor.api.envelope import error_response
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
-from servidor.api.envelope import error_response
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore

@@ -1,145 +1,20 @@
 """The agent against a real `servidor` on port 0: registration, backfill, an outage, commands."""
 from __future__ import annotations
 
-import faulthandler
 import json
 import shutil
 import threading
-import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
-from medidor.agent import Agent
-from shared.backoff import Backoff
-from medidor.config import AgentConfig
 from medidor.spool import Spool
 from medidor.state import AgentState, StateFile
+from shared.http.messages import Request
 from shared.models import parse_timestamp_ms
-from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
-from servidor.api.envelope import error_response
-from servidor.net import HttpServer
-from servidor.store.documents import DocumentStore
-from servidor.store.readings import ReadingStore
-from tests.conftest import ADMIN, REGISTRATION, Api
-
-# Generous bounds for a loaded 2-core machine: the conditions are normally met in well under 1 s.
-WAIT_S = 30.0
-
-
-class Server:
-    """A real server over stores in `directory`; `stop` and `start` again on the same port."""
-
-    def __init__(self, directory: Path, wrap: Callable[[Callable], Callable] | None = None) -> None:
-        """`wrap(handler)` may return a handler that misbehaves before delegating (5xx, delays)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        self.wrap = wrap
-        self.db = directory / "db.json"
-        self.port = 0
-        self.http: HttpServer | None = None
-        self.app: App | None = None
-
-    def start(self) -> "Server":
-        docs = DocumentStore.open(self.db)
-        store = ReadingStore.open(readings_dir(self.db))
-        self.app = App(docs, store, Settings(admin_key=ADMIN, registration_key=REGISTRATION), announce=lambda _: None)
-        handler = self.app.handle if self.wrap is None else self.wrap(self.app.handle)
-        self.http = HttpServer(handler, "127.0.0.1", self.port, workers=4, body_until_close=body_until_close,
-                               error_response=error_response, default_headers=CORS)
-        self.http.start()
-        self.app.start()
-        self.port = self.http.address[1]
-        return self
-
-    def stop(self) -> None:
-        assert self.http is not None and self.app is not None
-        self.http.shutdown()
-        self.app.close()
-        self.http = self.app = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def admin(self) -> Api:
-        return Api(self.port, ADMIN)
-
-    def readings(self, meter_id: str) -> list[dict[str, Any]]:
-        api = self.admin()
-        try:
-            reply = api.get(f"/api/v1/medidores/{meter_id}/leituras?limite=10000")
-            if reply.status == 404:
-                return []  # not registered yet
-            assert reply.status == 200, reply.body
-            return reply.json["leituras"]
-        finally:
-            api.close()
-
-    def meter(self, meter_id: str) -> dict[str, Any]:
-        api = self.admin()
-        try:
-            reply = api.get(f"/api/v1/medidores/{meter_id}")
-            assert reply.status == 200, reply.body
-            return reply.json
-        finally:
-            api.close()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "srv").start()
-    yield running
-    if running.http is not None:
-        running.stop()
-
-
-class Running:
-    """An agent on its own thread; `stop` sets the event and joins (the agent flushes first)."""
-
-    def __init__(self, config: AgentConfig, **agent_options: Any) -> None:
-        # Retries every ≤ 0.2 s: the tests' outages last a second, not minutes.
-        agent_options.setdefault("server_backoff", Backoff(0.05, 0.2))
-        self.messages: list[str] = []
-        self.agent = Agent(config, on_message=self.messages.append, **agent_options)
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.agent.run(self.stop_event)
-        except BaseException as exc:  # surfaced by stop(); printed now for tests that wait
-            self.error = exc
-            traceback.print_exc()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(WAIT_S)
-        assert not self.thread.is_alive(), "agent did not stop"
-        if self.error is not None:
-            raise self.error
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    # Where every thread is stuck is what a timeout on a loaded machine needs explaining.
-    faulthandler.dump_traceback(all_threads=True)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def config(tmp_path: Path, server: Server, **overrides: Any) -> AgentConfig:
-    base = AgentConfig(medidor="casa-1", servidor=server.url, estado=tmp_path / "agente", chave_registro=REGISTRATION,
-                       intervalo_s=0.1, semente=7)
-    return replace(base, **overrides)
+from tests.medidor_harness import WAIT_S, Running, Server, config, server, wait_for  # noqa: F401 (fixture)
 
 
 def spool_history(state_dir: Path) -> tuple[int | None, int]:
@@ -206,7 +81,7 @@ def test_outage_mid_run_ends_with_every_reading_stored_exactly_once(tmp_path: Pa
     # Keep measuring with the server gone: readings pile up in the spool.
     wait_for(lambda: run.agent.next_seq >= before + 15, "readings during the outage")
     assert run.agent.spool is not None and run.agent.spool.pending >= 10
-    server.start()  # same store, same port
+    server.start()  # same store, same address
     wait_for(lambda: run.agent.spool.pending == 0 and run.agent.next_seq >= before + 25, "catch-up")
     run.stop()
     last_seq, pending = spool_history(cfg.estado)
@@ -221,30 +96,46 @@ def test_outage_mid_run_ends_with_every_reading_stored_exactly_once(tmp_path: Pa
     assert rows[-1]["energia_wh"] >= rows[0]["energia_wh"]
 
 
-def test_commands_pause_and_multiplier_arrive_and_apply(tmp_path: Path, server: Server) -> None:
-    cfg = config(tmp_path, server)
-    run = Running(cfg)
-    wait_for(lambda: len(server.readings("casa-1")) >= 2, "first readings")
-    api = server.admin()
-    assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "multiplicador", "valor": 3}).status == 202
-    assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "limite", "valor": 42}).status == 202
-    assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "pausar"}).status == 202
-    api.close()
-    wait_for(lambda: run.agent.paused, "pause applied")
-    assert run.agent.multiplier == 3.0
-    assert any("limite de alerta 42" in m for m in run.messages)
-    assert run.agent.spool is not None
-    wait_for(lambda: run.agent.spool.pending == 0, "sent")
-    paused_at = run.agent.next_seq
-    time.sleep(0.5)
-    assert run.agent.next_seq == paused_at  # nothing measured while paused
-    api = server.admin()
-    assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "retomar"}).status == 202
-    api.close()
-    # A paused agent sends no readings, so `retomar` comes from polling the command queue.
-    wait_for(lambda: not run.agent.paused, "resume applied")
-    wait_for(lambda: run.agent.next_seq > paused_at + 2, "measuring again")
-    run.stop()
+def test_commands_pause_and_multiplier_arrive_and_apply(tmp_path: Path) -> None:
+    polls = threading.Semaphore(0)
+
+    def count_polls(handler: Callable) -> Callable:
+        def wrapped(request: Request) -> Any:
+            answer = handler(request)
+            if request.method == "GET" and request.path.endswith("/comandos"):
+                polls.release()
+            return answer
+        return wrapped
+
+    server = Server(tmp_path / "srv", count_polls).start()
+    try:
+        cfg = config(tmp_path, server)
+        run = Running(cfg)
+        wait_for(lambda: len(server.readings("casa-1")) >= 2, "first readings")
+        api = server.admin()
+        assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "multiplicador", "valor": 3}).status == 202
+        assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "limite", "valor": 42}).status == 202
+        assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "pausar"}).status == 202
+        api.close()
+        wait_for(lambda: run.agent.controls.paused, "pause applied")
+        assert run.agent.controls.multiplier == 3.0
+        assert any("limite de alerta 42" in m for m in run.messages)
+        assert run.agent.spool is not None
+        wait_for(lambda: run.agent.spool.pending == 0, "sent")
+        paused_at = run.agent.next_seq
+        # A paused agent asks for commands every 2 s: two asks are ≥ 2 s paused, 20 intervals.
+        for _ in range(2):
+            assert polls.acquire(timeout=WAIT_S), "the paused agent stopped asking for commands"
+        assert run.agent.next_seq == paused_at  # nothing measured while paused
+        api = server.admin()
+        assert api.post("/api/v1/medidores/casa-1/comandos", {"comando": "retomar"}).status == 202
+        api.close()
+        # A paused agent sends no readings, so `retomar` comes from polling the command queue.
+        wait_for(lambda: not run.agent.controls.paused, "resume applied")
+        wait_for(lambda: run.agent.next_seq > paused_at + 2, "measuring again")
+        run.stop()
+    finally:
+        server.close()
     applied = [m for m in run.messages if "comando do servidor" in m]
     assert len(applied) == 4  # each command once, though `retomar` is seen twice
 

@@ -5,25 +5,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from medidor.spool import Spool
+from medidor.spool.cursor import read_cursor
+from medidor.spool.recovery import inspect
 from tests.conftest import REGISTRATION
-from tests.test_medidor_agent import Server, wait_for
+from tests.medidor_harness import Server, server, wait_for  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "srv").start()
-    yield running
-    if running.http is not None:
-        running.stop()
 
 
 def start_agent(server: Server, state: Path) -> subprocess.Popen:
@@ -39,13 +32,21 @@ def spool_state(state: Path) -> tuple[int | None, int]:
         return spool.last_seq, spool.pending
 
 
+def pending_now(state: Path) -> int:
+    """What the running agent's spool holds, read without opening it (the agent holds it)."""
+    directory = state / "k9" / "spool"
+    if not directory.exists():
+        return 0
+    return inspect(directory, read_cursor(directory)).pending
+
+
 def test_kill_9_with_an_unsent_backlog_then_restart_loses_nothing(tmp_path: Path, server: Server) -> None:
     state = tmp_path / "estado"
     agent = start_agent(server, state)
     try:
         wait_for(lambda: len(server.readings("k9")) >= 5, "first readings")
         server.stop()
-        time.sleep(1.0)  # ~10 readings spooled while the server is away
+        wait_for(lambda: pending_now(state) >= 10, "readings spooled while the server is away")
         agent.send_signal(signal.SIGKILL)
         agent.wait(20)
         last_seq, pending = spool_state(state)

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -15,15 +14,8 @@ from shared.backoff import Backoff
 from medidor.config import AgentConfig, ConfigError, DeviceSettings
 from medidor.profiles import make_profile
 from tests.conftest import REGISTRATION
-from tests.test_medidor_agent import Running, Server, wait_for
+from tests.medidor_harness import Running, Server, server, wait_for  # noqa: F401 (fixture)
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "srv").start()
-    yield running
-    if running.http is not None:
-        running.stop()
 
 
 def modbus_config(tmp_path: Path, server: Server, port: int, modelo: str = "pm710", **kw: object) -> AgentConfig:

@@ -10,7 +10,6 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,18 +21,11 @@ from medidor.profiles import make_profile
 from medidor.spool import Spool
 from medidor.tesla_config import agent_configs, parse_config_xml
 from tests.conftest import REGISTRATION
-from tests.test_medidor_agent import Running, Server, wait_for
+from tests.medidor_harness import Running, Server, server, wait_for  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 TZ = ZoneInfo("America/Sao_Paulo")
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "srv").start()
-    yield running
-    if running.http is not None:
-        running.stop()
 
 
 def server_total_kwh(server: Server, meter_id: str) -> float:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import termios
-import time
+import threading
 
 from medidor import keyboard
+from tests.medidor_harness import WAIT_S, wait_for
 
 
 def test_keys_arrive_one_by_one_and_the_terminal_is_restored() -> None:
@@ -15,13 +16,19 @@ def test_keys_arrive_one_by_one_and_the_terminal_is_restored() -> None:
         before = termios.tcgetattr(slave)
         assert keyboard.available(stream)
         keys: list[str] = []
-        reader = keyboard.Keyboard(keys.append, stream)
+        three = threading.Event()
+
+        def on_key(key: str) -> None:
+            keys.append(key)
+            if len(keys) == 3:
+                three.set()
+
+        reader = keyboard.Keyboard(on_key, stream)
         reader.start()
-        time.sleep(0.2)
+        # Switching to cbreak flushes pending input (TCSAFLUSH): type only once it is on.
+        wait_for(lambda: not termios.tcgetattr(slave)[3] & termios.ICANON, "cbreak mode")
         os.write(master, b"+p-")  # no Enter: cbreak mode delivers each key
-        deadline = time.monotonic() + 10
-        while len(keys) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert three.wait(WAIT_S)
         reader.stop()
         reader.join(5)
         assert keys == ["+", "p", "-"]

@@ -17,9 +17,9 @@ from medidor.sender import KeyStore, MeterFields, Sender
 from medidor.server_api import MeterApi, reading_payload
 from medidor.spool import Spool, SpoolRecord
 from medidor.status import StatusBoard
-from shared.contract import error_body
 from shared.http.messages import Request, Response
-from tests.test_medidor_agent import Server, wait_for
+from shared.contract import error_body
+from tests.medidor_harness import WAIT_S, Server, wait_for
 
 T0 = 1_790_000_000_000  # 2026-09-21, safely in the server's past
 
@@ -58,8 +58,7 @@ class Harness:
             self.sender.join(30)
             assert not self.sender.is_alive()
         self.spool.close()
-        if self.server.http is not None:
-            self.server.stop()
+        self.server.close()
 
 
 @pytest.fixture
@@ -116,7 +115,8 @@ def test_5xx_is_retried_until_the_server_accepts(make: Callable[..., Harness]) -
         def wrapped(request: Request) -> Any:
             if request.path.endswith("/leituras") and failures["left"] > 0:
                 failures["left"] -= 1
-                return Response.of_json(HTTPStatus.SERVICE_UNAVAILABLE, error_body("ocupado", "tente depois"))
+                return Response(HTTPStatus.SERVICE_UNAVAILABLE, (("content-type", "application/json"),),
+                                json.dumps(error_body("ocupado", "tente depois")).encode())
             return handler(request)
         return wrapped
 
@@ -130,14 +130,19 @@ def test_5xx_is_retried_until_the_server_accepts(make: Callable[..., Harness]) -
 
 
 def test_a_slow_answer_times_out_and_the_resend_is_acked_as_duplicate(make: Callable[..., Harness]) -> None:
-    slow = {"first": True}
+    resent = threading.Event()
+    posts = {"count": 0}
 
     def sluggish(handler: Callable) -> Callable:
         def wrapped(request: Request) -> Any:
             answer = handler(request)  # stored…
-            if request.path.endswith("/leituras") and slow["first"]:
-                slow["first"] = False
-                time.sleep(1.5)  # …but answered after the client gave up
+            if request.path.endswith("/leituras"):
+                posts["count"] += 1
+                if posts["count"] == 1:
+                    # …but answered only once the client gave up and sent the batch again.
+                    assert resent.wait(WAIT_S), "the client never resent the batch"
+                else:
+                    resent.set()
             return answer
         return wrapped
 
@@ -145,6 +150,7 @@ def test_a_slow_answer_times_out_and_the_resend_is_acked_as_duplicate(make: Call
     h.spool.append([record(i) for i in range(5)])
     h.start(timeout=0.5)
     wait_for(lambda: h.spool.pending == 0, "acked on the resend")
+    assert resent.is_set()
     assert seqs_on_server(h) == list(range(5))
 
 
@@ -195,7 +201,7 @@ def test_stop_while_the_server_is_down_returns_promptly(make: Callable[..., Harn
     h.server.stop()
     h.spool.append([record(i) for i in range(3)])
     sender = h.start()
-    time.sleep(0.3)
+    wait_for(lambda: "nova tentativa" in h.status.snapshot().servidor, "the first failed attempt")
     started = time.monotonic()
     sender.stop()
     sender.join(10)
@@ -217,9 +223,13 @@ def test_new_readings_do_not_shorten_the_backoff_against_a_dead_server(
 
     monkeypatch.setattr(socket, "create_connection", counting)
     sender = h.start(backoff=Backoff(0.4, 0.4))  # each retry 0.2-0.4 s after the last
-    for seq in range(150):  # a reading every 10 ms, each waking the sender
+    seq = 0
+    # New readings arrive (and wake the sender) without pause until it has retried 3 times.
+    while len(attempts) < 4:
         h.spool.append([record(seq)])
         sender.wake()
-        time.sleep(0.01)
-    assert 1 <= len(attempts) <= 12
-    assert h.spool.pending == 150
+        seq += 1
+    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    assert min(gaps) >= 0.2 - 0.01, gaps  # the backoff's shortest delay, whatever the wake-ups
+    assert seq > 3 * len(attempts)  # it was woken far more often than it tried
+    assert h.spool.pending == seq

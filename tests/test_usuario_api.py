@@ -94,11 +94,12 @@ def test_each_refusal_is_its_own_error_with_the_servers_message(seeded: Running)
 
 
 def test_a_port_where_nothing_listens_is_unreachable():
+    # Bound but never listening, and kept bound: the port is refused and nobody else gets it.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(ServerUnreachable, match="conexão recusada"):
-        ApiClient(f"http://127.0.0.1:{port}", ADMIN).meters()
+        with pytest.raises(ServerUnreachable, match="conexão recusada"):
+            ApiClient(f"http://127.0.0.1:{port}", ADMIN).meters()
 
 
 def test_long_poll_returns_readings_after_a_seq_or_nothing_after_the_wait(seeded: Running):

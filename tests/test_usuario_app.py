@@ -19,9 +19,9 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerState
 
 from servidor import example
+from servidor.api.envelope import error_response
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings as ServerSettings, readings_dir
-from servidor.api.envelope import error_response
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from shared.contract import API_PREFIX, decode_error
 from shared.http_client import HttpClient
 from shared.http.errors import ResponseError
 from shared.http.messages import Response
@@ -22,7 +23,6 @@ from .models import (
     Alert, Command, Consumption, Invoice, LegacyMeter, LiveBatch, Meter, MeterList, Tariff, COMMANDS, INTERVALS,
 )
 
-API = "/api/v1"
 # Every ordinary call answers in milliseconds on a healthy server; 10 s tells a dead one from a
 # slow one without leaving a worker (and the banner) waiting long after the server went away.
 REQUEST_TIMEOUT_S = 10.0
@@ -92,20 +92,15 @@ def normalize_base_url(text: str) -> str:
     if not parts.hostname:
         raise ValueError(f"endereço sem host: {text}")
     path = parts.path.rstrip("/")
-    if path.endswith(API):
-        path = path[: -len(API)]
+    if path.endswith(API_PREFIX):
+        path = path[: -len(API_PREFIX)]
     return urlunsplit(("http", parts.netloc, path, "", ""))
 
 
 def _error_from(response: Response) -> ApiError:
-    code = None
-    message = f"o servidor respondeu {response.status} {response.reason}"
-    try:
-        body = response.json()
-        error = body["erro"]
-        code, message = str(error["codigo"]), str(error["mensagem"])
-    except (ValueError, KeyError, TypeError):
-        pass
+    code, message = decode_error(response.body)
+    if message is None:
+        message = f"o servidor respondeu {response.status} {response.reason}"
     kind = _BY_STATUS.get(response.status)
     if kind is not None:
         return kind(message, code=code)
@@ -192,10 +187,10 @@ class ApiClient:
 
     def health(self) -> None:
         """Whether the server answers at all (no key needed); raises ApiError if not."""
-        self._json("GET", f"{API}/saude")
+        self._json("GET", f"{API_PREFIX}/saude")
 
     def meters(self) -> MeterList:
-        data = self._json("GET", f"{API}/medidores")
+        data = self._json("GET", f"{API_PREFIX}/medidores")
         return _parse(lambda: MeterList.from_json(data))
 
     def meter(self, meter_id: str) -> Meter:
@@ -238,12 +233,12 @@ class ApiClient:
         return _parse(lambda: Command.from_json(data))
 
     def tariff(self, tariff_id: str) -> Tariff:
-        data = self._json("GET", f"{API}/tarifas/{quote(tariff_id, safe='')}")
+        data = self._json("GET", f"{API_PREFIX}/tarifas/{quote(tariff_id, safe='')}")
         return _parse(lambda: Tariff.from_json(data))
 
     def save_tariff(self, tariff: Tariff) -> Tariff:
         """Replace a tariff (admin key only: others get Forbidden)."""
-        data = self._json("PUT", f"{API}/tarifas/{quote(tariff.id, safe='')}", tariff.to_json())
+        data = self._json("PUT", f"{API_PREFIX}/tarifas/{quote(tariff.id, safe='')}", tariff.to_json())
         return _parse(lambda: Tariff.from_json(data))
 
     def legacy_meter(self, meter_id: str) -> LegacyMeter:
@@ -295,7 +290,7 @@ class LiveSession:
 
 
 def _meter_path(meter_id: str) -> str:
-    return f"{API}/medidores/{quote(meter_id, safe='')}"
+    return f"{API_PREFIX}/medidores/{quote(meter_id, safe='')}"
 
 
 def _unreachable_message(base_url: str, exc: BaseException) -> str:
