@@ -29,8 +29,9 @@ REPEATS = 3
 ROUNDS = 5                # interleaved comparisons (ceiling / server, empty / 1 M) get more rounds
 WRK_S = 5                 # window of each wrk cross-check run
 # A fresh server's first ~20-30 k single-reading POSTs run at about half the later rate (see
-# the notes in RESULTS.md), so every server gets this much unmeasured load before its rounds.
-WARM_S = 10.0
+# the notes in RESULTS.md), so every server gets this many unmeasured ones before its rounds: a
+# count, not a time, since a slower or busier machine gets through fewer in the same seconds.
+WARM_REQUESTS = 40_000
 SINGLE_S = 6.0            # measuring window of a single-reading run, after WARMUP_S
 WARMUP_S = 1.0
 BATCH = 1000              # readings per request: the API's maximum
@@ -97,9 +98,12 @@ def describe(result: LoadResult) -> str:
 
 def warm_up(server: MonitorServer, feeds: list[MeterFeed], out: dict, key: str) -> None:
     """Unmeasured single-reading load, so that rounds compare warm servers; its rate is kept."""
-    result, *_ = single_load(server, feeds, WARM_S)
+    per_meter = max(1, WARM_REQUESTS // len(feeds))
+    result = run_load(server.host, server.port, [ConnPlan(feeds=[f], requests=per_meter) for f in feeds],
+                      processes=LOAD_PROCESSES)
+    check(result, server.name)
     out[key] = result.rps
-    log(f"  warm-up of {server.name} ({WARM_S:.0f} s, not a figure): {describe(result)}")
+    log(f"  warm-up of {server.name} ({per_meter * len(feeds):,} requests, not a figure): {describe(result)}")
 
 
 def ingest_vs_ceiling(server: MonitorServer, feeds: list[MeterFeed], out: dict) -> None:
@@ -137,7 +141,7 @@ def ingest_vs_ceiling(server: MonitorServer, feeds: list[MeterFeed], out: dict) 
             out["single_cpu"].append(s_cpu)
         if wrk_check.available():
             # wrk gets meters of its own; two batches each first, since a meter's first readings
-            # cost more (see WARM_S).
+            # cost more (see WARM_REQUESTS).
             wrk_feeds = meters(server, "w", CONNECTIONS)
             run_load(server.host, server.port, [ConnPlan(feeds=[f], batch=BATCH, requests=2) for f in wrk_feeds],
                      processes=LOAD_PROCESSES)
@@ -337,7 +341,7 @@ def details(out: dict) -> str:
         f"{LATENCY_S:.0f} s for latency; batched runs are fixed work (bodies built before the clock).",
         f"- wrk cross-check ({'ran' if out['wrk_ceiling'] else 'skipped: wrk not installed'}): ceiling "
         f"{r(out['wrk_ceiling'])}; server {r(out['wrk_single'])}; ratios {r(out['wrk_ratio'], '{:.3f}')}.",
-        f"- Warm-up (unmeasured {WARM_S:.0f} s of single-reading load before the rounds): fresh empty server "
+        f"- Warm-up (unmeasured {WARM_REQUESTS:,} single-reading POSTs before the rounds): fresh empty server "
         f"{out['cold_empty']:,.0f} req/s; 1 M server right after its batch preload {out['cold_full']:,.0f} req/s.",
         f"- Ceiling runs (req/s): {r(out['ceiling'])}; server runs: {r(out['single'])}; "
         f"per-round ratios: {r(out['single_ratio'], '{:.3f}')}.",
@@ -378,8 +382,8 @@ def main() -> int:
     parser.add_argument("--saida", type=Path, default=BENCH / "RESULTS.md", help="where to write the results")
     args = parser.parse_args()
     if args.rapido:
-        global REPEATS, ROUNDS, CMP_ROUNDS, WARM_S, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, ABUSE_ROUNDS
-        REPEATS, ROUNDS, CMP_ROUNDS, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, WARM_S = 1, 1, 2, 2.0, 2.0, 2.0, 100_000, 2.0
+        global REPEATS, ROUNDS, CMP_ROUNDS, WARM_REQUESTS, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, ABUSE_ROUNDS
+        REPEATS, ROUNDS, CMP_ROUNDS, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, WARM_REQUESTS = 1, 1, 2, 2.0, 2.0, 2.0, 100_000, 4_000
         ABUSE_ROUNDS = 2
     files = raise_file_limit()   # before any server starts: children inherit it
     info = machine_info()

@@ -106,7 +106,8 @@ class MonitorServer(ServerProcess):
     """
 
     def __init__(self, name: str, profile_to: Path | None = None, cpu_clock: bool = False,
-                 copy_of: "MonitorServer | None" = None, client_limits: bool = False) -> None:
+                 copy_of: "MonitorServer | None" = None, client_limits: bool = False,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.admin_key = copy_of.admin_key if copy_of else "adm-" + secrets.token_hex(16)
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.db = workdir / "db.json"
@@ -118,6 +119,7 @@ class MonitorServer(ServerProcess):
         if not client_limits:
             # The load comes from one address (127.0.0.1) playing a whole fleet: per-client limits off.
             options += ["--conexoes-por-cliente", "0", "--requisicoes-por-segundo", "0"]
+        options += extra_args
         if profile_to is None:
             argv = [sys.executable, "-m", "servidor", *options]
         else:
