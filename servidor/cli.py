@@ -12,13 +12,15 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from servidor.api.envelope import error_response
 from servidor.api.legacy import body_until_close
 from servidor.app import CORS, App, Settings, readings_dir
-from servidor.api.envelope import error_response
 from servidor.logs import configure as configure_logging
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
-from servidor.store.documents import DocumentStoreError, StoreTooNew, DocumentStore
-from servidor.store.readings import ReadingStore, ReadingStoreError
+from servidor.store import StoreError
+from servidor.store.documents import StoreTooNew, DocumentStore
+from servidor.store.readings import ReadingStore
+from servidor.store.repair import command as repair_command
 
 # Handler threads. Python runs one at a time (the GIL), so more threads only add switching;
 # 8 still lets 8 concurrent writers share one journal fsync (bench/RESULTS.md).
@@ -43,7 +45,10 @@ variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, M
 MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
-4 banco ilegível; 5 banco gravado por uma versão mais nova.
+4 banco ilegível ou leituras danificadas; 5 banco gravado por uma versão mais nova.
+
+servidor reparar [--db ARQUIVO]   com o servidor parado, repara leituras danificadas (mantém todo
+                                  registro íntegro e guarda os originais em danificados/)
 """
 
 
@@ -100,6 +105,9 @@ def fail(code: int, message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["reparar"]:
+        return repair_command(argv[1:], readings_dir)
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_json)
     try:
@@ -117,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         docs = DocumentStore.open(db_path)
     except StoreTooNew as exc:
         return fail(EXIT_STORE_TOO_NEW, str(exc))
-    except (DocumentStoreError, OSError) as exc:
+    except (StoreError, OSError) as exc:
         return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir o banco {db_path}: {exc}")
     try:
         store = ReadingStore.open(readings_dir(db_path))
-    except ReadingStoreError as exc:
+    except StoreError as exc:
         docs.close()
         code = EXIT_STORE_TOO_NEW if "mais nova" in str(exc) else EXIT_STORE_UNREADABLE
         return fail(code, f"não foi possível abrir as leituras em {readings_dir(db_path)}: {exc}")

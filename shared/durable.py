@@ -27,8 +27,12 @@ def fsync_dir(directory: Path) -> None:
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0o644) -> None:
     """Replace `path` by `data` all at once. The temp file is unique (two writers never rename
-    away each other's) and created with `mode` (0o600 for secrets such as keys)."""
+    away each other's) and created with `mode` (0o600 for secrets such as keys).
+
+    Every descriptor is opened before the rename, so running out of them (EMFILE) fails with
+    the old file in place rather than after the new one is already there."""
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    dir_fd = -1
     try:
         os.fchmod(fd, mode)
         view = memoryview(data)
@@ -36,14 +40,20 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0
             view = view[os.write(fd, view):]
         if durable:
             os.fsync(fd)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
         os.close(fd)
         fd = -1
         os.replace(temp, path)
     except BaseException:
         if fd >= 0:
             os.close(fd)
+        if dir_fd >= 0:
+            os.close(dir_fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
     if durable:
-        fsync_dir(path.parent)
+        try:
+            os.fsync(dir_fd)  # see fsync_dir
+        finally:
+            os.close(dir_fd)

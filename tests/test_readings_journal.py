@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from shared.models import Reading
-from servidor.store.readings import ReadingStore, StoreCorrupt, StoreLocked
+from servidor.store.readings import ReadingStore, StoreCorrupt, StoreDamaged, StoreLocked
 from servidor.store.readings import journal as journal_module
 from servidor.store.readings.block import Columns
-from servidor.store.readings.codec import FORMAT_VERSION, HEADER_SIZE, JOURNAL_MAGIC, encode_batch
+from servidor.store.readings.codec import HEADER_SIZE, JOURNAL_MAGIC, JOURNAL_VERSION, encode_batch
 from servidor.store.readings.files import journal_path
 from servidor.store.readings.journal import JournalWriter, create_journal, replay_journal
 
@@ -21,7 +21,7 @@ def record(seq: int) -> bytes:
     return encode_batch(b"m", Columns.from_readings([Reading(seq, T0 + seq * 10_000, float(seq))]))
 
 
-def test_truncating_the_last_record_at_every_byte_keeps_all_complete_records(tmp_path):
+def test_truncating_the_active_journal_at_every_byte_of_its_last_record_is_a_torn_tail(tmp_path):
     records = [record(seq) for seq in range(1, 6)]
     full = journal_path(tmp_path, 1)
     create_journal(tmp_path, 1, durable=False)
@@ -29,12 +29,12 @@ def test_truncating_the_last_record_at_every_byte_keeps_all_complete_records(tmp
         f.write(b"".join(records))
     data = full.read_bytes()
     last_start = len(data) - len(records[-1])
-    for cut in range(last_start, len(data)):
+    for cut in range(last_start + 1, len(data)):
         full.write_bytes(data[:cut])
         blocks = {}
-        end = replay_journal(full, blocks, print, durable=False)
+        scan = replay_journal(full, blocks, print, tail_may_be_torn=True)
         assert list(blocks["m"].columns().seq) == [1, 2, 3, 4]
-        assert end == last_start and full.stat().st_size == last_start
+        assert (scan.end, scan.torn, scan.damages) == (last_start, cut - last_start, ())
 
 
 def test_store_reopens_after_every_torn_tail_with_all_acknowledged_readings(tmp_path):
@@ -98,18 +98,19 @@ def test_writer_rotates_to_a_new_file_past_its_size_and_calls_back(tmp_path):
     assert writer.number > 1 and len(rotations) == writer.number - 1
     blocks = {}
     for number in range(1, writer.number + 1):
-        replay_journal(journal_path(tmp_path, number), blocks, print, durable=False)
+        assert not replay_journal(journal_path(tmp_path, number), blocks, print).damages
     assert list(blocks["m"].columns().seq) == list(range(10))
 
 
-def test_journal_with_a_foreign_magic_is_refused(tmp_path):
+def test_journal_with_a_foreign_magic_is_refused_as_damage(tmp_path):
     (tmp_path / "journal-0000000001.log").write_bytes(b"NOPE" + bytes(4) + record(1))
-    with pytest.raises(StoreCorrupt, match="assinatura"):
+    with pytest.raises(StoreDamaged, match="assinatura") as refused:
         ReadingStore.open(tmp_path)
+    assert [(d.file, d.offset) for d in refused.value.damages] == [("journal-0000000001.log", 0)]
 
 
 def test_journal_of_a_newer_format_is_refused_saying_so(tmp_path):
-    newer = JOURNAL_MAGIC + (FORMAT_VERSION + 1).to_bytes(2, "little") + bytes(2)
+    newer = JOURNAL_MAGIC + (JOURNAL_VERSION + 1).to_bytes(2, "little") + bytes(2)
     assert len(newer) == HEADER_SIZE
     (tmp_path / "journal-0000000001.log").write_bytes(newer)
     with pytest.raises(StoreCorrupt, match="mais nova"):

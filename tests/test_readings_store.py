@@ -137,26 +137,6 @@ def test_segment_and_its_journal_both_present_after_a_crash_count_once(tmp_path)
     assert 1 not in scan(tmp_path)[0]
 
 
-@pytest.mark.parametrize("compact", [False, True])
-def test_deleted_meter_comes_back_empty_also_after_restart(tmp_path, compact):
-    store = ReadingStore.open(tmp_path, durable=False)
-    store.append("m", series(1, 20))
-    store.append("x", series(1, 3))
-    if compact:
-        store.compact()
-    store.delete_meter("m")
-    assert store.count("m") == 0 and store.last("m") is None and store.meters() == ["x"]
-    store.append("m", series(5, 6))
-    if compact:
-        store.compact()
-    for _ in range(2):
-        store = reopen(store)
-        assert [r.seq for r in store.after_seq("m", 0)] == [5, 6]
-        assert store.energy("m", T0, T0 + DAY)[0] == pytest.approx(2.0)
-        assert store.count("x") == 3 and store.stats()["leituras"] == 5
-    store.close()
-
-
 def test_time_zone_set_before_the_first_reading_applies_to_its_days(store):
     tz = ZoneInfo("America/Sao_Paulo")
     store.set_timezone("m", tz)
@@ -211,7 +191,7 @@ def test_background_thread_compacts_rotated_journals(tmp_path):
         assert stats["segmentos"] > 0 and stats["leituras"] == 200 and stats["medidores"] == 1
 
 
-def test_unreadable_segment_stops_open_with_store_corrupt(tmp_path):
+def test_damaged_segment_stops_open_naming_the_file(tmp_path):
     with ReadingStore.open(tmp_path, durable=False) as store:
         store.append("m", series(1, 10))
         store.compact()

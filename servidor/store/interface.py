@@ -2,7 +2,9 @@
 backend can replace the local journal for deployments that outgrow one machine.
 
 `servidor.store.readings.ReadingStore` is the local implementation; a backend implements these
-methods with the same contracts (durable on return of `append`, rollups kept on ingest).
+methods with the same contracts: durable on return of `append`, rollups kept on ingest, a
+deleted stream key dead forever, and failures raised as `servidor.store.StoreError`
+(`StorageFull` / `StorageUnavailable` when it lacks space or descriptors, never a bare OSError).
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ class ReadingsBackend(Protocol):
     def set_timezone(self, meter_id: str, tz: tzinfo) -> None: ...
 
     def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
-        """Store new readings durably; repeated seqs are counted as duplicates, not stored."""
+        """Store new readings durably; repeated seqs are counted as duplicates, not stored.
+        StreamDeleted for a deleted key; StorageFull / StorageUnavailable with nothing stored."""
 
     def last(self, meter_id: str) -> Reading | None: ...
 
@@ -41,7 +44,14 @@ class ReadingsBackend(Protocol):
 
     def day_energy(self, meter_id: str, first: date, last: date) -> dict[date, tuple[float, int]]: ...
 
-    def delete_meter(self, meter_id: str) -> None: ...
+    def delete_meter(self, meter_id: str) -> None:
+        """Kill the stream key forever, durably: reads return nothing, appends raise
+        StreamDeleted, and its readings are reclaimed."""
+
+    def is_deleted(self, meter_id: str) -> bool: ...
+
+    def health(self) -> tuple[bool, str | None]:
+        """(True, None), or (False, a pt-BR reason without paths) while the store cannot write."""
 
     def add_listener(self, callback: Callable[[str, int], None]) -> None: ...
 

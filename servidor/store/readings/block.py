@@ -74,6 +74,16 @@ class Columns:
         seq, ts = self.seq, self.ts
         return all(map(lt, seq, seq[1:])) and all(map(le, ts, ts[1:]))
 
+    def slice(self, start: int, stop: int) -> "Columns":
+        """Rows [start, stop)."""
+        medidas = None
+        if self.medidas is not None:
+            medidas = self.medidas[start:stop]
+            if not any(medidas):
+                medidas = None
+        return Columns(self.seq[start:stop], self.ts[start:stop], self.energia[start:stop],
+                       self.potencia[start:stop], self.flags[start:stop], medidas)
+
     def take(self, indices: Sequence[int]) -> "Columns":
         """The rows at `indices`, in that order."""
         s, t, e, p, f = self.seq, self.ts, self.energia, self.potencia, self.flags

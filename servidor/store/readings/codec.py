@@ -8,28 +8,31 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from dataclasses import dataclass
 from typing import Callable
 from zlib import crc32
 
+from . import frames
 from .block import HAS_MEDIDAS, Columns
-from .errors import InvalidMeterId, StoreCorrupt
+from .errors import Damage, InvalidMeterId, StoreCorrupt
 
-# Version of every file this module and segment_codec.py write. A reader refuses newer
-# versions (the message says "mais nova", which the CLI maps to its own exit code).
+# Format versions. A reader refuses newer versions (the message says "mais nova", which the CLI
+# maps to its own exit code). Segments went to 2 when they became a sequence of frames.
 FORMAT_VERSION = 1
+JOURNAL_VERSION = 1
+SEGMENT_VERSION = 2
+DELETED_VERSION = 1
 JOURNAL_MAGIC = b"MEJN"
 SEGMENT_MAGIC = b"MESG"
 LOCK_MAGIC = b"MELK"
+DELETED_MAGIC = b"MEDS"
 _HEADER = struct.Struct("<4sHH")  # magic, format version, reserved (0)
 HEADER_SIZE = _HEADER.size
 
-# Record frame: payload length and CRC-32 of the payload. A crash mid-write leaves a record
-# whose length runs past the end of the file or whose CRC does not match: recovery stops there.
-_FRAME = struct.Struct("<II")
-FRAME_SIZE = _FRAME.size
-# A length above this is garbage from a torn header, not a record; one batch record holds at
-# most MAX_READINGS_PER_RECORD readings of ≤ ~450 bytes each (a full set of measurements).
-MAX_RECORD_BYTES = 64 * 2**20
+# Records are frames (frames.py): a crash mid-write leaves a record whose length runs past the
+# end of the file; a flipped bit, one whose CRC does not match.
+FRAME_SIZE = frames.FRAME_SIZE
+MAX_RECORD_BYTES = frames.MAX_FRAME_BYTES
 # The store splits a larger append into several records so that a record stays small enough
 # to decode whole during recovery and compaction.
 MAX_READINGS_PER_RECORD = 65_536
@@ -37,30 +40,48 @@ MAX_READINGS_PER_RECORD = 65_536
 MAX_METER_ID_BYTES = 1024
 
 KIND_BATCH = 1
+# Written by earlier versions only: "forget the readings of this meter stored before me". A
+# deleted stream is now dead forever (deleted.py), which a record in one file cannot say.
 KIND_TOMBSTONE = 2
 _KIND_AND_ID = struct.Struct("<BH")
 _U32 = struct.Struct("<I")
+# seq, ts, energia, potencia: 8 bytes each; flags: 1.
+_BYTES_PER_READING = 33
 
 _LITTLE = sys.byteorder == "little"
 
 
-def file_header(magic: bytes) -> bytes:
-    return _HEADER.pack(magic, FORMAT_VERSION, 0)
+def file_header(magic: bytes, version: int = FORMAT_VERSION) -> bytes:
+    return _HEADER.pack(magic, version, 0)
 
 
-def check_header(data: bytes, magic: bytes, name: str) -> int:
-    """The format version in `data`'s header; StoreCorrupt if it is not ours or is too new."""
+def check_header(data: bytes, magic: bytes, name: str, newest: int = FORMAT_VERSION) -> int:
+    """The format version in `data`'s header; StoreCorrupt if it is not ours or is newer than
+    `newest`."""
     if len(data) < HEADER_SIZE:
         raise StoreCorrupt(f"{name}: cabeçalho truncado ({len(data)} bytes)")
     found, version, _ = _HEADER.unpack_from(data)
     if found != magic:
         raise StoreCorrupt(f"{name}: assinatura {found!r} inesperada (esperada {magic!r}); não é um arquivo deste tipo")
-    if version > FORMAT_VERSION:
-        raise StoreCorrupt(f"{name}: versão de formato {version} mais nova que a suportada ({FORMAT_VERSION}); "
+    if version > newest:
+        raise StoreCorrupt(f"{name}: versão de formato {version} mais nova que a suportada ({newest}); "
                            "atualize o servidor")
     if version < 1:
         raise StoreCorrupt(f"{name}: versão de formato {version} inválida")
     return version
+
+
+def header_damage(data: bytes, magic: bytes, name: str, newest: int) -> Damage | None:
+    """None if `data`'s header is ours; the damaged place if it is not, so that the frames
+    after it can still be read. StoreCorrupt for a newer format, which is not damage (and a
+    flipped bit in the version field cannot be told from it)."""
+    try:
+        check_header(data, magic, name, newest)
+    except StoreCorrupt as exc:
+        if "mais nova" in exc.reason:
+            raise
+        return Damage(name, 0, min(len(data), HEADER_SIZE), f"cabeçalho: {exc.reason}")
+    return None
 
 
 def le_bytes(values: array) -> bytes:
@@ -89,10 +110,6 @@ def encode_meter_id(meter_id: str) -> bytes:
     return raw
 
 
-def _frame(payload: bytes) -> bytes:
-    return _FRAME.pack(len(payload), crc32(payload)) + payload
-
-
 def encode_batch(meter_id: bytes, cols: Columns) -> bytes:
     """A framed record of readings for one meter: the columns one after the other, then the
     measurement blobs (length-prefixed) of the readings flagged HAS_MEDIDAS."""
@@ -104,18 +121,31 @@ def encode_batch(meter_id: bytes, cols: Columns) -> bytes:
             if blob:
                 parts.append(_U32.pack(len(blob)))
                 parts.append(blob)
-    return _frame(b"".join(parts))
+    return frames.frame(b"".join(parts))
 
 
 def encode_tombstone(meter_id: bytes) -> bytes:
-    """A framed record saying: forget every earlier reading of this meter."""
-    return _frame(_KIND_AND_ID.pack(KIND_TOMBSTONE, len(meter_id)) + meter_id)
+    """A framed record saying: forget every earlier reading of this meter (the old format of a
+    deletion; kept so that tests can write what earlier versions left on disk)."""
+    return frames.frame(_KIND_AND_ID.pack(KIND_TOMBSTONE, len(meter_id)) + meter_id)
 
 
-def gather(buf: bytes, start: int, blocks: dict[str, "Accumulator"], on_tombstone: Callable[[str], None]) -> int:
+@dataclass(frozen=True, slots=True)
+class LogScan:
+    """What `gather` found: where the intact records end (before a torn tail), the damaged
+    places, and the size of the torn tail."""
+
+    end: int
+    damages: tuple[Damage, ...] = ()
+    torn: int = 0
+
+
+def gather(buf: bytes, start: int, blocks: dict[str, "Accumulator"], on_tombstone: Callable[[str], None],
+           name: str = "diário", tail_may_be_torn: bool = False) -> LogScan:
     """Add the readings of every intact record from `start` to `blocks` (per meter), calling
-    `on_tombstone(meter_id)` at each tombstone; return where the intact records end. The
-    first torn or damaged record ends the log silently: its start is returned.
+    `on_tombstone(meter_id)` at each tombstone. Damaged records are skipped and reported,
+    the records after them still read (frames.py); with `tail_may_be_torn` (the active
+    journal) an incomplete last record is a torn tail instead of damage.
 
     The one decoder of journal records, written for recovery speed: a journal of
     single-reading appends holds a million records, so this loop makes no object per record
@@ -123,41 +153,145 @@ def gather(buf: bytes, start: int, blocks: dict[str, "Accumulator"], on_tombston
     view = memoryview(buf)
     size = len(buf)
     ids: dict[bytes, str] = {}
-    unpack_frame, unpack_head, unpack_u32 = _FRAME.unpack_from, _KIND_AND_ID.unpack_from, _U32.unpack_from
+    unpack_frame, unpack_head, unpack_u32 = frames.FRAME.unpack_from, _KIND_AND_ID.unpack_from, _U32.unpack_from
     head_size = _KIND_AND_ID.size
+    damages: list[Damage] = []
+    torn = 0
     pos = start
-    while pos + FRAME_SIZE <= size:
-        length, crc = unpack_frame(buf, pos)
-        body = pos + FRAME_SIZE
-        end = body + length
-        if length == 0 or length > MAX_RECORD_BYTES or end > size or crc32(view[body:end]) != crc:
+    while pos < size:
+        if pos + FRAME_SIZE <= size:
+            length, crc = unpack_frame(buf, pos)
+            body = pos + FRAME_SIZE
+            end = body + length
+            if 0 < length <= MAX_RECORD_BYTES and end <= size and crc32(view[body:end]) == crc:
+                try:
+                    kind, id_len = unpack_head(buf, body)
+                    at = body + head_size + id_len
+                    if at > end:
+                        raise StoreCorrupt("id de medidor além do registro")
+                    raw_id = buf[body + head_size:at]
+                    meter_id = ids.get(raw_id)
+                    if meter_id is None:
+                        meter_id = ids[raw_id] = raw_id.decode("utf-8")
+                    if kind == KIND_BATCH:
+                        (n,) = unpack_u32(buf, at)
+                        at += _U32.size
+                        columns_end = at + _BYTES_PER_READING * n
+                        if n == 0 or columns_end > end:
+                            raise StoreCorrupt("registro de leituras truncado no diário")
+                        medidas = _split_medidas(view[:end], columns_end - n, n) if columns_end < end else None
+                        block = blocks.get(meter_id)
+                        if block is None:
+                            block = blocks[meter_id] = Accumulator()
+                        block.add_raw(view, at, n, medidas)
+                    elif kind == KIND_TOMBSTONE and at == end:
+                        on_tombstone(meter_id)
+                    else:
+                        raise StoreCorrupt(f"registro de tipo {kind} desconhecido no diário")
+                    pos = end
+                    continue
+                except (struct.error, UnicodeDecodeError, StoreCorrupt):
+                    pass  # intact frame, undecodable payload: damage like any other
+        resume, torn = frames.step_past(buf, pos, name, journal_plausible, describe_record,
+                                        record_torn if tail_may_be_torn else None, damages)
+        if resume is None:
             break
-        try:
-            kind, id_len = unpack_head(buf, body)
-            at = body + head_size + id_len
-            raw_id = buf[body + head_size:at]
-            meter_id = ids.get(raw_id)
-            if meter_id is None:
-                meter_id = ids[raw_id] = raw_id.decode("utf-8")
+        pos = resume
+    return LogScan(size - torn, tuple(damages), torn)
+
+
+def keyed_head(buf: bytes, body: int, end: int, tombstone_kind: int) -> tuple[int, int] | None:
+    """(kind, where the key ends) of a payload that starts like every journal record and
+    segment entry (u8 kind, u16 key length, key), or None if it cannot be one. A tombstone
+    holds the key alone."""
+    if end - body < _KIND_AND_ID.size:
+        return None
+    kind, id_len = _KIND_AND_ID.unpack_from(buf, body)
+    at = body + _KIND_AND_ID.size + id_len
+    if not 1 <= id_len <= MAX_METER_ID_BYTES or at > end or (kind == tombstone_kind and at != end):
+        return None
+    return kind, at
+
+
+def journal_plausible(buf: bytes, body: int, end: int) -> bool:
+    """Whether a journal record could start at `body` and end at `end` (frames.Plausible)."""
+    head = keyed_head(buf, body, end, KIND_TOMBSTONE)
+    if head is None or head[0] == KIND_TOMBSTONE:
+        return head is not None
+    kind, at = head
+    if kind != KIND_BATCH or at + _U32.size > end:
+        return False
+    (n,) = _U32.unpack_from(buf, at)
+    return 1 <= n <= MAX_READINGS_PER_RECORD and at + _U32.size + _BYTES_PER_READING * n <= end
+
+
+def check_record(payload: memoryview) -> None:
+    """StoreCorrupt unless `gather` would read this payload (it decides, so they agree)."""
+    scan = gather(frames.frame(bytes(payload)), 0, {}, lambda _meter: None)
+    if scan.damages or scan.torn:
+        raise StoreCorrupt("registro ilegível")
+
+
+def record_torn(buf: bytes, pos: int) -> bool:
+    """Whether the bad bytes from `pos` to the end are a record cut by a crash (frames.TornTail).
+
+    A cut record is a prefix of a whole one: its frame says it runs past the end of the file,
+    and so do its own fields (meter id, count, measurement sizes). One flipped bit cannot make
+    both say so: a damaged length in a complete last record leaves the fields agreeing with
+    the file, and a damaged field leaves the length agreeing with it. Zeros, which some file
+    systems leave where an unsynced append was, are torn too."""
+    size = len(buf)
+    if frames.all_zero(buf, pos) or pos + FRAME_SIZE > size:
+        return True
+    length, _ = frames.FRAME.unpack_from(buf, pos)
+    if pos + FRAME_SIZE + length <= size:
+        return False  # complete, yet it failed its check
+    extent = _record_extent(buf, pos + FRAME_SIZE)
+    return extent is None or extent > size
+
+
+def _record_extent(buf: bytes, body: int) -> int | None:
+    """Where a record's own fields say it ends (possibly past the buffer), or None if the
+    bytes present do not say."""
+    size = len(buf)
+    if body + _KIND_AND_ID.size > size:
+        return None
+    kind, id_len = _KIND_AND_ID.unpack_from(buf, body)
+    at = body + _KIND_AND_ID.size + id_len
+    if kind == KIND_TOMBSTONE:
+        return at
+    if kind != KIND_BATCH or at + _U32.size > size:
+        return None
+    (n,) = _U32.unpack_from(buf, at)
+    flags_at = at + _U32.size + 32 * n
+    extent = flags_at + n
+    if extent > size:
+        return extent
+    for flag in buf[flags_at:flags_at + n]:
+        if flag & HAS_MEDIDAS:
+            if extent + _U32.size > size:
+                return extent + _U32.size
+            extent += _U32.size + _U32.unpack_from(buf, extent)[0]
+    return extent
+
+
+def describe_record(buf: bytes, pos: int) -> str:
+    """A guess, from the damaged record's own header, at what it held (frames.Describe)."""
+    body = pos + FRAME_SIZE
+    try:
+        kind, id_len = _KIND_AND_ID.unpack_from(buf, body)
+        at = body + _KIND_AND_ID.size + id_len
+        if 1 <= id_len <= MAX_METER_ID_BYTES and at <= len(buf):
+            meter = buf[body + _KIND_AND_ID.size:at].decode("utf-8")
+            if kind == KIND_TOMBSTONE:
+                return f"provavelmente a remoção das leituras do medidor {meter!r}"
             if kind == KIND_BATCH:
-                (n,) = unpack_u32(buf, at)
-                at += _U32.size
-                columns_end = at + 33 * n  # seq, ts, energia, potencia: 8 bytes each; flags: 1
-                if columns_end > end:
-                    raise StoreCorrupt("registro de leituras truncado no diário")
-                medidas = _split_medidas(view[:end], columns_end - n, n) if columns_end < end else None
-                block = blocks.get(meter_id)
-                if block is None:
-                    block = blocks[meter_id] = Accumulator()
-                block.add_raw(view, at, n, medidas)
-            elif kind == KIND_TOMBSTONE and at == end:
-                on_tombstone(meter_id)
-            else:
-                raise StoreCorrupt(f"registro de tipo {kind} desconhecido no diário")
-        except (struct.error, UnicodeDecodeError) as exc:
-            raise StoreCorrupt(f"registro ilegível no diário: {exc}") from None
-        pos = end
-    return pos
+                (n,) = _U32.unpack_from(buf, at)
+                if 1 <= n <= MAX_READINGS_PER_RECORD:
+                    return f"provavelmente {n} leitura(s) do medidor {meter!r}"
+    except (struct.error, UnicodeDecodeError):
+        pass
+    return "conteúdo ilegível"
 
 
 def _split_medidas(payload: memoryview, flags_at: int, n: int) -> list[bytes | None]:

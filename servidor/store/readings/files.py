@@ -1,7 +1,9 @@
 """The store directory: file names, listing, the process lock, and durable file operations.
 
 Layout: `LOCK` (header only; held with flock while open), `journal-<n>.log` (append-only
-records), `segment-<n>.seg` (journal n, compacted). Numbers rise; segment n replaces journal n.
+records), `segment-<n>.seg` (journal n, compacted), `deleted-streams` (keys dead forever).
+Numbers rise; segment n replaces journal n. `servidor reparar` puts damaged originals in
+`danificados/`, which nothing here reads.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from shared.durable import TEMP_SUFFIX, fsync_dir, write_atomic  # noqa: F401 (re-exported)
 
-from .codec import HEADER_SIZE, LOCK_MAGIC, check_header, file_header
+from .codec import FORMAT_VERSION, HEADER_SIZE, LOCK_MAGIC, file_header, header_damage
 from .errors import StoreLocked
 
 try:
@@ -71,6 +73,24 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+# The health probe writes this much: a page, the least a write to a full disk can need.
+PROBE_BYTES = 4096
+
+
+def probe_write(directory: Path, durable: bool) -> None:
+    """Write, sync and remove a small file in `directory`: OSError while the disk is full or
+    descriptors are exhausted, the conditions a store's health waits out."""
+    path = directory / f".probe{TEMP_SUFFIX}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fd, bytes(PROBE_BYTES))
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+
+
 def remove(path: Path, durable: bool) -> None:
     path.unlink(missing_ok=True)
     if durable:
@@ -89,13 +109,13 @@ class DirectoryLock:
                 try:
                     fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise StoreLocked(f"{directory}: as leituras já estão abertas por outro processo") from None
+                    raise StoreLocked("as leituras já estão abertas por outro processo", str(directory)) from None
             head = os.pread(self._fd, HEADER_SIZE, 0)
-            if len(head) == HEADER_SIZE:
-                # The LOCK header is the directory's format mark: a newer program's directory
-                # is refused here, before any of its files is touched.
-                check_header(head, LOCK_MAGIC, str(path))
-            else:  # new directory, or a crash while the header was being written
+            # The LOCK header is the directory's format mark: a newer program's directory is
+            # refused here (header_damage raises), before any of its files is touched. Anything
+            # else unreadable (a new directory, a crash mid-write, a flipped bit) holds no data
+            # and is written again.
+            if len(head) < HEADER_SIZE or header_damage(head, LOCK_MAGIC, LOCK_NAME, FORMAT_VERSION):
                 os.ftruncate(self._fd, 0)
                 os.pwrite(self._fd, file_header(LOCK_MAGIC), 0)
                 if durable:

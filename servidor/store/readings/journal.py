@@ -5,19 +5,31 @@ appends its record (page cache, microseconds), then waits until the synced offse
 its own: if an fsync is in flight it waits for it and checks again; otherwise it becomes the
 syncer and flushes everything written so far, its own record and any written meanwhile.
 With 16 threads, one fsync acknowledges up to 16 appends.
+
+A full disk or a failed fsync never leaves half a state behind. A write that fails is cut off
+the file at once. After a failed fsync the kernel may have dropped the dirty pages, so the
+file past the last good fsync is of unknown content: the writer keeps the records written
+since then, and before anything else is written or acknowledged it repairs the file (cut
+back to the last good fsync, those records written again, fsync). Until a repair succeeds
+every append fails with StorageFull / StorageUnavailable; the first one after space returns
+repairs and goes on, without a restart.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from .codec import HEADER_SIZE, JOURNAL_MAGIC, Accumulator, check_header, file_header, gather
+from servidor.store.errors import StoreError, storage_error
+
+from .codec import HEADER_SIZE, JOURNAL_MAGIC, JOURNAL_VERSION, Accumulator, LogScan, file_header, gather, header_damage
 from .errors import ReadingStoreError
-from .files import journal_path, write_all, write_atomic
+from .files import TEMP_SUFFIX, journal_path, write_all
 
 log = logging.getLogger(__name__)
 
@@ -25,48 +37,92 @@ log = logging.getLogger(__name__)
 # it skips the timestamps that fsync would also write.
 _datasync = getattr(os, "fdatasync", os.fsync)
 
+# After a rotation fails (no descriptor, no space for the new file) appends go on in the
+# current file; trying again on every append would cost each an fsync.
+ROTATE_RETRY_S = 1.0
+
+WHAT = "as leituras"
+
+
+def open_new_journal(directory: Path, number: int, durable: bool) -> int:
+    """Create journal `number` holding only its header; return a descriptor appending to it.
+    What can fail for lack of descriptors or space happens before the rename, so a failure
+    leaves no new journal behind (a journal must never follow one still being written)."""
+    path = journal_path(directory, number)
+    temp = directory / f".{path.name}{TEMP_SUFFIX}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    dir_fd = -1
+    try:
+        write_all(fd, file_header(JOURNAL_MAGIC, JOURNAL_VERSION))
+        if durable:
+            os.fsync(fd)
+            dir_fd = os.open(directory, os.O_RDONLY)
+        os.replace(temp, path)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        if dir_fd >= 0:
+            os.close(dir_fd)
+        raise
+    try:
+        if durable:
+            os.fsync(dir_fd)  # the new name is durable only with its directory
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        if dir_fd >= 0:
+            os.close(dir_fd)
+    return fd
+
 
 def create_journal(directory: Path, number: int, durable: bool) -> Path:
-    """A new journal holding only its header, created whole (temp file + rename)."""
-    path = journal_path(directory, number)
-    write_atomic(path, file_header(JOURNAL_MAGIC), durable=durable)
-    return path
+    """A new journal holding only its header, created whole."""
+    os.close(open_new_journal(directory, number, durable))
+    return journal_path(directory, number)
 
 
-def replay_journal(path: Path, blocks: dict[str, Accumulator], on_tombstone: Callable[[str], None],
-                   durable: bool) -> int:
-    """Add each intact record of `path` to `blocks` (see codec.gather), cut a torn or damaged
-    tail, and return the size of what remains. A crash mid-append leaves at most one torn
-    record, at the end: it was never acknowledged, since acknowledgement waits for the fsync."""
+def replay_journal(path: Path, blocks: dict[str, Accumulator], on_tombstone: Callable[[str], None], *,
+                   tail_may_be_torn: bool = False) -> LogScan:
+    """Add each intact record of `path` to `blocks` (see codec.gather) and say what was damaged.
+    Only the active journal (`tail_may_be_torn`) may end in a torn record: a crash mid-append
+    leaves at most one, never acknowledged, since acknowledgement waits for the fsync."""
     data = path.read_bytes()
-    check_header(data, JOURNAL_MAGIC, path.name)
-    end = gather(data, HEADER_SIZE, blocks, on_tombstone)
-    if end < len(data):
-        log.warning("%s: %d bytes após o último registro íntegro descartados (escrita interrompida)",
-                    path.name, len(data) - end)
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.ftruncate(fd, end)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-    return end
+    damaged = header_damage(data, JOURNAL_MAGIC, path.name, JOURNAL_VERSION)
+    scan = gather(data, HEADER_SIZE, blocks, on_tombstone, path.name, tail_may_be_torn)
+    if damaged is None:
+        return scan
+    return LogScan(scan.end, (damaged, *scan.damages), scan.torn)
+
+
+def cut_torn_tail(path: Path, end: int, durable: bool) -> None:
+    """Remove the torn record after `end`, so that the next append starts on a record boundary."""
+    log.warning("%s: %d bytes de um registro incompleto no fim descartados (escrita interrompida por uma "
+                "parada; nunca foi confirmado)", path.name, path.stat().st_size - end)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, end)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class JournalWriter:
     """The open journal. `write` appends a record and returns its end offset (a position in the
     stream of all bytes written since open, across files); `wait_durable` returns once that
     offset is on disk. When the file passes `max_bytes` it is closed (fsynced) and the next
-    number started; `on_rotate` then tells the compactor."""
+    number started; `on_rotate` then tells the compactor, `on_fault` hears a failed rotation."""
 
     def __init__(self, directory: Path, number: int, *, durable: bool, max_bytes: int,
-                 on_rotate: Callable[[], None]) -> None:
+                 on_rotate: Callable[[], None], on_fault: Callable[[StoreError], None] = lambda _e: None) -> None:
         self._directory = directory
         self._number = number
         self._durable = durable
         self._max_bytes = max_bytes
         self._on_rotate = on_rotate
+        self._on_fault = on_fault
         self._fd = os.open(journal_path(directory, number), os.O_WRONLY | os.O_APPEND)
         self._size = os.fstat(self._fd).st_size
         if durable:
@@ -76,8 +132,13 @@ class JournalWriter:
         self._cond = threading.Condition(threading.Lock())
         self._written = 0
         self._synced = 0
+        # Records past `_synced`, as (end offset, bytes): what a repair writes again.
+        self._pending: deque[tuple[int, bytes]] = deque()
         self._syncing = False
-        self._failed: ReadingStoreError | None = None
+        self._broken: StoreError | None = None
+        # Why the last rotation failed, until one succeeds: appends go on meanwhile.
+        self._rotation_fault: StoreError | None = None
+        self._rotate_after = 0.0
         self._closed = False
 
     @property
@@ -89,46 +150,65 @@ class JournalWriter:
         """End offset of the last record written (what `wait_durable` takes)."""
         return self._written
 
-    def _check(self) -> None:
-        if self._failed is not None:
-            raise self._failed
+    @property
+    def fault(self) -> StoreError | None:
+        """Why the journal needs a repair before it takes another record, or why it cannot
+        start its next file; None when neither."""
+        return self._broken or self._rotation_fault
+
+    def _check_open(self) -> None:
         if self._closed:
             raise ReadingStoreError("diário de leituras fechado")
 
     def write(self, record: bytes) -> int:
+        """Append `record`; StorageFull / StorageUnavailable (and nothing written) if it fails."""
         with self._cond:
-            self._check()
+            self._check_open()
+            if self._broken is not None:
+                self._repair_locked()
             try:
                 write_all(self._fd, record)
             except OSError as exc:
                 self._cut_partial_write()
-                raise ReadingStoreError(f"não foi possível gravar o diário: {exc}") from exc
+                raise storage_error(exc, WHAT) from exc
             self._size += len(record)
             self._written += len(record)
             end = self._written
-            if self._size >= self._max_bytes:
+            if self._durable:
+                self._pending.append((end, record))
+            else:
+                self._synced = end
+            if self._size >= self._max_bytes and time.monotonic() >= self._rotate_after:
                 try:
                     self._rotate_locked()
-                except OSError as exc:
+                except (OSError, StoreError) as exc:
                     # The record is written; keep appending to this file and try again later.
-                    log.error("não foi possível iniciar novo diário: %s", exc)
+                    self._rotate_after = time.monotonic() + ROTATE_RETRY_S
+                    error = exc if isinstance(exc, StoreError) else storage_error(exc, "um novo diário")
+                    log.error("não foi possível iniciar novo diário: %s", error)
+                    self._rotation_fault = error
+                    self._on_fault(error)
             return end
 
     def _cut_partial_write(self) -> None:
-        # Half a record followed by later whole ones would hide those from recovery, which
-        # stops at the first bad record: remove the half now, or refuse all further writes.
+        # Half a record followed by later whole ones would read as damage: remove the half
+        # now, or have the next write repair the file first.
         try:
             os.ftruncate(self._fd, self._size)
         except OSError as exc:
-            self._failed = ReadingStoreError(f"diário inconsistente após falha de escrita: {exc}")
+            self._broken = storage_error(exc, WHAT)
 
     def wait_durable(self, offset: int) -> None:
-        """Return once every byte up to `offset` is on disk (group commit, see module doc)."""
-        if not self._durable:
+        """Return once every byte up to `offset` is on disk (group commit, see module doc);
+        StorageFull / StorageUnavailable if that cannot be made true now."""
+        if self._synced >= offset:  # already (without fsync: always): no lock needed, it only grows
             return
         with self._cond:
             while self._synced < offset:
-                self._check()  # closed without its final fsync: the descriptor is gone
+                self._check_open()  # closed without its final fsync: the descriptor is gone
+                if self._broken is not None:
+                    self._repair_locked()
+                    continue
                 if self._syncing:
                     self._cond.wait()
                     continue
@@ -141,8 +221,8 @@ class JournalWriter:
                     # threads: ~7 appends per fsync with this yield, ~4 without.
                     time.sleep(0)
                     # Unlocked reads are safe: the descriptor cannot change while we sync
-                    # (rotate and close wait for us), and `_written` only counts bytes whose
-                    # os.write has returned.
+                    # (rotate, repair and close wait for us), and `_written` only counts bytes
+                    # whose os.write has returned.
                     target, fd = self._written, self._fd
                     _datasync(fd)
                 except OSError as exc:
@@ -152,37 +232,84 @@ class JournalWriter:
                     self._syncing = False
                     self._cond.notify_all()
                 if error is not None:
-                    # After a failed fsync the kernel may have dropped the dirty pages: a retry
-                    # could "succeed" without the data. Nothing more is acknowledged.
-                    self._failed = ReadingStoreError(f"fsync do diário falhou: {error}")
-                    raise self._failed
-                self._synced = max(self._synced, target)
+                    self._broken = storage_error(error, WHAT)
+                    continue  # the next round repairs, or raises why it cannot
+                self._advance_synced(target)
+
+    def _advance_synced(self, target: int) -> None:
+        self._synced = max(self._synced, target)
+        pending = self._pending
+        while pending and pending[0][0] <= self._synced:
+            pending.popleft()
+
+    def _repair_locked(self) -> None:
+        """Cut the file back to the last good fsync and write the records since then again."""
+        while self._syncing:
+            self._cond.wait()
+        if self._broken is None:
+            return
+        keep = self._size - (self._written - self._synced)
+        tail = b"".join(record for _, record in self._pending)
+        try:
+            os.ftruncate(self._fd, keep)
+            write_all(self._fd, tail)
+            if self._durable:
+                _datasync(self._fd)
+        except OSError as exc:
+            self._broken = storage_error(exc, WHAT)
+            raise copy.copy(self._broken) from exc
+        log.warning("diário de leituras refeito após uma falha de gravação (%d bytes regravados)", len(tail))
+        self._broken = None
+        self._advance_synced(self._written)
+        self._cond.notify_all()
+
+    def heal(self) -> None:
+        """Repair, and start the next file if one is due, now (the health probe): StoreError
+        if that still cannot be done."""
+        with self._cond:
+            self._check_open()
+            if self._broken is not None:
+                self._repair_locked()
+            if self._rotation_fault is not None and self._size >= self._max_bytes:
+                try:
+                    self._rotate_locked()
+                except OSError as exc:
+                    raise storage_error(exc, "um novo diário") from exc
 
     def _rotate_locked(self) -> None:
         while self._syncing:  # the syncer holds our descriptor: let it finish first
             self._cond.wait()
+        if self._broken is not None:
+            self._repair_locked()
         if self._durable:
-            _datasync(self._fd)
+            try:
+                _datasync(self._fd)
+            except OSError as exc:
+                self._broken = storage_error(exc, WHAT)
+                raise
+        self._advance_synced(self._written)
         next_number = self._number + 1
-        path = create_journal(self._directory, next_number, self._durable)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        fd = open_new_journal(self._directory, next_number, self._durable)
         os.close(self._fd)
         self._fd, self._number, self._size = fd, next_number, HEADER_SIZE
-        self._synced = self._written
+        self._rotation_fault = None
         self._cond.notify_all()
         self._on_rotate()
 
     def rotate(self) -> bool:
         """Close the current file and start the next, if the current one holds any record."""
         with self._cond:
-            self._check()
+            self._check_open()
             if self._size <= HEADER_SIZE:
                 return False
-            self._rotate_locked()
+            try:
+                self._rotate_locked()
+            except OSError as exc:
+                raise storage_error(exc, "um novo diário") from exc
             return True
 
     def close(self) -> None:
-        """Flush and close; idempotent."""
+        """Flush and close; idempotent. Records that cannot be flushed were never acknowledged."""
         with self._cond:
             if self._closed:
                 return
@@ -190,9 +317,14 @@ class JournalWriter:
                 self._cond.wait()
             self._closed = True
             try:
-                if self._durable and self._failed is None:
+                if self._broken is not None:
+                    self._repair_locked()
+                elif self._durable:
                     _datasync(self._fd)
-                    self._synced = self._written
+                    self._advance_synced(self._written)
+            except (OSError, StoreError) as exc:
+                log.error("diário fechado sem gravar %d bytes nunca confirmados: %s",
+                          self._written - self._synced, exc)
             finally:
                 os.close(self._fd)
                 self._cond.notify_all()

@@ -7,6 +7,10 @@ writes, so the journal replays to exactly the state memory holds; fsync happens 
 A reading becomes visible to readers when written, an fsync (milliseconds) before its writer
 is answered. If the process dies in between, the reading vanishes with its unanswered
 request, and the agent, never acknowledged, sends it again.
+
+Readings are kept per stream key (the domain's choice: a meter's id, or id~generation). A
+deleted key is dead forever (deleted.py): appends to it raise StreamDeleted and store
+nothing, reads of it return nothing, and compaction reclaims its readings on disk.
 """
 from __future__ import annotations
 
@@ -18,15 +22,19 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from shared.models import Reading
+from servidor.store.errors import StoreError, storage_error
+from servidor.store.health import Health
 
 from .block import Columns
-from .codec import MAX_READINGS_PER_RECORD, Accumulator, encode_batch, encode_meter_id, encode_tombstone
+from .codec import MAX_READINGS_PER_RECORD, encode_batch, encode_meter_id
 from .columns import MeterColumns
-from .errors import ReadingStoreError
-from .files import DirectoryLock, disk_usage, remove, scan
-from .journal import JournalWriter, create_journal, replay_journal
+from .deleted import DeletedStreams
+from .errors import ReadingStoreError, StoreDamaged, StreamDeleted
+from .files import DirectoryLock, disk_usage, probe_write, remove
+from .journal import JournalWriter, create_journal, cut_torn_tail
+from .recovery import recover
 from .rollups import MeterRollup, check_aligned
-from .segments import Compactor, read_segment
+from .segments import Compactor
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +57,14 @@ class AppendResult:
     resets: tuple[Reading, ...] = ()
 
 
-class _Recovery:
-    """Readings per meter gathered from segments and journals in file order. A tombstone voids
-    what was gathered for its meter so far; nothing is sorted or rolled up until the end."""
-
-    def __init__(self) -> None:
-        self.blocks: dict[str, Accumulator] = {}
-
-    def _block(self, meter_id: str) -> Accumulator:
-        block = self.blocks.get(meter_id)
-        if block is None:
-            block = self.blocks[meter_id] = Accumulator()
-        return block
-
-    def on_tombstone(self, meter_id: str) -> None:
-        self.blocks.pop(meter_id, None)
-
-    def load_segment(self, path: Path) -> None:
-        for meter in read_segment(path):
-            if meter.tombstone:
-                self.blocks.pop(meter.meter_id, None)
-            if len(meter.columns):
-                self._block(meter.meter_id).add_columns(meter.columns)
-
-
 class ReadingStore:
-    """Readings of every meter, durable on return from `append`. Open with `ReadingStore.open`."""
+    """Readings of every stream, durable on return from `append`. Open with `ReadingStore.open`."""
 
-    def __init__(self, directory: Path, lock: DirectoryLock, *, durable: bool, journal_max_bytes: int) -> None:
+    def __init__(self, directory: Path, lock: DirectoryLock, deleted: DeletedStreams, *, durable: bool,
+                 journal_max_bytes: int) -> None:
         self._directory = directory
         self._dir_lock = lock
+        self._deleted = deleted
         self._durable = durable
         self._journal_max_bytes = journal_max_bytes
         self._lock = threading.Lock()
@@ -88,24 +74,37 @@ class ReadingStore:
         self._count = 0
         self._closed = False
         self._journal: JournalWriter | None = None
-        self._compactor = Compactor(directory, durable, lambda: self._journal.number)
+        self._usage = (0, 0, 0)  # the last disk usage measured, served while it cannot be
+        self._health = Health(self._probe)
+        # Damage met by compaction at run time: no probe cures it, `servidor reparar` does.
+        self._damage: StoreDamaged | None = None
+        self._compactor = Compactor(directory, durable, lambda: self._journal.number, lambda: self._deleted.keys,
+                                    self._on_compaction)
 
     @classmethod
     def open(cls, directory: Path, *, durable: bool = True,
              journal_max_bytes: int = DEFAULT_JOURNAL_MAX_BYTES) -> "ReadingStore":
         """Open (creating if needed) the store in `directory`: recover, start compacting.
-        StoreCorrupt for unreadable files, StoreLocked if another process has it open.
+        StoreDamaged (nothing changed on disk) for damage inside a journal, a segment or the
+        deleted-streams file; StoreCorrupt for a format newer than this program's; StoreLocked
+        if another process has it open; StorageFull / StorageUnavailable for lack of space or
+        descriptors.
 
         `durable=False` skips every fsync (tests, benchmarks): data then survives the death of
         the process, which leaves it in the page cache, but not a power cut."""
         if journal_max_bytes < MIN_JOURNAL_MAX_BYTES:
             raise ValueError(f"journal_max_bytes deve ser ≥ {MIN_JOURNAL_MAX_BYTES}")
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        lock = DirectoryLock(directory, durable)
         try:
-            store = cls(directory, lock, durable=durable, journal_max_bytes=journal_max_bytes)
-            store._recover()
+            directory.mkdir(parents=True, exist_ok=True)
+            lock = DirectoryLock(directory, durable)
+        except OSError as exc:
+            raise storage_error(exc, "as leituras", "abrir") from exc
+        try:
+            store = cls._recovered(directory, lock, durable, journal_max_bytes)
+        except OSError as exc:
+            lock.release()
+            raise storage_error(exc, "as leituras", "abrir") from exc
         except BaseException:
             lock.release()
             raise
@@ -113,29 +112,31 @@ class ReadingStore:
         store._compactor.wake()  # journals closed by an earlier run may await compaction
         return store
 
-    def _recover(self) -> None:
-        journals, segments = scan(self._directory, remove_temps=True)
-        recovery = _Recovery()
-        for number in sorted(journals.keys() | segments.keys()):
-            if number in segments:
-                recovery.load_segment(segments[number])
-                if number in journals:  # crash between writing the segment and deleting this
-                    remove(journals.pop(number), self._durable)
-            else:
-                replay_journal(journals[number], recovery.blocks, recovery.on_tombstone, self._durable)
-        for meter_id, block in recovery.blocks.items():
+    @classmethod
+    def _recovered(cls, directory: Path, lock: DirectoryLock, durable: bool, journal_max_bytes: int) -> "ReadingStore":
+        found = recover(directory, durable)
+        if found.damages:
+            raise StoreDamaged(found.damages)
+        store = cls(directory, lock, found.deleted, durable=durable, journal_max_bytes=journal_max_bytes)
+        if found.torn is not None:
+            cut_torn_tail(*found.torn, durable)
+        for stale in found.stale_journals:
+            remove(stale, durable)
+        number, is_journal = found.last
+        if not is_journal:
+            number += 1
+            create_journal(directory, number, durable)
+        for meter_id, block in found.blocks.items():
             meter = MeterColumns(MeterRollup())
             meter.load(block.columns())
             if len(meter):
-                self._meters[meter_id] = meter
-                self._count += len(meter)
-        recovery.blocks.clear()
-        last = max(journals.keys() | segments.keys(), default=0)
-        if last not in journals:
-            last += 1
-            create_journal(self._directory, last, self._durable)
-        self._journal = JournalWriter(self._directory, last, durable=self._durable,
-                                      max_bytes=self._journal_max_bytes, on_rotate=self._compactor.wake)
+                store._meters[meter_id] = meter
+                store._count += len(meter)
+        found.blocks.clear()
+        store._compactor.index(found.segment_keys)
+        store._journal = JournalWriter(directory, number, durable=durable, max_bytes=journal_max_bytes,
+                                       on_rotate=store._compactor.wake, on_fault=store._health.failed)
+        return store
 
     def _check_open(self) -> None:
         if self._closed:
@@ -144,35 +145,54 @@ class ReadingStore:
     # -- writes -------------------------------------------------------------------------------
 
     def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
-        """Store the readings not yet stored (by seq); durable when this returns."""
+        """Store the readings not yet stored (by seq); durable when this returns.
+        StreamDeleted for a deleted key; StorageFull / StorageUnavailable if the disk cannot
+        take them: then nothing of the batch was stored."""
         raw_id = encode_meter_id(meter_id)
         accepted: Sequence[Reading] = ()
         duplicates = 0
         resets: list[Reading] = []
-        with self._lock:
-            self._check_open()
-            meter = self._meters.get(meter_id)
-            if meter is None:
-                meter = MeterColumns(MeterRollup(self._zones.get(meter_id, timezone.utc)))
-            if readings:
-                accepted, duplicates = meter.partition(readings)
-            for start in range(0, len(accepted), MAX_READINGS_PER_RECORD):
-                chunk = accepted if len(accepted) <= MAX_READINGS_PER_RECORD else \
-                    accepted[start:start + MAX_READINGS_PER_RECORD]
-                cols = Columns.from_readings(chunk)
-                # Journal first: if the write fails, memory has not moved.
-                self._journal.write(encode_batch(raw_id, cols))
-                dropped = meter.insert(cols)
-                if dropped:
-                    resets += [chunk[i] for i in dropped]
-                self._meters[meter_id] = meter
-                self._count += len(chunk)
-            # Also for an all-duplicate batch: its readings may be another writer's, written
-            # but not yet fsynced, and "already stored" must be true when we answer.
-            end = self._journal.written
-            last_seq = meter.max_seq
-        self._journal.wait_durable(end)
+        try:
+            with self._lock:
+                self._check_open()
+                if meter_id in self._deleted.keys:
+                    raise StreamDeleted(meter_id)
+                meter = self._meters.get(meter_id)
+                if meter is None:
+                    meter = MeterColumns(MeterRollup(self._zones.get(meter_id, timezone.utc)))
+                if readings:
+                    accepted, duplicates = meter.partition(readings)
+                if accepted:
+                    if len(accepted) <= MAX_READINGS_PER_RECORD:  # always, from the API
+                        chunks: Sequence[Sequence[Reading]] = (accepted,)
+                        columns: Sequence[Columns] = (Columns.from_readings(accepted),)
+                        record = encode_batch(raw_id, columns[0])
+                    else:
+                        step = MAX_READINGS_PER_RECORD
+                        chunks = [accepted[i:i + step] for i in range(0, len(accepted), step)]
+                        columns = [Columns.from_readings(chunk) for chunk in chunks]
+                        record = b"".join(encode_batch(raw_id, cols) for cols in columns)
+                    # Journal first, all records in one write: if it fails, memory has not moved
+                    # and the file holds none of them.
+                    self._journal.write(record)
+                    for chunk, cols in zip(chunks, columns, strict=True):
+                        dropped = meter.insert(cols)
+                        if dropped:
+                            resets += [chunk[i] for i in dropped]
+                    self._meters[meter_id] = meter
+                    self._count += len(accepted)
+                # Also for an all-duplicate batch: its readings may be another writer's, written
+                # but not yet fsynced, and "already stored" must be true when we answer.
+                end = self._journal.written
+                last_seq = meter.max_seq
+            self._journal.wait_durable(end)
+        except StoreError as error:
+            if not isinstance(error, ReadingStoreError):  # a full disk, not a refused key
+                self._health.failed(error)
+            raise
         if accepted:
+            if self._health.fault is not None and self._journal.fault is None:
+                self._health.succeeded()
             for listener in list(self._listeners):
                 try:
                     listener(meter_id, last_seq)
@@ -181,19 +201,26 @@ class ReadingStore:
         return AppendResult(len(accepted), duplicates, last_seq, tuple(resets))
 
     def delete_meter(self, meter_id: str) -> None:
-        """Forget every reading of `meter_id`, durably: a later meter with this id starts empty."""
-        raw_id = encode_meter_id(meter_id)
+        """Kill stream `meter_id` forever, durably: its readings are gone for every reader now,
+        later appends to it raise StreamDeleted, and compaction reclaims its space.
+        StorageFull / StorageUnavailable if that cannot be recorded: then nothing changed."""
+        encode_meter_id(meter_id)
         with self._lock:
             self._check_open()
+            try:
+                self._deleted.add(meter_id)
+            except StoreError as error:
+                self._health.failed(error)
+                raise
             self._zones.pop(meter_id, None)
-            meter = self._meters.get(meter_id)
-            if meter is None:
-                return  # nothing stored in memory means nothing stored on disk either
-            self._journal.write(encode_tombstone(raw_id))
-            del self._meters[meter_id]
-            self._count -= len(meter)
-            end = self._journal.written
-        self._journal.wait_durable(end)
+            meter = self._meters.pop(meter_id, None)
+            if meter is not None:
+                self._count -= len(meter)
+        self._compactor.wake()  # rewrite the older segments that still hold its readings
+
+    def is_deleted(self, meter_id: str) -> bool:
+        with self._lock:
+            return meter_id in self._deleted
 
     def set_timezone(self, meter_id: str, tz: tzinfo) -> None:
         """Local days of `meter_id` are days in `tz` from now on (UTC until set)."""
@@ -211,11 +238,46 @@ class ReadingStore:
             self._listeners.append(callback)
 
     def compact(self) -> None:
-        """Rotate the journal and compact every closed journal now, in this thread."""
+        """Rotate the journal, compact every closed journal and reclaim deleted streams now, in
+        this thread. StorageFull / StorageUnavailable if the disk cannot take it."""
+        try:
+            with self._lock:
+                self._check_open()
+                self._journal.rotate()
+            self._compactor.run_once()
+        except StoreDamaged as damage:
+            self._damage = damage
+            raise
+        except StoreError as error:
+            if not isinstance(error, ReadingStoreError):
+                self._health.failed(error)
+            raise
+
+    def _on_compaction(self, error: Exception | None) -> None:
+        if isinstance(error, StoreDamaged):
+            self._damage = error
+        elif isinstance(error, StoreError) and not isinstance(error, ReadingStoreError):
+            self._health.failed(error)
+        elif error is None:
+            self._health.succeeded()
+
+    def health(self) -> tuple[bool, str | None]:
+        """(True, None), or (False, why in pt-BR) while the disk is full, descriptors are
+        exhausted, or compaction met damage; a full disk that frees up is noticed here."""
+        if self._damage is not None:
+            return False, f"{self._damage.reason}: execute `servidor reparar` com o servidor parado"
+        return self._health.health()
+
+    def _probe(self) -> None:
         with self._lock:
-            self._check_open()
-            self._journal.rotate()
-        self._compactor.run_once()
+            if self._closed:
+                return
+            journal = self._journal
+        journal.heal()
+        try:
+            probe_write(self._directory, self._durable)
+        except OSError as exc:
+            raise storage_error(exc, "as leituras") from exc
 
     def close(self) -> None:
         """Stop and join the compaction thread, flush and close the journal; idempotent."""
@@ -301,10 +363,15 @@ class ReadingStore:
             return sorted(m for m, meter in self._meters.items() if len(meter))
 
     def stats(self) -> dict:
+        """Counts and disk usage; never fails for lack of descriptors (the last usage is kept)."""
         with self._lock:
             self._check_open()
             readings, meters = self._count, sum(1 for m in self._meters.values() if len(m))
-        total, journal, segments = disk_usage(self._directory)
+        try:
+            self._usage = disk_usage(self._directory)
+        except OSError as exc:  # no descriptor to list the directory: health() says so
+            self._health.failed(storage_error(exc, "o tamanho das leituras", "medir"))
+        total, journal, segments = self._usage
         return {"leituras": readings, "medidores": meters, "bytes_disco": total,
                 "bytes_diario": journal, "segmentos": segments}
 
