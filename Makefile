@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-rapido bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +13,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m servidor.demo
+	$(BIN)/python -m demo
 
+# Everything: unit, integration, subprocess, crash, load, fuzzing, the terminal app and the browser.
 test: $(STAMP)
 	bash tests/install_chromium.sh
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the tests marked `slow` (see pyproject.toml), and it says so.
+test-rapido: $(STAMP)
+	@echo "make test-rapido: sem os testes marcados slow (subprocessos, carga, schemathesis, app e navegador); 'make test' roda todos"
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

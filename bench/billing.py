@@ -3,7 +3,7 @@
 `.venv/bin/python bench/billing.py` builds a year of synthetic 15-minute consumption (35,040
 float kWh values, as the readings store hands them over), then times, in one process:
   - floor: summing those floats once (the least any computation over the year must do);
-  - the monthly invoices of the old flat model (shared.tariffs.compute_invoice, 12 months);
+  - the monthly invoices of the old flat model (servidor.billing.tariffs.compute_invoice, 12 months);
   - the profile (intervals → local quarter hours, Decimal) and the 12-cycle comparison
     (convencional vs Branca, every cycle billed in full, hours attributed).
 The first comparison in a process also loads the `holidays` data; it is reported apart (cold).
@@ -31,7 +31,7 @@ from servidor.billing.cycles import closed_cycles  # noqa: E402
 from servidor.billing.examples import EXAMPLE_BRANCA, EXAMPLE_CONVENCIONAL  # noqa: E402
 from servidor.billing.tariff_flags import EXAMPLE_FLAGS  # noqa: E402
 from servidor.billing.usage import profile_from_intervals  # noqa: E402
-from shared.tariffs import DEFAULT_TARIFF, compute_invoice  # noqa: E402
+from servidor.billing.tariffs import DEFAULT_TARIFF, compute_invoice  # noqa: E402
 
 TZ = ZoneInfo("America/Sao_Paulo")
 QUARTER_MS = 900_000
@@ -134,7 +134,7 @@ def main() -> int:
         f"| CPU time of profile + comparison (this process only; less sensitive to the shared machine's load) | {fmt(cpu)} |",
         f"| first comparison in the process (loads the holidays data) | {cold * 1000:,.1f} ms |",
         f"| baseline: sum of the 35,040 floats once | {fmt(floor)}; the comparison takes {median / statistics.median(floor):,.0f}× this |",
-        f"| baseline: 12 flat monthly invoices (shared.tariffs) | {fmt(old)} |",
+        f"| baseline: 12 flat monthly invoices (servidor.billing.tariffs) | {fmt(old)} |",
         "",
         f"Result on this data: {result.conclusao}; hours explained all but "
         f"{abs(result.diferencas_outros[1])} of the {abs(result.diferencas[1])} difference.",

@@ -21,9 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # Runnable from a checkout with any Python that has the dependencies, installed or not.
 sys.path.insert(0, str(ROOT))
 
-from servidor.api.openapi import EXAMPLE_METER, document  # noqa: E402
+from demo.suite import ADMIN_KEY  # noqa: E402
+from servidor.api.openapi import document  # noqa: E402
+from servidor.api.openapi.blocks import EXAMPLE_METER  # noqa: E402
+from servidor.api.routes import route_table  # noqa: E402
 from servidor.app import VERSION  # noqa: E402
-from servidor.demo import ADMIN_KEY  # noqa: E402
 from servidor.example import DEMO_KEYS  # noqa: E402
 
 COLLECTION_FILE = "monitor-energia.postman_collection.json"
@@ -134,7 +136,7 @@ def _dump(data: dict[str, Any]) -> str:
 def write(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, data in ((COLLECTION_FILE, collection(document(version=VERSION))), (ENVIRONMENT_FILE, environment())):
+    for name, data in ((COLLECTION_FILE, collection(document(route_table(), version=VERSION))), (ENVIRONMENT_FILE, environment())):
         target = directory / name
         target.write_text(_dump(data), encoding="utf-8")
         written.append(target)

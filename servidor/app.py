@@ -1,46 +1,49 @@
-"""The application: stores, domain services and routes wired together behind `handle(request)`."""
+"""The application wired together: stores → domain services → API dispatcher (→ network server).
+
+Only wiring lives here: which service gets which store, which routes exist, which server
+answers. `App.handle(request)` answers one request; `App.listen()` gives the socket server.
+"""
 from __future__ import annotations
 
-import logging
 import os
-import time
 from dataclasses import dataclass
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable
 
-from shared.http.messages import Request, Response
-from shared.models import Reading
-from servidor.api import alerts, meters, openapi, readings, reports, tariffs
-from servidor.api.call import Call, ok
-from servidor.api.legacy import Legacy
-from servidor.api.page import page, wants_html
-from servidor.api.router import Router
-from servidor.domain.alerts import SILENCE_CHECK_S, Alerts, SilenceWatcher
-from servidor.domain.auth import KeyRing, Principal, Role, hash_key, new_key
+from servidor.api import openapi
+from servidor.api.dispatch import CORS, Dispatcher
+from servidor.api.envelope import error_response
+from servidor.api.legacy import body_until_close
+from servidor.api.metrics import Metrics
+from servidor.api.routes import build_router
+from servidor.api.system import SystemRoutes
+from servidor.domain.alerts import Alerts
+from servidor.domain.auth import Role
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
+from servidor.domain.gate import HeavyReads
+from servidor.domain.history import History
+from servidor.domain.housekeeping import INTERVAL_S, Housekeeper
+from servidor.domain.ingest import Ingest
 from servidor.domain.invoices import Invoices
-from servidor.domain.live import LiveHub
-from servidor.domain.meters import KEYS, MeterRegistry
+from servidor.domain.keys import SCRYPT_N, KeyRing
+from servidor.domain.legacy import LegacyMeters
+from servidor.domain.live import WaiterHub
+from servidor.domain.meter_service import MeterService
+from servidor.domain.registry import MeterRegistry
+from servidor.domain.seed import import_seed_readings
+from servidor.domain.services import Services
+from servidor.domain.system import HealthCheck, SystemStatus
 from servidor.domain.tariffs import TariffBook
-from servidor.errors import ApiError, MethodNotAllowed
-from servidor.example import SEED_TABLE
-from servidor.metrics import SEEN_WINDOW_S, Metrics
-from servidor.net import Deferred
+from servidor.domain.views import MeterViews
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.store.documents import DocumentStore
 from servidor.store.interface import ReadingsBackend
 
 VERSION = "0.1.0"
-API = "/api/v1"
-# Browsers and Postman read the API from any origin; the server adds this to every response.
-CORS = (("access-control-allow-origin", "*"),)
-CORS_PREFLIGHT = (
-    ("access-control-allow-methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
-    ("access-control-allow-headers", "authorization, content-type"),
-    ("access-control-max-age", "86400"),
-)
-log = logging.getLogger("servidor")
+# Handler threads. Python runs one at a time (the GIL), so more threads only add switching;
+# 8 still lets 8 concurrent writers share one journal fsync (bench/RESULTS.md).
+DEFAULT_WORKERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,9 @@ class Settings:
     legacy: bool = True
     admin_key: str | None = None         # MONITOR_CHAVE_ADMIN
     registration_key: str | None = None  # MONITOR_CHAVE_REGISTRO
-    silence_check_s: float = SILENCE_CHECK_S
+    housekeeping_s: float = INTERVAL_S
+    # scrypt cost for the keys above; tests lower it (each check costs ~65 ms at the default).
+    key_cost: int = SCRYPT_N
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -62,175 +67,72 @@ def readings_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + ".leituras")
 
 
+def _health_checks(*stores: object) -> list[HealthCheck]:
+    # Contract 4: a store that can tell its own health exposes `health() -> (ok, reason)`.
+    return [check for check in (getattr(s, "health", None) for s in stores) if callable(check)]
+
+
 class App:
     def __init__(self, docs: DocumentStore, store: ReadingsBackend, settings: Settings = Settings(),
                  announce: Callable[[str], None] = print) -> None:
-        self.docs = docs
-        self.readings = store
         self.settings = settings
-        self.started = time.time()
-        self.keys = KeyRing()
-        self.meters = MeterRegistry(docs, self.keys, settings.default_zone)
-        self._bootstrap_keys(announce)
-        self.tariffs = TariffBook(docs)
-        self.consumption = Consumption(store)
-        self.invoices = Invoices(docs, store, self.consumption, self.tariffs)
-        self.alerts = Alerts(docs, store, self.consumption, self.meters)
-        self.commands = CommandQueue(docs, self.meters)
-        self.legacy = Legacy(docs, lambda mid: self.meters.find(mid) is not None) if settings.legacy else None
-        self.live = LiveHub(lambda mid, after: readings.live_answer(self, mid, after))
-        self.watcher = SilenceWatcher(self.alerts.check_silence, settings.silence_check_s)
-        for meter in self.meters.all():
-            store.set_timezone(meter.id, meter.tz)
-        self._import_seed_readings()
-        store.add_listener(self.live.notify)
-        self.router = self._routes()
+        self._docs = docs
+        self._store = store
+        heavy = self.heavy_reads = HeavyReads()
+        keys = KeyRing(docs, settings.key_cost)
+        keys.bootstrap({Role.ADMIN: settings.admin_key, Role.REGISTRATION: settings.registration_key}, announce)
+        registry = MeterRegistry(docs, keys, settings.default_zone)
+        tariffs = TariffBook(docs)
+        consumption = Consumption(store, heavy)
+        invoices = Invoices(docs, store, consumption, tariffs, heavy)
+        alerts = Alerts(docs, store, consumption)
+        commands = CommandQueue(docs, registry)
+        history = History(store, heavy)
+        live = WaiterHub(history.after_stream)
         self.metrics = Metrics()
-        self._open_connections: Callable[[], int] = lambda: 0
+        for meter in registry.all():
+            store.set_timezone(meter.stream, meter.tz)
+        import_seed_readings(docs, registry, store)
+        self.services = Services(
+            keys=keys,
+            meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
+                                MeterViews(store, consumption, invoices, alerts, commands)),
+            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested),
+            history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
+            commands=commands, tariffs=tariffs,
+            system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
+                                checks=_health_checks(store, docs)),
+            legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
+        )
+        self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s)
+        self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
+            self.router.routes(), version=VERSION))
+        self.router = build_router(self._system_routes, with_legacy=settings.legacy)
+        self.handle = Dispatcher(self.services, self.router, self.metrics).handle
 
-    def _bootstrap_keys(self, announce: Callable[[str], None]) -> None:
-        """Admin and registration keys: from the environment, or made once and printed once."""
-        for role, given, label in (
-            (Role.ADMIN, self.settings.admin_key, "administração"),
-            (Role.REGISTRATION, self.settings.registration_key, "registro de medidores"),
-        ):
-            stored = [d for d in self.docs.all(KEYS) if d["papel"] == role.value]
-            if given is not None:
-                digest = hash_key(given)
-                if not any(d["hash"] == digest for d in stored):
-                    self.docs.delete(KEYS, "papel", role.value)
-                    self.docs.upsert(KEYS, "hash", {"hash": digest, "papel": role.value, "medidor": None})
-                self.keys.add_global(digest, Principal(role))
-                continue
-            if not stored:
-                key, _ = new_key("adm" if role is Role.ADMIN else "reg")
-                self.docs.upsert(KEYS, "hash", {"hash": hash_key(key), "papel": role.value, "medidor": None})
-                self.keys.add_global(hash_key(key), Principal(role))
-                announce(f"Chave de {label} (mostrada só agora; guarde-a): {key}")
-        # Keys already stored were loaded by the registry together with the meters' keys.
-
-    def _import_seed_readings(self) -> None:
-        """Move readings shipped inside a document store (db.json.example) into the journal.
-
-        Safe to repeat after a crash half-way: re-sent readings are duplicates by `seq`."""
-        seeds = self.docs.all(SEED_TABLE)
-        for doc in seeds:
-            if self.meters.find(doc["medidor"]) is None:
-                continue
-            rows = [Reading(int(seq), int(ts), float(wh)) for seq, ts, wh, *_ in doc["leituras"]]
-            for start in range(0, len(rows), 10_000):
-                self.readings.append(doc["medidor"], rows[start:start + 10_000])
-        if seeds:
-            self.docs.transaction(lambda db: db.drop_table(SEED_TABLE))
-            log.info("importadas as leituras iniciais de %d medidores", len(seeds))
-
-    def _routes(self) -> Router:
-        r = Router()
-        r.add(f"{API}/openapi.json", GET=openapi.get_openapi)
-        r.add(f"{API}/saude", GET=self.health)
-        r.add(f"{API}/medidores", GET=meters.list_meters, POST=meters.create_meter)
-        r.add(f"{API}/medidores/{{id}}", GET=meters.get_meter, PUT=meters.put_meter, DELETE=meters.delete_meter)
-        r.add(f"{API}/medidores/{{id}}/leituras", GET=readings.get_readings, POST=readings.post_readings)
-        r.add(f"{API}/medidores/{{id}}/ao-vivo", GET=readings.get_live)
-        r.add(f"{API}/medidores/{{id}}/consumo", GET=reports.get_consumption)
-        r.add(f"{API}/medidores/{{id}}/faturas", GET=reports.list_invoices)
-        r.add(f"{API}/medidores/{{id}}/faturas/{{mes}}", GET=reports.get_invoice)
-        r.add(f"{API}/medidores/{{id}}/alertas", GET=alerts.list_alerts, POST=alerts.raise_alert)
-        r.add(f"{API}/medidores/{{id}}/alertas/{{alerta}}/reconhecer", POST=alerts.acknowledge)
-        r.add(f"{API}/medidores/{{id}}/comandos", GET=alerts.list_commands, POST=alerts.queue_command)
-        r.add(f"{API}/tarifas", GET=tariffs.list_tariffs, POST=tariffs.create_tariff)
-        r.add(f"{API}/tarifas/{{id}}", GET=tariffs.get_tariff, PUT=tariffs.put_tariff, DELETE=tariffs.delete_tariff)
-        return r
-
-    def handle(self, request: Request) -> Response | Deferred:
-        """Route one request and count it. ApiError propagates to the connection loop, which
-        answers it; the status it carries is counted here first."""
-        started = time.perf_counter()
-        route = ["(desconhecida)"]
-        try:
-            result = self._dispatch(request, route)
-        except ApiError as exc:
-            self._observe(route[0], request.method, int(exc.status), started)
-            raise
-        except Exception:
-            self._observe(route[0], request.method, HTTPStatus.INTERNAL_SERVER_ERROR, started)
-            raise
-        if isinstance(result, Deferred):
-            result.add_callback(lambda response: self._observe(route[0], request.method, response.status, started))
-        else:
-            self._observe(route[0], request.method, result.status, started)
-        return result
-
-    def _observe(self, route: str, method: str, status: int, started: float) -> None:
-        self.metrics.observe(route, method, status, time.perf_counter() - started)
-
-    def _dispatch(self, request: Request, route: list[str]) -> Response | Deferred:
-        path = request.path
-        if path == "/metrics":
-            route[0] = "/metrics"
-            if request.method not in ("GET", "HEAD"):
-                raise MethodNotAllowed(request.method, ("GET", "HEAD"))
-            return self.metrics_page()
-        if wants_html(request):
-            route[0] = "/"
-            return page()
-        if self.legacy is not None and not path.startswith("/api/"):
-            route[0] = "(legado)"
-            return self.legacy.handle(request)
-        if request.method == "OPTIONS":
-            found = self.router.route_for(path)
-            if found is None:
-                self.router.resolve("GET", path)  # raises the 404
-            route[0] = found.path
-            return Response(HTTPStatus.NO_CONTENT, (("allow", ", ".join(Router.allowed(found))),) + CORS_PREFLIGHT)
-        match = self.router.resolve(request.method, path)
-        route[0] = match.route
-        return match.handler(Call(self, request, {}), **match.params)
-
-    def attach_server(self, open_connections: Callable[[], int]) -> None:
-        """Lets /metrics report the network layer's open connections."""
-        self._open_connections = open_connections
-
-    def metrics_page(self) -> Response:
-        def gauges() -> dict[str, tuple[str, float]]:
-            stats = self.readings.stats()
-            now_ms = time.time() * 1000
-            seen = 0
-            for meter in self.meters.all():
-                last = self.readings.last(meter.id)
-                if last is not None and now_ms - last.ts_ms <= SEEN_WINDOW_S * 1000:
-                    seen += 1
-            return {
-                "monitor_store_bytes": ("Bytes do diário e dos segmentos de leituras em disco.", stats["bytes_disco"]),
-                "monitor_readings_stored": ("Leituras guardadas.", stats["leituras"]),
-                "monitor_meters": ("Medidores cadastrados.", len(self.meters.all())),
-                "monitor_meters_seen": (f"Medidores com leitura nos últimos {SEEN_WINDOW_S} s.", seen),
-                "monitor_open_connections": ("Conexões HTTP abertas.", self._open_connections()),
-                "monitor_uptime_seconds": ("Segundos desde o início.", time.time() - self.started),
-            }
-
-        body = self.metrics.render(gauges).encode("utf-8")
-        return Response(HTTPStatus.OK, (("content-type", "text/plain; version=0.0.4; charset=utf-8"),), body)
-
-    def health(self, call: Call) -> Response:
-        stats = self.readings.stats()
-        return ok({
-            "estado": "ok", "versao": VERSION, "desde_s": round(time.time() - self.started, 1),
-            "medidores": len(self.meters.all()),
-            "armazenamento": {"documentos": str(self.docs.path) if self.docs.path else "memória", **stats},
-        })
+    def listen(self, host: str = "127.0.0.1", port: int = 0, *, workers: int = DEFAULT_WORKERS,
+               server_limits: ServerLimits = DEFAULT_SERVER_LIMITS) -> HttpServer:
+        """The socket server for this app (not started). /metrics counts its connections."""
+        server = HttpServer(self.handle, host, port, workers=workers, default_headers=CORS,
+                            body_until_close=body_until_close if self.settings.legacy else None,
+                            error_response=error_response, server_limits=server_limits)
+        self._system_routes.open_connections = lambda: server.open_connections
+        for check in _health_checks(server):
+            self.services.system.add_check(check)
+        return server
 
     def start(self) -> None:
-        # Readings imported or ingested before a restart may already pass a limit this month.
-        now = int(time.time() * 1000)
-        for meter in self.meters.all():
-            self.alerts.check_month(meter, now)
-        self.live.start()
-        self.watcher.start()
+        """Start the app's threads. Readings imported or ingested before a restart may already
+        pass a limit this month, so every meter's month is checked first."""
+        now_ms = int(self.services.system.started * 1000)
+        for meter in self.services.meters.all():
+            self.services.alerts.check_month(meter, now_ms)
+        self.services.live.start()
+        self.housekeeper.start()
 
     def close(self) -> None:
-        """Stop the app's threads, then flush and close the stores (in that order)."""
-        self.watcher.stop()
-        self.live.stop()
-        self.readings.close()
-        self.docs.close()
+        """Stop the app's threads (recording issued invoices), then close the stores."""
+        self.housekeeper.stop()
+        self.services.live.stop()
+        self._store.close()
+        self._docs.close()

@@ -12,19 +12,15 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from servidor.api.envelope import error_response
-from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
+from shared.contract import API_PREFIX
+from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
+from servidor.domain.registry import has_documents, retire_streams
 from servidor.logs import configure as configure_logging
-from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
+from servidor.net import DEFAULT_SERVER_LIMITS
 from servidor.store import StoreError
-from servidor.store.documents import StoreTooNew, DocumentStore
+from servidor.store.documents import DocumentStore, StoreTooNew
 from servidor.store.readings import ReadingStore
 from servidor.store.repair import command as repair_command
-
-# Handler threads. Python runs one at a time (the GIL), so more threads only add switching;
-# 8 still lets 8 concurrent writers share one journal fsync (bench/RESULTS.md).
-DEFAULT_WORKERS = 8
 
 EXIT_OK = 0
 EXIT_PORT_IN_USE = 3
@@ -45,7 +41,8 @@ variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, M
 MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
-4 banco ilegível ou leituras danificadas; 5 banco gravado por uma versão mais nova.
+4 banco ilegível, leituras danificadas, ou banco vazio/ausente ao lado de leituras gravadas;
+5 banco gravado por uma versão mais nova.
 
 servidor reparar [--db ARQUIVO]   com o servidor parado, repara leituras danificadas (mantém todo
                                   registro íntegro e guarda os originais em danificados/)
@@ -84,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{DEFAULT_SERVER_LIMITS.requests_per_second_per_client:g}; 0 desliga)")
     parser.add_argument("--sem-legado", action="store_true",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=)")
+    parser.add_argument("--descartar-leituras-orfas", action="store_true",
+                        help="com o banco vazio ou ausente, apaga as leituras gravadas ao lado dele e começa do "
+                             "zero (sem isto o servidor recusa iniciar, para não perder o banco por engano)")
     return parser
 
 
@@ -97,6 +97,14 @@ def raise_open_file_limit() -> None:
     target = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def orphaned_readings(docs: DocumentStore, store: ReadingStore) -> int:
+    """Readings stored beside a document store that has no meters and no keys (missing, emptied,
+    or replaced by a fresh one): 0 when the documents are there or there are no readings."""
+    if has_documents(docs):
+        return 0
+    return int(store.stats()["leituras"])
 
 
 def fail(code: int, message: str) -> int:
@@ -137,11 +145,25 @@ def main(argv: list[str] | None = None) -> int:
         docs.close()
         return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir as leituras em {readings_dir(db_path)}: {exc}")
 
+    orphans = orphaned_readings(docs, store)
+    if orphans and not args.descartar_leituras_orfas:
+        store.close()
+        docs.close()
+        return fail(EXIT_STORE_UNREADABLE, (
+            f"o banco {db_path} está vazio ou ausente, mas {readings_dir(db_path)} guarda {orphans} leituras: "
+            "o servidor não começa do zero por cima delas.\n"
+            f"  restaure o banco: copie um backup para {db_path} e inicie de novo;\n"
+            f"  ou aceite a perda: servidor --db {db_path} --descartar-leituras-orfas"))
+    if orphans:
+        streams = store.meters()
+        retire_streams(docs, streams)  # first: a crash after it leaves readings nobody reaches
+        for stream in streams:
+            store.delete_meter(stream)
+        logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
+
     app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
-    server = HttpServer(app.handle, args.host, args.porta, workers=args.trabalhadores,
-                        body_until_close=body_until_close if app.legacy else None, error_response=error_response,
-                        default_headers=CORS, server_limits=DEFAULT_SERVER_LIMITS.per_client(
-                            args.conexoes_por_cliente, args.requisicoes_por_segundo))
+    server = app.listen(args.host, args.porta, workers=args.trabalhadores, server_limits=DEFAULT_SERVER_LIMITS.per_client(
+        args.conexoes_por_cliente, args.requisicoes_por_segundo))
     try:
         server.start()
     except OSError as exc:
@@ -150,14 +172,13 @@ def main(argv: list[str] | None = None) -> int:
             return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} já está em uso em {args.host}: "
                         "pare o outro processo ou use --porta")
         return fail(EXIT_PORT_IN_USE, f"não foi possível escutar em {args.host}:{args.porta}: {exc}")
-    app.attach_server(lambda: server.open_connections)
     app.start()
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     host, port = server.address
-    print(f"servidor ouvindo em http://{host}:{port}/api/v1  (banco: {db_path}, leituras: {readings_dir(db_path)})",
+    print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  (banco: {db_path}, leituras: {readings_dir(db_path)})",
           flush=True)
     stop.wait()
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")

@@ -1,7 +1,7 @@
 """Builds `db.json.example`: three meters, a tariff and a month of hourly history, with known keys.
 
 Readings are carried in a `leituras_iniciais` table that the server moves into its journal on
-first open (readings never live in TinyDB; DOMAIN.md §4). Run `python -m servidor.example`
+first open (readings never live in TinyDB, which rewrites its whole file on every insert). Run `python -m servidor.example`
 to regenerate the file; it is deterministic.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from servidor.domain.auth import Role, hash_key
+from servidor.domain.seed import SEED_TABLE
 from servidor.store.documents import FORMAT_VERSION
 
-SEED_TABLE = "leituras_iniciais"
 ZONE = ZoneInfo("America/Sao_Paulo")
 START = datetime(2026, 10, 1, tzinfo=ZONE)
 DAYS = 45

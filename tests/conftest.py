@@ -17,9 +17,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("monitor", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("monitor")
 
-from servidor.api.envelope import error_response
-from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
+from servidor.app import App, Settings, readings_dir
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
@@ -28,6 +26,7 @@ ADMIN = "chave-admin-de-teste"
 # The server's limits with the per-client ones off (see start_server).
 LOOPBACK_FLEET = DEFAULT_SERVER_LIMITS.per_client(0, 0)
 REGISTRATION = "chave-registro-de-teste"
+TEST_KEY_COST = 2**4
 
 
 @dataclass
@@ -107,14 +106,14 @@ class Running:
 def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None, **settings: Any) -> Running:
     settings.setdefault("admin_key", ADMIN)
     settings.setdefault("registration_key", REGISTRATION)
+    # scrypt's cost for the admin and registration keys, lowered: each server a test starts would
+    # otherwise spend ~130 ms deriving them (tests/test_keys.py checks the real cost).
+    settings.setdefault("key_cost", TEST_KEY_COST)
     app = App(docs, store, Settings(**settings), announce=lambda _: None)
     # Every test client is 127.0.0.1, so the per-client limits would count the whole suite's
     # simulated fleet as one client; they have their own tests (test_net_limits.py).
-    server = HttpServer(app.handle, "127.0.0.1", 0, workers=8,
-                        body_until_close=body_until_close if app.legacy else None, error_response=error_response,
-                        default_headers=CORS, server_limits=LOOPBACK_FLEET)
+    server = app.listen(workers=8, server_limits=LOOPBACK_FLEET)
     server.start()
-    app.attach_server(lambda: server.open_connections)
     app.start()
     port = server.address[1]
     return Running(app, server, port, Api(port, ADMIN), db_path)

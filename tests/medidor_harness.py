@@ -20,14 +20,15 @@ import pytest
 
 from medidor.agent import Agent
 from medidor.config import AgentConfig
+from servidor.api.dispatch import CORS
 from servidor.api.envelope import error_response
 from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings, readings_dir
+from servidor.app import App, Settings, readings_dir
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 from shared.backoff import Backoff
-from tests.conftest import ADMIN, REGISTRATION, Api
+from tests.conftest import ADMIN, REGISTRATION, TEST_KEY_COST, Api
 
 # Generous bounds for a loaded 2-core machine: the conditions are normally met in well under 1 s.
 WAIT_S = 30.0
@@ -146,10 +147,11 @@ class Server:
     def start(self) -> "Server":
         docs = DocumentStore.open(self.db)
         store = ReadingStore.open(readings_dir(self.db))
-        self.app = App(docs, store, Settings(admin_key=ADMIN, registration_key=REGISTRATION), announce=lambda _: None)
+        self.app = App(docs, store, Settings(admin_key=ADMIN, registration_key=REGISTRATION, key_cost=TEST_KEY_COST),
+                       announce=lambda _: None)
         handler = self.app.handle if self.wrap is None else self.wrap(self.app.handle)
         self.http = HttpServer(handler, "127.0.0.1", 0, workers=4, body_until_close=body_until_close,
-                               error_response=error_response, default_headers=CORS)
+                               default_headers=CORS, error_response=error_response)
         self.http.start()
         self.app.start()
         self.port = self.http.address[1]

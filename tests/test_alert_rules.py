@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servidor.alert_rules import (
+from servidor.domain.alert_rules import (
     LIMITE_EXCEDIDO,
     MIN_ELAPSED_FOR_PROJECTION_MS,
     PROJECAO_LIMITE,
@@ -20,7 +20,7 @@ from servidor.alert_rules import (
     format_duration,
     reset_finding,
 )
-from shared.calendar import local_date, month_bounds
+from servidor.billing.calendar import local_date, month_bounds
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 HOUR = 3_600_000
@@ -121,7 +121,7 @@ def test_durations_read_as_people_say_them(ms, text):
 def test_counter_reset_names_values_and_local_time_with_offset():
     ts = int(datetime(2026, 11, 22, 17, 5, tzinfo=timezone.utc).timestamp()) * 1000
     assert reset_finding(ts, 12_345_678, 120, SAO_PAULO) == Finding(
-        REINICIO_CONTADOR, f"reinicio:{ts}",
+        REINICIO_CONTADOR, "reinicio",
         "Contador do medidor voltou de 12.345,678 kWh para 0,120 kWh em 22/11/2026 14:05 (UTC-03:00)")
 
 

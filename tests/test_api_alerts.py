@@ -31,7 +31,7 @@ def test_passing_the_monthly_limit_raises_one_alert_that_can_be_acknowledged(ser
 def test_a_silent_meter_raises_a_silence_alert(servidor):
     write, read = servidor.create_meter("mudo")
     servidor.client(write).post(f"{M}/mudo/leituras", {"seq": 1, "ts": now_ms() - 3_600_000, "energia_wh": 5})
-    servidor.app.alerts.check_silence(now_ms())  # what the watcher thread runs every 30 s
+    servidor.app.housekeeper.run_once()  # what its thread runs every 30 s
     alerts = servidor.client(read).get(f"{M}/mudo/alertas").json["alertas"]
     assert [a["tipo"] for a in alerts] == ["silencio"]
 
@@ -55,18 +55,23 @@ def test_live_poll_answers_as_soon_as_a_reading_arrives(servidor):
     write, read = servidor.create_meter("vivo")
     agent, owner = servidor.client(write), servidor.client(read)
     agent.post(f"{M}/vivo/leituras", {"seq": 1, "ts": now_ms(), "energia_wh": 1})
+    hub = servidor.app.services.live
 
-    def later() -> None:
-        time.sleep(0.3)
+    def once_the_poll_waits() -> None:
+        # The poll is parked in the hub (not merely sent) before the reading goes in.
+        assert hub.until_waiting("vivo", 1, timeout=10)
         servidor.client(write).post(f"{M}/vivo/leituras", {"seq": 2, "ts": now_ms(), "energia_wh": 2})
 
-    threading.Thread(target=later).start()
+    poster = threading.Thread(target=once_the_poll_waits)
+    poster.start()
     started = time.monotonic()
     reply = owner.get(f"{M}/vivo/ao-vivo?apos=1&espera=10")
     elapsed = time.monotonic() - started
+    poster.join()
     assert reply.status == 200
     assert [r["seq"] for r in reply.json["leituras"]] == [2]
     assert elapsed < 5  # answered by the reading, not by the 10 s wait
+    assert hub.waiting("vivo") == 0
     already = owner.get(f"{M}/vivo/ao-vivo?apos=0&espera=10")
     assert [r["seq"] for r in already.json["leituras"]] == [1, 2]
 
@@ -83,3 +88,14 @@ def test_an_agent_can_raise_a_device_failure_alert(servidor):
     reply = servidor.client(write).post(f"{M}/falha/alertas", {"tipo": "falha_dispositivo", "mensagem": "PM710 não responde há 5 min"})
     assert reply.status == 201
     assert servidor.client(read).get(f"{M}/falha/alertas").json["alertas"][0]["tipo"] == "falha_dispositivo"
+
+
+def test_a_limit_crossed_between_month_checks_is_raised_by_housekeeping(servidor):
+    write, read = servidor.create_meter("ritmo", limite_alerta_kwh=1)
+    agent = servidor.client(write)
+    t = now_ms() - 60_000
+    agent.post(f"{M}/ritmo/leituras", {"seq": 1, "ts": t, "energia_wh": 0})  # checked: under the limit
+    agent.post(f"{M}/ritmo/leituras", {"seq": 2, "ts": t + 1000, "energia_wh": 5000})  # within 10 s: skipped
+    servidor.app.housekeeper.run_once()
+    kinds = [a["tipo"] for a in servidor.client(read).get(f"{M}/ritmo/alertas").json["alertas"]]
+    assert kinds == ["limite_excedido"]

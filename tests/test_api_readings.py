@@ -101,6 +101,26 @@ def test_raw_readings_are_paged_with_a_link_to_the_next_page(meter):
     assert seen == list(range(25))
 
 
+def test_more_readings_than_a_page_sharing_one_timestamp_page_through_without_looping(meter):
+    _, agent, owner = meter
+    # 2,500 readings at one instant (a meter whose clock stuck), between two ordinary ones.
+    stuck = [{"seq": i, "ts": T0 + MIN, "energia_wh": i} for i in range(1, 2501)]
+    agent.post(f"{M}/m1/leituras", {"seq": 0, "ts": T0, "energia_wh": 0})
+    for start in range(0, 2500, 1000):
+        agent.post(f"{M}/m1/leituras", {"leituras": stuck[start:start + 1000]})
+    agent.post(f"{M}/m1/leituras", {"seq": 2501, "ts": T0 + 2 * MIN, "energia_wh": 2501})
+    seen: list[int] = []
+    pages = 0
+    path = f"{M}/m1/leituras?limite=1000&ate={T0 + 10 * MIN}"
+    while path and pages < 10:  # 3 pages; a cursor that loops would go on forever
+        page = owner.get(path).json
+        seen += [r["seq"] for r in page["leituras"]]
+        path = page.get("proxima_pagina")
+        pages += 1
+    assert pages == 3
+    assert seen == list(range(2502))
+
+
 def test_readings_window_in_local_dates(meter):
     _, agent, owner = meter
     agent.post(f"{M}/m1/leituras", {"leituras": [{"seq": i, "ts": T0 + i * 6 * 60 * MIN, "energia_wh": i} for i in range(8)]})

@@ -1,6 +1,8 @@
 """Consumption in the local calendar and invoices, answered from rollups, over a real socket."""
 from __future__ import annotations
 
+import json
+import time
 from datetime import datetime
 
 import pytest
@@ -127,3 +129,61 @@ def test_consumption_stops_at_now_and_marks_the_current_bucket_partial(servidor)
     assert rows[-1].get("parcial") is True
     assert all("parcial" not in r for r in rows[:-1])
     assert servidor.client(read).get(f"{M}/agora/consumo?intervalo=dia&de=2999-01-01").json["consumo"] == []
+
+
+def test_a_consumption_query_past_its_cost_bound_is_400_with_the_numbers(servidor):
+    write, read = servidor.create_meter("caro")
+    week = 7 * 86_400_000 + 3_600_000  # readings a week apart: every hour apportions every long gap
+    now = int(time.time() * 1000)
+    servidor.client(write).post("/api/v1/medidores/caro/leituras", {"leituras": [
+        {"seq": i, "ts": now - (400 - i) * week, "energia_wh": i * 1000.0} for i in range(400)]})
+    owner = servidor.client(read)
+    started = time.monotonic()
+    reply = owner.get(f"/api/v1/medidores/caro/consumo?intervalo=hora&de={now - 9999 * 3_600_000}")
+    assert reply.status == 400 and reply.json["erro"]["codigo"] == "consulta_grande_demais"
+    assert "máximo 500000" in reply.json["erro"]["mensagem"] and "dia" in reply.json["erro"]["mensagem"]
+    days = owner.get(f"/api/v1/medidores/caro/consumo?intervalo=dia&de={now - 365 * 86_400_000}")
+    months = owner.get(f"/api/v1/medidores/caro/consumo?intervalo=mes&de={now - 3650 * 86_400_000}")
+    assert days.status == 200 and len(days.json["consumo"]) in (365, 366)
+    assert months.status == 200 and len(months.json["consumo"]) in (120, 121)
+    assert time.monotonic() - started < 20  # each answer in well under a second here; 34 s before the bound
+
+
+def test_heavy_reads_wait_for_a_turn_and_ingest_never_does(servidor):
+    write, read = servidor.create_meter("fila")
+    gate = servidor.app.heavy_reads
+    gate.wait_s = 0.05
+    held = 0
+    try:
+        while gate._turns.acquire(blocking=False):  # other long queries hold every turn
+            held += 1
+        busy = servidor.client(read).get("/api/v1/medidores/fila/consumo")
+        assert busy.status == 503 and busy.headers["retry-after"] and busy.json["erro"]["codigo"] == "ocupado"
+        assert servidor.client(read).get("/api/v1/medidores/fila/faturas").status == 503
+        assert servidor.client(read).get("/api/v1/medidores/fila/leituras").status == 503
+        ingest = servidor.client(write).post("/api/v1/medidores/fila/leituras",
+                                             {"seq": 1, "ts": int(time.time() * 1000), "energia_wh": 1})
+        assert ingest.status == 200 and ingest.json["aceitas"] == 1
+    finally:
+        for _ in range(held):
+            gate._turns.release()
+    assert servidor.client(read).get("/api/v1/medidores/fila/consumo").status == 200
+
+
+def test_reading_invoices_never_writes_the_database_and_housekeeping_records_them(servidor_json):
+    write, read = servidor_json.create_meter("leve")
+    agent, owner = servidor_json.client(write), servidor_json.client(read)
+    start = ms("2026-08-01T00:00:00-03:00")
+    agent.post(f"{M}/leve/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0},
+                                                    {"seq": 2, "ts": start + 60 * 24 * HOUR, "energia_wh": 60_000}]})
+    db = servidor_json.db_path
+    before = (db.stat().st_mtime_ns, db.read_bytes())
+    listed = owner.get(f"{M}/leve/faturas").json["faturas"]
+    closed = [f for f in listed if f["situacao"] == "fechada"]
+    assert len(closed) >= 2 and all(f["versao"] == 1 for f in closed)
+    assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before  # reads wrote nothing
+    servidor_json.app.housekeeper.run_once()
+    recorded = json.loads(db.read_text())["faturas"]
+    assert {r["mes"] for r in recorded.values()} >= {"2026-08", "2026-09"}
+    assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1  # the same version, now on disk

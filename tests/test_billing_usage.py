@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.calendar import day_bounds
+from servidor.billing.calendar import day_bounds
 from servidor.billing.cycles import cycle_named
 from servidor.billing.errors import InvalidConsumption
 from servidor.billing.holiday_calendar import HOLIDAY, HolidayCalendar

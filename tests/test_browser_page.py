@@ -14,10 +14,10 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # tests/install_chromium.sh (run by `make test`) installs both from Debian; without root it can't.
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="chromium/chromedriver não instalados (tests/install_chromium.sh precisa de root e apt-get)",
-)
+)]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.calendar import (
+from servidor.billing.calendar import (
     INTERVALS,
     MAX_BUCKETS,
     Bucket,

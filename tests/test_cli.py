@@ -94,3 +94,46 @@ def test_log_json_writes_one_json_object_per_line(tmp_path: Path):
     events = [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
     assert any(e["mensagem"].startswith("parando") for e in events)
     assert all(set(e) >= {"ts", "nivel", "origem", "mensagem"} for e in events)
+
+
+def _store_with_readings(tmp_path: Path) -> tuple[Path, str]:
+    """A server's store with one meter and its readings; returns the db path and the write key."""
+    db = tmp_path / "db.json"
+    server = start(db)
+    api = Api(server.port, ADMIN)
+    created = api.post("/api/v1/medidores", {"id": "casa", "nome": "Casa"}).json
+    agent = Api(server.port, created["chave_escrita"])
+    assert agent.post("/api/v1/medidores/casa/leituras", {"leituras": [
+        {"seq": i, "ts": 1_790_000_000_000 + i * 10_000, "energia_wh": i} for i in range(5)]}).json["aceitas"] == 5
+    assert server.stop() == 0
+    return db, created["chave_escrita"]
+
+
+def test_a_missing_or_emptied_database_beside_stored_readings_refuses_to_start(tmp_path: Path):
+    db, _ = _store_with_readings(tmp_path)
+    saved = db.read_bytes()
+    for damage in (lambda: db.unlink(), lambda: db.write_bytes(b""), lambda: db.write_text("{}")):
+        damage()
+        result = run_cli("--porta", "0", "--db", str(db))
+        assert result.returncode == 4, result.stderr
+        assert "5 leituras" in result.stderr
+        assert "restaure" in result.stderr and f"servidor --db {db} --descartar-leituras-orfas" in result.stderr
+        assert (tmp_path / "db.leituras").is_dir()  # nothing was touched
+    db.write_bytes(saved)  # restoring the database is enough to start again
+    server = start(db)
+    assert Api(server.port, ADMIN).get("/api/v1/medidores/casa").json["resumo"]["leituras"] == 5
+    assert server.stop() == 0
+
+
+def test_accepting_the_loss_starts_fresh_and_an_old_id_shows_none_of_its_readings(tmp_path: Path):
+    db, _ = _store_with_readings(tmp_path)
+    db.unlink()
+    server = start(db, "--descartar-leituras-orfas")
+    api = Api(server.port, ADMIN)
+    assert api.post("/api/v1/medidores", {"id": "casa", "nome": "Casa nova"}).status == 201
+    assert api.get("/api/v1/medidores/casa").json["resumo"]["leituras"] == 0
+    assert api.get("/api/v1/saude").json["armazenamento"]["leituras"] == 0
+    assert server.stop() == 0
+    again = start(db)  # the documents exist now: a normal start
+    assert Api(again.port, ADMIN).get("/api/v1/medidores/casa").json["resumo"]["leituras"] == 0
+    assert again.stop() == 0

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import Api
+from tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -26,12 +27,6 @@ pytestmark = pytest.mark.slow
 # of the time (a month of 10-s readings takes ~20 s per meter on this machine).
 TEST_HISTORY_DAYS = "0.2"
 READY_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dockerfile(name: str) -> tuple[list[str], dict[str, str]]:
@@ -74,10 +69,16 @@ def _runtime_requirements() -> str:
 
 
 def test_compose_services_run_locally_and_every_meter_reaches_the_server(tmp_path: Path):
+    # Both ports stay reserved (bound, refusing) until the test ends; the server and the simulator
+    # listen on them meanwhile (tests/ports.py).
+    with reserved_port() as http_port, reserved_port() as modbus_port:
+        _run_compose_locally(tmp_path, http_port, modbus_port)
+
+
+def _run_compose_locally(tmp_path: Path, http_port: int, modbus_port: int) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert set(services) == {"servidor", "casa", "loja", "solar", "analisador", "quadro"}
-    http_port, modbus_port = free_port(), free_port()
     host_of = {name: "127.0.0.1" for name in services}
 
     def local(value: str) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,10 @@ def all_seqs(api: Api, meter_id: str) -> list[int]:
     return seqs
 
 
+# Ingest threads announce every acknowledgment here, so the kill waits for progress, not for time.
+progress = threading.Condition()
+
+
 def ingest_until_killed(port: int, meter_id: str, key: str, first_seq: int, acked: list[int], batch: int) -> None:
     api = Api(port, key)
     seq = first_seq
@@ -37,7 +40,9 @@ def ingest_until_killed(port: int, meter_id: str, key: str, first_seq: int, acke
             reply = api.post(f"/api/v1/medidores/{meter_id}/leituras", body)
             if reply.status != 200:
                 return
-            acked.extend(range(seq, seq + batch))  # acknowledged: must survive the kill
+            with progress:
+                acked.extend(range(seq, seq + batch))  # acknowledged: must survive the kill
+                progress.notify_all()
             seq += batch
     except (OSError, ValueError, Exception):  # the server died under us: expected
         return
@@ -62,7 +67,10 @@ def test_sigkill_during_ingest_loses_no_acknowledged_reading(tmp_path: Path):
         for t in threads:
             t.start()
         acked_before = sum(len(a) for a in acked.values())
-        time.sleep(rng.uniform(0.4, 1.2))
+        # Kill at a different point of each round: after 100 to 2,000 more acknowledgments.
+        wanted = acked_before + rng.randint(100, 2000)
+        with progress:
+            assert progress.wait_for(lambda: sum(len(a) for a in acked.values()) >= wanted, timeout=60)
         server.kill()
         for t in threads:
             t.join(10)

@@ -3,6 +3,7 @@ and quitting leaves nothing running or listening."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,25 +19,35 @@ from tests.conftest import Api
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 METERS = ("casa", "loja", "solar", "quadro")
+# What the demo prints once the server listens: the port it picked (MONITOR_PORTA=0).
+SERVER_URL = re.compile(r"servidor:\s+http://127\.0\.0\.1:(\d+)/api/v1")
+# Every process the demo starts, by what its command line says.
+PROCESSES = ["agent casa", "agent loja", "agent quadro", "agent solar", "server", "simulator"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def processes_in(folder: Path) -> list[int]:
-    """PIDs whose working directory is `folder`: every process the demo starts runs there."""
-    found = []
+def processes_in(folder: Path) -> dict[int, str]:
+    """PID → what it is, for the processes whose working directory is `folder`: every process
+    the demo starts runs there."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if Path(os.readlink(entry / "cwd")) == folder:
-                    found.append(int(entry.name))
+                    argv = (entry / "cmdline").read_bytes().decode().split("\0")
+                    found[int(entry.name)] = _kind(argv)
             except OSError:
                 continue
     return found
+
+
+def _kind(argv: list[str]) -> str:
+    if "servidor" in argv:
+        return "server"
+    if "simular-dispositivo" in argv:
+        return "simulator"
+    if "--id" in argv:
+        return f"agent {argv[argv.index('--id') + 1]}"
+    return " ".join(argv)
 
 
 def listening(port: int) -> bool:
@@ -47,11 +58,23 @@ def listening(port: int) -> bool:
         return False
 
 
-def demo_env(tmp_path: Path, port: int) -> dict[str, str]:
+def demo_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update({"MONITOR_DEMO_DIR": str(tmp_path / "demo"), "MONITOR_PORTA": str(port),
+    # Port 0: the server picks a free port itself and the demo says which.
+    env.update({"MONITOR_DEMO_DIR": str(tmp_path / "demo"), "MONITOR_PORTA": "0",
                 "MONITOR_DEMO_HISTORICO": "1", "PYTHONUNBUFFERED": "1"})
     return env
+
+
+def _server_port(log: Path, timeout: float = 60) -> int:
+    """The port in the server's first line (the app soon covers the terminal the demo prints to)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r"servidor ouvindo em http://127\.0\.0\.1:(\d+)/", log.read_text() if log.exists() else "")
+        if found:
+            return int(found.group(1))
+        time.sleep(0.2)
+    raise AssertionError(f"the server did not start: {log.read_text() if log.exists() else 'no log'}")
 
 
 def wait_meters(port: int, timeout: float = 60) -> dict[str, int]:
@@ -70,45 +93,57 @@ def wait_meters(port: int, timeout: float = 60) -> dict[str, int]:
 
 
 def test_demo_services_feed_the_server_and_stop_cleanly(tmp_path: Path):
-    port = free_port()
-    demo = subprocess.Popen([sys.executable, "-m", "servidor.demo", "--sem-app"], cwd=ROOT,
-                            env=demo_env(tmp_path, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    demo = subprocess.Popen([sys.executable, "-m", "demo", "--sem-app"], cwd=ROOT,
+                            env=demo_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
     try:
+        for line in demo.stdout:  # the announcement comes once every service listens
+            seen.append(line)
+            found = SERVER_URL.search(line)
+            if found:
+                port = int(found.group(1))
+                break
+        else:
+            raise AssertionError("".join(seen))
         counts = wait_meters(port)
         assert counts["casa"] > 24 * 60 * 60 // 15 // 2  # a day of backfill, not just live readings
-        assert sorted(processes_in(tmp_path / "demo"))  # server, simulator and four agents run there
+        assert sorted(processes_in(tmp_path / "demo").values()) == PROCESSES
     finally:
         demo.send_signal(signal.SIGTERM)
         out, _ = demo.communicate(timeout=60)
-    assert demo.returncode == 0, out
+    assert demo.returncode == 0, "".join(seen) + out
     assert "todos os processos parados" in out
-    assert processes_in(tmp_path / "demo") == []
+    assert processes_in(tmp_path / "demo") == {}
     assert not listening(port)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux não instalado")
 def test_quitting_the_app_in_make_demo_stops_everything(tmp_path: Path):
-    port = free_port()
-    env = demo_env(tmp_path, port)
+    env = demo_env(tmp_path)
     session = f"demo-{os.getpid()}"
     exports = " ".join(f"{k}={v}" for k, v in env.items() if k.startswith(("MONITOR_", "PYTHON")))
-    command = f"cd {ROOT} && env {exports} {sys.executable} -m servidor.demo; echo DEMO-SAIU-$?; sleep 30"
+    command = f"cd {ROOT} && env {exports} {sys.executable} -m demo; echo DEMO-SAIU-$?; sleep 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command], check=True)
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-S", "-100", "-t", session],
+                              capture_output=True, text=True).stdout
+
+    def until(condition: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        text = screen()
+        while time.monotonic() < deadline and not re.search(condition, text):
+            time.sleep(0.5)
+            text = screen()
+        return text
+
     try:
+        port = _server_port(tmp_path / "demo" / "logs" / "servidor.log")
         wait_meters(port)
-        deadline = time.monotonic() + 60
-        screen = ""
-        while time.monotonic() < deadline and "Quadro geral" not in screen:
-            time.sleep(0.5)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-        assert "Quadro geral" in screen, screen
+        assert "Quadro geral" in until("Quadro geral"), screen()
         subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "DEMO-SAIU" not in screen:
-            time.sleep(0.5)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-        assert "DEMO-SAIU-0" in screen, screen
-        assert processes_in(tmp_path / "demo") == []
+        assert "DEMO-SAIU-0" in until("DEMO-SAIU"), screen()
+        assert processes_in(tmp_path / "demo") == {}
         assert not listening(port)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -1,4 +1,4 @@
-"""The 004 clients, byte for byte (DOMAIN.md §2), against a real server."""
+"""The 004 clients, byte for byte (as README.md describes them), against a real server."""
 from __future__ import annotations
 
 import json

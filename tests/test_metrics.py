@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from servidor.metrics import Metrics
+from servidor.api.metrics import Metrics
 
 M = "/api/v1/medidores"
 
@@ -54,6 +54,6 @@ def test_histogram_buckets_are_cumulative_and_end_with_inf():
     assert sample(text, "monitor_request_duration_seconds_count", rota="/x") == 4
 
 
-def test_metrics_answer_only_get_and_head(servidor):
+def test_metrics_answer_only_get_head_and_options(servidor):
     reply = servidor.client().call("POST", "/metrics", raw=b"")
-    assert reply.status == 405 and reply.headers["allow"] == "GET, HEAD"
+    assert reply.status == 405 and reply.headers["allow"] == "GET, HEAD, OPTIONS"

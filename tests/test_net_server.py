@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import pytest
 
 from servidor.api.envelope import error_response
+from servidor.api.errors import MethodNotAllowed
 from servidor.net import HttpServer
 from shared.http.limits import Limits
 from shared.http.messages import Request, Response
@@ -27,20 +28,12 @@ from shared.http.messages import Request, Response
 SMALL_LIMITS = Limits(max_request_line=256, max_header_bytes=1024, max_body_bytes=100)
 
 
-class AppError(Exception):
-    """An app error that escaped its handler carrying status, code, message and headers."""
-
-    def __init__(self, status: int, code: str, message: str, headers=()) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
 def echo_app(request: Request) -> Response:
     if request.path == "/boom":
         raise RuntimeError("segredo interno: senha=hunter2")
     if request.path == "/proibido":
-        raise AppError(HTTPStatus.METHOD_NOT_ALLOWED, "metodo_nao_permitido", "Use GET",
-                       headers=(("allow", "GET"),))
+        # An API refusal that escaped its dispatcher: error_response still answers it as the API would.
+        raise MethodNotAllowed(request.method, ("GET",))
     if request.path == "/fechar":
         return Response.of_json(200, {"ok": True}, close=True)
     return Response.of_json(200, {
@@ -278,14 +271,14 @@ def test_handler_exception_is_a_bare_500_and_the_server_keeps_serving(caplog):
         assert client.response()[0] == 200
 
 
-def test_app_error_type_becomes_its_json_error_and_keeps_the_connection():
+def test_an_api_refusal_that_escaped_gets_its_own_answer_and_keeps_the_connection():
     with serving() as server, RawClient(server.address) as client:
         client.send(b"POST /proibido HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
         status, headers, body = client.response()
         assert status == 405
         assert headers["allow"] == "GET"
         assert "connection" not in headers
-        assert json.loads(body) == {"erro": {"codigo": "metodo_nao_permitido", "mensagem": "Use GET"}}
+        assert_json_error(body, "metodo_nao_permitido")
         client.send(b"GET /de-novo HTTP/1.1\r\nHost: t\r\n\r\n")
         assert client.response()[0] == 200
 

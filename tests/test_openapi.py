@@ -23,9 +23,12 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from servidor.api import live as live_routes
 from servidor.api import openapi
-from servidor.api import readings as reading_routes
-from servidor.app import VERSION, readings_dir
+from servidor.api.openapi import blocks
+from servidor.api.router import Router
+from servidor.app import VERSION, App, Settings, readings_dir
+from servidor.domain import live
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 from tests.conftest import ADMIN, Running, start_server, stop_server
@@ -58,25 +61,25 @@ PARTIAL_ACCEPTANCE = {"POST /api/v1/medidores/{id}/leituras"}
 def _seed(running: Running) -> None:
     """What the document's examples name, so the example phase reaches real data."""
     admin = running.admin
-    for tariff in ({"id": openapi.EXAMPLE_TARIFF, "nome": "Residencial", "preco_kwh": 0.78},
+    for tariff in ({"id": blocks.EXAMPLE_TARIFF, "nome": "Residencial", "preco_kwh": 0.78},
                    {"id": "tarifa-descartada", "nome": "Para apagar"}):
         assert admin.post("/api/v1/tarifas", tariff).status == 201
     # A low monthly limit, so the readings below raise limite_excedido and answers carry alerts.
-    running.create_meter(openapi.EXAMPLE_METER, tarifa=openapi.EXAMPLE_TARIFF, limite_alerta_kwh=5)
+    running.create_meter(blocks.EXAMPLE_METER, tarifa=blocks.EXAMPLE_TARIFF, limite_alerta_kwh=5)
     running.create_meter("medidor-descartado")
     now = int(time.time() * 1000)
     hours = [{"seq": n, "ts": now - (48 - n) * HOUR_MS, "energia_wh": 400.0 * n, "potencia_w": 400.0,
               "TPF": [127.0, 126.5, 128.1]} for n in range(48)]
-    reply = admin.post(f"/api/v1/medidores/{openapi.EXAMPLE_METER}/leituras", {"leituras": hours})
+    reply = admin.post(f"/api/v1/medidores/{blocks.EXAMPLE_METER}/leituras", {"leituras": hours})
     assert reply.status == 200 and reply.json["aceitas"] == 48, reply.body
     alert = {"tipo": "falha_dispositivo", "mensagem": "Modbus sem resposta", "chave": "modbus"}
-    assert admin.post(f"/api/v1/medidores/{openapi.EXAMPLE_METER}/alertas", alert).status == 201
+    assert admin.post(f"/api/v1/medidores/{blocks.EXAMPLE_METER}/alertas", alert).status == 201
 
 
 @pytest.fixture
 def api_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setattr(reading_routes, "MAX_WAIT_S", TEST_MAX_WAIT_S)
-    monkeypatch.setattr(reading_routes, "DEFAULT_WAIT_S", TEST_MAX_WAIT_S)
+    monkeypatch.setattr(live, "MAX_WAIT_S", TEST_MAX_WAIT_S)
+    monkeypatch.setattr(live_routes, "DEFAULT_WAIT_S", TEST_MAX_WAIT_S)
     db_path = tmp_path / "db.json"
     running = start_server(DocumentStore.open(db_path), ReadingStore.open(readings_dir(db_path)), db_path)
     try:
@@ -105,6 +108,7 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(deprecated=True)
 
 # max_examples bounds the fuzzing phase; the coverage phase (boundaries, each constraint broken
 # once, undeclared methods) adds a fixed ~1400 cases; the whole run takes 15-25 s here.
+@pytest.mark.slow
 @hypothesis.settings(max_examples=12, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 @schema.parametrize()
@@ -124,22 +128,53 @@ def _served(running: Running) -> dict[str, Any]:
 
 def test_every_registered_route_is_documented_and_every_documented_one_is_registered(servidor_json):
     doc = _served(servidor_json)
-    assert doc == openapi.document(version=VERSION)
+    routes = servidor_json.app.router.routes()
+    assert doc == openapi.document(routes, version=VERSION)
     # operationId is the handler's name, so this also catches a route pointed at another handler.
     registered = {(route.path, method.lower()): handler.__name__
-                  for route in servidor_json.app.router._routes for method, handler in route.methods.items()}
-    documented = {(path, method): op["operationId"]
-                  for path, ops in doc["paths"].items() if path.startswith("/api/") for method, op in ops.items()}
+                  for route in routes for method, handler in route.methods.items()}
+    documented = {(path, method): op["operationId"] for path, ops in doc["paths"].items() for method, op in ops.items()}
     assert documented == registered
-    # Outside the router: /metrics and the browser page (App._dispatch) and 004's routes (Legacy).
-    outside = {(path, method) for path, ops in doc["paths"].items() if not path.startswith("/api/") for method in ops}
-    assert outside == {("/metrics", "get"), ("/", "get"),
-                       ("/{id}", "get"), ("/{id}", "post"), ("/{id}", "put"), ("/{id}", "delete")}
+    assert {("/metrics", "get"), ("/", "get"), ("/{id}", "get"), ("/{id}", "post"), ("/{id}", "put"),
+            ("/{id}", "delete")} <= set(documented)
     assert all(op["deprecated"] for op in doc["paths"]["/{id}"].values())
     assert [p for p in doc["paths"]["/"]["get"]["parameters"] if p["name"] == "id"][0]["deprecated"]
     open_routes = {(path, method) for path, ops in doc["paths"].items() for method, op in ops.items()
                    if op["security"] == []}
+    outside = {(path, method) for path, method in documented if not path.startswith("/api/")}
     assert open_routes == outside | {("/api/v1/saude", "get"), ("/api/v1/openapi.json", "get")}
+
+
+def _router_of(app: App) -> Router:
+    copy = Router()
+    for route in app.router.routes():
+        copy.add(route.path, legacy=route.legacy, **route.methods)
+    return copy
+
+
+def test_a_route_without_a_description_or_a_description_without_a_route_stops_the_document(tmp_path: Path):
+    app = App(DocumentStore.in_memory(), ReadingStore.open(tmp_path / "leituras"), Settings(), announce=lambda _: None)
+    try:
+        extra = _router_of(app)
+        extra.add("/api/v1/nova-rota", GET=lambda call: None)
+        with pytest.raises(openapi.UndocumentedRoute, match="nova-rota"):
+            openapi.document(extra.routes(), version=VERSION)
+        fewer = Router()
+        for route in app.router.routes():
+            if route.path != "/api/v1/tarifas":
+                fewer.add(route.path, legacy=route.legacy, **route.methods)
+        with pytest.raises(openapi.UndocumentedRoute, match="tarifas"):
+            openapi.document(fewer.routes(), version=VERSION)
+        changed = Router()
+        for route in app.router.routes():
+            methods = dict(route.methods)
+            if route.path == "/api/v1/saude":
+                methods["POST"] = methods["GET"]
+            changed.add(route.path, legacy=route.legacy, **methods)
+        with pytest.raises(openapi.UndocumentedRoute, match="saude"):
+            openapi.document(changed.routes(), version=VERSION)
+    finally:
+        app.close()
 
 
 def test_the_legacy_methods_documented_are_the_ones_legacy_answers(servidor_json):
@@ -161,7 +196,7 @@ def test_without_the_legacy_routes_the_document_leaves_them_out(tmp_path: Path):
         doc = _served(running)
     finally:
         stop_server(running)
-    assert doc == openapi.document(legacy=False, version=VERSION)
+    assert doc == openapi.document(running.app.router.routes(), version=VERSION)
     assert "/{id}" not in doc["paths"]
     assert list(doc["paths"]["/"]["get"]["responses"]["200"]["content"]) == ["text/html"]
     assert "Legado 004" not in {tag["name"] for tag in doc["tags"]}
@@ -194,8 +229,8 @@ def _validator(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
     return jsonschema_rs.validator_for(root, validate_formats=True)
 
 
-def test_the_document_is_valid_openapi_3_1():
-    doc = openapi.document(version=VERSION)
+def test_the_document_is_valid_openapi_3_1(servidor_json):
+    doc = openapi.document(servidor_json.app.router.routes(), version=VERSION)
     # schemathesis checks the document against the OpenAPI 3.1 schema (and refuses to load a broken one).
     schemathesis.openapi.from_dict(json.loads(json.dumps(doc))).validate()
     assert doc["openapi"].startswith("3.1.")
@@ -208,8 +243,8 @@ def test_the_document_is_valid_openapi_3_1():
         jsonschema_rs.meta.validate(schema)
 
 
-def test_every_example_in_the_document_matches_its_schema():
-    doc = openapi.document(version=VERSION)
+def test_every_example_in_the_document_matches_its_schema(servidor_json):
+    doc = openapi.document(servidor_json.app.router.routes(), version=VERSION)
     checked = 0
     for where, node in _walk(doc["paths"]):
         if not isinstance(node, dict) or "schema" not in node:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import jsonschema_rs
 
 from servidor.api import openapi
+from servidor.api.routes import route_table
 from servidor.app import VERSION, readings_dir
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
@@ -49,7 +50,7 @@ def test_the_collection_is_postman_v2_1_with_one_request_per_operation():
     assert collection["info"]["name"] and collection["info"]["_postman_id"]
     bearer = [{"key": "token", "value": "{{chave}}", "type": "string"}]
     assert collection["auth"] == {"type": "bearer", "bearer": bearer}
-    doc = openapi.document(version=VERSION)
+    doc = openapi.document(route_table(), version=VERSION)
     assert [folder["name"] for folder in collection["item"]] == [tag["name"] for tag in doc["tags"]]
     for folder in collection["item"]:
         names = [item["name"] for item in folder["item"]]
@@ -109,7 +110,7 @@ def test_every_request_of_the_collection_gets_a_documented_answer_from_the_demo_
     """What a Postman user gets after `make demo`: db.json.example with the demo keys."""
     collection = json.loads((POSTMAN / COLLECTION).read_text(encoding="utf-8"))
     environment = {v["key"]: v["value"] for v in json.loads((POSTMAN / ENVIRONMENT).read_text())["values"]}
-    doc = openapi.document(version=VERSION)
+    doc = openapi.document(route_table(), version=VERSION)
     db = tmp_path / "db.json"
     shutil.copyfile(ROOT / "db.json.example", db)
     running = start_server(DocumentStore.open(db), ReadingStore.open(readings_dir(db)), db,

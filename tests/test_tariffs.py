@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.money import to_cents
-from shared.tariffs import (
+from servidor.billing.tariffs import (
     DEFAULT_TARIFF,
     Faixa,
     Tarifa,

@@ -1,13 +1,12 @@
 """The terminal app driven by Pilot against a real server on port 0 seeded with db.json.example.
 
-Every test waits for the app's workers before asserting (DOMAIN.md §4). The live long poll never
+Every test waits for the app's workers before asserting (Textual: `workers.wait_for_complete`). The live long poll never
 completes while its tab is open, so `settle` waits for every worker but that one.
 """
 from __future__ import annotations
 
 import csv
 import shutil
-import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,13 +18,13 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import WorkerState
 
 from servidor import example
-from servidor.api.envelope import error_response
-from servidor.api.legacy import body_until_close
-from servidor.app import CORS, App, Settings as ServerSettings, readings_dir
+from servidor.app import App, readings_dir
+from servidor.app import Settings as ServerSettings
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 from tests.conftest import ADMIN, Api
+from tests.ports import reserved_port
 from usuario import format as fmt
 from usuario.app import UsuarioApp
 from usuario.config import Settings
@@ -35,8 +34,8 @@ from usuario.screens.meters import MetersScreen
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)
-# Async tests run on anyio's pytest plugin (installed with Textual), on asyncio.
-pytestmark = pytest.mark.anyio
+# Async tests run on anyio's pytest plugin (installed with Textual), on asyncio; seconds each.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 CASA_READ, CASA_WRITE = example.DEMO_KEYS["casa-silva"]
 
 
@@ -52,8 +51,7 @@ class Server:
     def start(self) -> "Server":
         app = App(DocumentStore.open(self.db), ReadingStore.open(readings_dir(self.db)),
                   ServerSettings(admin_key=ADMIN), announce=lambda _: None)
-        http = HttpServer(app.handle, "127.0.0.1", self.port, workers=8, body_until_close=body_until_close,
-                          error_response=error_response, default_headers=CORS)
+        http = app.listen(port=self.port, workers=8)
         http.start()
         app.start()
         self.app, self.http, self.port = app, http, http.address[1]
@@ -138,12 +136,6 @@ async def open_meter(app: UsuarioApp, pilot: Any, meter_id: str) -> MeterScreen:
     return app.screen
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # -- start and connection ---------------------------------------------------------------------------
 
 async def test_wrong_key_stays_on_connection_screen_saying_which_key_is_needed(server: Server, tmp_path: Path):
@@ -184,21 +176,23 @@ async def test_remember_saves_address_and_key_for_the_next_start(server: Server,
 async def test_unreachable_server_shows_banner_and_connects_once_it_starts(tmp_path: Path):
     db = tmp_path / "db.json"
     shutil.copyfile(ROOT / "db.json.example", db)
-    port = free_port()
-    app = make_app(tmp_path, f"http://127.0.0.1:{port}", ADMIN)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        assert isinstance(app.screen, ConnectScreen)
-        banner = app.screen.query_one("#banner")
-        assert banner.display and "Sem conexão" in str(banner.render())
-        assert "inacessível" in text_of(app, "#connect-problem")
-        running = Server(db, port).start()
-        try:
-            await until(pilot, lambda: isinstance(app.screen, MetersScreen))
+    # The port stays bound (refusing connections) until the server listens on it: no other
+    # program can be handed it meanwhile.
+    with reserved_port() as port:
+        app = make_app(tmp_path, f"http://127.0.0.1:{port}", ADMIN)
+        async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
-            assert not app.screen.query_one("#banner").display
-        finally:
-            running.stop()
+            assert isinstance(app.screen, ConnectScreen)
+            banner = app.screen.query_one("#banner")
+            assert banner.display and "Sem conexão" in str(banner.render())
+            assert "inacessível" in text_of(app, "#connect-problem")
+            running = Server(db, port).start()
+            try:
+                await until(pilot, lambda: isinstance(app.screen, MetersScreen))
+                await settle(app, pilot)
+                assert not app.screen.query_one("#banner").display
+            finally:
+                running.stop()
 
 
 # -- meters list ------------------------------------------------------------------------------------

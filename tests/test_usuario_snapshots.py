@@ -10,12 +10,15 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.worker import WorkerState
 
 from usuario.api import Unauthorized
 from usuario.app import UsuarioApp
 from usuario.config import Settings
 from usuario.models import Alert, Consumption, Invoice, Meter, MeterList, Tariff
+
+pytestmark = pytest.mark.slow
 
 SIZE = (80, 24)
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)

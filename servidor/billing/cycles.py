@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
-from shared.calendar import day_bounds, parse_month
+from servidor.billing.calendar import day_bounds, parse_month
 from servidor.billing.errors import InvalidCycle
 
 # Day 28 is the last every month has; a reading day of 30 would have no February cycle.

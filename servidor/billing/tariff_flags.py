@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Mapping
 
-from shared.calendar import parse_month
+from servidor.billing.calendar import parse_month
 from servidor.billing.errors import InvalidFlagTable
 from servidor.billing.fields import amount, day_text
 

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from shared.calendar import day_bounds
+from servidor.billing.calendar import day_bounds
 from shared.money import to_decimal
 from servidor.billing.cycles import Ciclo
 from servidor.billing.errors import InvalidConsumption

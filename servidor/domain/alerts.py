@@ -1,134 +1,232 @@
-"""Alerts: raised from the rules in `servidor.alert_rules`, kept in the document store, each
-(meter, key) at most once; a watcher thread raises the "meter went silent" alerts."""
+"""Alerts: raised from the rules in `servidor.domain.alert_rules` and by agents, kept in the document store.
+
+An alert is identified by its kind and cause (`tipo`, `chave`), and a cause has at most one open
+alert: a finding whose cause is already open adds to its `ocorrencias` (and refreshes its message
+and `ultima_em`) instead of making another. Kinds that name one moment (a month's limit, a
+silence that began at a given reading) happen once: seen again, they change nothing, even after
+being acknowledged. Kinds that recur (counter resets, the agent's failures) open a new alert once
+the previous one was acknowledged. All findings of one ingest are recorded in one write, and each
+meter keeps at most MAX_KEPT_PER_METER alerts (the oldest acknowledged go first).
+"""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections import Counter
+from typing import Any, Iterable, Sequence
 
-from shared.models import Reading
-from servidor.alert_rules import Finding, evaluate_month, evaluate_silence, reset_finding
+from servidor.domain.alert_rules import REINICIO_CONTADOR, Finding, evaluate_month, evaluate_silence, reset_finding
+from servidor.domain.atomic import Tables, atomic
 from servidor.domain.consumption import Consumption
-from servidor.domain.meters import Meter, MeterRegistry, now_iso
-from servidor.errors import NotFound
-from servidor.store.documents import DocumentStore
+from servidor.domain.errors import InvalidInput, NotFound
+from servidor.domain.meters import Meter, now_iso
 from servidor.store.interface import ReadingsBackend
-from servidor.store.readings import AppendResult
+from shared.models import Reading
 
 ALERTS = "alertas"
-# How often the watcher looks for silent meters: a tenth of the shortest silence threshold (60 s)
-# is frequent enough and costs one dictionary walk.
-SILENCE_CHECK_S = 30.0
+# Alerts an agent may raise itself (the drivers' repeated device failures, a full spool).
+AGENT_ALERT_TYPES = ("falha_dispositivo", "spool_cheio")
+MAX_MESSAGE = 500
+# The agent's name for a failure's cause ("modbus", "porta-serial"): short, or every distinct
+# text would be a new alert of any size.
+MAX_CAUSE = 100
+RECURRING = frozenset({REINICIO_CONTADOR, *AGENT_ALERT_TYPES})
+# Alerts kept per meter: years of monthly alerts and every recent failure, never an unbounded list.
+MAX_KEPT_PER_METER = 200
+# A meter's month is checked against its limit on ingest at most this often; a check skipped
+# meanwhile is done by the housekeeping thread. An agent posting every 10 s is checked on every
+# post; a flood of posts costs one check per interval, not one per request.
+MONTH_CHECK_S = 10.0
 # Where to look for the counter value before a reset, to say in the alert what it dropped from.
 RESET_LOOKBACK_MS = 24 * 3600 * 1000
 RESET_LOOKBACK_ROWS = 10_000
 log = logging.getLogger("servidor.alertas")
 
 
+def agent_finding(body: Any) -> Finding:
+    """What an agent reports (`tipo`, `mensagem`, optional `chave`) as a finding; InvalidInput
+    with the reason otherwise."""
+    if not isinstance(body, dict) or body.get("tipo") not in AGENT_ALERT_TYPES:
+        raise InvalidInput(f"tipo deve ser um de: {', '.join(AGENT_ALERT_TYPES)}")
+    message = body.get("mensagem")
+    if not isinstance(message, str) or not message.strip() or len(message) > MAX_MESSAGE:
+        raise InvalidInput(f"mensagem deve ser um texto de 1 a {MAX_MESSAGE} caracteres")
+    cause = body.get("chave", message)
+    if "chave" in body and (not isinstance(cause, str) or not cause.strip() or len(cause) > MAX_CAUSE):
+        raise InvalidInput(f"chave deve ser um texto de 1 a {MAX_CAUSE} caracteres")
+    return Finding(body["tipo"], f"{body['tipo']}:{cause}", message.strip())
+
+
 class Alerts:
-    def __init__(self, docs: DocumentStore, readings: ReadingsBackend, consumption: Consumption, meters: MeterRegistry) -> None:
+    def __init__(self, docs: Any, readings: ReadingsBackend, consumption: Consumption) -> None:
         self._docs = docs
         self._readings = readings
         self._consumption = consumption
-        self._meters = meters
         self._lock = threading.Lock()
         self._by_meter: dict[str, list[dict[str, Any]]] = {}
         for doc in docs.all(ALERTS):
+            doc.setdefault("ocorrencias", 1)
+            doc.setdefault("ultima_em", doc["criado_em"])
             self._by_meter.setdefault(doc["medidor"], []).append(doc)
+        # meter id → month key whose limit alert exists: that month needs no more checks.
+        self._month_done: dict[str, str] = {}
+        # meter id → monotonic time of its last month check; ids whose check was skipped since.
+        self._month_checked: dict[str, float] = {}
+        self._month_skipped: set[str] = set()
 
-    def raise_finding(self, meter_id: str, finding: Finding) -> dict[str, Any] | None:
-        """Store the alert unless this (meter, key) was raised before; returns the new alert."""
+    def record(self, meter_id: str, findings: Iterable[Finding]) -> list[tuple[dict[str, Any], bool]]:
+        """Record findings (one write for all); returns (alert, created) for each distinct cause
+        that changed something."""
+        counts: Counter[tuple[str, str]] = Counter()
+        latest: dict[tuple[str, str], Finding] = {}
+        for finding in findings:
+            counts[(finding.tipo, finding.chave)] += 1
+            latest[(finding.tipo, finding.chave)] = finding
+        if not counts:
+            return []
+        stamp = now_iso()
         with self._lock:
-            existing = self._by_meter.setdefault(meter_id, [])
-            if any(a["chave"] == finding.chave for a in existing):
-                return None
-            alert = {
-                "id": uuid.uuid4().hex[:12], "medidor": meter_id, "tipo": finding.tipo, "chave": finding.chave,
-                "mensagem": finding.mensagem, "criado_em": now_iso(), "reconhecido": False, "reconhecido_em": None,
-            }
-            self._docs.upsert(ALERTS, "id", alert)
-            existing.append(alert)
-        log.info("alerta %s para %s: %s", finding.tipo, meter_id, finding.mensagem)
-        return alert
+            alerts = self._by_meter.get(meter_id, [])
+            updated = list(alerts)
+            changes: list[tuple[dict[str, Any], bool]] = []
+            for cause, n in counts.items():
+                finding = latest[cause]
+                index = next((i for i in range(len(updated) - 1, -1, -1)
+                              if (updated[i]["tipo"], updated[i]["chave"]) == cause), None)
+                current = updated[index] if index is not None else None
+                if current is not None and (finding.tipo not in RECURRING or not current["reconhecido"]):
+                    if finding.tipo not in RECURRING:
+                        continue  # a one-moment finding seen again
+                    updated[index] = {**current, "ocorrencias": current["ocorrencias"] + n,
+                                      "ultima_em": stamp, "mensagem": finding.mensagem}
+                    changes.append((updated[index], False))
+                    continue
+                alert = {"id": uuid.uuid4().hex[:12], "medidor": meter_id, "tipo": finding.tipo,
+                         "chave": finding.chave, "mensagem": finding.mensagem, "criado_em": stamp,
+                         "reconhecido": False, "reconhecido_em": None, "ocorrencias": n, "ultima_em": stamp}
+                updated.append(alert)
+                changes.append((alert, True))
+            if not changes:
+                return []
+            dropped = _over_the_bound(updated)
+            kept = [a for a in updated if a["id"] not in dropped]
 
-    def after_ingest(self, meter: Meter, result: AppendResult, now_ms: int) -> None:
-        tz = meter.tz
-        for reading in result.resets:
-            before = self._readings_before(meter.id, reading)
-            self.raise_finding(meter.id, reset_finding(reading.ts_ms, before, reading.energia_wh, tz))
-        if result.aceitas:
-            self.check_month(meter, now_ms)
+            def change(tables: Tables) -> None:
+                for alert_id in dropped:
+                    tables.remove(ALERTS, "id", alert_id)
+                for alert, _ in changes:
+                    if alert["id"] not in dropped:
+                        tables.upsert(ALERTS, "id", alert)
 
-    def _readings_before(self, meter_id: str, reading: Reading) -> float:
+            atomic(self._docs, change)
+            self._by_meter[meter_id] = kept
+        for alert, created in changes:
+            if created:
+                log.info("alerta %s para %s: %s", alert["tipo"], meter_id, alert["mensagem"])
+        return [(dict(a), created) for a, created in changes]
+
+    def raise_from_agent(self, meter_id: str, body: Any) -> tuple[dict[str, Any], bool]:
+        """An agent's report: the alert and whether it is new (False: a repeat was counted)."""
+        # Agent kinds recur, so recording one always opens an alert or counts a repeat.
+        return self.record(meter_id, [agent_finding(body)])[0]
+
+    def after_ingest(self, meter: Meter, resets: Sequence[Reading], accepted: int, now_ms: int) -> None:
+        findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz) for r in resets]
+        if accepted:
+            checked = self._month_checked.get(meter.id)
+            now = time.monotonic()
+            if checked is None or now - checked >= MONTH_CHECK_S:
+                self._month_checked[meter.id] = now
+                self._month_skipped.discard(meter.id)
+                findings += self.month_findings(meter, now_ms)
+            else:
+                self._month_skipped.add(meter.id)
+        if findings:
+            self.record(meter.id, findings)
+
+    def check_skipped_months(self, meters: Iterable[Meter], now_ms: int) -> None:
+        """The month checks ingest skipped (MONTH_CHECK_S), for the housekeeping thread."""
+        for meter in meters:
+            if meter.id in self._month_skipped:
+                self._month_skipped.discard(meter.id)
+                self._month_checked[meter.id] = time.monotonic()
+                self.check_month(meter, now_ms)
+
+    def _value_before(self, meter: Meter, reading: Reading) -> float:
         # Resets are rare, so a bounded look back (a day of 10-s readings) is cheap enough here.
-        rows = self._readings.readings(meter_id, reading.ts_ms - RESET_LOOKBACK_MS, reading.ts_ms, limit=RESET_LOOKBACK_ROWS)
+        rows = self._readings.readings(meter.stream, reading.ts_ms - RESET_LOOKBACK_MS, reading.ts_ms,
+                                       limit=RESET_LOOKBACK_ROWS)
         return rows[-1][0].energia_wh if rows else 0.0
 
-    def check_month(self, meter: Meter, now_ms: int) -> None:
+    def month_findings(self, meter: Meter, now_ms: int) -> list[Finding]:
         if meter.limite_alerta_kwh is None:
-            return
+            return []
+        window = self._consumption.current_month(meter, now_ms)
+        if self._month_done.get(meter.id) == window.key:
+            return []  # this month's limit alert exists: nothing more to find this month
         kwh, window = self._consumption.month_kwh_now(meter, now_ms)
         findings = evaluate_month(meter.limite_alerta_kwh, kwh, now_ms, window.start_ms, window.end_ms,
                                   meter.tz, (window.year, window.month))
-        for finding in findings:
-            self.raise_finding(meter.id, finding)
+        if findings and findings[0].chave == f"limite:{window.key}":
+            self._month_done[meter.id] = window.key
+        return findings
 
-    def check_silence(self, now_ms: int) -> None:
-        for meter in self._meters.all():
+    def check_month(self, meter: Meter, now_ms: int) -> None:
+        self.record(meter.id, self.month_findings(meter, now_ms))
+
+    def check_silence(self, meters: Iterable[Meter], now_ms: int) -> None:
+        for meter in meters:
             if meter.estado != "ativo":
                 continue
-            last = self._readings.last(meter.id)
+            last = self._readings.last(meter.stream)
             finding = evaluate_silence(last.ts_ms if last else None, now_ms, meter.silencio_s * 1000)
             if finding is not None:
-                self.raise_finding(meter.id, finding)
+                self.record(meter.id, [finding])
 
     def list(self, meter_id: str) -> list[dict[str, Any]]:
+        """Newest first."""
         with self._lock:
-            alerts = [dict(a) for a in self._by_meter.get(meter_id, [])]
-        return sorted(alerts, key=lambda a: a["criado_em"], reverse=True)
+            return [dict(a) for a in reversed(self._by_meter.get(meter_id, []))]
 
     def active(self, meter_id: str) -> list[dict[str, Any]]:
         return [a for a in self.list(meter_id) if not a["reconhecido"]]
 
+    def count_active(self, meter_id: str) -> int:
+        with self._lock:
+            return sum(1 for a in self._by_meter.get(meter_id, ()) if not a["reconhecido"])
+
     def acknowledge(self, meter_id: str, alert_id: str) -> dict[str, Any]:
         with self._lock:
-            for alert in self._by_meter.get(meter_id, []):
+            alerts = self._by_meter.get(meter_id, [])
+            for i, alert in enumerate(alerts):
                 if alert["id"] == alert_id:
                     if not alert["reconhecido"]:
-                        updated = {**alert, "reconhecido": True, "reconhecido_em": now_iso()}
-                        self._docs.upsert(ALERTS, "id", updated)
-                        alert.update(updated)
+                        alert = {**alert, "reconhecido": True, "reconhecido_em": now_iso()}
+                        atomic(self._docs, lambda tables: tables.upsert(ALERTS, "id", alert))
+                        alerts[i] = alert
                     return dict(alert)
         raise NotFound(f"alerta {alert_id} não existe no medidor {meter_id}")
 
-    def forget_meter(self, meter_id: str) -> None:
+    # -- deletion ------------------------------------------------------------------------------
+
+    @staticmethod
+    def remove_rows(tables: Tables, meter_id: str) -> None:
+        tables.remove(ALERTS, "medidor", meter_id)
+
+    def forget(self, meter_id: str) -> None:
         with self._lock:
             self._by_meter.pop(meter_id, None)
-            self._docs.delete(ALERTS, "medidor", meter_id)
+            self._month_done.pop(meter_id, None)
+            self._month_checked.pop(meter_id, None)
+            self._month_skipped.discard(meter_id)
 
 
-class SilenceWatcher:
-    """Owns the thread that raises silence alerts; `stop()` ends and joins it."""
-
-    def __init__(self, check: Callable[[int], None], interval_s: float = SILENCE_CHECK_S) -> None:
-        self._check = check
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="silence-watcher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._check(int(time.time() * 1000))
-            except Exception:  # a bad meter must not end the watcher for all the others
-                log.exception("falha ao verificar medidores silenciosos")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+def _over_the_bound(alerts: list[dict[str, Any]]) -> set[str]:
+    """Ids to drop so that at most MAX_KEPT_PER_METER remain: oldest acknowledged, then oldest."""
+    excess = len(alerts) - MAX_KEPT_PER_METER
+    if excess <= 0:
+        return set()
+    order = [a for a in alerts if a["reconhecido"]] + [a for a in alerts if not a["reconhecido"]]
+    return {a["id"] for a in order[:excess]}

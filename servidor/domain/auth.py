@@ -1,4 +1,4 @@
-"""API keys: made at random, stored only as hashes, compared in constant time.
+"""Who may do what: roles, the caller's identity, the permission rules and the keys' format.
 
 Roles: the admin key sees everything; the registration key only creates meters; each meter has
 a write key (its agent's) and a read key (its owner's). `Authorization: Bearer <key>`.
@@ -6,18 +6,15 @@ a write key (its agent's) and a read key (its owner's). `Authorization: Bearer <
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-import threading
 from dataclasses import dataclass
 from enum import Enum
 
-from servidor.errors import Forbidden, Unauthorized
+from servidor.domain.errors import Forbidden, Unauthenticated
 
-# 32 random bytes: guessing is hopeless, so a fast hash (SHA-256) is enough; no slow KDF needed
-# for keys that are not human-chosen passwords.
+# 32 random bytes: the secret part of every key the server makes.
 KEY_BYTES = 32
-# The public part of a meter key: 8 bytes, enough to be unique among any number of meters here.
+# The public part of a key: 8 bytes, enough to be unique among any number of meters here.
 KEY_ID_BYTES = 8
 
 
@@ -55,61 +52,14 @@ def key_id_of(key: str) -> str | None:
 
 
 def hash_key(key: str) -> str:
+    """SHA-256 of a key the server made: 256 random bits cannot be guessed, so a slow KDF would
+    only slow every request (keys made by people use servidor.domain.keys.derive instead)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-class KeyRing:
-    """Key hashes → principals, in memory; the document store keeps the hashes durable.
-
-    Admin and registration keys may be any string (they come from the environment), so they
-    are checked by comparing hashes; meter keys are found by their public id first.
-    """
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, tuple[str, Principal]] = {}
-        self._global: list[tuple[str, Principal]] = []
-        self._lock = threading.Lock()
-
-    def add_global(self, key_hash: str, principal: Principal) -> None:
-        with self._lock:
-            self._global.append((key_hash, principal))
-
-    def add(self, key_id: str, key_hash: str, principal: Principal) -> None:
-        with self._lock:
-            self._by_id[key_id] = (key_hash, principal)
-
-    def remove_meter(self, meter_id: str) -> None:
-        with self._lock:
-            for key_id in [k for k, (_, p) in self._by_id.items() if p.meter_id == meter_id]:
-                del self._by_id[key_id]
-
-    def identify(self, authorization: str | None) -> Principal | None:
-        """The principal of an `Authorization: Bearer` header, None when absent; 401 when unknown."""
-        if authorization is None:
-            return None
-        scheme, _, key = authorization.strip().partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("use o cabeçalho Authorization: Bearer <chave>")
-        digest = hash_key(key)
-        found: Principal | None = None
-        with self._lock:
-            # compare_digest on every global key, not stopping at a match: constant time.
-            for stored, principal in self._global:
-                if hmac.compare_digest(stored, digest):
-                    found = principal
-            key_id = key_id_of(key)
-            entry = self._by_id.get(key_id) if key_id else None
-        if entry is not None and hmac.compare_digest(entry[0], digest):
-            found = entry[1]
-        if found is None:
-            raise Unauthorized("chave desconhecida ou revogada")
-        return found
 
 
 def require(principal: Principal | None) -> Principal:
     if principal is None:
-        raise Unauthorized("esta rota precisa de uma chave: Authorization: Bearer <chave>")
+        raise Unauthenticated("esta rota precisa de uma chave: Authorization: Bearer <chave>")
     return principal
 
 
@@ -131,4 +81,11 @@ def require_admin(principal: Principal | None) -> Principal:
     principal = require(principal)
     if principal.role is not Role.ADMIN:
         raise Forbidden("esta rota precisa da chave de administração")
+    return principal
+
+
+def require_creator(principal: Principal | None) -> Principal:
+    principal = require(principal)
+    if principal.role not in (Role.ADMIN, Role.REGISTRATION):
+        raise Forbidden("criar medidores precisa da chave de administração ou de registro")
     return principal

@@ -2,21 +2,27 @@
 reading (Tesla Analyzer's PAUSE/RESUME, and 004's wish to change consumption remotely)."""
 from __future__ import annotations
 
-import math
+import logging
 import threading
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from servidor.domain.meters import MeterRegistry, now_iso
-from servidor.errors import InvalidInput
+from servidor.domain.atomic import Tables, atomic
+from servidor.domain.errors import InvalidInput
+from servidor.domain.meters import MAX_LIMIT_KWH, MAX_MULTIPLIER, MIN_LIMIT_KWH, now_iso
+from servidor.domain.numbers import positive_within, within
+from servidor.domain.registry import MeterRegistry
 from servidor.store.documents import DocumentStore
 
 COMMANDS = "comandos"
-NEEDS_VALUE = {"multiplicador", "limite"}
 VERBS = ("pausar", "retomar", "multiplicador", "limite")
+# verb → (lowest, highest) value; the bounds are the meter's own, so a command never sets what a
+# PUT would refuse.
+NEEDS_VALUE = {"multiplicador": (0.0, MAX_MULTIPLIER), "limite": (MIN_LIMIT_KWH, MAX_LIMIT_KWH)}
 # A meter offline for long could pile up commands; only the latest few matter.
 MAX_PENDING = 50
+log = logging.getLogger("servidor.comandos")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +45,10 @@ def parse_command(meter_id: str, body: Any) -> Command:
         raise InvalidInput(f"comando deve ser um de: {', '.join(VERBS)}")
     value = body.get("valor")
     if verb in NEEDS_VALUE:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise InvalidInput(f"o comando {verb} precisa de um valor numérico > 0")
+        low, high = NEEDS_VALUE[verb]
+        ok = positive_within(value, high) if low == 0 else within(value, low, high)
+        if not ok:
+            raise InvalidInput(f"o comando {verb} precisa de um valor numérico > {low:g} e ≤ {high:g}")
         value = float(value)
     elif value is not None:
         raise InvalidInput(f"o comando {verb} não aceita valor")
@@ -68,29 +76,42 @@ class CommandQueue:
         }[command.comando]
         self._meters.update(meter_id, **changes)
         with self._lock:
-            pending = self._pending.setdefault(meter_id, [])
-            pending.append(command)
-            for dropped in pending[:-MAX_PENDING]:
-                self._docs.delete(COMMANDS, "id", dropped.id)
-            del pending[:-MAX_PENDING]
-            self._docs.upsert(COMMANDS, "id", command.to_json())
+            pending = self._pending.get(meter_id, []) + [command]
+            dropped, kept = pending[:-MAX_PENDING], pending[-MAX_PENDING:]
+
+            def change(tables: Tables) -> None:
+                for old in dropped:
+                    tables.remove(COMMANDS, "id", old.id)
+                tables.insert(COMMANDS, command.to_json())
+
+            atomic(self._docs, change)
+            self._pending[meter_id] = kept
         return command
 
     def take(self, meter_id: str) -> list[Command]:
-        """Hand over and forget the meter's pending commands (cheap when there are none)."""
+        """Hand over and forget the meter's pending commands (cheap when there are none).
+
+        Handed over even if forgetting them on disk fails: the agent gets them now, and after a
+        restart once more (commands set absolute values, so a repeat changes nothing)."""
         if not self._pending.get(meter_id):
             return []
         with self._lock:
             taken = self._pending.pop(meter_id, [])
-            if taken:
-                self._docs.delete(COMMANDS, "medidor", meter_id)
+        if taken:
+            try:
+                atomic(self._docs, lambda tables: tables.remove(COMMANDS, "medidor", meter_id))
+            except Exception:
+                log.exception("comandos entregues a %s não foram apagados do banco", meter_id)
         return taken
 
     def pending(self, meter_id: str) -> list[Command]:
         with self._lock:
             return list(self._pending.get(meter_id, []))
 
-    def forget_meter(self, meter_id: str) -> None:
+    @staticmethod
+    def remove_rows(tables: Tables, meter_id: str) -> None:
+        tables.remove(COMMANDS, "medidor", meter_id)
+
+    def forget(self, meter_id: str) -> None:
         with self._lock:
             self._pending.pop(meter_id, None)
-            self._docs.delete(COMMANDS, "medidor", meter_id)

@@ -1,20 +1,37 @@
-"""Consumption in a meter's local calendar, answered from the store's rollups, never raw readings."""
+"""Consumption in a meter's local calendar, answered from the store's rollups, never raw readings.
+
+A `consumo` query costs work per period and per day it spans (a period's energy apportions every
+long gap that crosses it), so its cost is bounded before anything is computed: periods × days
+spanned at most MAX_QUERY_COST, refused with the numbers otherwise. It also takes a turn of the
+heavy-read gate, so a few of them cannot starve ingest.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from shared.calendar import day_bounds, local_buckets, local_date, month_bounds
-from shared.models import format_timestamp
+from servidor.billing.calendar import day_bounds, local_buckets, local_date, month_bounds
+from servidor.domain.errors import InvalidInput, TooCostly
+from servidor.domain.gate import HeavyReads
 from servidor.domain.meters import Meter
 from servidor.store.interface import ReadingsBackend
+from shared.models import format_timestamp
 
 WH_PER_KWH = 1000.0
 # Power "now" is the last reading's, if that reading is recent; older than this it is stale and
 # the meter is reported without power rather than with a number that is no longer true.
 POWER_FRESH_MS = 15 * 60 * 1000
+# Periods × days spanned. A month of hours (744 × 31), a year of days (365 × 365) and ten years
+# of months (120 × 3,653) fit; a year of hours (8,760 × 365 = 3.2 M) is refused: it took seconds
+# on a meter whose readings were a week apart, where every hour apportions each long gap.
+MAX_QUERY_COST = 500_000
+DAY_MS = 86_400_000
+# The shortest length of each period, to estimate the number of periods before making them.
+_SHORTEST_MS = {"hora": 3_600_000 // 2, "dia": 23 * 3_600_000, "mes": 28 * DAY_MS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,19 @@ class MonthWindow:
     first: date
     last: date
 
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@lru_cache(maxsize=4096)
+def month_window(tz: ZoneInfo, year: int, month: int) -> MonthWindow:
+    """The month's bounds, computed once per zone and month (ValueError for a bad month)."""
+    start, end = month_bounds(tz, year, month)
+    first = date(year, month, 1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return MonthWindow(year, month, start, end, first, last)
+
 
 @dataclass(frozen=True, slots=True)
 class Energy:
@@ -35,94 +65,118 @@ class Energy:
     cobertura: float  # fraction of the period's time covered by readings
 
 
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+def query_cost(interval: str, start_ms: int, end_ms: int) -> tuple[int, int, int]:
+    """(periods at most, days spanned, their product) of a `consumo` query."""
+    span = max(end_ms - start_ms, 0)
+    periods = span // _SHORTEST_MS[interval] + 2  # a partial period at each end
+    days = max(1, math.ceil(span / DAY_MS))
+    return periods, days, periods * days
 
 
 class Consumption:
-    def __init__(self, readings: ReadingsBackend) -> None:
+    def __init__(self, readings: ReadingsBackend, heavy: HeavyReads) -> None:
         self._readings = readings
-        # Zone name → the month holding "now" there. Each ingest request checks the month's
-        # total against the meter's limit; the calendar math behind it changes once a month.
+        self._heavy = heavy
+        # Zone → the month holding "now" there. Each ingest checks the month's total against the
+        # meter's limit; the calendar math behind it changes once a month.
         self._windows: dict[str, MonthWindow] = {}
 
     def current_month(self, meter: Meter, now_ms: int) -> MonthWindow:
         window = self._windows.get(meter.fuso)
         if window is None or not window.start_ms <= now_ms < window.end_ms:
             today = local_date(meter.tz, now_ms)
-            start, end = month_bounds(meter.tz, today.year, today.month)
-            first = today.replace(day=1)
-            last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-            window = MonthWindow(today.year, today.month, start, end, first, last)
-            self._windows[meter.fuso] = window
+            window = self._windows[meter.fuso] = month_window(meter.tz, today.year, today.month)
         return window
 
     def month_kwh_now(self, meter: Meter, now_ms: int) -> tuple[float, MonthWindow]:
         """This month's kWh so far, from the per-day rollups, without coverage (the cheap path)."""
         window = self.current_month(meter, now_ms)
-        totals = self._readings.day_energy(meter.id, window.first, window.last)
+        totals = self._readings.day_energy(meter.stream, window.first, window.last)
         return max(0.0, sum(v[0] for v in totals.values())) / WH_PER_KWH, window
 
-    def between_days(self, meter: Meter, first: date, last: date) -> Energy:
-        """Energy of local days [first, last], inclusive, from the per-day rollups."""
-        tz = meter.tz
-        totals = self._readings.day_energy(meter.id, first, last)
-        wh = sum(v[0] for v in totals.values())
-        covered = sum(v[1] for v in totals.values())
-        start, _ = day_bounds(tz, first)
-        _, end = day_bounds(tz, last)
-        return Energy(max(wh, 0.0) / WH_PER_KWH, min(1.0, covered / (end - start)))
-
-    def month(self, meter: Meter, year: int, month: int) -> Energy:
-        first = date(year, month, 1)
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        return self.between_days(meter, first, last)
+    def month(self, meter: Meter, window: MonthWindow) -> Energy:
+        return self._days(meter, window.first, window.last, window.start_ms, window.end_ms)
 
     def day(self, meter: Meter, day: date) -> Energy:
-        return self.between_days(meter, day, day)
+        start, end = day_bounds(meter.tz, day)
+        return self._days(meter, day, day, start, end)
 
-    def buckets(self, meter: Meter, intervalo: str, de_ms: int, ate_ms: int, now_ms: int) -> list[dict[str, Any]]:
-        """The API's `consumo` rows: inicio, fim, kwh, cobertura; `parcial` for the bucket of now."""
+    def _days(self, meter: Meter, first: date, last: date, start_ms: int, end_ms: int) -> Energy:
+        """Energy of local days [first, last] spanning the instants [start_ms, end_ms)."""
+        totals = self._readings.day_energy(meter.stream, first, last)
+        wh = sum(v[0] for v in totals.values())
+        covered = sum(v[1] for v in totals.values())
+        length = end_ms - start_ms
+        return Energy(max(wh, 0.0) / WH_PER_KWH, min(1.0, covered / length) if length > 0 else 0.0)
+
+    def buckets(self, meter: Meter, interval: str, start_ms: int, end_ms: int, now_ms: int) -> list[dict[str, Any]]:
+        """The API's `consumo` rows: rotulo, inicio, fim, kwh, cobertura; `parcial` for now's.
+
+        InvalidInput for a range the calendar refuses, TooCostly past MAX_QUERY_COST, Busy when
+        the heavy-read gate stays full."""
+        if start_ms >= end_ms:
+            return []
+        periods, days, cost = query_cost(interval, start_ms, end_ms)
+        if cost > MAX_QUERY_COST:
+            raise TooCostly(f"consulta grande demais: até {periods} períodos de '{interval}' × {days} dias = {cost} "
+                            f"(máximo {MAX_QUERY_COST}); peça um período menor ou um intervalo maior")
         tz = meter.tz
-        rows = []
-        for bucket in local_buckets(tz, intervalo, de_ms, ate_ms):
-            if intervalo == "hora":
-                wh, covered = self._readings.energy(meter.id, bucket.inicio_ms, bucket.fim_ms)
-                energy = Energy(max(wh, 0.0) / WH_PER_KWH, covered / (bucket.fim_ms - bucket.inicio_ms))
+        with self._heavy.turn():
+            try:
+                spans = local_buckets(tz, interval, start_ms, end_ms)
+            except ValueError as exc:
+                raise InvalidInput(str(exc)) from None
+            if interval == "hora":
+                energies = [self._readings.energy(meter.stream, b.inicio_ms, b.fim_ms) for b in spans]
             else:
-                first = local_date(tz, bucket.inicio_ms)
-                last = local_date(tz, bucket.fim_ms - 1)
-                energy = self.between_days(meter, first, last)
+                energies = self._day_sums(meter, spans)
+        rows = []
+        for bucket, (wh, covered) in zip(spans, energies):
+            length = bucket.fim_ms - bucket.inicio_ms
             row = {
                 "rotulo": bucket.rotulo,
                 "inicio": format_timestamp(bucket.inicio_ms, tz),
                 "fim": format_timestamp(bucket.fim_ms, tz),
-                "kwh": round(energy.kwh, 6),
-                "cobertura": round(min(1.0, energy.cobertura), 4),
+                "kwh": round(max(wh, 0.0) / WH_PER_KWH, 6),
+                "cobertura": round(min(1.0, covered / length), 4) if length > 0 else 0.0,
             }
             if bucket.inicio_ms <= now_ms < bucket.fim_ms:
                 row["parcial"] = True
             rows.append(row)
         return rows
 
+    def _day_sums(self, meter: Meter, spans: list) -> list[tuple[float, int]]:
+        """(Wh, covered ms) of each day or month bucket from one read of the day rollups."""
+        tz = meter.tz
+        days = self._readings.day_energy(meter.stream, local_date(tz, spans[0].inicio_ms),
+                                         local_date(tz, spans[-1].fim_ms - 1))
+        out = []
+        for bucket in spans:
+            first, last = local_date(tz, bucket.inicio_ms), local_date(tz, bucket.fim_ms - 1)
+            wh, covered = 0.0, 0
+            day = first
+            while day <= last:
+                entry = days.get(day)
+                if entry is not None:
+                    wh += entry[0]
+                    covered += entry[1]
+                day += timedelta(days=1)
+            out.append((wh, covered))
+        return out
+
     def power_now(self, meter: Meter, now_ms: int) -> float | None:
         """The last reading's power, or the mean power between the last two counters."""
-        last = self._readings.last(meter.id)
+        last = self._readings.last(meter.stream)
         if last is None or now_ms - last.ts_ms > POWER_FRESH_MS:
             return None
         if last.potencia_w is not None:
             return last.potencia_w
-        before = self._readings.previous(meter.id)
+        before = self._readings.previous(meter.stream)
         if before is None or last.ts_ms <= before.ts_ms or last.energia_wh < before.energia_wh:
             return None
         return (last.energia_wh - before.energia_wh) * 3_600_000.0 / (last.ts_ms - before.ts_ms)
 
-    def month_progress(self, meter: Meter, now_ms: int) -> tuple[Energy, int, int]:
-        """This month's energy so far, the ms elapsed in the month and the month's length."""
-        today = local_date(meter.tz, now_ms)
-        start, end = month_bounds(meter.tz, today.year, today.month)
-        return self.month(meter, today.year, today.month), now_ms - start, end - start
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value
+    def month_progress(self, meter: Meter, now_ms: int) -> tuple[Energy, MonthWindow]:
+        """This month's energy so far, and the month."""
+        window = self.current_month(meter, now_ms)
+        return self.month(meter, window), window

@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from shared.tariffs import DEFAULT_TARIFF, Tarifa
-from servidor.errors import Conflict, InvalidInput, NotFound
+from servidor.billing.tariffs import DEFAULT_TARIFF, Tarifa
+from servidor.domain.errors import Conflict, InvalidInput, NotFound
 from servidor.store.documents import DocumentStore
 
 TARIFFS = "tarifas"

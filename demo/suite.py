@@ -1,15 +1,21 @@
-"""`make demo`: the whole suite on this machine, from a fresh copy of db.json.example.
+"""`make demo` (`python -m demo`): the whole suite on this machine, from a fresh copy of db.json.example.
 
 Starts the server, three simulated meters (a household, a shop, a house with solar panels that
 exports at noon) with a month of backfilled history, a simulated PM710 analyzer read by a fourth
 agent through the Modbus driver, then opens the terminal app. Quitting the app (Ctrl+Q) stops
 every process started here; nothing is left running or listening. Without a terminal (or with
 --sem-app) the services run until Ctrl-C or SIGTERM.
+
+Ports: the server takes MONITOR_PORTA (5000 by default) when it is free; otherwise, or with
+MONITOR_PORTA=0, it picks a free one itself and the demo reads which from its first line, as it
+does for the simulated analyzer's Modbus port. Nothing here picks a port for another process (a
+port found free here could be taken before the child binds it).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -49,10 +55,9 @@ class Child:
     log: IO[str]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# What the server and the simulator print once they listen; the demo reads their ports there.
+SERVER_READY = re.compile(r"servidor ouvindo em http://[^:/]+:(\d+)/")
+SIMULATOR_READY = re.compile(r"--porta-modbus (\d+)")
 
 
 def port_is_free(port: int) -> bool:
@@ -65,21 +70,23 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def wait_listening(child: Child, port: int) -> None:
+def wait_for_port(child: Child, ready: re.Pattern[str]) -> int:
+    """The port `child` printed in its log once listening (the `ready` line's first group)."""
     deadline = time.monotonic() + START_TIMEOUT_S
+    log_path = Path(child.log.name)
     while time.monotonic() < deadline:
+        found = ready.search(log_path.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            return int(found.group(1))
         if child.proc.poll() is not None:
             raise RuntimeError(f"{child.name} terminou ao iniciar; veja {child.log.name}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{child.name} não abriu a porta {port} em {START_TIMEOUT_S} s; veja {child.log.name}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} não começou a escutar em {START_TIMEOUT_S} s; veja {child.log.name}")
 
 
 class Demo:
     def __init__(self, port: int) -> None:
+        """`port` for the server; 0 lets it pick a free one (then `self.port` is set from it)."""
         self.port = port
         self.children: list[Child] = []
         self.env = {**os.environ, "MONITOR_CHAVE_ADMIN": ADMIN_KEY, "MONITOR_CHAVE_REGISTRO": REGISTRATION_KEY,
@@ -104,11 +111,10 @@ class Demo:
         (DEMO_DIR / "logs").mkdir(parents=True)
         shutil.copyfile(ROOT / "db.json.example", DEMO_DIR / "db.json")
         server = self.spawn("servidor", "servidor", "--porta", str(self.port), "--db", str(DEMO_DIR / "db.json"))
-        wait_listening(server, self.port)
-        modbus_port = free_port()
+        self.port = wait_for_port(server, SERVER_READY)
         device = self.spawn("analisador-pm710", "medidor", "simular-dispositivo", "--modelo", "pm710",
-                            "--perfil", "comercial", "--porta-modbus", str(modbus_port))
-        wait_listening(device, modbus_port)
+                            "--perfil", "comercial", "--porta-modbus", "0")
+        modbus_port = wait_for_port(device, SIMULATOR_READY)
         common = ("--servidor", self.url, "--estado", str(DEMO_DIR / "medidores"), "--intervalo", str(INTERVAL_S),
                   "--sem-teclado")
         for meter_id, name, profile in METERS:
@@ -146,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sem-app", action="store_true", help="só os serviços, sem o app de terminal")
     args = parser.parse_args(argv)
     wanted = int(os.environ.get("MONITOR_PORTA", DEFAULT_PORT))
-    port = wanted if port_is_free(wanted) else free_port()
-    if port != wanted:
-        print(f"a porta {wanted} está ocupada; usando {port}")
-    demo = Demo(port)
+    if wanted and not port_is_free(wanted):
+        print(f"a porta {wanted} está ocupada; o servidor escolhe uma livre")
+        wanted = 0
+    demo = Demo(wanted)
     stop_requested = False
 
     def on_signal(*_: object) -> None:

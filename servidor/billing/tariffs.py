@@ -1,6 +1,6 @@
 """Tariffs and monthly invoices: price per kWh or tiers, a fixed monthly charge and taxes.
 
-These are what users of other monitors miss (DOMAIN.md §5.4). An invoice is computed from a
+These are what users of other monitors miss. An invoice is computed from a
 tariff and a month's kWh each time it is asked for, so correcting a price corrects every invoice.
 Every line is rounded to centavos and the total is the exact sum of the lines, as on a printed bill.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from shared.calendar import parse_month
+from servidor.billing.calendar import parse_month
 from shared.money import MAX_DECIMALS, MONEY_ROUNDING, format_brl, format_number_br, to_cents, to_decimal
 
 # Residential prices in Brazil are around R$ 0,60–1,20 per kWh with taxes; above R$ 100/kWh is a

@@ -1,9 +1,10 @@
 """Alert rules as pure functions: numbers in, findings out.
 
 The server's alert service gathers the numbers (month's kWh, last reading, counter resets),
-calls these rules and stores what they return, keyed by `Finding.chave`: a finding whose key is
-already stored is the same alert seen again, not a new one. Keeping the rules apart from storage
-and clocks lets the tests state each rule with plain numbers.
+calls these rules and stores what they return, keyed by (`tipo`, `chave`): `chave` names the
+cause, so a finding whose cause already has an alert is the same alert seen again, not a new one
+(servidor/domain/alerts.py counts the repeats). Keeping the rules apart from storage and clocks
+lets the tests state each rule with plain numbers.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from shared.calendar import EPOCH, local_date
+from servidor.billing.calendar import EPOCH, local_date
+from servidor.billing.tariffs import project_month_kwh
 from shared.money import format_kwh
-from shared.tariffs import project_month_kwh
 
 LIMITE_EXCEDIDO = "limite_excedido"
 PROJECAO_LIMITE = "projecao_limite"
@@ -31,7 +32,7 @@ _DAY_MS = 24 * _HOUR_MS
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """Something an alert should say. `chave` deduplicates: same key, same alert."""
+    """Something an alert should say. `chave` names the cause: same kind and cause, same alert."""
 
     tipo: str
     chave: str
@@ -123,10 +124,12 @@ def evaluate_silence(last_ts_ms: int | None, now_ms: int, silence_ms: int) -> Fi
 
 
 def reset_finding(ts_ms: int, before_wh: float, after_wh: float, tz: ZoneInfo) -> Finding:
-    """`reinicio_contador`: the cumulative counter went backwards at `ts_ms` (DOMAIN.md §5.1).
+    """`reinicio_contador`: the cumulative counter went backwards at `ts_ms`.
 
-    A reset, a replaced meter or a rollover must not show as negative energy or a huge spike;
-    this finding tells the user it happened and when, in local time. One per reading instant.
+    A reset, a replaced meter or a rollover must not show as negative energy or a huge spike
+    (the first complaint users of other monitors make); this finding tells the user it happened
+    and when, in local time. Every reset has the same cause, so repeats add to one open alert
+    instead of each making its own (a counter reset on every reading would make thousands).
     """
     moment = (EPOCH + timedelta(milliseconds=ts_ms)).astimezone(tz)
     offset_min = int(moment.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
@@ -135,7 +138,7 @@ def reset_finding(ts_ms: int, before_wh: float, after_wh: float, tz: ZoneInfo) -
     when = f"{moment:%d/%m/%Y %H:%M} (UTC{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d})"
     return Finding(
         REINICIO_CONTADOR,
-        f"reinicio:{ts_ms}",
+        "reinicio",
         f"Contador do medidor voltou de {format_kwh(before_wh / 1000, 3)} para "
         f"{format_kwh(after_wh / 1000, 3)} em {when}",
     )

@@ -1,7 +1,7 @@
 """A meter's local calendar as epoch-millisecond instants: hours, days and months in an IANA zone.
 
 Consumption is asked for in the meter's local calendar, and the days where that goes wrong are
-the ones users complain about (DOMAIN.md §5.2): 23- and 25-hour days, midnights that do not
+the ones users of other monitors complain about: 23- and 25-hour days, midnights that do not
 exist (America/Sao_Paulo before 2019 jumped from 00:00 to 01:00), half-hour and 45-minute zones.
 So every boundary here is computed from the zone's rules and never by adding 24 h or 3600 s.
 

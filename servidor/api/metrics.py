@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import bisect
 import threading
-import time
 from collections import defaultdict
 from typing import Callable, Iterable
 
 # Latency buckets in seconds: from a cached GET (~1 ms) to a long poll (up to 55 s).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-# "Meters seen" counts meters whose last reading is newer than this.
-SEEN_WINDOW_S = 300
 
 
 def _escape(value: str) -> str:
@@ -80,7 +77,3 @@ class Metrics:
             family(name, "gauge", help_text)
             lines.append(f"{name} {value:g}")
         return "\n".join(lines) + "\n"
-
-
-def now_s() -> float:
-    return time.time()

@@ -1,0 +1,5 @@
+import sys
+
+from demo.suite import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""Schemas of meters (records, state summaries, creation) and of system 004's meters."""
+from __future__ import annotations
+
+from typing import Any
+
+from servidor.api.openapi.blocks import instant, nullable, obj, ref
+from servidor.domain import meters
+from shared.models import METER_ID
+
+
+def meter_schemas() -> dict[str, Any]:
+    editable = {
+        "nome": {"type": "string", "minLength": 1, "maxLength": meters.MAX_NAME, "pattern": r"\S",
+                 "description": "Nome para pessoas (padrão: o id)."},
+        "categoria": {"enum": list(meters.CATEGORIES), "default": "gridImport"},
+        "fuso": {"type": "string", "description": "Fuso IANA do calendário do medidor (padrão: o do servidor).",
+                 "examples": ["America/Sao_Paulo"]},
+        "limite_alerta_kwh": {"anyOf": [{"type": "number", "minimum": meters.MIN_LIMIT_KWH,
+                                         "maximum": meters.MAX_LIMIT_KWH}, {"type": "null"}],
+                              "default": 500.0, "description": "Limite mensal em kWh para alertas; null desliga."},
+        "multiplicador": {"type": "number", "exclusiveMinimum": 0, "maximum": meters.MAX_MULTIPLIER, "default": 1.0},
+        "tarifa": {"type": "string", "minLength": 1, "default": "padrao",
+                   "description": "Id de uma tarifa existente."},
+        "estado": {"enum": list(meters.STATES), "default": "ativo"},
+        "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S, "maximum": meters.MAX_SILENCE_S,
+                       "default": meters.DEFAULT_SILENCE_S,
+                       "description": "Segundos sem leitura até o alerta de silêncio."},
+    }
+    # A client that PUTs back what it GOT may include these; the handler ignores them.
+    echoed = {name: {"description": "Ignorado (aceito para que o corpo de um GET possa ser reenviado)."}
+              for name in sorted(meters.ECHOED)}
+    new_meter = obj({
+        "id": {"type": "string", "pattern": METER_ID.pattern,
+               "description": "Letras, dígitos, '.', '_' ou '-', até 64, começando por letra ou dígito."},
+        **editable, **echoed,
+    }, ["id"], description="Um medidor novo. Campos fora desta lista são recusados.")
+    meter_fields = obj({**editable, **echoed}, description=(
+        "Os campos editáveis; os omitidos voltam ao padrão. Campos fora desta lista (inclusive `id`) "
+        "são recusados."))
+    meter_properties = {
+        "id": {"type": "string", "pattern": METER_ID.pattern},
+        "nome": {"type": "string"},
+        "categoria": {"enum": list(meters.CATEGORIES)},
+        "fuso": {"type": "string"},
+        "limite_alerta_kwh": {"type": ["number", "null"]},
+        "multiplicador": {"type": "number"},
+        "tarifa": {"type": "string"},
+        "estado": {"enum": list(meters.STATES)},
+        "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
+        "criado_em": instant("Quando o medidor foi criado."),
+        "atualizado_em": instant("Última alteração do cadastro."),
+        "ultima_leitura": nullable(obj({
+            "seq": {"type": "integer"}, "ts": instant("Instante da leitura."),
+            "energia_wh": {"type": "number"}, "potencia_w": {"type": ["number", "null"]},
+        }, ["seq", "ts", "energia_wh", "potencia_w"])),
+        "resumo": ref("Resumo"),
+    }
+    meter_required = list(meter_properties)
+    detail_properties = {
+        **meter_properties,
+        "alertas_ativos": {"type": "array", "items": ref("Alerta"), "description": "Alertas não reconhecidos."},
+        "comandos_pendentes": {"type": "array", "items": ref("Comando")},
+    }
+    created_properties = {
+        **detail_properties,
+        "chave_escrita": {"type": "string", "description": "Chave do agente do medidor; mostrada só agora."},
+        "chave_leitura": {"type": "string", "description": "Chave do dono do medidor; mostrada só agora."},
+        "aviso": {"type": "string"},
+    }
+    summary = obj({
+        "potencia_w": {"type": ["number", "null"],
+                       "description": "Potência agora; null sem leitura nos últimos 15 minutos."},
+        "kwh_hoje": {"type": "number"},
+        "kwh_mes": {"type": "number"},
+        "cobertura_mes": {"type": "number", "minimum": 0, "maximum": 1,
+                          "description": "Fração do mês até agora coberta por leituras."},
+        "fatura_projetada": obj({"kwh": {"type": "number"}, "total": {"type": "number"},
+                                 "total_formatado": {"type": "string"}}, ["kwh", "total", "total_formatado"],
+                                description="A fatura do mês se o ritmo até agora se mantiver."),
+        "limite_uso_pct": {"type": ["number", "null"], "description": "kWh do mês em % do limite."},
+        "alertas_ativos": {"type": "integer", "minimum": 0},
+        "leituras": {"type": "integer", "minimum": 0},
+    }, ["potencia_w", "kwh_hoje", "kwh_mes", "cobertura_mes", "fatura_projetada", "limite_uso_pct",
+        "alertas_ativos", "leituras"])
+    # 004's payloads are free JSON; these are read from them as they came.
+    legacy_total = obj({
+        "id": {"type": "string"}, "legado": {"const": True},
+        "consumo_atual_kwh": {}, "consumo_total_kwh": {}, "valor_fatura": {}, "alerta": {},
+        "atualizado_em": instant("Quando o medidor antigo enviou pela última vez."),
+    }, ["id", "legado", "consumo_atual_kwh", "consumo_total_kwh", "valor_fatura", "alerta", "atualizado_em"],
+        description="Um medidor do 004, com os totais lidos do que ele enviou.")
+    return {
+        "Resumo": summary,
+        "Medidor": obj(meter_properties, meter_required),
+        "MedidorDetalhado": obj(detail_properties, meter_required + ["alertas_ativos", "comandos_pendentes"]),
+        "MedidorCriado": obj(created_properties, list(created_properties)),
+        "NovoMedidor": new_meter,
+        "CamposDoMedidor": meter_fields,
+        "MedidorLegadoResumo": legacy_total,
+        "ListaDeMedidores": obj({
+            "medidores": {"type": "array", "items": ref("Medidor")},
+            "legado": {"type": "array", "items": ref("MedidorLegadoResumo"),
+                       "description": "Só para a chave de administração, com as rotas do 004 ligadas."},
+        }, ["medidores"]),
+        "DadosLegados": {"type": "object", "description": "O JSON que o medidor do 004 enviou, como veio."},
+        "LegadoRecebido": obj({"id": {"type": "string"}, "recebido_em": instant("Quando foi gravado.")},
+                              ["id", "recebido_em"]),
+    }

@@ -1,0 +1,46 @@
+"""Every route the server answers, in one table. The OpenAPI document is drawn from this table,
+so a route cannot be served without being documented, nor documented without being served."""
+from __future__ import annotations
+
+from servidor.api import alerts, legacy, live, meters, readings, reports, tariffs
+from servidor.api.metrics import Metrics
+from servidor.api.page import page
+from servidor.api.router import Route, Router
+from servidor.api.system import SystemRoutes
+from shared.contract import API_PREFIX
+
+METERS = f"{API_PREFIX}/medidores"
+METER = f"{METERS}/{{id}}"
+
+
+def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
+    r = Router()
+    r.add(f"{API_PREFIX}/openapi.json", GET=system.get_openapi)
+    r.add(f"{API_PREFIX}/saude", GET=system.health)
+    r.add(METERS, GET=meters.list_meters, POST=meters.create_meter)
+    r.add(METER, GET=meters.get_meter, PUT=meters.put_meter, DELETE=meters.delete_meter)
+    r.add(f"{METER}/leituras", GET=readings.get_readings, POST=readings.post_readings)
+    r.add(f"{METER}/ao-vivo", GET=live.get_live)
+    r.add(f"{METER}/consumo", GET=reports.get_consumption)
+    r.add(f"{METER}/faturas", GET=reports.list_invoices)
+    r.add(f"{METER}/faturas/{{mes}}", GET=reports.get_invoice)
+    r.add(f"{METER}/alertas", GET=alerts.list_alerts, POST=alerts.raise_alert)
+    r.add(f"{METER}/alertas/{{alerta}}/reconhecer", POST=alerts.acknowledge)
+    r.add(f"{METER}/comandos", GET=alerts.list_commands, POST=alerts.queue_command)
+    r.add(f"{API_PREFIX}/tarifas", GET=tariffs.list_tariffs, POST=tariffs.create_tariff)
+    r.add(f"{API_PREFIX}/tarifas/{{id}}", GET=tariffs.get_tariff, PUT=tariffs.put_tariff, DELETE=tariffs.delete_tariff)
+    r.add("/metrics", GET=system.metrics_page)
+    if with_legacy:
+        # System 004's routes: GET / is both the browser's page and 004's menu client.
+        r.add("/", legacy=True, GET=legacy.legacy_root)
+        r.add("/{id}", legacy=True, GET=legacy.legacy_get, POST=legacy.legacy_store, PUT=legacy.legacy_store_put,
+              DELETE=legacy.legacy_delete)
+    else:
+        r.add("/", GET=page)
+    return r
+
+
+def route_table(*, with_legacy: bool = True) -> tuple[Route, ...]:
+    """The routes a server with these settings answers, without a server: for readers of the
+    OpenAPI document that run none (postman/generate.py)."""
+    return build_router(SystemRoutes(Metrics(), lambda: b""), with_legacy=with_legacy).routes()

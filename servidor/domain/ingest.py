@@ -1,0 +1,106 @@
+"""Ingest: a meter's readings validated, stored durably, then alerts, commands and live waiters.
+
+What the agent is told is what happened. Validation refuses before anything is stored; once the
+store has accepted the readings (durable), the steps after it (alerts, commands, live waiters,
+counters) can fail only into the log: the agent is told its readings were stored, because they
+were, and never gets a 500 for a batch it would then send again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from servidor.domain.alerts import Alerts
+from servidor.domain.commands import Command, CommandQueue
+from servidor.domain.errors import InvalidInput
+from servidor.domain.live import WaiterHub
+from servidor.domain.meters import Meter
+from servidor.store.interface import ReadingsBackend
+from shared.contract import MAX_BATCH
+from shared.models import InvalidReading, Reading
+
+log = logging.getLogger("servidor.ingestao")
+
+# (accepted, duplicates, rejected) after each request, for the server's counters.
+Counts = Callable[[int, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    indice: int
+    seq: int | None
+    motivo: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"indice": self.indice, "seq": self.seq, "motivo": self.motivo}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    aceitas: int
+    duplicadas: int
+    ultimo_seq: int | None
+    comandos: tuple[Command, ...]
+    rejeitadas: tuple[Rejection, ...] = ()
+
+
+def parse_batch(body: Any, now_ms: int) -> tuple[list[Reading], list[Rejection], bool]:
+    """Readings to store, the rejected ones with their reasons, and whether it was a batch."""
+    if isinstance(body, dict) and "leituras" in body:
+        items = body["leituras"]
+        if not isinstance(items, list):
+            raise InvalidInput("leituras deve ser uma lista")
+        if len(items) > MAX_BATCH:
+            raise InvalidInput(f"no máximo {MAX_BATCH} leituras por requisição (recebidas {len(items)})",
+                               code="lote_grande_demais")
+        batch = True
+    else:
+        items, batch = [body], False
+    good: list[Reading] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            good.append(Reading.from_json(item, now_ms))
+        except (InvalidReading, OverflowError) as exc:
+            motive = str(exc) if isinstance(exc, InvalidReading) else "número fora do intervalo aceito"
+            seq = item.get("seq") if isinstance(item, dict) else None
+            # Echo the seq only when it is one (any JSON could sit there).
+            rejected.append(Rejection(index, seq if type(seq) is int and 0 <= seq < 2**63 else None, motive))
+    return good, rejected, batch
+
+
+class Ingest:
+    def __init__(self, readings: ReadingsBackend, alerts: Alerts, commands: CommandQueue, live: WaiterHub,
+                 counts: Counts, clock: Callable[[], float] = time.time) -> None:
+        self._readings = readings
+        self._alerts = alerts
+        self._commands = commands
+        self._live = live
+        self._counts = counts
+        self._clock = clock
+
+    def submit(self, meter: Meter, body: Any) -> Outcome:
+        """Store one reading or a batch of `meter`. InvalidInput when nothing in it can be stored
+        (with every reason); a store failure propagates with nothing stored."""
+        now_ms = int(self._clock() * 1000)
+        readings, rejected, batch = parse_batch(body, now_ms)
+        if rejected and not readings:
+            self._counts(0, 0, len(rejected))
+            motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
+            raise InvalidInput(motives[:2000], code="leitura_invalida")
+        result = self._readings.append(meter.stream, readings)
+        commands: list[Command] = []
+        try:
+            self._counts(result.aceitas, result.duplicadas, len(rejected))
+            if result.aceitas:
+                self._live.notify(meter.stream, result.ultimo_seq)
+            self._alerts.after_ingest(meter, result.resets, result.aceitas, now_ms)
+        except Exception:
+            log.exception("leituras de %s gravadas, mas a verificação depois delas falhou", meter.id)
+        try:
+            commands = self._commands.take(meter.id)
+        except Exception:
+            log.exception("leituras de %s gravadas, mas os comandos pendentes não puderam ser lidos", meter.id)
+        return Outcome(result.aceitas, result.duplicadas, result.ultimo_seq, tuple(commands), tuple(rejected))

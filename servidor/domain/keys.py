@@ -1,0 +1,202 @@
+"""The key ring: every key's hash in the document store, identification of a Bearer key.
+
+Two kinds of secret, two hashes. Keys the server makes (meter keys, generated admin and
+registration keys) are 256 random bits: nobody can guess them, so SHA-256 protects a copy of
+db.json as well as any KDF would, at a microsecond per check. Keys a person chose
+(MONITOR_CHAVE_ADMIN, MONITOR_CHAVE_REGISTRO) can be guessed from a copy of db.json with a fast
+hash, so they are stored salted through scrypt, whose cost is recorded beside each hash.
+
+A successful check is remembered (a bounded cache keyed by the key itself, emptied when a key is
+revoked), so the ingest path pays neither hash nor KDF after a key's first request. Checks that
+need the KDF run at most KDF_CONCURRENCY at a time: a flood of wrong keys costs the server
+those few threads, never all of them.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from servidor.domain.atomic import Tables, atomic
+from servidor.domain.auth import Principal, Role, hash_key, key_id_of, new_key
+from servidor.domain.errors import Busy, Unauthenticated
+from servidor.store.documents import DocumentStore
+
+KEYS = "chaves"
+# scrypt cost for keys people choose: ~65 ms and 16 MiB per check on the development VM
+# (RFC 7914 §2 suggests N=2^14, r=8 for interactive logins). Stored with each hash.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+# Successful checks remembered; a meter fleet's keys fit, and eviction only costs one hash.
+MAX_CACHED_KEYS = 4096
+# KDF checks running at once, and how long a request waits for a turn before a 503.
+KDF_CONCURRENCY = 2
+KDF_WAIT_S = 2.0
+# A header longer than any key the server makes or a person would type is not a key.
+MAX_KEY_CHARS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    principal: Principal
+    digest: str
+    salt: str | None = None   # hex; None for SHA-256
+    cost: int = 0             # scrypt N; 0 for SHA-256
+
+    def matches(self, key: str) -> bool:
+        if self.salt is None:
+            return hmac.compare_digest(hash_key(key), self.digest)
+        return hmac.compare_digest(derive(key, bytes.fromhex(self.salt), self.cost), self.digest)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "StoredKey":
+        principal = Principal(Role(doc["papel"]), doc.get("medidor"))
+        if doc.get("kdf") == "scrypt":
+            return cls(principal, doc["hash"], doc["sal"], int(doc["n"]))
+        return cls(principal, doc["hash"])
+
+
+@dataclass(frozen=True, slots=True)
+class NewMeterKeys:
+    chave_escrita: str
+    chave_leitura: str
+
+
+def derive(key: str, salt: bytes, cost: int = SCRYPT_N) -> str:
+    return hashlib.scrypt(key.encode("utf-8"), salt=salt, n=cost, r=SCRYPT_R, p=SCRYPT_P, dklen=32).hex()
+
+
+def chosen_key_doc(key: str, role: Role, cost: int = SCRYPT_N) -> dict[str, Any]:
+    """The stored form of a key a person chose: salted scrypt, with its cost."""
+    salt = os.urandom(SALT_BYTES)
+    return {"id_chave": key_id_of(key), "hash": derive(key, salt, cost), "kdf": "scrypt", "sal": salt.hex(),
+            "n": cost, "papel": role.value, "medidor": None}
+
+
+class KeyRing:
+    """Stored keys in memory, loaded from and written through to the document store."""
+
+    def __init__(self, docs: DocumentStore, kdf_cost: int = SCRYPT_N) -> None:
+        self._docs = docs
+        self._kdf_cost = kdf_cost
+        self._lock = threading.Lock()
+        self._by_id: dict[str, StoredKey] = {}
+        self._unnamed: list[StoredKey] = []  # keys without a public id: checked one by one
+        self._cache: dict[str, Principal] = {}
+        self._kdf_turns = threading.BoundedSemaphore(KDF_CONCURRENCY)
+        for doc in docs.all(KEYS):
+            self._adopt(doc)
+
+    def _adopt(self, doc: dict[str, Any]) -> None:
+        stored = StoredKey.from_doc(doc)
+        if doc.get("id_chave"):
+            self._by_id[doc["id_chave"]] = stored
+        else:
+            self._unnamed.append(stored)
+
+    # -- identification -------------------------------------------------------------------------
+
+    def identify(self, authorization: str | None) -> Principal | None:
+        """The principal of an `Authorization: Bearer` header; None without one; Unauthenticated
+        for a malformed header or a key nobody issued; Busy when KDF checks are saturated."""
+        if authorization is None:
+            return None
+        scheme, _, key = authorization.strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_CHARS:
+            raise Unauthenticated("use o cabeçalho Authorization: Bearer <chave>")
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        key_id = key_id_of(key)
+        named = self._by_id.get(key_id) if key_id else None
+        if named is not None and named.matches(key):
+            found = named.principal
+        elif self._unnamed:
+            found = self._check_unnamed(key)
+        if found is None:
+            raise Unauthenticated("chave desconhecida ou revogada")
+        with self._lock:
+            if len(self._cache) >= MAX_CACHED_KEYS:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = found
+        return found
+
+    def _check_unnamed(self, key: str) -> Principal | None:
+        if not self._kdf_turns.acquire(timeout=KDF_WAIT_S):
+            raise Busy("muitas verificações de chave ao mesmo tempo; tente de novo", retry_after_s=1)
+        try:
+            found = None
+            for stored in list(self._unnamed):  # every one, not stopping at a match
+                if stored.matches(key):
+                    found = stored.principal
+            return found
+        finally:
+            self._kdf_turns.release()
+
+    # -- chosen and generated global keys -------------------------------------------------------
+
+    def bootstrap(self, given: dict[Role, str | None], announce: Callable[[str], None]) -> None:
+        """Admin and registration keys: the ones given (from the environment) replace what is
+        stored unless they match it; without one, a key is made once and announced once."""
+        labels = {Role.ADMIN: ("administração", "adm"), Role.REGISTRATION: ("registro de medidores", "reg")}
+        for role, key in given.items():
+            stored = [d for d in self._docs.all(KEYS) if d["papel"] == role.value and d.get("medidor") is None]
+            if key is not None:
+                current = [d for d in stored if StoredKey.from_doc(d).matches(key)]
+                if not current or current[0].get("kdf") != "scrypt":  # new, or kept from before scrypt
+                    self._replace_global(role, chosen_key_doc(key, role, self._kdf_cost))
+                with self._lock:
+                    self._cache[key] = Principal(role)  # checked just now: no KDF on its first request
+                continue
+            if not stored:
+                made, key_id = new_key(labels[role][1])
+                self._replace_global(role, {"id_chave": key_id, "hash": hash_key(made), "papel": role.value,
+                                            "medidor": None})
+                announce(f"Chave de {labels[role][0]} (mostrada só agora; guarde-a): {made}")
+
+    def _replace_global(self, role: Role, doc: dict[str, Any]) -> None:
+        def change(tables: Tables) -> None:
+            for old in tables.rows(KEYS):
+                if old["papel"] == role.value and old.get("medidor") is None:
+                    tables.remove(KEYS, "hash", old["hash"])
+            tables.insert(KEYS, doc)
+
+        atomic(self._docs, change)
+        with self._lock:
+            self._by_id = {k: v for k, v in self._by_id.items() if not _is_global(v, role)}
+            self._unnamed = [v for v in self._unnamed if not _is_global(v, role)]
+            self._cache = {k: p for k, p in self._cache.items() if not (p.role is role and p.meter_id is None)}
+            self._adopt(doc)
+
+    # -- meter keys -------------------------------------------------------------------------------
+
+    @staticmethod
+    def issue(meter_id: str) -> tuple[NewMeterKeys, list[dict[str, Any]]]:
+        """A meter's two keys and the documents to store in the transaction that creates it."""
+        write_key, write_id = new_key("me")
+        read_key, read_id = new_key("ml")
+        docs = [{"id_chave": write_id, "hash": hash_key(write_key), "papel": Role.WRITE.value, "medidor": meter_id},
+                {"id_chave": read_id, "hash": hash_key(read_key), "papel": Role.READ.value, "medidor": meter_id}]
+        return NewMeterKeys(write_key, read_key), docs
+
+    def adopt(self, docs: list[dict[str, Any]]) -> None:
+        """Keys stored by a committed transaction become valid."""
+        with self._lock:
+            for doc in docs:
+                self._adopt(doc)
+
+    def revoke_meter(self, meter_id: str) -> None:
+        """A deleted meter's keys stop working (their documents went in the same transaction)."""
+        with self._lock:
+            self._by_id = {k: v for k, v in self._by_id.items() if v.principal.meter_id != meter_id}
+            self._cache.clear()
+
+
+def _is_global(stored: StoredKey, role: Role) -> bool:
+    return stored.principal.role is role and stored.principal.meter_id is None

@@ -1,0 +1,131 @@
+"""Every meter, cached in memory (ingest looks one up per request) and written through to the
+document store; creation and deletion each in one atomic write with the meter's keys."""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any, Callable, Iterable
+
+from servidor.domain.atomic import Tables, atomic
+from servidor.domain.errors import Conflict, NotFound
+from servidor.domain.keys import KEYS, KeyRing, NewMeterKeys
+from servidor.domain.meters import STREAM_SEPARATOR, Meter, now_iso
+from servidor.store.documents import DocumentStore
+
+METERS = "medidores"
+# id → the generation its next incarnation gets. Kept after the meter's own document is gone.
+GENERATIONS = "geracoes"
+
+
+def has_documents(docs: DocumentStore) -> bool:
+    """Whether the document store holds any meter or key: a server's documents, not a fresh file."""
+    return bool(docs.all(METERS) or docs.all(KEYS))
+
+
+def retire_streams(docs: DocumentStore, streams: Iterable[str]) -> None:
+    """Record that these readings streams are given up (their readings are being deleted), so an
+    id among them, created again, gets a generation past every one of them: a deleted stream is
+    dead for good, and a new meter must not land on one."""
+    def change(tables: Tables) -> None:
+        for meter_id, generation in _highest_generations(streams).items():
+            current = tables.find(GENERATIONS, "id", meter_id)
+            if current is None or current["proxima"] <= generation:
+                tables.upsert(GENERATIONS, "id", {"id": meter_id, "proxima": generation + 1})
+
+    atomic(docs, change)
+
+
+def _highest_generations(streams: Iterable[str]) -> dict[str, int]:
+    highest: dict[str, int] = {}
+    for stream in streams:
+        meter_id, _, generation = stream.partition(STREAM_SEPARATOR)
+        number = int(generation) if generation.isdigit() else 0
+        highest[meter_id] = max(highest.get(meter_id, 0), number)
+    return highest
+
+
+class MeterRegistry:
+    def __init__(self, docs: DocumentStore, keys: KeyRing, default_zone: str) -> None:
+        self._docs = docs
+        self._keys = keys
+        self.default_zone = default_zone
+        self._lock = threading.Lock()
+        self._meters: dict[str, Meter] = {Meter.from_doc(d).id: Meter.from_doc(d) for d in docs.all(METERS)}
+        self._sorted: tuple[Meter, ...] | None = None
+
+    def get(self, meter_id: str) -> Meter:
+        meter = self._meters.get(meter_id)
+        if meter is None:
+            raise NotFound(f"medidor {meter_id} não existe")
+        return meter
+
+    def find(self, meter_id: str) -> Meter | None:
+        return self._meters.get(meter_id)
+
+    def all(self) -> tuple[Meter, ...]:
+        listed = self._sorted
+        if listed is None:
+            listed = self._sorted = tuple(sorted(self._meters.values(), key=lambda m: m.id))
+        return listed
+
+    def _store(self, meter: Meter) -> None:
+        self._meters[meter.id] = meter
+        self._sorted = None
+
+    def create(self, body: Any) -> tuple[Meter, NewMeterKeys]:
+        """A new meter and its two keys, written together; Conflict if the id exists."""
+        stamp = now_iso()
+        meter = replace(Meter.from_json(body, defaults={"fuso": self.default_zone}), criado_em=stamp, atualizado_em=stamp)
+        keys, key_docs = self._keys.issue(meter.id)
+        with self._lock:
+            if meter.id in self._meters:
+                raise Conflict(f"já existe um medidor com id {meter.id}")
+
+            def change(tables: Tables) -> Meter:
+                reused = tables.find(GENERATIONS, "id", meter.id)
+                created = replace(meter, geracao=reused["proxima"] if reused else 0)
+                tables.insert(METERS, created.to_doc())
+                for doc in key_docs:
+                    tables.insert(KEYS, doc)
+                return created
+
+            meter = atomic(self._docs, change)
+            self._store(meter)
+        self._keys.adopt(key_docs)
+        return meter, keys
+
+    def replace_fields(self, meter_id: str, body: Any) -> Meter:
+        """PUT: the editable fields in `body` replace the meter's; omitted ones return to defaults."""
+        with self._lock:
+            current = self.get(meter_id)
+            fresh = Meter.from_json(body, meter_id=meter_id, defaults={"fuso": self.default_zone})
+            return self._save(replace(fresh, criado_em=current.criado_em, atualizado_em=now_iso(),
+                                      geracao=current.geracao))
+
+    def update(self, meter_id: str, **changes: Any) -> Meter:
+        with self._lock:
+            current = self.get(meter_id)
+            return self._save(replace(current, **changes, atualizado_em=now_iso()))
+
+    def _save(self, meter: Meter) -> Meter:
+        atomic(self._docs, lambda tables: tables.upsert(METERS, "id", meter.to_doc()))
+        self._store(meter)
+        return meter
+
+    def delete(self, meter_id: str, also: Callable[[Tables], None]) -> Meter:
+        """Remove the meter, its keys and whatever `also` removes, in one write, and record the
+        generation its id's next incarnation gets. Returns the meter as it was."""
+        with self._lock:
+            meter = self.get(meter_id)
+
+            def change(tables: Tables) -> None:
+                tables.remove(METERS, "id", meter_id)
+                tables.remove(KEYS, "medidor", meter_id)
+                tables.upsert(GENERATIONS, "id", {"id": meter_id, "proxima": meter.geracao + 1})
+                also(tables)
+
+            atomic(self._docs, change)
+            del self._meters[meter_id]
+            self._sorted = None
+        self._keys.revoke_meter(meter_id)
+        return meter
