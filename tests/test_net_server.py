@@ -14,7 +14,6 @@ import socket
 import struct
 import subprocess
 import time
-from http import HTTPStatus
 from typing import Callable, Iterator
 
 import pytest
