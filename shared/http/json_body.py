@@ -20,9 +20,9 @@ from typing import Any
 # measurements, four levels. 32 leaves room for any client's wrapping and is still far below
 # the ~1,000 levels at which the interpreter's recursion limit breaks the decoder.
 MAX_JSON_DEPTH = 32
-# A meter's energy counter in milli-Wh over a century stays under 16 digits and 2**64 has 20;
-# 30 digits leaves room for any honest number and keeps big-integer arithmetic cheap.
-MAX_JSON_INT_DIGITS = 30
+# 2**64 has 20 digits: seqs, instants in ms and energy counters all fit, and no quantity of the
+# API is wider (the same bound as servidor/api/body.py); beyond it arithmetic gets slow or fails.
+MAX_JSON_INT_DIGITS = 20
 
 # Bodies up to this size are screened by counting their brackets (a few hundred ns); larger ones
 # (batches, with an object per reading) go straight to the skeleton check, which is cheaper
