@@ -35,18 +35,19 @@ sys.path.insert(0, str(ROOT))
 from feed import MeterFeed  # noqa: E402
 from load import post_request  # noqa: E402
 
-# (module, qualified name, what the row says). Inclusive times; none of these calls another,
-# except the store's append, which calls the journal's fdatasync (subtracted from it below).
+# (module where the name is looked up, qualified name, what the row says). Inclusive times; none
+# of these calls another, except the store's append, which calls the journal's fdatasync
+# (subtracted from it below). A function imported by name is wrapped where it is used.
 WRAPPED = (
-    ("servidor.domain.auth", "KeyRing.identify", "auth: key lookup (hash, compare) — servidor/domain/auth"),
-    ("servidor.api.router", "Router.resolve", "routing — servidor/api/router"),
-    ("shared.http.messages", "decode_json", "JSON decode with bounds — shared/http/json_body"),
+    ("servidor.domain.keys", "KeyRing.identify", "auth: key lookup (hash, compare) — servidor/domain/keys"),
+    ("servidor.api.router", "Router.find", "routing — servidor/api/router"),
+    ("servidor.api.call", "decode_json", "JSON decode with bounds — servidor/api/body"),
     ("shared.models", "Reading.from_json", "reading validation — shared/models"),
     ("servidor.store.readings.store", "ReadingStore.append", "store append, without the fdatasync — servidor/store/readings"),
     ("servidor.store.readings.journal", "_datasync", "fdatasync's CPU: one per request here, one per group of writers in the server"),
     ("servidor.domain.alerts", "Alerts.after_ingest", "alerts after ingest — servidor/domain/alerts"),
-    ("servidor.metrics", "Metrics.observe", "metrics — servidor/metrics"),
-    ("shared.http.messages", "Response.of_json", "answer JSON encode — shared/http/messages"),
+    ("servidor.api.metrics", "Metrics.observe", "metrics — servidor/api/metrics"),
+    ("servidor.api.call", "json_response", "answer JSON encode — servidor/api/errors.json_response"),
 )
 # A new meter's first ~1,000 readings cost about twice the later ones (bench/RESULTS.md notes);
 # the server under `make bench` is past them, so these are sent, unmeasured, first.
