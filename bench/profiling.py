@@ -80,7 +80,7 @@ _KEY_CALLS = (
     ("request_parser.py", "next_event"), ("router.py", "resolve"), ("auth.py", "identify"),
     ("call.py", "json"), ("readings.py", "_parse_batch"), ("store.py", "append"),
     ("alerts.py", "after_ingest"), ("serializer.py", "serialize_response"),
-    ("connection.py", "send_all"),
+    ("connection.py", "send"), ("responder.py", "serve"), ("reactor.py", "_on_readable"),
 )
 
 

@@ -19,7 +19,8 @@ from feed import MeterFeed
 from idle import IdleConnections, raise_file_limit
 from load import ConnPlan, LoadResult, run_load
 from report import Figure, machine_info, median, spread, table, write_results
-from servers import BENCH, MonitorServer, ServerProcess, start_ceiling
+from servers import BENCH, MonitorServer, ServerProcess, start_ceiling, start_net_only
+import abuse
 import wrk_check
 
 CONNECTIONS = 32          # the issue's keep-alive connection count
@@ -28,8 +29,9 @@ REPEATS = 3
 ROUNDS = 5                # interleaved comparisons (ceiling / server, empty / 1 M) get more rounds
 WRK_S = 5                 # window of each wrk cross-check run
 # A fresh server's first ~20-30 k single-reading POSTs run at about half the later rate (see
-# the notes in RESULTS.md), so every server gets this much unmeasured load before its rounds.
-WARM_S = 10.0
+# the notes in RESULTS.md), so every server gets this many unmeasured ones before its rounds: a
+# count, not a time, since a slower or busier machine gets through fewer in the same seconds.
+WARM_REQUESTS = 40_000
 SINGLE_S = 6.0            # measuring window of a single-reading run, after WARMUP_S
 WARMUP_S = 1.0
 BATCH = 1000              # readings per request: the API's maximum
@@ -42,6 +44,9 @@ COMPARE_S = 3.0           # window of each empty vs 1 M run: short, so that the 
 CMP_ROUNDS = 10           # alternate often enough to see the same neighbours (±20 % swings)
 LATENCY_S = 5.0           # window of each sequential-latency run
 IDLE = 1_000
+# Issue 8 #2 as found: 7 rounds of 200 connections announcing 4 MiB and stalling left 3,005 MiB.
+ABUSE_ROUNDS = 7
+ABUSE_CONNECTIONS = 200
 
 # Targets, from the issue.
 T_INGEST_RATIO = 0.25
@@ -50,6 +55,7 @@ T_FULL_RATIO = 0.9
 T_BYTES = 16.0
 T_MEMORY_MB = 300
 T_P99_MS = 50.0
+T_ABUSE_RSS = 2.0          # the soak's bound: RSS back under 2× its start once abusers leave
 
 
 def log(message: str) -> None:
@@ -92,13 +98,17 @@ def describe(result: LoadResult) -> str:
 
 def warm_up(server: MonitorServer, feeds: list[MeterFeed], out: dict, key: str) -> None:
     """Unmeasured single-reading load, so that rounds compare warm servers; its rate is kept."""
-    result, *_ = single_load(server, feeds, WARM_S)
+    per_meter = max(1, WARM_REQUESTS // len(feeds))
+    result = run_load(server.host, server.port, [ConnPlan(feeds=[f], requests=per_meter) for f in feeds],
+                      processes=LOAD_PROCESSES)
+    check(result, server.name)
     out[key] = result.rps
-    log(f"  warm-up of {server.name} ({WARM_S:.0f} s, not a figure): {describe(result)}")
+    log(f"  warm-up of {server.name} ({per_meter * len(feeds):,} requests, not a figure): {describe(result)}")
 
 
 def ingest_vs_ceiling(server: MonitorServer, feeds: list[MeterFeed], out: dict) -> None:
     ceiling = start_ceiling()
+    net = start_net_only()
     fake = [MeterFeed.new(f"s{i}", "teto") for i in range(CONNECTIONS)]  # same request bytes
     try:
         for r in range(ROUNDS):
@@ -106,12 +116,18 @@ def ingest_vs_ceiling(server: MonitorServer, feeds: list[MeterFeed], out: dict) 
             # round does not always favour the same side.
             if r % 2 == 0:
                 c, c_cpu, c_load, c_us = single_load(ceiling, fake, SINGLE_S)
+                n, _, _, n_us = single_load(net, fake, SINGLE_S)
                 s, s_cpu, s_load, s_us = single_load(server, feeds, SINGLE_S)
             else:
                 s, s_cpu, s_load, s_us = single_load(server, feeds, SINGLE_S)
+                n, _, _, n_us = single_load(net, fake, SINGLE_S)
                 c, c_cpu, c_load, c_us = single_load(ceiling, fake, SINGLE_S)
             log(f"  round {r + 1}: ceiling {describe(c)} (cpu: server {c_cpu:.2f}, load {c_load:.2f}) | "
+                f"network layer alone {describe(n)} ({n_us:.0f} µs CPU/req) | "
                 f"server {describe(s)} (cpu: server {s_cpu:.2f}, load {s_load:.2f})")
+            out["net"].append(n.rps)
+            out["net_us"].append(n_us)
+            out["net_ratio"].append(n.rps / c.rps if c.rps else 0.0)
             out["ceiling_us"].append(c_us)
             out["single_us"].append(s_us)
             out["ceiling_load_cpu"].append(c_load)
@@ -125,7 +141,7 @@ def ingest_vs_ceiling(server: MonitorServer, feeds: list[MeterFeed], out: dict) 
             out["single_cpu"].append(s_cpu)
         if wrk_check.available():
             # wrk gets meters of its own; two batches each first, since a meter's first readings
-            # cost more (see WARM_S).
+            # cost more (see WARM_REQUESTS).
             wrk_feeds = meters(server, "w", CONNECTIONS)
             run_load(server.host, server.port, [ConnPlan(feeds=[f], batch=BATCH, requests=2) for f in wrk_feeds],
                      processes=LOAD_PROCESSES)
@@ -144,6 +160,7 @@ def ingest_vs_ceiling(server: MonitorServer, feeds: list[MeterFeed], out: dict) 
                 out["wrk_ratio"].append(s["rps"] / c["rps"] if c["rps"] else 0.0)
     finally:
         ceiling.stop()
+        net.stop()
 
 
 def batched(server: MonitorServer, feeds: list[MeterFeed], out: dict) -> None:
@@ -182,6 +199,17 @@ def latency(server: MonitorServer, feed: MeterFeed, out: dict) -> None:
         out["idle_p50"].append(busy.percentile(50))
         out["idle_p99"].append(busy.percentile(99))
         out["idle_open"].append(min(idle.opened, still))
+
+
+def abuse_memory(out: dict) -> None:
+    """Unfinished 4 MiB bodies from a crowd of addresses against a server with default limits."""
+    server = MonitorServer("abuso", client_limits=True)
+    try:
+        out["abuse_start"], out["abuse_rows"] = abuse.run_rounds(server, ABUSE_ROUNDS, ABUSE_CONNECTIONS, log)
+        out["abuse_health"] = server.health().get("estado")
+    finally:
+        out["abuse_exit"] = server.stop()
+    shutil.rmtree(server.workdir, ignore_errors=True)
 
 
 def preload(server: MonitorServer, feeds: list[MeterFeed], out: dict) -> None:
@@ -240,6 +268,8 @@ def figures(out: dict) -> list[Figure]:
     per_reading = out["disk_after"] / max(out["stored"], 1)
     mem_full = out["mem_full"]["VmRSS"] / 1024
     idle_p99 = m(out["idle_p99"])
+    abuse_after = out["abuse_rows"][-1][3]
+    abuse_peak = max(row[2] for row in out["abuse_rows"])
     figs = [
         Figure("ceiling: canned-200 Python server, 32 conns (req/s)", spread(out["ceiling"]),
                runs=[f"{v:,.0f}" for v in out["ceiling"]]),
@@ -247,8 +277,11 @@ def figures(out: dict) -> list[Figure]:
                f"≥ {T_INGEST_RATIO}× ceiling", ratio >= T_INGEST_RATIO, f"{ratio:.3f}× ceiling",
                f"{ratio:.3f}× the ceiling against ≥ {T_INGEST_RATIO}×: {ratio / T_INGEST_RATIO:.0%} of the target "
                f"({m(out['single']):,.0f} req/s vs the {T_INGEST_RATIO * m(out['ceiling']):,.0f} needed)."),
-        Figure("  server CPU per request: monitor vs ceiling (µs)",
-               f"{m(out['single_us']):,.0f} vs {m(out['ceiling_us']):,.0f}", ratio=f"{m(out['single_us']) / max(m(out['ceiling_us']), 1e-9):.1f}×"),
+        Figure("  network layer alone (HttpServer, canned answer), 32 conns (req/s)", spread(out["net"]),
+               ratio=f"{m(out['net_ratio']):.3f}× ceiling"),
+        Figure("  server CPU per request: ceiling / network layer alone / monitor (µs)",
+               f"{m(out['ceiling_us']):,.0f} / {m(out['net_us']):,.0f} / {m(out['single_us']):,.0f}",
+               ratio=f"{m(out['single_us']) / max(m(out['ceiling_us']), 1e-9):.1f}× ceiling"),
         Figure("  its latency under load, p50 / p99 (ms)",
                f"{m(out['single_p50']):.1f} / {m(out['single_p99']):.1f}"),
         Figure("batched POSTs, 1000 readings each, 4 conns (readings/s)", spread(out["batch"]),
@@ -271,6 +304,12 @@ def figures(out: dict) -> list[Figure]:
                f"≤ {T_MEMORY_MB} MB", mem_full <= T_MEMORY_MB, f"{mem_full / T_MEMORY_MB:.2f}× target",
                f"{mem_full:.0f} MB resident with 1 M readings against ≤ {T_MEMORY_MB} MB "
                f"({mem_full - T_MEMORY_MB:+.0f} MB)."),
+        Figure(f"server RSS after {ABUSE_ROUNDS} rounds of {ABUSE_CONNECTIONS} stalled 4 MiB bodies (MiB)",
+               f"{abuse_after:.0f} (start {out['abuse_start']:.0f}, peak {abuse_peak:.0f})",
+               f"≤ {T_ABUSE_RSS:.0f}× start", abuse_after <= T_ABUSE_RSS * out["abuse_start"],
+               f"{abuse_after / out['abuse_start']:.2f}× start",
+               f"{abuse_after:.0f} MiB resident after the abusive clients left, {abuse_after / out['abuse_start']:.2f}× "
+               f"the {out['abuse_start']:.0f} MiB at start."),
         Figure("latency, 1 client sequential, p50 / p99 (ms)", f"{m(out['lat_p50']):.2f} / {m(out['lat_p99']):.2f}"),
         Figure(f"  same with {IDLE:,} idle keep-alive conns, p50 / p99 (ms)",
                f"{m(out['idle_p50']):.2f} / {idle_p99:.2f}", f"p99 < {T_P99_MS:.0f} ms",
@@ -302,7 +341,7 @@ def details(out: dict) -> str:
         f"{LATENCY_S:.0f} s for latency; batched runs are fixed work (bodies built before the clock).",
         f"- wrk cross-check ({'ran' if out['wrk_ceiling'] else 'skipped: wrk not installed'}): ceiling "
         f"{r(out['wrk_ceiling'])}; server {r(out['wrk_single'])}; ratios {r(out['wrk_ratio'], '{:.3f}')}.",
-        f"- Warm-up (unmeasured {WARM_S:.0f} s of single-reading load before the rounds): fresh empty server "
+        f"- Warm-up (unmeasured {WARM_REQUESTS:,} single-reading POSTs before the rounds): fresh empty server "
         f"{out['cold_empty']:,.0f} req/s; 1 M server right after its batch preload {out['cold_full']:,.0f} req/s.",
         f"- Ceiling runs (req/s): {r(out['ceiling'])}; server runs: {r(out['single'])}; "
         f"per-round ratios: {r(out['single_ratio'], '{:.3f}')}.",
@@ -324,6 +363,13 @@ def details(out: dict) -> str:
         f"after the comparison runs {out['mem_end']}.",
         f"- Latency rounds p99 (ms): alone {r(out['lat_p99'], '{:.2f}')}; with idle {r(out['idle_p99'], '{:.2f}')}; "
         f"idle connections still open {r(out['idle_open'], '{}')}.",
+        f"- Network layer alone (bench/net_only_server.py: HttpServer answering a canned 200) runs (req/s): "
+        f"{r(out['net'])}; ratios to the ceiling {r(out['net_ratio'], '{:.3f}')}; server CPU µs per request "
+        f"{r(out['net_us'])} (ceiling {r(out['ceiling_us'])}; monitor {r(out['single_us'])}).",
+        f"- Memory under unfinished bodies (bench/abuse.py, a server with default limits, connections spread over "
+        f"100 loopback addresses): RSS at start {out['abuse_start']:.0f} MiB; per round (outcome, peak so far, after "
+        f"they left): " + "; ".join(f"{row[1]}, {row[2]:.0f}, {row[3]:.0f}" for row in out["abuse_rows"])
+        + f"; /saude estado after: {out['abuse_health']}; exit code {out['abuse_exit']}.",
         f"- Server exit codes on SIGTERM: {out['exit_codes']}.",
     ])
 
@@ -336,8 +382,9 @@ def main() -> int:
     parser.add_argument("--saida", type=Path, default=BENCH / "RESULTS.md", help="where to write the results")
     args = parser.parse_args()
     if args.rapido:
-        global REPEATS, ROUNDS, CMP_ROUNDS, WARM_S, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD
-        REPEATS, ROUNDS, CMP_ROUNDS, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, WARM_S = 1, 1, 2, 2.0, 2.0, 2.0, 100_000, 2.0
+        global REPEATS, ROUNDS, CMP_ROUNDS, WARM_REQUESTS, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, ABUSE_ROUNDS
+        REPEATS, ROUNDS, CMP_ROUNDS, SINGLE_S, COMPARE_S, LATENCY_S, PRELOAD, WARM_REQUESTS = 1, 1, 2, 2.0, 2.0, 2.0, 100_000, 4_000
+        ABUSE_ROUNDS = 2
     files = raise_file_limit()   # before any server starts: children inherit it
     info = machine_info()
     log(f"machine: {info['nproc']} CPUs, {info['cpu']}, {info['ram']}, Python {info['python']}; "
@@ -345,7 +392,7 @@ def main() -> int:
     out: dict = {k: [] for k in ("ceiling", "single", "single_ratio", "single_p50", "single_p99", "ceiling_cpu",
                                  "single_cpu", "ceiling_us", "single_us", "ceiling_load_cpu", "single_load_cpu", "batch", "batch_cpu", "lat_p50", "lat_p99", "idle_p50", "idle_p99",
                                  "idle_open", "cmp_empty", "cmp_full", "cmp_ratio", "cmp_empty_us", "cmp_full_us", "wrk_ceiling",
-                                 "wrk_single", "wrk_ratio")}
+                                 "wrk_single", "wrk_ratio", "net", "net_us", "net_ratio")}
     started = time.monotonic()
     empty = MonitorServer("vazio")
     full: MonitorServer | None = None
@@ -353,27 +400,29 @@ def main() -> int:
         empty_feeds = meters(empty, "s", CONNECTIONS)
         out["mem_empty"] = empty.memory_kib()
         warm_up(empty, empty_feeds, out, "cold_empty")
-        log("1/6 single-reading POSTs vs the ceiling server, interleaved")
+        log("1/7 single-reading POSTs vs the ceiling server and the network layer alone, interleaved")
         ingest_vs_ceiling(empty, empty_feeds, out)
-        log("2/6 batches of 1000 readings")
+        log("2/7 batches of 1000 readings")
         batch_feeds = meters(empty, "b", BATCH_CONNECTIONS)
         batched(empty, batch_feeds, out)
-        log(f"3/6 latency, one sequential client, without and with {IDLE:,} idle connections")
+        log(f"3/7 latency, one sequential client, without and with {IDLE:,} idle connections")
         latency(empty, meters(empty, "l", 1)[0], out)
-        log("4/6 a second server, preloaded with 1,000,000 readings")
+        log(f"4/7 memory: {ABUSE_ROUNDS} rounds of {ABUSE_CONNECTIONS} connections announcing 4 MiB bodies and stalling")
+        abuse_memory(out)
+        log("5/7 a second server, preloaded with 1,000,000 readings")
         full = MonitorServer("1M")
         full_feeds = meters(full, "s", PRELOAD_METERS)
         preload(full, full_feeds, out)
         out["mem_full"] = full.memory_kib()
         log(f"  memory with 1 M readings: {out['mem_full']}")
-        log("5/6 single-reading POSTs, empty vs 1 M stored, interleaved")
+        log("6/7 single-reading POSTs, empty vs 1 M stored, interleaved")
         warm_up(full, full_feeds[:CONNECTIONS], out, "cold_full")
         empty_vs_full(empty, empty_feeds, full, full_feeds[:CONNECTIONS], out)
         out["mem_end"] = full.memory_kib()
         out["health_full"] = full.health()["armazenamento"]
     finally:
         out["exit_codes"] = {"empty": empty.stop(), "1M": full.stop() if full else None}
-    log("6/6 compaction of the 1 M store, in this process")
+    log("7/7 compaction of the 1 M store, in this process")
     compact_offline(full.readings_dir, out)
     sections = []
     if not args.sem_perfil:

@@ -92,16 +92,22 @@ def start_ceiling() -> ServerProcess:
     return ServerProcess("ceiling", [sys.executable, str(BENCH / "ceiling_server.py")])
 
 
+def start_net_only() -> ServerProcess:
+    return ServerProcess("rede", [sys.executable, str(BENCH / "net_only_server.py")])
+
+
 class MonitorServer(ServerProcess):
     """`python -m servidor` on a fresh database in its own temporary directory.
 
     With `profile_to`, it runs under bench/profiled_server.py and writes pstats there on stop.
     With `copy_of` (a stopped MonitorServer), it starts on a copy of that one's databases, so its
-    meters, keys and readings are there from the start.
+    meters, keys and readings are there from the start. `client_limits` keeps the per-client
+    limits a deployment has (the load generators play a fleet from one address and turn them off).
     """
 
     def __init__(self, name: str, profile_to: Path | None = None, cpu_clock: bool = False,
-                 copy_of: "MonitorServer | None" = None) -> None:
+                 copy_of: "MonitorServer | None" = None, client_limits: bool = False,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.admin_key = copy_of.admin_key if copy_of else "adm-" + secrets.token_hex(16)
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.db = workdir / "db.json"
@@ -110,6 +116,10 @@ class MonitorServer(ServerProcess):
             shutil.copy2(copy_of.db, self.db)
             shutil.copytree(copy_of.readings_dir, self.readings_dir)
         options = ["--porta", "0", "--db", str(self.db), "--log-level", "WARNING"]
+        if not client_limits:
+            # The load comes from one address (127.0.0.1) playing a whole fleet: per-client limits off.
+            options += ["--conexoes-por-cliente", "0", "--requisicoes-por-segundo", "0"]
+        options += extra_args
         if profile_to is None:
             argv = [sys.executable, "-m", "servidor", *options]
         else:

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 from urllib.parse import quote
 
 from shared.contract import API_PREFIX, decode_error
-from shared.http import HttpClient, ResponseError
+from shared.http import ResponseError
+from shared.http_client import HttpClient
 from shared.http.messages import Response
 
 # A whole request (connect, send up to ~400 KiB, the server's fsync, the answer) within this.

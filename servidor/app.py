@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from servidor.api import openapi
 from servidor.api.dispatch import CORS, Dispatcher
+from servidor.api.envelope import error_response
 from servidor.api.legacy import body_until_close
 from servidor.api.metrics import Metrics
 from servidor.api.routes import build_router
@@ -37,7 +38,7 @@ from servidor.domain.services import Services
 from servidor.domain.system import HealthCheck, SystemStatus
 from servidor.domain.tariffs import TariffBook
 from servidor.domain.views import MeterViews
-from servidor.net import HttpServer
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
 from servidor.store.documents import DocumentStore
 from servidor.store.inbox import Inbox, inbox_dir
@@ -125,10 +126,12 @@ class App:
         self.router = build_router(self._system_routes, with_legacy=settings.legacy)
         self.handle = Dispatcher(self.services, self.router, self.metrics).handle
 
-    def listen(self, host: str = "127.0.0.1", port: int = 0, *, workers: int = DEFAULT_WORKERS) -> HttpServer:
+    def listen(self, host: str = "127.0.0.1", port: int = 0, *, workers: int = DEFAULT_WORKERS,
+               server_limits: ServerLimits = DEFAULT_SERVER_LIMITS) -> HttpServer:
         """The socket server for this app (not started). /metrics counts its connections."""
         server = HttpServer(self.handle, host, port, workers=workers, default_headers=CORS,
-                            body_until_close=body_until_close if self.settings.legacy else None)
+                            body_until_close=body_until_close if self.settings.legacy else None,
+                            error_response=error_response, server_limits=server_limits)
         self._system_routes.open_connections = lambda: server.open_connections
         for check in _health_checks(server):
             self.services.system.add_check(check)

@@ -19,6 +19,7 @@ from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
 from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
+from servidor.net import DEFAULT_SERVER_LIMITS
 from servidor.store import StoreError
 from servidor.store.documents import DocumentStore, StoreTooNew
 from servidor.store.readings import ReadingStore
@@ -41,9 +42,10 @@ administração e a de registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONIT
 Envie-as como Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
 Perdeu uma? `servidor chave nova --admin` (ou --registro) faz outra, com o servidor parado ou rodando.
 
-variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL
-valem como as opções de mesmo nome; MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da
-demonstração (demo-admin, demo-registro, as de db.json.example) só são aceitas com MONITOR_DEMO=1.
+variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL,
+MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome;
+MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração (demo-admin, demo-registro,
+as de db.json.example) só são aceitas com MONITOR_DEMO=1.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 4 banco ilegível, leituras danificadas, ou banco vazio/ausente ao lado de leituras gravadas;
@@ -79,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log em JSON, um objeto por linha (para coletores de log)")
     parser.add_argument("--trabalhadores", type=int, default=DEFAULT_WORKERS,
                         help=f"threads que atendem requisições prontas (padrão: {DEFAULT_WORKERS})")
+    parser.add_argument("--conexoes-por-cliente", type=int, metavar="N",
+                        default=int(env("MONITOR_CONEXOES_POR_CLIENTE", DEFAULT_SERVER_LIMITS.max_connections_per_client)),
+                        help="conexões abertas por endereço de cliente; além disso, 429 (padrão: "
+                             f"{DEFAULT_SERVER_LIMITS.max_connections_per_client}; 0 desliga, p.ex. atrás de um proxy)")
+    parser.add_argument("--requisicoes-por-segundo", type=float, metavar="N",
+                        default=float(env("MONITOR_REQUISICOES_POR_SEGUNDO", DEFAULT_SERVER_LIMITS.requests_per_second_per_client)),
+                        help="requisições por segundo por endereço, com rajadas do dobro; além disso, 429 (padrão: "
+                             f"{DEFAULT_SERVER_LIMITS.requests_per_second_per_client:g}; 0 desliga)")
     parser.add_argument("--sem-legado", action="store_true", default=env("MONITOR_SEM_LEGADO") == "1",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=), abertas sem chave "
                              "(ou MONITOR_SEM_LEGADO=1)")
@@ -127,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(2, f"fuso desconhecido: {args.fuso} (use um nome IANA como America/Sao_Paulo)")
     if not 0 <= args.porta <= 65535:
         return fail(2, f"porta inválida: {args.porta}")
+    if args.conexoes_por_cliente < 0 or args.requisicoes_por_segundo < 0:
+        return fail(2, "limites por cliente não podem ser negativos (0 desliga)")
 
     raise_open_file_limit()
     db_path = args.db.resolve()
@@ -172,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             "  Escolha chaves suas (MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO, ou nenhuma para o servidor criar),\n"
             f"  ou, se é mesmo uma demonstração, defina {DEMO_ENV}=1."))
     app = App(docs, store, settings, announce=None)
-    server = app.listen(args.host, args.porta, workers=args.trabalhadores)
+    server = app.listen(args.host, args.porta, workers=args.trabalhadores, server_limits=DEFAULT_SERVER_LIMITS.per_client(
+        args.conexoes_por_cliente, args.requisicoes_por_segundo))
     try:
         server.start()
     except OSError as exc:

@@ -18,11 +18,13 @@ settings.register_profile("monitor", deadline=None, suppress_health_check=[Healt
 settings.load_profile("monitor")
 
 from servidor.app import App, Settings, readings_dir
-from servidor.net import HttpServer
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 
 ADMIN = "chave-admin-de-teste"
+# The server's limits with the per-client ones off (see start_server).
+LOOPBACK_FLEET = DEFAULT_SERVER_LIMITS.per_client(0, 0)
 REGISTRATION = "chave-registro-de-teste"
 TEST_KEY_COST = 2**4
 
@@ -110,7 +112,9 @@ def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None,
     # A fuzzed webhook_url (schemathesis) must never be called: tests/test_webhooks.py turns it on.
     settings.setdefault("webhooks", False)
     app = App(docs, store, Settings(**settings), announce=lambda _: None)
-    server = app.listen(workers=8)
+    # Every test client is 127.0.0.1, so the per-client limits would count the whole suite's
+    # simulated fleet as one client; they have their own tests (test_net_limits.py).
+    server = app.listen(workers=8, server_limits=LOOPBACK_FLEET)
     server.start()
     app.start()
     port = server.address[1]

@@ -21,6 +21,7 @@ import pytest
 from medidor.agent import Agent
 from medidor.config import AgentConfig
 from servidor.api.dispatch import CORS
+from servidor.api.envelope import error_response
 from servidor.api.legacy import body_until_close
 from servidor.app import App, Settings, readings_dir
 from servidor.net import HttpServer
@@ -150,7 +151,7 @@ class Server:
                        announce=lambda _: None)
         handler = self.app.handle if self.wrap is None else self.wrap(self.app.handle)
         self.http = HttpServer(handler, "127.0.0.1", 0, workers=4, body_until_close=body_until_close,
-                               default_headers=CORS)
+                               default_headers=CORS, error_response=error_response)
         self.http.start()
         self.app.start()
         self.port = self.http.address[1]

@@ -1,6 +1,7 @@
 """HttpClient against real sockets on port 0: keep-alive, reconnects, framing, errors."""
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -13,11 +14,11 @@ from shared.http import (
     END_OF_STREAM,
     NEED_DATA,
     SEND_CONTINUE,
-    HttpClient,
     Request,
     RequestParser,
     ResponseError,
 )
+from shared.http_client import HttpClient
 
 # answer(request, index of the request on its connection) -> bytes to write, or None to hang up.
 Answer = Callable[[Request, int], "bytes | None"]
@@ -149,7 +150,8 @@ def test_client_reconnects_when_server_closed_idle_connection(serve):
     with HttpClient(peer.url) as client:
         assert client.request("GET", "/1").status == 200
         assert peer.hung_up.wait(2)
-        time.sleep(0.1)  # let the FIN reach the client's socket
+        # The FIN is on its way: wait until the client's idle socket sees it, not a fixed while.
+        assert select.select([client._sock], [], [], 2)[0]
         # Detected before writing, so even a non-idempotent POST is safely sent on a new connection.
         assert client.request("POST", "/2", body=b"x").status == 200
     assert peer.connections == 2
@@ -231,10 +233,13 @@ def test_silent_server_raises_timeout(serve):
 
 
 def test_refused_connection_raises_connection_error():
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    with HttpClient(f"http://127.0.0.1:{port}", timeout=2) as client, pytest.raises(ConnectionError):
-        client.request("GET", "/")
+    # Bound but not listening: connecting is refused, and the port stays ours for the whole test
+    # (closing it first would let another process take it in between).
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        with HttpClient(f"http://127.0.0.1:{port}", timeout=2) as client, pytest.raises(ConnectionError):
+            client.request("GET", "/")
 
 
 def test_garbage_answer_raises_response_error(serve):

@@ -14,11 +14,12 @@ import socket
 import struct
 import subprocess
 import time
-from http import HTTPStatus
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
+from servidor.api.envelope import error_response
+from servidor.api.errors import MethodNotAllowed
 from servidor.net import HttpServer
 from shared.http.limits import Limits
 from shared.http.messages import Request, Response
@@ -26,20 +27,12 @@ from shared.http.messages import Request, Response
 SMALL_LIMITS = Limits(max_request_line=256, max_header_bytes=1024, max_body_bytes=100)
 
 
-class AppError(Exception):
-    """Stands in for the app's ApiError root: status, code, message and optional headers."""
-
-    def __init__(self, status: int, code: str, message: str, headers=()) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
 def echo_app(request: Request) -> Response:
     if request.path == "/boom":
         raise RuntimeError("segredo interno: senha=hunter2")
     if request.path == "/proibido":
-        raise AppError(HTTPStatus.METHOD_NOT_ALLOWED, "metodo_nao_permitido", "Use GET",
-                       headers=(("allow", "GET"),))
+        # An API refusal that escaped its dispatcher: error_response still answers it as the API would.
+        raise MethodNotAllowed(request.method, ("GET",))
     if request.path == "/fechar":
         return Response.of_json(200, {"ok": True}, close=True)
     return Response.of_json(200, {
@@ -52,7 +45,7 @@ def echo_app(request: Request) -> Response:
 
 @contextlib.contextmanager
 def serving(handler=echo_app, **kwargs) -> Iterator[HttpServer]:
-    kwargs.setdefault("error_types", (AppError,))
+    kwargs.setdefault("error_response", error_response)
     server = HttpServer(handler, **kwargs)
     server.start()
     try:
@@ -64,8 +57,16 @@ def serving(handler=echo_app, **kwargs) -> Iterator[HttpServer]:
 class RawClient:
     """A socket plus one buffered reader, so pipelined responses are read back one by one."""
 
-    def __init__(self, address: tuple[str, int], timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection(address, timeout=timeout)
+    def __init__(self, address: tuple[str, int], timeout: float = 5.0, *, source: str | None = None,
+                 rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            # Before connect, so the window the client advertises is small from the start.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            self.sock.bind((source, 0))     # another loopback address is another client
+        self.sock.settimeout(timeout)
+        self.sock.connect(address)
         self.file = self.sock.makefile("rb")
 
     def send(self, data: bytes) -> None:
@@ -99,6 +100,15 @@ class RawClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(0.01)
 
 
 def assert_json_error(body: bytes, code: str) -> dict:
@@ -260,14 +270,14 @@ def test_handler_exception_is_a_bare_500_and_the_server_keeps_serving(caplog):
         assert client.response()[0] == 200
 
 
-def test_app_error_type_becomes_its_json_error_and_keeps_the_connection():
+def test_an_api_refusal_that_escaped_gets_its_own_answer_and_keeps_the_connection():
     with serving() as server, RawClient(server.address) as client:
         client.send(b"POST /proibido HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
         status, headers, body = client.response()
         assert status == 405
         assert headers["allow"] == "GET"
         assert "connection" not in headers
-        assert json.loads(body) == {"erro": {"codigo": "metodo_nao_permitido", "mensagem": "Use GET"}}
+        assert_json_error(body, "metodo_nao_permitido")
         client.send(b"GET /de-novo HTTP/1.1\r\nHost: t\r\n\r\n")
         assert client.response()[0] == 200
 
@@ -343,7 +353,4 @@ def test_peer_that_leaves_mid_response_is_cleaned_up_and_the_server_carries_on()
         conn.request("GET", "/depois")
         assert conn.getresponse().status == 200
         conn.close()
-        deadline = time.monotonic() + 3
-        while server.open_connections and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.open_connections == 0
+        wait_until(lambda: server.open_connections == 0, 3, "every connection closed")

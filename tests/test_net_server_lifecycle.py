@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from servidor.net import Deferred, HttpServer
+from servidor.api.envelope import error_response
+from servidor.net import Deferred, HttpServer, ServerLimits
 from shared.http.limits import Limits
 from shared.http.messages import Request, Response
-from test_net_server import RawClient, assert_json_error, echo_app, serving
+from test_net_server import RawClient, assert_json_error, echo_app, serving, wait_until
 
 FAST_TIMEOUTS = Limits(idle_timeout=0.3, read_timeout=0.3)
 
@@ -87,16 +88,14 @@ def test_a_thousand_idle_connections_do_not_delay_an_ordinary_request():
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
     idle: list[socket.socket] = []
     try:
-        with serving(workers=4) as server:
+        # Every socket comes from 127.0.0.1: lift the per-client cap that would stop them at 256.
+        with serving(workers=4, server_limits=ServerLimits(max_connections_per_client=0)) as server:
             for _ in range(idle_count):
                 idle.append(socket.create_connection(server.address, timeout=5))
             # Half of them have started a request and stalled: still no worker is held.
             for sock in idle[::2]:
                 sock.sendall(b"GET /parado HTTP/1.1\r\n")
-            deadline = time.monotonic() + 5
-            while server.open_connections < idle_count and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert server.open_connections == idle_count
+            wait_until(lambda: server.open_connections == idle_count, what=f"{idle_count} connections held")
             started = time.monotonic()
             status, body = get(server.address, "/normal")
             elapsed = time.monotonic() - started
@@ -110,7 +109,7 @@ def test_a_thousand_idle_connections_do_not_delay_an_ordinary_request():
 
 
 def test_connections_beyond_max_connections_get_503_and_close():
-    with serving(max_connections=2) as server:
+    with serving(server_limits=ServerLimits(max_connections=2)) as server:
         held = [RawClient(server.address) for _ in range(2)]
         try:
             for client in held:                      # make sure both were accepted first
@@ -189,12 +188,11 @@ def test_deferred_already_resolved_when_returned_is_answered():
 
 def test_parked_long_poll_is_answered_503_on_shutdown():
     parked: list[Deferred] = []
-    server = HttpServer(long_poll_app(parked, delay=0), workers=2)
+    server = HttpServer(long_poll_app(parked, delay=0), workers=2, error_response=error_response)
     server.start()
     with RawClient(server.address) as client:
         client.send(b"GET /espera HTTP/1.1\r\nHost: t\r\n\r\n")
-        while not parked:
-            time.sleep(0.01)
+        wait_until(lambda: bool(parked), what="the long poll parked")
         started = time.monotonic()
         server.shutdown(timeout=5)
         assert time.monotonic() - started < 2.0
@@ -249,7 +247,10 @@ def test_shutdown_is_idempotent_and_safe_before_start():
 def test_handler_that_outlives_the_shutdown_timeout_does_not_hang_shutdown():
     release = threading.Event()
 
+    entered = threading.Event()
+
     def stuck_app(request: Request) -> Response:
+        entered.set()
         release.wait(5)
         return Response(204)
 
@@ -257,7 +258,7 @@ def test_handler_that_outlives_the_shutdown_timeout_does_not_hang_shutdown():
     server.start()
     with RawClient(server.address) as client:
         client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        time.sleep(0.1)
+        assert entered.wait(5)
         started = time.monotonic()
         server.shutdown(timeout=0.3)
         assert time.monotonic() - started < 2.5

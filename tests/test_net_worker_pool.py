@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 
@@ -44,9 +43,11 @@ def test_shutdown_runs_jobs_already_queued_then_refuses_new_ones():
     pool = WorkerPool(1, name="pool-c")
     pool.start()
     results: list[int] = []
-    pool.submit(time.sleep, 0.1)
+    busy = threading.Event()
+    pool.submit(busy.wait, 5)                 # the only worker is held: the rest must queue
     for i in range(5):
         pool.submit(results.append, i)
+    busy.set()
     assert pool.shutdown(timeout=5)
     assert results == [0, 1, 2, 3, 4]
     assert pool.submit(results.append, 99) is False

@@ -1,7 +1,7 @@
 """The API as the terminal app and the menu use it: methods that return `usuario.models` values
 and raise one small ApiError family, so no screen ever sees HTTP.
 
-Built on `shared.http.client.HttpClient`, which owns one socket and is not thread-safe. Textual
+Built on `shared.http_client.HttpClient`, which owns one socket and is not thread-safe. Textual
 runs each thread worker on some executor thread, so instead of one client per thread this keeps
 a small pool: a call takes an idle client (or makes one), and gives it back when the answer is
 complete. Two workers never share a socket, and kept-alive connections are reused across calls.
@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from shared.contract import API_PREFIX, decode_error
-from shared.http.client import HttpClient
+from shared.http_client import HttpClient
 from shared.http.errors import ResponseError
 from shared.http.messages import Response
 

@@ -1,9 +1,15 @@
-"""One accepted client socket with its parser, its owner and its deadline.
+"""One accepted client socket with its parser, its unsent output, its owner and its deadline.
 
-A connection belongs to exactly one owner at a time, and only the owner touches its socket
-and parser: the selector thread while it waits for bytes (READING) or drains before closing
-(LINGERING), a worker while a complete request is answered (BUSY), nobody while a Deferred
-is pending (PARKED). Ownership moves by handing the object over, so no per-connection lock.
+A connection belongs to exactly one owner at a time, and only the owner touches its socket and
+parser: the selector thread while it waits for bytes (READING), for room to write (WRITING) or
+drains before closing (LINGERING), a worker while a complete request is answered (BUSY), nobody
+while a Deferred is pending (PARKED). Ownership moves by handing the object over (a job in the
+pool, or one-shot interest in the poller), so there is no per-connection lock.
+
+The socket is non-blocking for its whole life: a write that does not fit leaves the rest in
+`out` for the selector thread to send as the client reads, and no further request is parsed
+until it is gone. A client that stops reading therefore holds one response and a descriptor,
+never a thread.
 """
 from __future__ import annotations
 
@@ -13,20 +19,21 @@ import socket
 from typing import Callable
 
 from shared.http.limits import Limits
-from shared.http.request_parser import END_OF_STREAM, NEED_DATA, SEND_CONTINUE, RequestParser
+from shared.http.request_parser import END_OF_STREAM, NEED_DATA, SEND_CONTINUE, RequestParser, Sentinel
 from shared.http.serializer import CONTINUE_BYTES
 
+from .clients import Client
 from .deferred import Deferred
 
 # One recv per readiness event. 64 KiB takes a whole batch of readings in a few calls while
 # keeping a single greedy client from monopolising the selector thread.
 RECV_BYTES = 64 * 1024
 
-# Longest a worker waits for a client to take a response (total, for the whole response: since
-# Python 3.5 sendall's timeout is not reset by partial progress). Bounds how long a client that
-# stops reading can hold a worker; our largest responses (a year of hourly readings) are a few
-# hundred KiB, which any live client reads in well under a second.
-WRITE_TIMEOUT = 30.0
+# The kernel's send buffer for each connection, fixed instead of autotuned: Linux grows it up to
+# 4 MiB per socket on fast links, which lets one client that stops reading pin that much kernel
+# memory and have the server compute every answer that fits before it notices. 256 KiB still
+# takes our largest answers in one write.
+SEND_BUFFER = 256 * 1024
 
 # RFC 9112 §9.6: a server closing a connection should half-close its write side, then keep
 # reading until the client closes too, or the unread bytes make the kernel answer with a
@@ -35,23 +42,28 @@ WRITE_TIMEOUT = 30.0
 LINGER_TIMEOUT = 2.0
 LINGER_MAX_BYTES = 1024 * 1024
 
+# What pump() returns when an interim `100 Continue` did not fit in the socket: the rest is in
+# `out`, and parsing goes on once it is sent.
+WRITE_PENDING = Sentinel("WRITE_PENDING")
+
 _ids = itertools.count(1)
 
 
 class After(enum.Enum):
-    """What a worker asks the selector to do with a connection it hands back."""
+    """What happens to a connection once its pending output is sent."""
 
-    READ = "read"              # wait for the next request
+    READ = "read"              # parse the next request (keep-alive)
     LINGER = "linger"          # last response written: drain, then close (RFC 9112 §9.6)
-    CLOSE = "close"            # close now (peer gone, or it already closed its side)
+    CLOSE = "close"            # close now
 
 
 class State(enum.Enum):
     READING = "reading"        # selector waits for request bytes (idle or partial request)
+    WRITING = "writing"        # selector waits for room to send the rest of a response
     BUSY = "busy"              # a worker is answering a complete request
     PARKED = "parked"          # a Deferred is pending; the socket is not read
     LINGERING = "lingering"    # write side closed, draining until the peer closes
-    RETURNING = "returning"    # a worker handed it back; the selector has not taken it yet
+    RETURNING = "returning"    # a worker asked the selector to close it; not done yet
     CLOSED = "closed"
 
 
@@ -62,22 +74,32 @@ class Connection:
         self,
         sock: socket.socket,
         peer: tuple,
+        client: Client,
         limits: Limits,
         body_until_close: Callable[[str, str], bool] | None,
     ) -> None:
         self.id = next(_ids)
         self.sock = sock
         self.peer = peer
+        self.client = client
         self.parser = RequestParser(limits, body_until_close)
         self.state = State.READING
-        # When the selector must act on this connection: close (idle, linger) or 408 (read).
+        # When the selector must act on this connection: close (idle, linger, write), or 408.
         self.deadline = 0.0
+        # When the connection last became idle (accepted, or its last answer sent). Bytes that
+        # start no request (bare CRLFs) do not move it, so they cannot keep a connection open.
+        self.idle_since = 0.0
         # Monotonic time the first byte of the current request arrived; None between requests.
         self.request_started: float | None = None
         # The peer closed its write side (recv returned b""); no more bytes will ever come.
         self.eof = False
         self.drained = 0
         self.deferred: Deferred | None = None
+        # Unsent bytes of the response being written, and what to do once they are sent.
+        self.out: memoryview | None = None
+        self.after = After.READ
+        # Bytes counted against the server's memory budget for this connection.
+        self.charge = 0
 
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer} {self.state.value}>"
@@ -85,7 +107,8 @@ class Connection:
     # -- protocol -------------------------------------------------------------------------
 
     def pump(self) -> object:
-        """The next parser event that needs the owner: a Request, NEED_DATA or END_OF_STREAM.
+        """The next parser event that needs the owner: a Request, NEED_DATA, END_OF_STREAM or
+        WRITE_PENDING.
 
         RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for the interim
         response before sending the body, so SEND_CONTINUE is answered here and parsing goes
@@ -94,7 +117,9 @@ class Connection:
         while True:
             event = self.parser.next_event()
             if event is SEND_CONTINUE:
-                self._send_interim(CONTINUE_BYTES)
+                if not self.send(CONTINUE_BYTES):
+                    self.after = After.READ
+                    return WRITE_PENDING
                 continue
             if event is NEED_DATA and self.eof:
                 # The parser must settle a stream that has ended; if it still wants bytes,
@@ -110,6 +135,10 @@ class Connection:
             self.eof = True
             self.parser.receive_eof()
 
+    def forget_input(self) -> None:
+        """Drop what the parser holds (up to a whole body): no request will be read again."""
+        self.parser = RequestParser()
+
     @property
     def request_pending(self) -> bool:
         return self.parser.pending()
@@ -117,43 +146,41 @@ class Connection:
     # -- socket I/O -----------------------------------------------------------------------
 
     def recv(self) -> bytes | None:
-        """One non-blocking read; None when nothing is there after all (spurious wakeup)."""
+        """One non-blocking read; None when nothing is there after all. Raises OSError."""
         try:
             return self.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
             return None
 
-    def send_all(self, data: bytes) -> None:
-        """Write a whole response from a worker; raises OSError (timeout, reset, broken pipe).
+    def send(self, data: bytes) -> bool:
+        """Write without waiting: True when all of `data` went out, else the rest waits in `out`.
 
-        A response usually fits the socket's send buffer, so one non-blocking send takes it
-        whole and the socket never changes mode (each mode change is a syscall, twice per
-        request). Only a response the buffer cannot take waits, for at most WRITE_TIMEOUT."""
-        if self.sock.gettimeout() == 0.0:
-            try:
-                sent = self.sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            if sent == len(data):
-                return
-            data = memoryview(data)[sent:]
-        self.sock.settimeout(WRITE_TIMEOUT)
-        self.sock.sendall(data)
-
-    def _send_interim(self, data: bytes) -> None:
-        # When the selector thread owns the socket it is non-blocking; its send buffer is empty
-        # then (workers finish every response before handing a connection back), so these few
-        # bytes are taken whole. A worker's socket is in timeout mode and sendall just waits.
-        if self.sock.gettimeout() == 0.0:
+        A response usually fits the socket's send buffer and goes in one call. Raises OSError
+        when the peer is gone.
+        """
+        try:
             sent = self.sock.send(data)
-            if sent != len(data):
-                raise ConnectionError("interim response did not fit in an empty send buffer")
-        else:
-            self.sock.sendall(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent == len(data):
+            return True
+        self.out = memoryview(data)[sent:]
+        return False
 
-    def make_nonblocking(self) -> None:
-        if self.sock.gettimeout() != 0.0:  # gettimeout reads a field; setblocking is a syscall
-            self.sock.setblocking(False)
+    def flush(self) -> bool:
+        """Send more of `out` (the socket was writable); True once it is all gone."""
+        out = self.out
+        if out is None:
+            return True
+        try:
+            sent = self.sock.send(out)
+        except (BlockingIOError, InterruptedError):
+            return False
+        if sent == len(out):
+            self.out = None
+            return True
+        self.out = out[sent:]
+        return False
 
     def half_close(self) -> None:
         """Send FIN after the last response (first step of the lingering close)."""
@@ -190,8 +217,8 @@ class Connection:
 
     def close(self) -> None:
         self.state = State.CLOSED
+        self.out = None
         try:
             self.sock.close()
         except OSError:
             pass
-

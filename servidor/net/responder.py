@@ -1,9 +1,11 @@
 """The worker side of the server: answer the requests of a connection a worker owns.
 
-A worker gets a connection holding a complete request, calls the handler, writes the answer,
-answers requests already pipelined behind it, and hands the connection back to the selector
-(read again, linger, or close). A handler that returns a Deferred parks the connection and
-frees the worker; the Deferred's resolution brings it back to a worker.
+A worker gets a connection holding a complete request, calls the handler, writes the answer
+without blocking, and goes on with the next request on the same connection while its bytes are
+already there (pipelined, or arrived while this one was answered): no trip through the selector
+thread. When nothing more is there it arms the poller for the next bytes itself; an answer the
+socket could not take whole is left to the selector thread to finish. A handler that returns a
+Deferred parks the connection and frees the worker; the Deferred's resolution brings it back.
 """
 from __future__ import annotations
 
@@ -11,40 +13,46 @@ import functools
 import logging
 import threading
 import time
-from typing import Callable
 
 from shared.http.errors import ProtocolError
-from shared.http.messages import Headers, Request, Response
-from shared.http.request_parser import END_OF_STREAM
+from shared.http.messages import Request, Response
+from shared.http.request_parser import END_OF_STREAM, NEED_DATA
 
-from . import exchange
-from .connection import After, Connection, State
+from .clients import ClientTable
+from .connection import WRITE_PENDING, After, Connection, State
 from .deferred import Deferred
-from .exchange import Handler
+from .errors import ShuttingDown, TooManyRequests
+from .exchange import Encoder, ErrorResponse, Handler, LAST_RESORT, call_handler, error_answer
+from .reactor import Reactor
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("servidor.net")
 
-HandBack = Callable[[Connection, After], None]
+# Requests one worker answers on one connection before queueing the rest behind other
+# connections' work, so a client pipelining without pause cannot keep a worker to itself and a
+# request from someone else waits behind a few answers per busy connection, not dozens.
+MAX_IN_A_ROW = 4
 
 
 class Responder:
-    """Runs as worker jobs: `serve` for a parsed request, `write_final` for a fatal error."""
+    """Runs as worker jobs: `serve` for a parsed request; `stop` and `abandon_parked` at shutdown."""
 
     def __init__(
         self,
         handler: Handler,
         *,
-        error_types: tuple[type[Exception], ...],
-        default_headers: Headers,
+        error_response: ErrorResponse,
+        encoder: Encoder,
+        clients: ClientTable,
         pool: WorkerPool,
-        hand_back: HandBack,
+        reactor: Reactor,
     ) -> None:
         self._handler = handler
-        self._error_types = error_types
-        self._default_headers = default_headers
+        self._error_response = error_response
+        self._encoder = encoder
+        self._clients = clients
         self._pool = pool
-        self._hand_back = hand_back
+        self._reactor = reactor
         self._lock = threading.Lock()       # guards the three fields below
         self._parked: set[Connection] = set()
         self._stopping = False
@@ -64,8 +72,11 @@ class Responder:
             self._stopping = True
             return [c.deferred for c in self._parked if c.deferred is not None]
 
+    def shutting_down(self) -> Response:
+        return error_answer(self._error_response, ShuttingDown("O servidor está sendo encerrado", 5))
+
     def abandon_parked(self) -> list[Connection]:
-        """Take every parked connection away for closing; a later resolve finds nothing."""
+        """Take every parked connection away; a later resolve finds nothing to answer."""
         with self._lock:
             parked = list(self._parked)
             self._parked.clear()
@@ -74,76 +85,100 @@ class Responder:
     # -- worker jobs ----------------------------------------------------------------------
 
     def serve(self, conn: Connection, request: Request | None) -> None:
-        """Answer `request`, then any request already pipelined behind it."""
+        """Answer `request`, then the requests behind it whose bytes are already here."""
         try:
+            in_a_row = 0
             while request is not None:
+                if in_a_row == MAX_IN_A_ROW:
+                    if not self._pool.submit(self.serve, conn, request):
+                        self._reactor.close_later(conn)
+                    return
+                in_a_row += 1
                 started = time.monotonic()
-                result = exchange.call_handler(self._handler, request, self._error_types)
+                result = self._answer(conn, request)
                 if isinstance(result, Deferred):
                     self._park(conn, request, result, started)
                     return
-                request = self._answer_and_continue(conn, request, result, started)
+                request = self._write(conn, request, result, started)
         except Exception:
             log.exception("unexpected failure serving %r", conn)
             if conn.state is State.BUSY:
-                self._hand_back(conn, After.CLOSE)
+                self._reactor.close_later(conn)
 
-    def write_final(self, conn: Connection, response: Response) -> None:
-        """Write an error the connection cannot survive (4xx from the parser, 408), then close."""
-        data = exchange.encode(response, None, keep_alive=False, default_headers=self._default_headers)
-        try:
-            conn.send_all(data)
-        except OSError as exc:
-            log.debug("peer %s went away before its %d: %s", conn.peer, response.status, exc)
-            self._hand_back(conn, After.CLOSE)
-            return
-        log.debug("%s -> %d (connection closed)", conn.peer[0], int(response.status))
-        self._hand_back(conn, After.LINGER)
+    def _answer(self, conn: Connection, request: Request) -> Response | Deferred:
+        retry = self._clients.take_request(conn.client)
+        if retry:
+            return error_answer(self._error_response, TooManyRequests(
+                "requisições demais deste endereço; aguarde o tempo indicado em Retry-After", retry))
+        return call_handler(self._handler, request, self._error_response)
 
     # -- one exchange ---------------------------------------------------------------------
 
-    def _answer_and_continue(
-        self, conn: Connection, request: Request, response: Response, started: float
-    ) -> Request | None:
-        """Write the response; the next pipelined request, or None once the connection is handed back."""
+    def _write(self, conn: Connection, request: Request, response: Response, started: float) -> Request | None:
+        """Send the response; the next request ready on this connection, or None once the
+        connection is given back (to read, to finish writing, to linger or to close)."""
         keep_alive = request.keep_alive and not response.close and not self._stopping
         try:
-            data = exchange.encode(response, request, keep_alive=keep_alive, default_headers=self._default_headers)
+            data = self._encoder.encode(response, request, keep_alive=keep_alive)
         except Exception:
             log.exception("could not serialize the response to %s %s", request.method, request.target)
-            response = exchange.INTERNAL_ERROR
-            data = exchange.encode(response, request, keep_alive=keep_alive, default_headers=self._default_headers)
+            response = LAST_RESORT
+            data = self._encoder.encode(response, request, keep_alive=keep_alive)
         # Counted before the write so that a client holding the response always sees it counted;
         # a peer that leaves mid-write still got an answer from the app.
         with self._lock:
             self._served += 1
-        try:
-            conn.send_all(data)
-        except OSError as exc:
-            # A meter that hangs up mid-response is routine (the 004 closes right after sending).
-            log.debug("peer %s went away mid-write: %s", conn.peer, exc)
-            self._hand_back(conn, After.CLOSE)
-            return None
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s %d %.1fms", conn.peer[0], request.method, request.path,
                       int(response.status), (time.monotonic() - started) * 1000)
-        if not keep_alive:
-            self._hand_back(conn, After.LINGER)
+        reactor = self._reactor
+        try:
+            sent = conn.send(data)
+        except OSError as exc:
+            # A meter that hangs up mid-response is routine (the 004 closes right after sending).
+            log.debug("peer %s went away mid-write: %s", conn.peer, exc)
+            reactor.close_later(conn)
             return None
-        # RFC 9112 §9.3.2: responses to pipelined requests go out in the order the requests
-        # came; this thread keeps the connection, so the next answer cannot overtake this one.
+        if not sent:
+            conn.after = After.READ if keep_alive else After.LINGER
+            reactor.await_write(conn)
+            return None
+        if not keep_alive:
+            reactor.linger(conn)
+            return None
+        conn.idle_since = time.monotonic()
+        return self._next_request(conn)
+
+    def _next_request(self, conn: Connection) -> Request | None:
+        """RFC 9112 §9.3.2: pipelined requests are answered in order, by this same thread."""
+        reactor = self._reactor
         try:
             event = conn.pump()
+            if event is NEED_DATA:
+                # The next request may already be in the socket: read it now rather than arm
+                # the poller and wait for the selector thread to notice it.
+                data = conn.recv()
+                if data is not None:
+                    conn.feed(data)
+                    event = conn.pump()
+            reactor.recharge(conn, event)
         except ProtocolError as exc:
-            self.write_final(conn, exchange.protocol_error(exc))
+            reactor.refuse(conn, exc)
             return None
         except OSError as exc:
-            log.debug("writing 100 Continue to %s failed: %s", conn.peer, exc)
-            self._hand_back(conn, After.CLOSE)
+            log.debug("reading from %s failed: %s", conn.peer, exc)
+            reactor.close_later(conn)
             return None
         if isinstance(event, Request):
             return event
-        self._hand_back(conn, After.CLOSE if event is END_OF_STREAM else After.READ)
+        if event is END_OF_STREAM:
+            reactor.close_later(conn)
+        elif event is WRITE_PENDING:
+            reactor.await_write(conn)
+        elif self._stopping:
+            reactor.close_later(conn)
+        else:
+            reactor.await_read(conn, time.monotonic())
         return None
 
     # -- long polls -----------------------------------------------------------------------
@@ -158,7 +193,7 @@ class Responder:
         deferred.add_callback(functools.partial(self._resume, conn, request, started))
         if stopping:
             # stop() already listed the parked set; this one arrived after, so answer it here.
-            deferred.resolve(exchange.shutting_down_error())
+            deferred.resolve(self.shutting_down())
 
     def _resume(self, conn: Connection, request: Request, started: float, response: Response) -> None:
         """Deferred callback, in whatever thread resolved it: queue the write of the answer."""
@@ -169,14 +204,14 @@ class Responder:
         conn.deferred = None
         conn.state = State.BUSY
         if not self._pool.submit(self._finish_parked, conn, request, response, started):
-            self._hand_back(conn, After.CLOSE)
+            self._reactor.close_later(conn)
 
     def _finish_parked(self, conn: Connection, request: Request, response: Response, started: float) -> None:
         try:
-            next_request = self._answer_and_continue(conn, request, response, started)
+            next_request = self._write(conn, request, response, started)
         except Exception:
             log.exception("unexpected failure answering a parked request on %r", conn)
             if conn.state is State.BUSY:
-                self._hand_back(conn, After.CLOSE)
+                self._reactor.close_later(conn)
             return
         self.serve(conn, next_request)

@@ -1,5 +1,8 @@
-"""Sans-I/O HTTP/1.1 for the whole suite: parsers, serializer, message values, and the one client."""
-from .client import HttpClient
+"""Sans-I/O HTTP/1.1 for the whole suite: parsers, serializer, message values, limits, errors.
+
+Bytes and values only, like h11: nothing here opens a socket. The client that moves these bytes
+is `shared.http_client`; the server is `servidor.net`.
+"""
 from .errors import (
     BadRequest,
     ExpectationFailed,
@@ -27,7 +30,6 @@ __all__ = [
     "ExpectationFailed",
     "HeaderFieldsTooLarge",
     "Headers",
-    "HttpClient",
     "Limits",
     "NEED_DATA",
     "NotImplementedByServer",

@@ -118,6 +118,10 @@ class ChunkedDecoder:
         self._trailer_bytes = 0
         self._trailer_count = 0
 
+    def committed(self) -> int:
+        """Body bytes decoded so far plus those the current chunk has announced."""
+        return len(self._body) + self._remaining
+
     def feed(self, buf: bytearray) -> bytes | None:
         """Consume from the front of `buf`; the body once the last chunk and trailers are in, else None."""
         while True:

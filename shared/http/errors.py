@@ -1,21 +1,29 @@
 """One error root for the HTTP protocol layer; each subclass carries the status to answer with.
 
-Raised deep in the parser, turned into a JSON error body exactly once, by the connection loop.
+Raised deep in the parser and by the server's policies (servidor.net.errors), and turned into a
+response exactly once, by the server's `error_response` callback: this package builds no bodies.
 """
 from __future__ import annotations
 
 from http import HTTPStatus
 
+Headers = tuple[tuple[str, str], ...]
+
 
 class ProtocolError(Exception):
-    """The peer broke HTTP/1.1. `status` is what a server answers; `code` is the JSON error code."""
+    """A request the server answers itself, without the app.
+
+    `status` is what to answer, `code` a stable pt-BR slug and `message` a pt-BR sentence for
+    whoever reads the answer; `headers` go into it too (e.g. Retry-After).
+    """
 
     status: HTTPStatus = HTTPStatus.BAD_REQUEST
     code: str = "requisicao_invalida"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, headers: Headers = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: Headers = tuple(headers)
 
 
 class BadRequest(ProtocolError):

@@ -7,7 +7,24 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .json_body import decode_json
+
 Headers = tuple[tuple[str, str], ...]
+
+
+# Built once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON_TYPE = ("content-type", "application/json; charset=utf-8")
+_JSON_ONLY: Headers = (_JSON_TYPE,)
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _check_names(headers: Headers) -> None:
+    for name, _ in headers:
+        if name != name.lower():
+            raise ValueError(f"header names must be lower-case: {name!r}")
 
 
 def _find(headers: Headers, name: str) -> str | None:
@@ -33,8 +50,18 @@ class Request:
             raise ValueError(f"method must be an upper-case token: {self.method!r}")
         if not self.target:
             raise ValueError("target must not be empty")
-        if any(k != k.lower() for k, _ in self.headers):
-            raise ValueError("header names must be lower-case")
+        _check_names(self.headers)
+
+    @classmethod
+    def trusted(cls, method: str, target: str, version: str, headers: Headers, body: bytes) -> "Request":
+        """A Request from fields already validated (by the parser), without checking them again."""
+        request = _new(cls)
+        _set(request, "method", method)
+        _set(request, "target", target)
+        _set(request, "version", version)
+        _set(request, "headers", headers)
+        _set(request, "body", body)
+        return request
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""
@@ -43,7 +70,13 @@ class Request:
     @property
     def path(self) -> str:
         """The percent-decoded path without the query string."""
-        return unquote(urlsplit(self.target).path) or "/"
+        target = self.target
+        if target[0] == "/":
+            # Origin-form (RFC 9112 §3.2.1), nearly every request: no need for urlsplit, which
+            # would also read a leading "//" as an authority.
+            path = target.partition("?")[0].partition("#")[0]
+            return unquote(path) if "%" in path else path
+        return unquote(urlsplit(target).path) or "/"
 
     @property
     def query(self) -> dict[str, str]:
@@ -56,19 +89,18 @@ class Request:
     @property
     def keep_alive(self) -> bool:
         """RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`."""
-        tokens = {t.strip().lower() for t in (self.header("connection") or "").split(",")}
+        connection = self.header("connection")
+        if connection is None:
+            return self.version != "HTTP/1.0"
+        tokens = {t.strip().lower() for t in connection.split(",")}
         if self.version == "HTTP/1.0":
             return "keep-alive" in tokens
         return "close" not in tokens
 
     def json(self) -> Any:
-        """The body decoded as UTF-8 JSON; raises ValueError with a readable reason."""
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"corpo não é UTF-8: {exc.reason}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"JSON inválido: {exc.msg} (linha {exc.lineno}, coluna {exc.colno})") from None
+        """The body decoded as UTF-8 JSON within named bounds (depth, integer digits, valid
+        Unicode: see json_body); raises ValueError with a readable pt-BR reason."""
+        return decode_json(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +116,7 @@ class Response:
     def __post_init__(self) -> None:
         if not 100 <= int(self.status) <= 599:
             raise ValueError(f"status out of range: {self.status}")
-        if any(k != k.lower() for k, _ in self.headers):
-            raise ValueError("header names must be lower-case")
+        _check_names(self.headers)
 
     def header(self, name: str) -> str | None:
         return _find(self.headers, name)
@@ -102,10 +133,6 @@ class Response:
 
     @classmethod
     def of_json(cls, status: int, payload: Any, headers: Headers = (), close: bool = False) -> "Response":
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(int(status), (("content-type", "application/json; charset=utf-8"),) + tuple(headers), body, close)
+        body = _ENCODER.encode(payload).encode("utf-8")
+        return cls(int(status), (_JSON_TYPE, *headers) if headers else _JSON_ONLY, body, close)
 
-    @classmethod
-    def error(cls, status: int, code: str, message: str, headers: Headers = (), close: bool = False) -> "Response":
-        """Every error body in the suite: {"erro": {"codigo": ..., "mensagem": ...}}."""
-        return cls.of_json(status, {"erro": {"codigo": code, "mensagem": message}}, headers, close)

@@ -8,6 +8,7 @@ parser is dead and repeats it.
 """
 from __future__ import annotations
 
+import operator
 import re
 from typing import Callable, Final
 
@@ -52,14 +53,28 @@ Event = Request | Sentinel
 # least one empty line (CRLF) received prior to the request-line." We ignore any number; they are
 # consumed as they arrive, so they cannot pile up in memory.
 _LEADING_EMPTY_LINES = re.compile(rb"(?:\r?\n)*")
+_EOL_BYTES = frozenset(b"\r\n")
 # RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT. The minor part is optional here only so
 # that "HTTP/2" and "HTTP/3" get the precise 505 instead of a generic 400.
 _VERSION = re.compile(rb"HTTP/([0-9])(?:\.([0-9]))?\Z")
 # RFC 9112 §3.2: the request-target has no whitespace; visible ASCII only (non-ASCII must be
 # percent-encoded, RFC 3986 §2.1).
 _TARGET = re.compile(rb"[\x21-\x7e]+\Z")
+# The common head in one C-speed pass: an upper-case method, an origin-form target, HTTP/1.x,
+# CRLF line ends, and header lines that are a token, a colon and a value free of controls (the
+# rules of TOKEN and FIELD_VALUE_BAD). Anything else takes the line-by-line path, which accepts
+# the rarer forms (bare LF, absolute-form) and words the precise error. No part of a line can
+# match two ways, so a failing match cannot backtrack badly.
+_FAST_HEAD = re.compile(
+    rb"([A-Z]+) (/[\x21-\x7e]*) HTTP/1\.([0-9])\r\n"
+    rb"((?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*)\r\n"
+)
+
+_split_field = operator.methodcaller("partition", ":")
 
 _HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE = range(4)
+# The header fields that decide how a request is framed and answered.
+_FRAMING_NAMES = frozenset({"content-length", "transfer-encoding", "host", "expect"})
 
 
 def _no_body_until_close(method: str, target: str) -> bool:
@@ -114,8 +129,23 @@ class RequestParser:
         """Whether part of a request is buffered: the server's cue for read vs idle timeouts."""
         if self._state != _HEAD:
             return True
+        if not self._buf:
+            return False
         end = _LEADING_EMPTY_LINES.match(self._buf)
         return end is not None and end.end() < len(self._buf)
+
+    def committed(self) -> int:
+        """Bytes this parser holds plus the body bytes the current request has announced.
+
+        A server counts this against its memory budget, so a body is paid for from the moment
+        its Content-Length (or chunk size) is declared, not only as it trickles in.
+        """
+        held = len(self._buf)
+        if self._state == _BODY_LENGTH:
+            return max(held, self._length)
+        if self._state == _BODY_CHUNKED and self._chunks is not None:
+            return held + self._chunks.committed()
+        return held
 
     # -- output --------------------------------------------------------------------------------
 
@@ -126,6 +156,11 @@ class RequestParser:
             return self._next_event()
         except ProtocolError as exc:
             self._error = exc
+            # A dead parser never reads its bytes again: free them now. The stored error's
+            # traceback refers back to this parser, a cycle only the garbage collector undoes,
+            # and it must not keep a 4 MiB body alive until then.
+            self._buf = bytearray()
+            self._chunks = None
             raise
 
     def _raise_if_dead(self) -> None:
@@ -134,6 +169,8 @@ class RequestParser:
 
     def _next_event(self) -> Event:
         if self._state == _HEAD:
+            if not self._buf:
+                return END_OF_STREAM if self._eof else NEED_DATA
             waiting = self._parse_head()
             if waiting is not None:
                 return waiting
@@ -154,12 +191,13 @@ class RequestParser:
     def _parse_head(self) -> Sentinel | None:
         """Parses a complete head and sets the body state; returns a Sentinel while waiting."""
         buf = self._buf
-        skipped = _LEADING_EMPTY_LINES.match(buf)
-        if skipped is not None and skipped.end():
-            del buf[: skipped.end()]
-            self._scan = 0
-        if not buf:
-            return END_OF_STREAM if self._eof else NEED_DATA
+        if buf[0] in _EOL_BYTES:
+            skipped = _LEADING_EMPTY_LINES.match(buf)
+            if skipped is not None and skipped.end():
+                del buf[: skipped.end()]
+                self._scan = 0
+            if not buf:
+                return END_OF_STREAM if self._eof else NEED_DATA
         limits = self._limits
         # CRLF after the request line, the header block, and the final CRLF.
         search_end = limits.max_request_line + 2 + limits.max_header_bytes + 2
@@ -170,10 +208,10 @@ class RequestParser:
                 raise BadRequest("conexão encerrada no meio do cabeçalho da requisição")
             self._scan = len(buf)
             return NEED_DATA
-        head = bytes(buf[:end])
-        del buf[:end]
+        head = _take(buf, end)
         self._scan = 0
-        self._start_request(head)
+        if not self._start_fast(head):
+            self._start_request(head)
         return None
 
     def _check_partial_head(self) -> None:
@@ -205,11 +243,48 @@ class RequestParser:
         self._headers = parse_fields(field_lines, self._limits)
         self._choose_framing()
 
+    def _start_fast(self, head: bytes) -> bool:
+        """The common head through _FAST_HEAD; False (nothing changed) when it does not fit."""
+        match = _FAST_HEAD.fullmatch(head)
+        if match is None:
+            return False
+        method, target, minor, block = match.groups()
+        limits = self._limits
+        if len(head) - len(block) > limits.max_request_line + 4 or len(block) > limits.max_header_bytes:
+            return False                   # over a limit: the slow path words the error
+        # obs-text (0x80-0xFF) is opaque octets that latin-1 maps one to one; names are ASCII
+        # (the regex checked), which latin-1 decodes the same. One decode for the whole block.
+        lines = block.decode("latin-1").split("\r\n")
+        del lines[-1]                      # the block ends with CRLF: one empty string after it
+        if len(lines) > limits.max_header_count:
+            return False
+        # RFC 9112 §5.1: optional whitespace around the value is not part of it.
+        fields = [(name.lower(), value.strip(" \t")) for name, _, value in map(_split_field, lines)]
+        self._method = method.decode("ascii")
+        self._target = target.decode("ascii")
+        # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
+        self._version = "HTTP/1.0" if minor == b"0" else "HTTP/1.1"
+        self._headers = tuple(fields)
+        self._choose_framing()
+        return True
+
     def _choose_framing(self) -> None:
         """RFC 9112 §6 message framing, plus the Expect handling that depends on it."""
-        lengths = self._values("content-length")
-        codings = self._values("transfer-encoding")
-        if len(self._values("host")) > 1:
+        lengths: list[str] = []
+        codings: list[str] = []
+        expectations: list[str] = []
+        hosts = 0
+        for name, value in self._headers:
+            if name in _FRAMING_NAMES:
+                if name == "content-length":
+                    lengths.append(value)
+                elif name == "transfer-encoding":
+                    codings.append(value)
+                elif name == "host":
+                    hosts += 1
+                else:
+                    expectations.append(value)
+        if hosts > 1:
             # RFC 9112 §3.2: a server MUST answer 400 to a request with more than one Host line.
             raise BadRequest("cabeçalho Host repetido")
         self._chunks = None
@@ -239,10 +314,9 @@ class RequestParser:
         else:
             self._length = 0
             self._state = _BODY_LENGTH
-        self._continue_due = self._expects_continue()
+        self._continue_due = self._expects_continue(expectations)
 
-    def _expects_continue(self) -> bool:
-        expectations = self._values("expect")
+    def _expects_continue(self, expectations: list[str]) -> bool:
         if not expectations:
             return False
         if [e.strip().lower() for e in expectations] != ["100-continue"]:
@@ -253,9 +327,6 @@ class RequestParser:
         # request MUST ignore that expectation." Nothing to wait for on an empty body either.
         return self._version == "HTTP/1.1" and not (self._state == _BODY_LENGTH and self._length == 0)
 
-    def _values(self, name: str) -> list[str]:
-        return [value for key, value in self._headers if key == name]
-
     # -- body ----------------------------------------------------------------------------------
 
     def _parse_body(self) -> Request | None:
@@ -263,8 +334,7 @@ class RequestParser:
         if self._state == _BODY_LENGTH:
             if len(buf) < self._length:
                 return None
-            body = bytes(buf[: self._length])
-            del buf[: self._length]
+            body = _take(buf, self._length)
         elif self._state == _BODY_CHUNKED:
             assert self._chunks is not None
             decoded = self._chunks.feed(buf)
@@ -284,7 +354,20 @@ class RequestParser:
         self._state = _HEAD
         self._chunks = None
         self._continue_due = False
-        return Request(self._method, self._target, self._version, self._headers, body)
+        # Every field was checked on the way in: skip the value's own checks (hot path).
+        return Request.trusted(self._method, self._target, self._version, self._headers, body)
+
+
+def _take(buf: bytearray, n: int) -> bytes:
+    """The first `n` bytes of `buf`, removed from it, copied once (a slice would copy twice)."""
+    if n == len(buf):
+        data = bytes(buf)
+        buf.clear()
+        return data
+    with memoryview(buf) as view:
+        data = bytes(view[:n])
+    del buf[:n]
+    return data
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str]:

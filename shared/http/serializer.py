@@ -5,6 +5,7 @@ headers is dropped and recomputed from the body, so the framing can never disagr
 """
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Final
 
 from ._framing import FIELD_VALUE_BAD, TOKEN
@@ -21,9 +22,21 @@ _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _METHODS_WITH_CONTENT = frozenset({"POST", "PUT", "PATCH"})
 
 
-def _no_body_status(status: int) -> bool:
-    # RFC 9110 §15.2, §15.3.5, §15.4.5: 1xx, 204 and 304 responses never contain content.
-    return status < 200 or status in (204, 304)
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
+
+
+# Every registered status has its line built once; an unregistered one is built when used.
+_STATUS_LINES: Final = {int(s): _status_line(int(s)) for s in HTTPStatus}
+# Validated header lines by (name, value). An app sends the same few headers over and over
+# (content-type, allow, CORS), so most lines are a lookup instead of two regex passes. Bounded:
+# emptied when full, so varying values (a Location per meter) cannot grow it without limit.
+_FIELD_CACHE_SIZE: Final = 512
+_field_cache: dict[tuple[str, str], bytes] = {}
 
 
 def _field_line(name: str, value: str) -> bytes:
@@ -43,32 +56,50 @@ def _field_line(name: str, value: str) -> bytes:
     return raw_name + b": " + raw_value + b"\r\n"
 
 
+def field_line(name: str, value: str) -> bytes:
+    """`_field_line` through the cache of lines already validated."""
+    key = (name, value)
+    line = _field_cache.get(key)
+    if line is None:
+        line = _field_line(name, value)
+        if len(_field_cache) >= _FIELD_CACHE_SIZE:
+            _field_cache.clear()
+        _field_cache[key] = line
+    return line
+
+
 def serialize_response(
     resp: Response,
     *,
     head_only: bool = False,
     keep_alive: bool = True,
     extra_headers: Headers = (),
+    extra_lines: bytes = b"",
 ) -> bytes:
     """The status line, headers and body of `resp`.
 
     `head_only` answers a HEAD: same headers, Content-Length of the body a GET would get, no body
     (RFC 9110 §9.3.2). `keep_alive=False` adds `connection: close` (RFC 9112 §9.6), replacing any
-    Connection header the app set. Raises ValueError for a header that would break framing.
+    Connection header the app set. `extra_lines` are complete header lines the caller built and
+    checked itself (the server's own Date and Server). Raises ValueError for a header that would
+    break framing.
     """
     status = int(resp.status)
-    parts = [f"HTTP/1.1 {status} {resp.reason}\r\n".encode("ascii")]
-    for name, value in (*resp.headers, *extra_headers):
+    line = _STATUS_LINES.get(status)
+    parts = [line if line is not None else _status_line(status)]
+    for name, value in resp.headers + extra_headers if extra_headers else resp.headers:
         lowered = name.lower()
         if lowered in _FRAMING or (not keep_alive and lowered == "connection"):
             continue
-        parts.append(_field_line(name, value))
-    if not _no_body_status(status):
+        parts.append(field_line(name, value))
+    if extra_lines:
+        parts.append(extra_lines)
+    # RFC 9110 §15.2, §15.3.5, §15.4.5: 1xx, 204 and 304 responses never contain content.
+    no_body = status < 200 or status == 204 or status == 304
+    if not no_body:
         parts.append(b"content-length: %d\r\n" % len(resp.body))
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts.append(b"\r\n")
-    if not head_only and not _no_body_status(status):
+    parts.append(b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
+    if not head_only and not no_body:
         parts.append(resp.body)
     return b"".join(parts)
 
@@ -94,7 +125,7 @@ def serialize_request(
     for name, value in headers:
         if name.lower() in _FRAMING:
             continue
-        parts.append(_field_line(name, value))
+        parts.append(field_line(name, value))
     if chunked:
         parts.append(b"transfer-encoding: chunked\r\n\r\n")
         if body:

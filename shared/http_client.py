@@ -1,4 +1,4 @@
-"""The one HTTP client socket module of the suite: a keep-alive HTTP/1.1 client on a raw socket.
+"""The suite's one HTTP client socket module: a keep-alive HTTP/1.1 client on a raw socket.
 
 Framing is done by serialize_request and ResponseParser; this module only moves bytes.
 Not thread-safe: a client owns one socket and one in-flight request, so use one client per thread
@@ -14,11 +14,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ResponseError
-from .limits import DEFAULT_LIMITS, Limits
-from .messages import Headers, Response
-from .response_parser import ResponseParser
-from .serializer import serialize_request
+from shared.http.errors import ResponseError
+from shared.http.limits import DEFAULT_LIMITS, Limits
+from shared.http.messages import Headers, Response
+from shared.http.response_parser import ResponseParser
+from shared.http.serializer import serialize_request
 
 # One read of this size covers a typical JSON answer; larger bodies just take more reads.
 _READ_SIZE = 64 * 1024
