@@ -33,7 +33,9 @@ from servidor.domain.registry import MeterRegistry
 from servidor.domain.seed import import_seed_readings
 from servidor.domain.services import Services
 from servidor.domain.system import HealthCheck, SystemStatus
+from servidor.domain.tariff_comparison import TariffComparison
 from servidor.domain.tariffs import TariffBook
+from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import HttpServer
 from servidor.store.documents import DocumentStore
@@ -83,7 +85,8 @@ class App:
         registry = MeterRegistry(docs, keys, settings.default_zone)
         tariffs = TariffBook(docs)
         consumption = Consumption(store, heavy)
-        invoices = Invoices(docs, store, consumption, tariffs, heavy)
+        usage = UsageReader(store)
+        invoices = Invoices(docs, store, tariffs, heavy, usage)
         alerts = Alerts(docs, store, consumption)
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
@@ -98,7 +101,7 @@ class App:
                                 MeterViews(store, consumption, invoices, alerts, commands)),
             ingest=Ingest(store, alerts, commands, live, self.metrics.ingested),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
-            commands=commands, tariffs=tariffs,
+            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, heavy),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,

@@ -30,6 +30,8 @@ MAX_PER_100_KWH = Decimal(100)
 # A century of months.
 MAX_MONTHS = 1200
 MAX_VALUE_SETS = 100
+# Where the values come from: a resolution's name and date.
+MAX_SOURCE = 200
 
 
 def check_flag(name: str, campo: str) -> str:
@@ -47,6 +49,8 @@ class ValoresBandeiras:
     fonte: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fonte, str) or len(self.fonte) > MAX_SOURCE:
+            raise InvalidFlagTable(f"fonte deve ser um texto de até {MAX_SOURCE} caracteres", "fonte")
         pairs = tuple(self.por_100kwh.items()) if isinstance(self.por_100kwh, Mapping) else tuple(self.por_100kwh)
         seen: dict[str, Decimal] = {}
         for name, value in pairs:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from servidor.billing import BillingError, check_connection, check_reading_day
 from servidor.domain.errors import InvalidInput
 from servidor.domain.numbers import positive_within, within
 from shared.contract import EDITABLE
@@ -76,6 +77,10 @@ class Meter:
     tarifa: str = "padrao"
     estado: str = "ativo"
     silencio_s: int = DEFAULT_SILENCE_S
+    # The billing cycle's reading day (1–28; None: calendar months) and the connection type whose
+    # minimum billed energy applies (None: no minimum), as on the meter's electricity bill.
+    dia_leitura: int | None = None
+    ligacao: str | None = None
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -98,6 +103,13 @@ class Meter:
             raise InvalidInput(f"estado deve ser um de: {', '.join(STATES)}")
         if type(self.silencio_s) is not int or not MIN_SILENCE_S <= self.silencio_s <= MAX_SILENCE_S:
             raise InvalidInput(f"silencio_s deve ser um inteiro de segundos de {MIN_SILENCE_S} a {MAX_SILENCE_S}")
+        if self.ligacao is not None and not isinstance(self.ligacao, str):
+            raise InvalidInput("ligacao deve ser monofasica, bifasica, trifasica ou null", campo="ligacao")
+        try:
+            check_reading_day(self.dia_leitura)
+            check_connection(self.ligacao)
+        except BillingError as exc:
+            raise InvalidInput(exc.message, campo=exc.campo) from None
         if type(self.geracao) is not int or self.geracao < 0:
             raise InvalidInput("geracao deve ser um inteiro ≥ 0")
 

@@ -21,7 +21,10 @@ from servidor.api.openapi.blocks import OPENAPI_VERSION, error_components, obj
 from servidor.api.openapi.operations_meters import meter_operations
 from servidor.api.openapi.operations_reports import report_operations
 from servidor.api.openapi.operations_root import root_operations
-from servidor.api.openapi.schemas_billing import invoice_schemas, tariff_schemas
+from servidor.api.openapi.operations_billing import billing_operations
+from servidor.api.openapi.schemas_billing import consumption_schemas
+from servidor.api.openapi.schemas_invoices import invoice_schemas
+from servidor.api.openapi.schemas_tariffs import tariff_schemas
 from servidor.api.openapi.schemas_meters import meter_schemas
 from servidor.api.openapi.schemas_readings import alert_and_command_schemas, reading_schemas
 from servidor.api.router import Route
@@ -32,10 +35,12 @@ TAGS = [
     ("Medidores", "Cadastro dos medidores e o estado de cada um: potência agora, kWh do dia e do mês, "
                   "fatura projetada e alertas."),
     ("Leituras", "Envio de leituras pelo agente do medidor, histórico bruto e acompanhamento ao vivo."),
-    ("Consumo e faturas", "kWh por hora, dia ou mês no calendário local do medidor e as faturas mensais."),
+    ("Consumo e faturas", "kWh por hora, dia ou mês no calendário local do medidor, as faturas por ciclo de "
+                          "leitura (com suas versões) e qual tarifa compensa."),
     ("Alertas", "Limite do mês, projeção, silêncio, contador reiniciado e falhas informadas pelo agente."),
     ("Comandos", "Comandos remotos entregues ao agente do medidor na resposta à sua próxima leitura."),
-    ("Tarifas", "Preço por kWh ou por faixas, taxa fixa mensal e impostos usados nas faturas."),
+    ("Tarifas", "Tarifas com versões (vigência), preço único, por faixas ou por posto horário (Tarifa Branca), "
+                "TUSD/TE, ICMS, PIS, COFINS, CIP e a tabela de bandeiras usadas nas faturas."),
     ("Legado 004", "As rotas do sistema 004, mantidas sem mudança para os medidores antigos. "
                    "Abertas (sem chave), como no 004; desligadas com `--sem-legado`."),
 ]
@@ -72,7 +77,7 @@ class UndocumentedRoute(Exception):
 
 def descriptions(legacy: bool) -> dict[str, dict[str, Any]]:
     """Every description, by path and method (lower-case, as OpenAPI writes them)."""
-    return {**meter_operations(), **report_operations(), **root_operations(legacy)}
+    return {**meter_operations(), **report_operations(), **billing_operations(), **root_operations(legacy)}
 
 
 def paths(routes: Iterable[Route]) -> dict[str, Any]:
@@ -112,7 +117,7 @@ def schemas() -> dict[str, Any]:
         "DocumentoOpenApi": {"type": "object", "required": ["openapi", "info", "paths"],
                              "description": "Este documento."},
         **reading_schemas(), **alert_and_command_schemas(), **meter_schemas(), **tariff_schemas(),
-        **invoice_schemas(),
+        **invoice_schemas(), **consumption_schemas(),
     }
 
 

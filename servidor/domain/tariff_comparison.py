@@ -1,0 +1,67 @@
+"""Which tariff is cheaper for this meter? Its real consumption, quarter hour by quarter hour, over
+the last closed cycles, billed under its own tariff and every other one in the book.
+
+The meter's tariff is the reference (first); the others follow in id order, at most
+servidor.billing.comparison.MAX_TARIFFS in all, or exactly those named in `tarifas`. A cycle that
+starts before some compared tariff's first version cannot be billed under it: such cycles are
+left out, and the answer says how many. The verdict, the hours that make the difference and
+"histórico curto demais" when no cycle has enough readings are the engine's (docs/billing.md).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from servidor.billing import PlanoTarifario, closed_cycles, compare_tariffs
+from servidor.billing.comparison import MAX_TARIFFS
+from servidor.billing.calendar import local_date
+from servidor.domain.errors import InvalidInput
+from servidor.domain.gate import HeavyReads
+from servidor.domain.invoices import check_billed
+from servidor.domain.meters import Meter
+from servidor.domain.tariffs import TariffBook, refused
+from servidor.domain.usage_profile import UsageReader
+
+DEFAULT_CYCLES = 12
+
+
+class TariffComparison:
+    def __init__(self, tariffs: TariffBook, usage: UsageReader, heavy: HeavyReads) -> None:
+        self._tariffs = tariffs
+        self._usage = usage
+        self._heavy = heavy
+
+    def plans_for(self, meter: Meter, wanted: list[str] | None) -> list[PlanoTarifario]:
+        """The meter's tariff first, then the others (or those `wanted`), at most MAX_TARIFFS."""
+        own = self._tariffs.for_meter(meter.tarifa)
+        if wanted:
+            plans = [own] + [self._tariffs.get(tariff_id) for tariff_id in dict.fromkeys(wanted) if tariff_id != own.id]
+            if len(plans) > MAX_TARIFFS:
+                raise InvalidInput(f"compare no máximo {MAX_TARIFFS} tarifas (a do medidor e mais "
+                                   f"{MAX_TARIFFS - 1})", campo="tarifas")
+        else:
+            plans = [own] + [plan for plan in self._tariffs.all() if plan.id != own.id][:MAX_TARIFFS - 1]
+        if len(plans) < 2:
+            raise InvalidInput("não há outra tarifa para comparar: cadastre uma em /api/v1/tarifas", campo="tarifas")
+        return plans
+
+    def compare(self, meter: Meter, cycles: int, wanted: list[str] | None, now_ms: int) -> dict[str, Any]:
+        check_billed(meter)
+        plans = self.plans_for(meter, wanted)
+        asked = refused(lambda: closed_cycles(local_date(meter.tz, now_ms), cycles, meter.dia_leitura))
+        since = max(plan.versoes[0].vigencia for plan in plans)
+        kept = [ciclo for ciclo in asked if ciclo.primeiro_dia >= since]
+        notes = []
+        if len(kept) < len(asked):
+            notes.append(f"{len(asked) - len(kept)} ciclo(s) começam antes de {since.strftime('%d/%m/%Y')}, quando "
+                         "nem todas as tarifas comparadas vigoravam, e ficaram fora")
+        if not kept:
+            raise InvalidInput(f"nenhum dos {len(asked)} ciclos pedidos tem todas as tarifas em vigor (a mais recente "
+                               f"começa em {since.strftime('%d/%m/%Y')})", campo="ciclos")
+        first, last = kept[0].primeiro_dia, kept[-1].ultimo_dia
+        with self._heavy.turn():
+            profile = self._usage.profile(meter, first, last, hours=True)
+            result = refused(lambda: compare_tariffs(plans, kept, profile, self._tariffs.flags(), meter.ligacao))
+        body = result.to_json()
+        body["avisos"] = notes + body["avisos"]
+        return {"medidor": meter.id, "ligacao": meter.ligacao, "dia_leitura": meter.dia_leitura,
+                "ciclos_pedidos": cycles, "historico_curto": result.ciclos_completos == 0, **body}
