@@ -4,8 +4,20 @@ from __future__ import annotations
 from typing import Any
 
 from servidor.api.openapi.blocks import instant, nullable, obj, ref
+from servidor.billing import MINIMUM_KWH
+from servidor.billing.cycles import MAX_READING_DAY
 from servidor.domain import meters
 from shared.models import METER_ID
+
+
+BILLING_FIELDS = {
+    "dia_leitura": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_READING_DAY}, {"type": "null"}],
+                    "default": None, "description": "Dia da leitura do medidor na conta de luz: as faturas vão "
+                                                    "desse dia ao anterior no mês seguinte; null: mês civil."},
+    "ligacao": {"enum": [*MINIMUM_KWH, None], "default": None,
+                "description": "Tipo de ligação, para o custo de disponibilidade (mínimo de 30, 50 ou 100 kWh); "
+                               "null: sem mínimo."},
+}
 
 
 def meter_schemas() -> dict[str, Any]:
@@ -25,6 +37,7 @@ def meter_schemas() -> dict[str, Any]:
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S, "maximum": meters.MAX_SILENCE_S,
                        "default": meters.DEFAULT_SILENCE_S,
                        "description": "Segundos sem leitura até o alerta de silêncio."},
+        **BILLING_FIELDS,
     }
     # A client that PUTs back what it GOT may include these; the handler ignores them.
     echoed = {name: {"description": "Ignorado (aceito para que o corpo de um GET possa ser reenviado)."}
@@ -47,6 +60,7 @@ def meter_schemas() -> dict[str, Any]:
         "tarifa": {"type": "string"},
         "estado": {"enum": list(meters.STATES)},
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
+        **BILLING_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),
         "ultima_leitura": nullable(obj({
