@@ -35,7 +35,7 @@ MAX_SOURCE = 200
 
 
 def check_flag(name: str, campo: str) -> str:
-    if name not in FLAG_LABELS:
+    if not isinstance(name, str) or name not in FLAG_LABELS:
         raise InvalidFlagTable(f"bandeira desconhecida: {name!r} (use {', '.join(FLAGS)})", campo)
     return name
 

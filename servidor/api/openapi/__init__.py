@@ -53,7 +53,7 @@ registro só cria medidores; cada medidor tem uma chave de escrita (a do seu age
 (a do dono). Sem chave, ou com chave desconhecida, a resposta é 401; com chave sem acesso, 403.
 
 **Erros**: todo erro tem o corpo `{{"erro": {{"codigo": "...", "mensagem": "..."}}}}`; o `codigo` é
-estável, a `mensagem` é para pessoas. Além das respostas listadas em cada operação, qualquer rota
+estável, a `mensagem` é para pessoas; um 422 pode trazer `campo`, o caminho do campo recusado. Além das respostas listadas em cada operação, qualquer rota
 pode responder com erros do protocolo HTTP no mesmo formato, fechando a conexão: 400
 (`requisicao_invalida`), 408 (`tempo_esgotado`), 413 (`corpo_grande_demais`, corpo acima de
 {DEFAULT_LIMITS.max_body_bytes // (1024 * 1024)} MiB), 414, 431, 501 e 505; e 405
@@ -102,6 +102,8 @@ def schemas() -> dict[str, Any]:
         "Erro": obj({"erro": obj({
             "codigo": {"type": "string", "description": "Código estável, para programas."},
             "mensagem": {"type": "string", "description": "Explicação para pessoas, em português."},
+            "campo": {"type": "string", "description": "Quando a regra sabe: o caminho do campo recusado "
+                                                       "(`versoes[1].energia.janelas[0].inicio`)."},
         }, ["codigo", "mensagem"])}, ["erro"]),
         "Saude": obj({
             "estado": {"enum": ["ok", "degradado"]},

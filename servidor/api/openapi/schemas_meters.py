@@ -88,9 +88,10 @@ def meter_schemas() -> dict[str, Any]:
         "kwh_mes": {"type": "number"},
         "cobertura_mes": {"type": "number", "minimum": 0, "maximum": 1,
                           "description": "Fração do mês até agora coberta por leituras."},
-        "fatura_projetada": obj({"kwh": {"type": "number"}, "total": {"type": "number"},
-                                 "total_formatado": {"type": "string"}}, ["kwh", "total", "total_formatado"],
-                                description="A fatura do mês se o ritmo até agora se mantiver."),
+        "fatura_projetada": {**nullable(obj({"kwh": {"type": "number"}, "total": {"type": "number"},
+                                             "total_formatado": {"type": "string"}}, ["kwh", "total", "total_formatado"])),
+                             "description": "A fatura do ciclo atual se o ritmo até agora se mantiver; null para "
+                                            "um medidor sem fatura de energia (produção, exportação, água, gás)."},
         "limite_uso_pct": {"type": ["number", "null"], "description": "kWh do mês em % do limite."},
         "alertas_ativos": {"type": "integer", "minimum": 0},
         "leituras": {"type": "integer", "minimum": 0},

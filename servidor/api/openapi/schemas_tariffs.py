@@ -24,8 +24,9 @@ def _num(description: str) -> dict[str, Any]:
 
 
 def _price_in() -> dict[str, Any]:
-    return {"anyOf": [{"type": "number"}, {"type": "string"},
-                      obj({"kwh": _NUMBER_IN, "tusd": _NUMBER_IN, "te": _NUMBER_IN})],
+    # A part given as null counts as absent, as the server reads it.
+    part = {"anyOf": [*_NUMBER_IN["anyOf"], {"type": "null"}]}
+    return {"anyOf": [{"type": "number"}, {"type": "string"}, obj({"kwh": part, "tusd": part, "te": part})],
             "description": "R$/kWh: um número, `{\"kwh\": …}` ou as parcelas `{\"tusd\": …, \"te\": …}`."}
 
 
@@ -63,8 +64,11 @@ def _version(answer: bool) -> dict[str, Any]:
                 ["icms_pct", "pis_pct", "cofins_pct", "calculo"] if answer else [])
     band = obj({"ate_kwh": nullable(number) if answer else {"anyOf": [*_NUMBER_IN["anyOf"], {"type": "null"}]},
                 "valor": number}, ["ate_kwh", "valor"] if answer else [])
-    cip = nullable({"anyOf": [obj({"valor_fixo": number}, ["valor_fixo"]),
-                              obj({"faixas": {"type": "array", "items": band}}, ["faixas"])]})
+    if answer:
+        cip = nullable({"anyOf": [obj({"valor_fixo": number}, ["valor_fixo"]),
+                                  obj({"faixas": {"type": "array", "items": band}}, ["faixas"])]})
+    else:  # the server takes `valor_fixo` or `faixas` (not both); a null one counts as absent
+        cip = nullable(obj({"valor_fixo": nullable(number), "faixas": {"type": "array", "items": band}}))
     props = {
         "vigencia": {**DAY, "description": "Primeiro dia em que esta versão vale."},
         "modalidade": ({"enum": [plans.CONVENCIONAL, plans.BRANCA], "description": "Tirada do preço da energia."}
