@@ -101,7 +101,7 @@ class App:
                                 MeterViews(store, consumption, invoices, alerts, commands)),
             ingest=Ingest(store, alerts, commands, live, self.metrics.ingested),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
-            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, heavy),
+            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,

@@ -135,7 +135,7 @@ def test_comparison_prices_real_consumption_under_every_tariff_and_names_the_hou
     assert reply.status == 200, reply.body
     body = reply.json
     ids = [t["id"] for t in body["tarifas"]]
-    assert ids[0] == "padrao" and {"convencional", "branca"} <= set(ids)
+    assert ids == ["padrao", "branca", "convencional"]  # the meter's own first
     assert body["historico_curto"] is False and body["ciclos_completos"] == 3
     assert body["mais_barata"] == min(body["totais"], key=body["totais"].get)
     # Evening use falls in Branca's ponta: those hours cost more under Branca than under convencional.
@@ -149,7 +149,20 @@ def test_comparison_says_plainly_when_history_is_too_short(servidor):
     body = servidor.client(read).get(f"{M}/novo/comparar-tarifas").json
     assert body["historico_curto"] is True and body["mais_barata"] is None
     assert body["conclusao"].startswith("histórico curto demais")
-    assert len(body["ciclos"]) == 12 and not any(c["completo"] for c in body["ciclos"])
+    # Only the cycles since the first reading are listed (the others are counted in a note).
+    assert 1 <= len(body["ciclos"]) <= 2 and not any(c["completo"] for c in body["ciclos"])
+    assert any("antes da primeira leitura" in note for note in body["avisos"])
+
+
+def test_comparison_leaves_the_004_placeholder_out_unless_it_is_named(servidor):
+    assert servidor.admin.post(T, {"id": "minha", "nome": "Minha", "versoes": [VERSION]}).status == 201
+    _, read = _evening_household(servidor, "outra", 40)
+    servidor.admin.put(f"{M}/outra", {"nome": "outra", "tarifa": "minha"})
+    owner = servidor.client(read)
+    assert [t["id"] for t in owner.get(f"{M}/outra/comparar-tarifas").json["tarifas"]] == ["minha", "branca",
+                                                                                          "convencional"]
+    named = owner.get(f"{M}/outra/comparar-tarifas?tarifas=padrao,branca").json
+    assert [t["id"] for t in named["tarifas"]] == ["minha", "padrao", "branca"]
 
 
 def test_comparison_refuses_bad_queries_with_the_field(servidor):

@@ -1,8 +1,9 @@
 """Which tariff is cheaper for this meter? Its real consumption, quarter hour by quarter hour, over
 the last closed cycles, billed under its own tariff and every other one in the book.
 
-The meter's tariff is the reference (first); the others follow in id order, at most
-servidor.billing.comparison.MAX_TARIFFS in all, or exactly those named in `tarifas`. A cycle that
+The meter's tariff is the reference (first); the others in the book follow in id order (but not
+the `padrao` placeholder price of system 004), at most servidor.billing.comparison.MAX_TARIFFS in
+all, or exactly those named in `tarifas`. A cycle that
 starts before some compared tariff's first version cannot be billed under it: such cycles are
 left out, and the answer says how many. The verdict, the hours that make the difference and
 "histórico curto demais" when no cycle has enough readings are the engine's (docs/billing.md).
@@ -18,15 +19,18 @@ from servidor.domain.errors import InvalidInput
 from servidor.domain.gate import HeavyReads
 from servidor.domain.invoices import check_billed
 from servidor.domain.meters import Meter
+from servidor.domain.tariff_migration import DEFAULT_ID
 from servidor.domain.tariffs import TariffBook, refused
 from servidor.domain.usage_profile import UsageReader
+from servidor.store.interface import ReadingsBackend
 
 DEFAULT_CYCLES = 12
 
 
 class TariffComparison:
-    def __init__(self, tariffs: TariffBook, usage: UsageReader, heavy: HeavyReads) -> None:
+    def __init__(self, tariffs: TariffBook, usage: UsageReader, readings: ReadingsBackend, heavy: HeavyReads) -> None:
         self._tariffs = tariffs
+        self._readings = readings
         self._usage = usage
         self._heavy = heavy
 
@@ -39,7 +43,10 @@ class TariffComparison:
                 raise InvalidInput(f"compare no máximo {MAX_TARIFFS} tarifas (a do medidor e mais "
                                    f"{MAX_TARIFFS - 1})", campo="tarifas")
         else:
-            plans = [own] + [plan for plan in self._tariffs.all() if plan.id != own.id][:MAX_TARIFFS - 1]
+            # 004's default price is a placeholder, not a distributor's tariff: compared with real
+            # bills (taxes, bandeira, CIP) it would always "win". It is compared only when named.
+            others = [plan for plan in self._tariffs.all() if plan.id not in (own.id, DEFAULT_ID)]
+            plans = [own] + others[:MAX_TARIFFS - 1]
         if len(plans) < 2:
             raise InvalidInput("não há outra tarifa para comparar: cadastre uma em /api/v1/tarifas", campo="tarifas")
         return plans
@@ -57,6 +64,14 @@ class TariffComparison:
         if not kept:
             raise InvalidInput(f"nenhum dos {len(asked)} ciclos pedidos tem todas as tarifas em vigor (a mais recente "
                                f"começa em {since.strftime('%d/%m/%Y')})", campo="ciclos")
+        first_ts = self._readings.first_ts(meter.stream)
+        first_day = None if first_ts is None else local_date(meter.tz, first_ts)
+        # Cycles that ended before the first reading have nothing to compare; the last one stays, so
+        # that a meter without history still gets the engine's "histórico curto demais".
+        empty = [c for c in kept[:-1] if first_day is None or c.ultimo_dia < first_day]
+        if empty:
+            kept = kept[len(empty):]
+            notes.append(f"{len(empty)} ciclo(s) terminam antes da primeira leitura e ficaram fora")
         first, last = kept[0].primeiro_dia, kept[-1].ultimo_dia
         with self._heavy.turn():
             profile = self._usage.profile(meter, first, last, hours=True)

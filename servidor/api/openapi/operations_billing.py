@@ -83,8 +83,8 @@ def invoice_operations() -> dict[str, dict[str, Any]]:
                         _version_query("para", "A versão posterior (obrigatória).")])},
         f"{METER}/comparar-tarifas": {"get": operation("Consumo e faturas", "Qual tarifa compensa?",
             "O consumo real do medidor, de 15 em 15 minutos, nos últimos ciclos fechados, faturado por inteiro "
-            "(bandeira, mínimo, tributos, CIP) em cada tarifa: a do medidor (a referência) e as outras cadastradas "
-            f"(no máximo {MAX_TARIFFS}), ou as de `tarifas`. Responde o total de cada ciclo, a diferença, as horas "
+            "(bandeira, mínimo, tributos, CIP) em cada tarifa: a do medidor (a referência) e as outras cadastradas, "
+            f"menos a `padrao` do 004 (no máximo {MAX_TARIFFS}), ou as de `tarifas`. Responde o total de cada ciclo, a diferença, as horas "
             f"que fazem a diferença e a conclusão. Ciclos com menos de {int(MIN_COVERAGE * 100)} % de leituras ficam "
             "fora; sem nenhum completo, `historico_curto` é true e a conclusão diz que o histórico é curto demais. "
             f"{NO_BILL} {READ_NOTE}",
