@@ -15,10 +15,13 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from .. import format as fmt
+from ..api import RequestFailed
 from ..background import call_api
 from ..billing_models import Comparison
 from .base import MeterPane
 
+# The server's code for a meter without an energy bill.
+NO_BILL = "sem_fatura"
 # A year of cycles: the seasons change the answer (air conditioning in summer, showers in winter).
 CYCLES = 12
 # One color per tariff compared with the meter's own, in the chart's order.
@@ -100,11 +103,29 @@ class ComparisonPane(MeterPane):
     def reload(self) -> None:
         self._load()
 
+    @dataclass
+    class NoBill(Message):
+        """The meter has no energy bill (production, export, water, gas): the server says why."""
+
+        reason: str
+
     @work(thread=True, exclusive=True, group="comparar")
     def _load(self) -> None:
-        comparison = call_api(self, "comparar as tarifas", lambda: self.app.api.compare_tariffs(self.meter.id, CYCLES))
-        if comparison is not None:
-            self.post_message(self.Loaded(comparison))
+        def fetch() -> Comparison | str:
+            try:
+                return self.app.api.compare_tariffs(self.meter.id, CYCLES)
+            except RequestFailed as exc:
+                if exc.code == NO_BILL:
+                    return exc.message
+                raise
+        result = call_api(self, "comparar as tarifas", fetch)
+        if isinstance(result, str):
+            self.post_message(self.NoBill(result))
+        elif result is not None:
+            self.post_message(self.Loaded(result))
+
+    def on_comparison_pane_no_bill(self, message: NoBill) -> None:
+        self.query_one("#cmp-verdict", Static).update(f"Sem tarifa a comparar: {message.reason}.")
 
     def on_comparison_pane_loaded(self, message: Loaded) -> None:
         comparison = message.comparison
