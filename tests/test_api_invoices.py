@@ -118,3 +118,24 @@ def test_reading_invoices_never_writes_the_database_and_housekeeping_records_the
     recorded = json.loads(db.read_text())["faturas"]
     assert {r["ciclo"] for r in recorded.values()} >= {"2026-08", "2026-09"}
     assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1  # the same version, now on disk
+
+
+def test_a_tariff_that_starts_later_lists_only_the_cycles_it_prices_and_the_meter_still_shows(servidor):
+    later = {"id": "futura", "nome": "Futura", "versoes": [
+        {"vigencia": "2026-09-01", "energia": {"tipo": "unico", "preco": 0.7}}]}
+    assert servidor.admin.post("/api/v1/tarifas", later).status == 201
+    write, read = servidor.create_meter("tarde", tarifa="futura")
+    feed_hourly(servidor.client(write), "tarde", ms("2026-08-01T00:00:00-03:00"), 61 * 24, 100.0)
+    owner = servidor.client(read)
+    names = [f["mes"] for f in owner.get(f"{M}/tarde/faturas").json["faturas"]]
+    assert "2026-09" in names and "2026-08" not in names
+    refused = owner.get(f"{M}/tarde/faturas/2026-08")
+    assert refused.status == 422 and "não tem versão em vigor" in refused.json["erro"]["mensagem"]
+    assert owner.get(f"{M}/tarde").status == 200
+    far = {"id": "distante", "nome": "Distante", "versoes": [
+        {"vigencia": "2999-01-01", "energia": {"tipo": "unico", "preco": 0.7}}]}
+    assert servidor.admin.post("/api/v1/tarifas", far).status == 201
+    assert servidor.admin.put(f"{M}/tarde", {"nome": "tarde", "tarifa": "distante"}).status == 200
+    meter = owner.get(f"{M}/tarde").json
+    assert meter["resumo"]["fatura_projetada"] is None
+    assert owner.get(f"{M}/tarde/faturas").json["faturas"] == []

@@ -105,6 +105,8 @@ class Invoices:
         if reason is not None:
             return {"medidor": meter.id, "faturas": [], "sem_fatura": reason}
         cycles = self._cycles(meter, now_ms)
+        if not cycles:
+            return {"medidor": meter.id, "faturas": []}
         with self._heavy.turn():
             profile = self._profile(meter, cycles[-1].primeiro_dia, cycles[0].ultimo_dia)
             return {"medidor": meter.id, "faturas": [self._issue(meter, c, profile, now_ms) for c in cycles]}
@@ -136,17 +138,20 @@ class Invoices:
                 "linhas": _line_changes(old, new)}
 
     def projected_total(self, meter: Meter, now_ms: int) -> dict[str, Any] | None:
-        """This cycle's invoice if the pace so far holds to its end; None for a meter not billed."""
+        """This cycle's invoice if the pace so far holds to its end; None for a meter not billed, or
+        whose tariff has no version in force on the cycle's first day."""
         if no_bill_reason(meter) is not None:
             return None
         ciclo = cycle_for_day(local_date(meter.tz, now_ms), meter.dia_leitura)
+        plan = self._tariffs.for_meter(meter.tarifa)
+        if ciclo.primeiro_dia < plan.versoes[0].vigencia:
+            return None  # the tariff starts within or after this cycle: nothing prices all of it
         start, end = ciclo.bounds_ms(meter.tz)
         profile = self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia)
         if now_ms > start:
             factor = Decimal(end - start) / Decimal(min(now_ms, end) - start)
             profile = PerfilConsumo({day: DiaConsumo(day, tuple(kwh * factor for kwh in found.kwh), found.cobertura)
                                      for day, found in profile.dias.items()})
-        plan = self._tariffs.for_meter(meter.tarifa)
         invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
         return {"kwh": float(invoice.kwh_medido), "total": float(invoice.total),
                 "total_formatado": invoice.to_json()["total_formatado"]}
@@ -161,15 +166,16 @@ class Invoices:
         return ciclo
 
     def _cycles(self, meter: Meter, now_ms: int) -> list[Ciclo]:
-        """From the open cycle back to the first with readings (and with a tariff in force)."""
+        """From the open cycle back to the first with readings; a cycle that starts before the
+        tariff's first version cannot be priced and is not listed."""
         today = local_date(meter.tz, now_ms)
         first_ts = self._readings.first_ts(meter.stream)
         first = today if first_ts is None else local_date(meter.tz, min(first_ts, now_ms))
-        first = max(first, self._tariffs.for_meter(meter.tarifa).versoes[0].vigencia)
         cycles = [cycle_for_day(today, meter.dia_leitura)]
         while cycles[-1].primeiro_dia > first and len(cycles) < MAX_MONTHS:
             cycles.append(cycle_for_day(date.fromordinal(cycles[-1].primeiro_dia.toordinal() - 1), meter.dia_leitura))
-        return cycles
+        since = self._tariffs.for_meter(meter.tarifa).versoes[0].vigencia
+        return [cycle for cycle in cycles if cycle.primeiro_dia >= since]
 
     def _profile(self, meter: Meter, first: date, last: date) -> PerfilConsumo:
         plan = self._tariffs.for_meter(meter.tarifa)

@@ -53,7 +53,8 @@ def invoice_operations() -> dict[str, dict[str, Any]]:
     return {
         f"{METER}/faturas": {"get": operation("Consumo e faturas", "Faturas por ciclo",
             f"Uma fatura por ciclo de leitura (do `dia_leitura` do medidor ao dia anterior ao próximo; sem ele, o mês "
-            f"civil), do ciclo aberto até o da primeira leitura (no máximo {MAX_MONTHS}). Cada linha diz o que é e "
+            f"civil), do ciclo aberto até o da primeira leitura (no máximo {MAX_MONTHS}; os que começam antes da "
+            "primeira versão da tarifa não são listados). Cada linha diz o que é e "
             "como foi calculada; o total é a soma das linhas arredondadas. Um ciclo fechado é reemitido, com nova "
             f"`versao`, se dados atrasados, a tarifa ou as bandeiras o mudarem. {NO_BILL.replace(': 409 `sem_fatura`', ': a lista vem vazia, com `sem_fatura`')} "
             f"{READ_NOTE}",
