@@ -29,7 +29,7 @@ from servidor.domain.errors import Conflict, NotFound
 from servidor.domain.gate import HeavyReads
 from servidor.domain.meters import Meter, now_iso
 from servidor.domain.tariffs import TariffBook, refused
-from servidor.domain.usage_profile import UsageReader, needs_hours
+from servidor.domain.usage_profile import UsageReader, resolution
 from servidor.store.documents import DocumentStore
 from servidor.store.interface import ReadingsBackend
 
@@ -179,7 +179,7 @@ class Invoices:
 
     def _profile(self, meter: Meter, first: date, last: date) -> PerfilConsumo:
         plan = self._tariffs.for_meter(meter.tarifa)
-        return self._usage.profile(meter, first, last, hours=needs_hours([plan], first, last))
+        return self._usage.profile(meter, first, last, resolution([plan], first, last))
 
     def _issue(self, meter: Meter, ciclo: Ciclo, profile: PerfilConsumo, now_ms: int) -> dict[str, Any]:
         plan = self._tariffs.for_meter(meter.tarifa)

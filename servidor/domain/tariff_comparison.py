@@ -21,7 +21,7 @@ from servidor.domain.invoices import check_billed
 from servidor.domain.meters import Meter
 from servidor.domain.tariff_migration import DEFAULT_ID
 from servidor.domain.tariffs import TariffBook, refused
-from servidor.domain.usage_profile import UsageReader
+from servidor.domain.usage_profile import Resolution, UsageReader, resolution
 from servidor.store.interface import ReadingsBackend
 
 DEFAULT_CYCLES = 12
@@ -74,7 +74,10 @@ class TariffComparison:
             notes.append(f"{len(empty)} ciclo(s) terminam antes da primeira leitura e ficaram fora")
         first, last = kept[0].primeiro_dia, kept[-1].ultimo_dia
         with self._heavy.turn():
-            profile = self._usage.profile(meter, first, last, hours=True)
+            # At least by the hour: "which hours make the difference" needs the real hours even when
+            # no tariff compared has posts.
+            step = resolution(plans, first, last)
+            profile = self._usage.profile(meter, first, last, Resolution.HOUR if step is Resolution.DAY else step)
             result = refused(lambda: compare_tariffs(plans, kept, profile, self._tariffs.flags(), meter.ligacao))
         body = result.to_json()
         body["avisos"] = notes + body["avisos"]
