@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+from servidor.app import readings_dir
+from servidor.store.documents import DocumentStore
+from servidor.store.readings import ReadingStore
+from tests.conftest import start_server, stop_server
 from tests.test_api_reports import HOUR, M, feed_hourly, ms
 
 FLAT = {"nome": "Padrão", "versoes": [{"vigencia": "1970-01-01", "energia": {"tipo": "unico", "preco": 0.6}}]}
@@ -139,3 +143,38 @@ def test_a_tariff_that_starts_later_lists_only_the_cycles_it_prices_and_the_mete
     meter = owner.get(f"{M}/tarde").json
     assert meter["resumo"]["fatura_projetada"] is None
     assert owner.get(f"{M}/tarde/faturas").json["faturas"] == []
+
+
+def test_invoices_recorded_before_cycles_stay_as_the_first_versions(tmp_path):
+    db = tmp_path / "db.json"
+
+    def start():
+        return start_server(DocumentStore.open(db), ReadingStore.open(readings_dir(db)), db)
+
+    running = start()
+    try:
+        write, read = running.create_meter("antigo")
+        feed_hourly(running.client(write), "antigo", ms("2026-09-01T00:00:00-03:00"), 30 * 24, 500.0)
+    finally:
+        stop_server(running)
+    stored = json.loads(db.read_text())
+    old = {"medidor": "antigo", "mes": "2026-09", "tarifa": "padrao", "kwh": 350.0, "subtotal": 175.0, "impostos": 0.0,
+           "total": 175.0, "total_formatado": "R$ 175,00", "cobertura": 1.0, "parcial": False,
+           "itens": [{"descricao": "Energia", "quantidade": 350.0, "unidade": "kWh", "preco_unitario": 0.5,
+                      "valor": 175.0}]}
+    stored["faturas"] = {"1": {"chave": "antigo/2026-09", "medidor": "antigo", "mes": "2026-09", "fatura": old,
+                               "versao": 2, "emitida_em": "2026-10-01T03:00:00+00:00",
+                               "reemitida_em": "2026-10-05T03:00:00+00:00"}}
+    db.write_text(json.dumps(stored))
+    running = start()
+    try:
+        owner = running.client(read)
+        current = owner.get(f"{M}/antigo/faturas/2026-09").json
+        assert current["versao"] == 3 and current["emitida_em"] == "2026-10-01T03:00:00+00:00"
+        versions = owner.get(f"{M}/antigo/faturas/2026-09/versoes").json["versoes"]
+        assert [(v["versao"], v["total"]) for v in versions] == [(3, 180.0), (2, 175.0)]
+        diff = owner.get(f"{M}/antigo/faturas/2026-09/diferencas?de=2&para=3").json
+        assert diff["diferenca_total"] == pytest.approx(5.0)
+        assert {(l["grupo"], l["descricao"]) for l in diff["linhas"]} == {("anterior", "Energia"), ("energia", "Consumo")}
+    finally:
+        stop_server(running)
