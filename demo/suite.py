@@ -13,7 +13,6 @@ port found free here could be taken before the child binds it).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from servidor.example import DEMO_KEYS
+from shared import argparse_pt
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tests point these elsewhere so that they never touch a developer's running demo.
@@ -90,7 +90,7 @@ class Demo:
         self.port = port
         self.children: list[Child] = []
         self.env = {**os.environ, "MONITOR_CHAVE_ADMIN": ADMIN_KEY, "MONITOR_CHAVE_REGISTRO": REGISTRATION_KEY,
-                    "PYTHONUNBUFFERED": "1"}
+                    "MONITOR_DEMO": "1", "PYTHONUNBUFFERED": "1"}
 
     @property
     def url(self) -> str:
@@ -148,7 +148,7 @@ class Demo:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
+    parser = argparse_pt.parser(prog="make demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sem-app", action="store_true", help="só os serviços, sem o app de terminal")
     args = parser.parse_args(argv)
     wanted = int(os.environ.get("MONITOR_PORTA", DEFAULT_PORT))

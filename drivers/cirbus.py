@@ -3,7 +3,7 @@
 Request: "$" + 2-digit address + command + checksum + LF. Reply: "$" + fixed-width decimal fields
 + checksum + LF. The checksum is the sum of every preceding byte of the frame ("$" included)
 mod 256, as two hex digits. A CR before the LF is tolerated (RS-485 converters add one).
-The reply is assumed not to echo the address (DOMAIN.md §3 lists only the fields): on a bus with
+The reply is assumed not to echo the address (docs/protocolos.md §6: what is known lists only the fields): on a bus with
 several CVMk the address in the request is what selects the responder.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ import math
 
 # Longest interval between two samples that is still integrated. Beyond it the agent or the
 # device was down and the power in between is unknown; a straight line across an outage
-# invents energy (DOMAIN.md §5.5), so the interval is skipped and counted in `lacunas_ms`.
+# invents energy (docs/protocolos.md §1), so the interval is skipped and counted in `lacunas_ms`.
 # Five minutes is 30 agent periods of 10 s: several failed reads in a row, not jitter.
 MAX_GAP_MS = 5 * 60 * 1000
 
@@ -16,7 +16,7 @@ class EnergyIntegrator:
     Import and export are kept apart: positive power feeds `energia_wh` (what the agent reports
     as the counter), negative power (a solar site exporting) feeds `exportada_wh`. Clamping
     negatives to zero would hide export; netting them would make the counter go backwards, which
-    the server would read as a meter reset (DOMAIN.md §5.1). An interval whose ends have opposite
+    the server would read as a meter reset (docs/protocolos.md §1). An interval whose ends have opposite
     signs is split where the straight line crosses zero, so each side gets its exact share.
     """
 

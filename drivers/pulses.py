@@ -1,4 +1,4 @@
-"""The Arduino pulse counter (blipserver, DOMAIN.md §2): "<ms>\\n" or "<id> <ms>\\n" per LED blink.
+"""The Arduino pulse counter (blipserver, docs/protocolos.md §3): "<ms>\\n" or "<id> <ms>\\n" per LED blink.
 
 Each blink is 1/N kWh, so the energy counter is exact whatever happens to the intervals; the
 interval only gives power: 3600·1000·1000 / (N·ms) W over [stamp − ms, stamp]. The reference

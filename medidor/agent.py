@@ -140,6 +140,11 @@ class Agent:
         if self.spool is not None:
             return
         state = self._load_state()
+        if self.config.chave_escrita and state.chave_escrita != self.config.chave_escrita:
+            # The admin replaced the meter's keys (POST .../chaves): the new write key is kept.
+            state = state.but(chave_escrita=self.config.chave_escrita)
+            self.state_file.save(state)
+            log.info("%s: chave de escrita nova guardada em %s", self.config.medidor, self.state_file.path)
         spool = Spool(self.config.estado / "spool", max_records=self.config.max_spool)
         self._state = state
         # The spool knows the highest seq that may have left; without a spool (deleted, a new

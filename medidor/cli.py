@@ -22,6 +22,7 @@ from medidor.repair_cli import COMMAND as REPAIR, main as repair_main
 from medidor.spool import MAX_RECORDS, SpoolDamaged, SpoolError
 from medidor.state import StateError
 from medidor.status import STATUS_LOG_EVERY_S, Console, render
+from shared import argparse_pt
 
 # The status line is redrawn this often in a terminal.
 STATUS_REDRAW_S = 0.5
@@ -35,7 +36,7 @@ exemplos:
       cria um mês de histórico em segundos e continua em tempo real
   medidor --id casa-2 --historico 1 --acelerar 1440 ...
       um dia simulado por minuto até alcançar o relógio
-  medidor --id quadro --fonte modbus --modelo pm710 --porta /dev/ttyUSB0 --baud 19200 --endereco 1 ...
+  medidor --id quadro --fonte modbus --modelo pm710 --porta-serial /dev/ttyUSB0 --baud 19200 --endereco 1 ...
   medidor --id quadro --fonte modbus --modelo pm710 --host-modbus 10.0.0.7 --porta-modbus 502 ...
   medidor --config config.xml --chave-registro ...    um agente por analisador do Tesla Analyzer
   medidor {SIMULATE} --modelo pm710                  serve um PM710 simulado (veja --help dele)
@@ -48,7 +49,7 @@ confirmá-las: servidor fora do ar não perde nada, e ao voltar o atraso vai em 
 
 teclas (num terminal): + aumenta o consumo simulado, - diminui, p pausa/retoma, Ctrl+C sai.
 
-variáveis de ambiente (valem como a opção): MONITOR_ID, MONITOR_SERVIDOR, MONITOR_CHAVE_REGISTRO,
+variáveis de ambiente (valem como a opção): MONITOR_ID, MONITOR_SERVIDOR, MONITOR_CHAVE_REGISTRO, MONITOR_CHAVE_ESCRITA,
 MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE_ALERTA,
 MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
 MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
@@ -80,8 +81,17 @@ def _env_number(name: str, kind: Callable[[str], float | int], default: float | 
         raise SystemExit(f"medidor: a variável {name} deve ser um número (recebido {value!r})") from None
 
 
+class DeprecatedAlias(argparse.Action):
+    """An option's old name: stores the value and says the new name once."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        print(f"medidor: --porta está obsoleto (no servidor é a porta TCP); use --porta-serial {values}",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog="medidor",
         description="Agente de medidor do monitor-energia: mede (simulado ou num aparelho real), guarda cada "
                     "leitura em disco e a envia ao servidor, sem perder nenhuma.",
@@ -95,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="URL do servidor (padrão: http://127.0.0.1:5000)")
     who.add_argument("--chave-registro", default=_env("MONITOR_CHAVE_REGISTRO"),
                      help="chave de registro do servidor, usada só na primeira execução (ou MONITOR_CHAVE_REGISTRO)")
+    who.add_argument("--chave-escrita", default=_env("MONITOR_CHAVE_ESCRITA"),
+                     help="chave de escrita nova do medidor, depois que o administrador trocou as chaves "
+                          "(guardada no estado no lugar da antiga)")
     who.add_argument("--estado", type=Path, default=Path(_env("MONITOR_ESTADO", "estado-medidor")),
                      help="diretório das chaves e do spool; cada medidor usa <estado>/<id>/ (padrão: ./estado-medidor)")
     who.add_argument("--limite-alerta", type=float, default=_env_number("MONITOR_LIMITE_ALERTA", float, 500.0),
@@ -124,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = parser.add_argument_group("aparelho real (--fonte modbus|cirbus|pulsos)")
     dev.add_argument("--modelo", default=_env("MONITOR_MODELO"), help="modelo Modbus: pm710, pm500, das8000 …")
-    dev.add_argument("--porta", default=_env("MONITOR_PORTA_SERIAL"),
+    dev.add_argument("--porta-serial", dest="porta", default=_env("MONITOR_PORTA_SERIAL"),
                      help="porta serial (/dev/ttyUSB0) ou socket://host:porta para Modbus RTU sobre TCP")
+    # The old name: in `servidor`, --porta is a TCP port; here it was the serial one. Still read.
+    dev.add_argument("--porta", dest="porta", action=DeprecatedAlias, help=argparse.SUPPRESS)
     dev.add_argument("--baud", type=int, default=_env_number("MONITOR_BAUD", int, 9600), help="padrão: 9600")
     dev.add_argument("--paridade", choices=("N", "E", "O"), default=_env("MONITOR_PARIDADE", "N"), help="padrão: N")
     dev.add_argument("--bits", type=int, default=8, help="bits de dados (padrão: 8)")
@@ -177,7 +192,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
         semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,
         historico_dias=args.historico, categoria=args.categoria, dispositivo=device, codigos=codes,
-        max_spool=args.max_spool,
+        max_spool=args.max_spool, chave_escrita=args.chave_escrita,
     )
 
 

@@ -79,6 +79,7 @@ class AgentConfig:
     codigos: tuple[str, ...] | None = None  # measurement codes to send; None: all the device gives
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
+    chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
 
     def __post_init__(self) -> None:
         if not METER_ID.fullmatch(self.medidor):
@@ -114,11 +115,11 @@ class AgentConfig:
         if not 1 <= self.max_spool <= MAX_RECORDS:
             raise ConfigError(f"--max-spool deve ser de 1 a {MAX_RECORDS}")
         if self.fonte == "modbus" and not (self.dispositivo.porta or self.dispositivo.host):
-            raise ConfigError("--fonte modbus precisa de --porta (serial ou socket://host:porta) ou --host-modbus")
+            raise ConfigError("--fonte modbus precisa de --porta-serial (serial ou socket://host:porta) ou --host-modbus")
         if self.fonte == "modbus" and not self.dispositivo.modelo:
             raise ConfigError("--fonte modbus precisa de --modelo (pm710, pm500, das8000 …)")
         if self.fonte in ("cirbus", "pulsos") and not self.dispositivo.porta:
-            raise ConfigError(f"--fonte {self.fonte} precisa de --porta (por exemplo /dev/ttyUSB0)")
+            raise ConfigError(f"--fonte {self.fonte} precisa de --porta-serial (por exemplo /dev/ttyUSB0)")
 
     @property
     def simulated(self) -> bool:

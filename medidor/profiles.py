@@ -74,7 +74,7 @@ class Profile(ABC):
     seed: int = 0
     fuso: str = "America/Sao_Paulo"
     name: str = field(default="", init=False)
-    # The server category of a meter with this profile (opengrid's names, DOMAIN.md §1).
+    # The server category of a meter with this profile (opengrid's sensor categories).
     categoria: str = field(default="gridImport", init=False)
 
     @property

@@ -16,12 +16,13 @@ from medidor.spool import SpoolError
 from medidor.spool.layout import CURSOR_FILE, LEGACY_CURSOR_FILE, list_segments
 from medidor.spool.repair import repair
 from medidor.state import StateError, StateFile
+from shared import argparse_pt
 
 COMMAND = "reparar"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog=f"medidor {COMMAND}",
         description="Repara o spool de um medidor que o agente recusou abrir por estar danificado: guarda todas "
                     "as leituras intactas (antes e depois do trecho danificado), descarta só os bytes ilegíveis "

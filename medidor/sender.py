@@ -282,8 +282,9 @@ class Sender:
                            f"novo, pare o agente e apague {self._state_hint}; as leituras do spool serão enviadas "
                            "depois", exc.status, exc.code)
         if exc.status in (401, 403):
-            return Refused(f"a chave de escrita em {self._state_hint} foi recusada: o medidor foi apagado e "
-                           "recriado? Apague esse arquivo para registrar de novo", exc.status, exc.code)
+            return Refused(f"a chave de escrita em {self._state_hint} foi recusada: o administrador trocou as "
+                           "chaves? Passe a nova com --chave-escrita. O medidor foi apagado e recriado? Apague "
+                           "esse arquivo para registrar de novo", exc.status, exc.code)
         return exc
 
     def _send_alerts(self, write_key: str) -> None:

@@ -13,6 +13,7 @@ import zlib
 from typing import Any
 
 from medidor.profiles import PROFILES, make_profile, scaled
+from shared import argparse_pt
 
 # Not a map file: the Arduino pulse counter has no registers.
 PULSES = "pulsos"
@@ -22,11 +23,11 @@ exemplos:
   medidor simular-dispositivo --modelo pm710 --porta-modbus 5020
       um PM710 em Modbus TCP; o agente: medidor --fonte modbus --modelo pm710 --host-modbus 127.0.0.1 --porta-modbus 5020 …
   medidor simular-dispositivo --modelo pm710 --quadro rtu
-      quadros RTU sobre TCP; o agente: medidor --fonte modbus --modelo pm710 --porta socket://127.0.0.1:<porta> …
+      quadros RTU sobre TCP; o agente: medidor --fonte modbus --modelo pm710 --porta-serial socket://127.0.0.1:<porta> …
   medidor simular-dispositivo --modelo cvmk
-      um Circutor CVMk falando CIRBUS num pseudo-terminal; o agente: medidor --fonte cirbus --porta /dev/pts/N …
+      um Circutor CVMk falando CIRBUS num pseudo-terminal; o agente: medidor --fonte cirbus --porta-serial /dev/pts/N …
   medidor simular-dispositivo --modelo pulsos --pulsos-por-kwh 1000
-      um Arduino contando piscadas do LED; o agente: medidor --fonte pulsos --porta /dev/pts/N …
+      um Arduino contando piscadas do LED; o agente: medidor --fonte pulsos --porta-serial /dev/pts/N …
 
 Um modelo Modbus novo só precisa do seu arquivo de mapa em drivers/maps/<modelo>.toml.
 Ctrl+C para o simulador.
@@ -49,7 +50,7 @@ def _protocol(model: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog="medidor simular-dispositivo",
         description="Serve um dispositivo simulado cujas medidas seguem um perfil de consumo: um analisador "
                     "Modbus (TCP, ou quadros RTU sobre TCP), um CVMk em CIRBUS ou um Arduino de pulsos num "
@@ -84,17 +85,17 @@ def start_simulator(args: argparse.Namespace) -> tuple[Any, str]:
         # A pulse counter only sees consumption: the LED blinks per kWh drawn, never for export.
         emitter = PulseEmitter(lambda t: abs(profile(t)), args.pulsos_por_kwh, sensor=args.sensor)
         path = emitter.start()
-        return emitter, f"--fonte pulsos --porta {path} --pulsos-por-kwh {args.pulsos_por_kwh:g}" + (
+        return emitter, f"--fonte pulsos --porta-serial {path} --pulsos-por-kwh {args.pulsos_por_kwh:g}" + (
             f" --sensor {args.sensor}" if args.sensor else "")
     if _protocol(args.modelo) == "cirbus":
         responder = CirbusResponder(profile, args.endereco, modelo=args.modelo)
         path = responder.start()
-        return responder, f"--fonte cirbus --porta {path} --endereco {args.endereco}"
+        return responder, f"--fonte cirbus --porta-serial {path} --endereco {args.endereco}"
     simulator = ModbusSimulator(args.modelo, profile, host=args.host_modbus, port=args.porta_modbus,
                                 framer=args.quadro, unit=args.endereco)
     host, port = simulator.start()
     where = (f"--host-modbus {host} --porta-modbus {port}" if args.quadro == "tcp"
-             else f"--porta socket://{host}:{port}")
+             else f"--porta-serial socket://{host}:{port}")
     return simulator, f"--fonte modbus --modelo {args.modelo} {where} --endereco {args.endereco}"
 
 

@@ -6,6 +6,7 @@ answers. `App.handle(request)` answers one request; `App.listen()` gives the soc
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from servidor.domain.history import History
 from servidor.domain.housekeeping import INTERVAL_S, Housekeeper
 from servidor.domain.ingest import Ingest
 from servidor.domain.invoices import Invoices
+from servidor.domain.key_requests import KeyRequests
 from servidor.domain.keys import SCRYPT_N, KeyRing
 from servidor.domain.legacy import LegacyMeters
 from servidor.domain.live import WaiterHub
@@ -38,7 +40,9 @@ from servidor.domain.tariffs import TariffBook
 from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import HttpServer
+from servidor.notify.webhooks import WebhookSender
 from servidor.store.documents import DocumentStore
+from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import ReadingsBackend
 
 VERSION = "0.1.0"
@@ -56,6 +60,11 @@ class Settings:
     housekeeping_s: float = INTERVAL_S
     # scrypt cost for the keys above; tests lower it (each check costs ~65 ms at the default).
     key_cost: int = SCRYPT_N
+    # The wall clock of ingest, alerts and housekeeping; tests drive one clock through all three.
+    clock: Callable[[], float] = time.time
+    # Alerts POSTed to each meter's webhook_url; the tests' servers leave it off, since a fuzzed
+    # URL must never be called from this machine.
+    webhooks: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -75,7 +84,9 @@ def _health_checks(*stores: object) -> list[HealthCheck]:
 
 class App:
     def __init__(self, docs: DocumentStore, store: ReadingsBackend, settings: Settings = Settings(),
-                 announce: Callable[[str], None] = print) -> None:
+                 announce: Callable[[str], None] | None = print) -> None:
+        """`announce` shows the admin and registration keys made because none is stored; the
+        command line passes None and calls `make_missing_keys` once the server listens."""
         self.settings = settings
         self._docs = docs
         self._store = store
@@ -87,7 +98,7 @@ class App:
         consumption = Consumption(store, heavy)
         usage = UsageReader(store)
         invoices = Invoices(docs, store, tariffs, heavy, usage)
-        alerts = Alerts(docs, store, consumption)
+        alerts = Alerts(docs, store, consumption, started_ms=int(settings.clock() * 1000))
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
         live = WaiterHub(history.after_stream)
@@ -99,14 +110,19 @@ class App:
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
                                 MeterViews(store, consumption, invoices, alerts, commands)),
-            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested),
+            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
             commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
         )
-        self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s)
+        self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
+        self.webhooks = WebhookSender() if settings.webhooks else None
+        if self.webhooks is not None:
+            alerts.on_open = self._alert_opened
+        # `servidor chave nova` reaches a running server through a folder beside its files.
+        self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys) if docs.path else None
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
             self.router.routes(), version=VERSION))
         self.router = build_router(self._system_routes, with_legacy=settings.legacy)
@@ -129,10 +145,28 @@ class App:
             self.services.alerts.check_month(meter, now_ms)
         self.services.live.start()
         self.housekeeper.start()
+        if self.key_requests is not None:
+            self.key_requests.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
+
+    def _alert_opened(self, alert: dict) -> None:
+        meter = self.services.meters.find(alert["medidor"])
+        if meter is not None and meter.webhook_url and self.webhooks is not None:
+            self.webhooks.send(meter.webhook_url, alert, f"alerta {alert['tipo']} de {meter.id}")
+
+    def make_missing_keys(self) -> list[str]:
+        """The admin and registration keys made now because none is stored (each stored before
+        this returns), as the lines that show them once."""
+        return self.services.keys.make_missing()
 
     def close(self) -> None:
         """Stop the app's threads (recording issued invoices), then close the stores."""
+        if self.key_requests is not None:
+            self.key_requests.stop()
         self.housekeeper.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.services.live.stop()
         self._store.close()
         self._docs.close()

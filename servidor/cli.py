@@ -12,9 +12,12 @@ import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared import argparse_pt
 from shared.contract import API_PREFIX
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
+from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
+from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
 from servidor.store import StoreError
 from servidor.store.documents import DocumentStore, StoreTooNew
@@ -22,6 +25,7 @@ from servidor.store.readings import ReadingStore
 from servidor.store.repair import command as repair_command
 
 EXIT_OK = 0
+EXIT_USAGE = 2
 EXIT_PORT_IN_USE = 3
 EXIT_STORE_UNREADABLE = 4
 EXIT_STORE_TOO_NEW = 5
@@ -32,12 +36,14 @@ exemplos:
   servidor --porta 8080 --host 0.0.0.0   aceita conexões de outras máquinas
   servidor --db /dados/db.json           as leituras ficam ao lado, em /dados/db.leituras/
 
-chaves: na primeira execução o servidor cria e mostra uma vez a chave de administração e a de
-registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO). Envie-as como
-Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
+chaves: na primeira execução o servidor cria e mostra uma vez, já escutando, a chave de
+administração e a de registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO).
+Envie-as como Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
+Perdeu uma? `servidor chave nova --admin` (ou --registro) faz outra, com o servidor parado ou rodando.
 
 variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL
-valem como as opções de mesmo nome.
+valem como as opções de mesmo nome; MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da
+demonstração (demo-admin, demo-registro, as de db.json.example) só são aceitas com MONITOR_DEMO=1.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 4 banco ilegível, leituras danificadas, ou banco vazio/ausente ao lado de leituras gravadas;
@@ -45,12 +51,15 @@ códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 
 servidor reparar [--db ARQUIVO]   com o servidor parado, repara leituras danificadas (mantém todo
                                   registro íntegro e guarda os originais em danificados/)
+servidor chave nova --admin|--registro [--db ARQUIVO]
+                                  faz uma chave de administração ou de registro nova (a anterior
+                                  deixa de valer), com o servidor parado ou rodando
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog="servidor",
         description="Servidor do monitor-energia: recebe leituras dos medidores e responde a API JSON em /api/v1.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -70,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log em JSON, um objeto por linha (para coletores de log)")
     parser.add_argument("--trabalhadores", type=int, default=DEFAULT_WORKERS,
                         help=f"threads que atendem requisições prontas (padrão: {DEFAULT_WORKERS})")
-    parser.add_argument("--sem-legado", action="store_true",
-                        help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=)")
+    parser.add_argument("--sem-legado", action="store_true", default=env("MONITOR_SEM_LEGADO") == "1",
+                        help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=), abertas sem chave "
+                             "(ou MONITOR_SEM_LEGADO=1)")
     parser.add_argument("--descartar-leituras-orfas", action="store_true",
                         help="com o banco vazio ou ausente, apaga as leituras gravadas ao lado dele e começa do "
                              "zero (sem isto o servidor recusa iniciar, para não perder o banco por engano)")
@@ -107,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["reparar"]:
         return repair_command(argv[1:], readings_dir)
+    if argv[:1] == ["chave"]:
+        return keys_command(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_json)
     try:
@@ -150,7 +162,16 @@ def main(argv: list[str] | None = None) -> int:
             store.delete_meter(stream)
         logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 
-    app = App(docs, store, Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado))
+    settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado)
+    public = demo_keys_in_use(settings.admin_key, settings.registration_key, docs)
+    if public and os.environ.get(DEMO_ENV) != "1":
+        store.close()
+        docs.close()
+        return fail(EXIT_USAGE, (
+            f"este servidor usaria chaves da demonstração, publicadas no README: {'; '.join(public)}.\n"
+            "  Escolha chaves suas (MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO, ou nenhuma para o servidor criar),\n"
+            f"  ou, se é mesmo uma demonstração, defina {DEMO_ENV}=1."))
+    app = App(docs, store, settings, announce=None)
     server = app.listen(args.host, args.porta, workers=args.trabalhadores)
     try:
         server.start()
@@ -160,6 +181,18 @@ def main(argv: list[str] | None = None) -> int:
             return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} já está em uso em {args.host}: "
                         "pare o outro processo ou use --porta")
         return fail(EXIT_PORT_IN_USE, f"não foi possível escutar em {args.host}:{args.porta}: {exc}")
+    # First run: the keys are made only now that the server listens, and shown only once stored,
+    # so a server that cannot start never shows a key that the next start would not know.
+    try:
+        first_keys = app.make_missing_keys()
+    except StoreError as exc:
+        server.shutdown()
+        app.close()
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível gravar as chaves novas em {db_path}: {exc}")
+    for line in first_keys:
+        print(line, flush=True)
+    if first_keys:
+        print(f"  (perdeu uma? `servidor chave nova --admin --db {db_path}` faz outra)", flush=True)
     app.start()
 
     stop = threading.Event()

@@ -1,7 +1,7 @@
 """Values every program exchanges: a reading and the measurement codes it may carry.
 
 A reading's `energia_wh` is the meter's cumulative counter; consumption is the difference of
-counters, so a gap between readings loses no energy (DOMAIN.md §5.5).
+counters, so a gap between readings loses no energy (docs/protocolos.md §1).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-# Tesla Analyzer's measurement codes (DOMAIN.md §2) with their units, as the API reports them.
+# Tesla Analyzer's measurement codes (docs/protocolos.md §1) with their units, as the API reports them.
 MEASUREMENT_CODES: dict[str, str] = {
     "TPF": "V",     # phase-neutral voltage per phase
     "IPF": "A",     # current per phase (+ neutral)

@@ -107,6 +107,8 @@ def start_server(docs: DocumentStore, store: ReadingStore, db_path: Path | None,
     # scrypt's cost for the admin and registration keys, lowered: each server a test starts would
     # otherwise spend ~130 ms deriving them (tests/test_keys.py checks the real cost).
     settings.setdefault("key_cost", TEST_KEY_COST)
+    # A fuzzed webhook_url (schemathesis) must never be called: tests/test_webhooks.py turns it on.
+    settings.setdefault("webhooks", False)
     app = App(docs, store, Settings(**settings), announce=lambda _: None)
     server = app.listen(workers=8)
     server.start()

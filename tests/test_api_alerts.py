@@ -29,9 +29,13 @@ def test_passing_the_monthly_limit_raises_one_alert_that_can_be_acknowledged(ser
 
 
 def test_a_silent_meter_raises_a_silence_alert(servidor):
+    """Its readings stopped arriving (tests/test_silence.py drives the clock through the rest)."""
     write, read = servidor.create_meter("mudo")
     servidor.client(write).post(f"{M}/mudo/leituras", {"seq": 1, "ts": now_ms() - 3_600_000, "energia_wh": 5})
     servidor.app.housekeeper.run_once()  # what its thread runs every 30 s
+    assert servidor.client(read).get(f"{M}/mudo/alertas").json["alertas"] == []  # it arrived just now
+    later = servidor.app.settings.clock() + 15 * 60 + 1
+    servidor.app.services.alerts.check_silence(servidor.app.services.meters.all(), int(later * 1000))
     alerts = servidor.client(read).get(f"{M}/mudo/alertas").json["alertas"]
     assert [a["tipo"] for a in alerts] == ["silencio"]
 

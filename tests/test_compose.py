@@ -1,7 +1,8 @@
-"""docker-compose.yml and the Dockerfiles, checked without a Docker engine (none runs here):
-hadolint lints the Dockerfiles, and every compose service's command runs locally with its
-environment, each container's name and volume mapped to loopback and a temp dir, until the
-meters' readings reach the server."""
+"""The compose files and the Dockerfiles, checked without a Docker engine (none runs here):
+hadolint lints the Dockerfiles; every service of the demo compose (docker-compose.demo.yml) runs
+locally with its environment, each container's name and volume mapped to loopback and a temp
+dir, until the meters' readings reach the server; the production compose (docker-compose.yml)
+is checked for what a deployment needs (tests/test_compose_production.py)."""
 from __future__ import annotations
 
 import json
@@ -51,7 +52,8 @@ def test_dockerfiles_run_as_non_root_with_a_volume(name: str):
     text = (ROOT / name).read_text()
     assert re.search(r"^USER 10001$", text, re.M)
     assert re.search(r"^VOLUME ", text, re.M)
-    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    # Pinned by digest: a rebuild gets the base that was tested, not whatever the tag means then.
+    assert re.search(r"^FROM python:3\.11-slim@sha256:[0-9a-f]{64}$", text, re.M)
 
 
 def test_pinned_install_resolves_within_the_project_ranges():
@@ -65,7 +67,9 @@ def test_pinned_install_resolves_within_the_project_ranges():
 def _runtime_requirements() -> str:
     import tomllib
 
-    return "\n".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = project["optional-dependencies"]
+    return "\n".join(project["dependencies"] + groups["servidor"] + groups["medidor"] + groups["usuario"])
 
 
 def test_compose_services_run_locally_and_every_meter_reaches_the_server(tmp_path: Path):
@@ -76,7 +80,7 @@ def test_compose_services_run_locally_and_every_meter_reaches_the_server(tmp_pat
 
 
 def _run_compose_locally(tmp_path: Path, http_port: int, modbus_port: int) -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.demo.yml").read_text())
     services = compose["services"]
     assert set(services) == {"servidor", "casa", "loja", "solar", "analisador", "quadro"}
     host_of = {name: "127.0.0.1" for name in services}

@@ -233,7 +233,7 @@ def test_missing_serial_port_is_disconnected_with_the_path() -> None:
 
 
 class SerialCable:
-    """Two openpty pairs bridged by a thread: a real serial path at each end (DOMAIN.md §4).
+    """Two openpty pairs bridged by a thread: a real serial path at each end (pyserial's loop:// does not carry Modbus).
 
     `meter_path` is the meter's end, `agent_path` the agent's; `unplug()` pulls the agent's end.
     """

@@ -17,7 +17,7 @@ def test_help_explains_options_registration_and_exit_codes(capsys: pytest.Captur
     out = capsys.readouterr().out
     for text in ("--id", "--servidor", "--chave-registro", "MONITOR_CHAVE_REGISTRO", "--limite-alerta",
                  "--multiplicador", "--intervalo", "--fonte", "--perfil", "--semente", "--acelerar", "--historico",
-                 "--estado", "--porta", "--baud", "--paridade", "--endereco", "--host-modbus", "--porta-modbus",
+                 "--estado", "--porta-serial", "--baud", "--paridade", "--endereco", "--host-modbus", "--porta-modbus",
                  "--modelo", "--pulsos-por-kwh", "--config", "simular-dispositivo", "códigos de saída"):
         assert text in out, text
 
@@ -34,7 +34,7 @@ def test_simular_dispositivo_help_lists_the_models_from_the_map_files(capsys: py
     (["--id", "casa 1"], "--id deve ter"),
     (["--id", "c", "--intervalo", "0.01"], "--intervalo deve ser"),
     (["--id", "c", "--servidor", "https://x"], "--servidor deve ser uma URL http://"),
-    (["--id", "c", "--fonte", "modbus"], "--fonte modbus precisa de --porta"),
+    (["--id", "c", "--fonte", "modbus"], "--fonte modbus precisa de --porta-serial"),
     (["--id", "c", "--fuso", "Marte/Olympus"], "--fuso desconhecido"),
 ])
 def test_invalid_options_exit_2_with_a_reason(argv: list[str], message: str,

@@ -307,7 +307,9 @@ async def test_invoices_list_cycles_show_lines_and_versions_and_export_csv(serve
         assert "v2" in text_of(app, "#invoice-versions") and "v1" in text_of(app, "#invoice-versions")
         await pilot.press("e")
         await settle(app, pilot)
+        said = [n.message for n in app._notifications]
     path = tmp_path / "export" / f"fatura-casa-silva-{closed['mes']}.csv"
+    assert f"Fatura exportada para {path}" in said  # the full path, wherever the app was started
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     assert rows[0][:3] == ["ciclo", "grupo", "descricao"]
     assert [r[2] for r in rows[1:-3]] == [line["descricao"] for line in closed["linhas"]]

@@ -124,7 +124,7 @@ class Tmux:
 def test_app_runs_in_a_real_terminal_at_80x24(tmp_path: Path):
     db = tmp_path / "db.json"
     shutil.copyfile(ROOT / "db.json.example", db)
-    server = server_process.start(db)
+    server = server_process.start(db, env=server_process.server_env(MONITOR_DEMO="1"))  # its keys are public
     tmux = Tmux("app")
     try:
         command = (f"{sys.executable} -m usuario --servidor http://127.0.0.1:{server.port} "
@@ -179,3 +179,20 @@ def test_config_file_location_follows_xdg_and_a_broken_file_is_reported(tmp_path
         resolve(servidor=None, chave=None, tema=None, config_path=broken, exportar_para=None, env={})
     result = run_usuario("--config", str(broken), "--menu")
     assert result.returncode == 2 and "deve ser um texto" in result.stderr
+
+
+def test_invoices_are_exported_to_one_documented_folder_not_where_the_app_started(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "ana"))
+    settings = resolve(servidor=None, chave=None, tema=None, config_path=tmp_path / "nada.toml",
+                       exportar_para=None, env={})
+    assert settings.exportar_para == tmp_path / "ana" / "monitor-energia" / "exportacoes"
+    env = {"MONITOR_EXPORTAR_PARA": "~/planilhas"}
+    assert resolve(servidor=None, chave=None, tema=None, config_path=tmp_path / "nada.toml", exportar_para=None,
+                   env=env).exportar_para == tmp_path / "ana" / "planilhas"
+    path = tmp_path / "usuario.toml"
+    path.write_text('exportar_para = "~/contas"\n')
+    assert resolve(servidor=None, chave=None, tema=None, config_path=path, exportar_para=None,
+                   env={}).exportar_para == tmp_path / "ana" / "contas"
+    monkeypatch.chdir(tmp_path)
+    given = resolve(servidor=None, chave=None, tema=None, config_path=path, exportar_para=Path("aqui"), env=env)
+    assert given.exportar_para == tmp_path / "aqui" and given.exportar_para.is_absolute()

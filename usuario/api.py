@@ -22,7 +22,7 @@ from shared.http.messages import Response
 
 from .billing_models import Comparison, Invoice, InvoiceVersion, Tariff
 from .models import (
-    Alert, Command, Consumption, LegacyMeter, LiveBatch, Meter, MeterList, COMMANDS, INTERVALS,
+    Alert, Command, Consumption, LegacyMeter, LiveBatch, Meter, MeterKey, MeterList, COMMANDS, INTERVALS,
 )
 
 # Every ordinary call answers in milliseconds on a healthy server; 10 s tells a dead one from a
@@ -287,6 +287,23 @@ class ApiClient:
         """A 004 meter through its own route, `GET /?id=`, exactly as 004's menu asked for it."""
         data = self._json("GET", "/?" + urlencode({"id": meter_id}))
         return _parse(lambda: LegacyMeter.from_json(meter_id, data))
+
+    def meter_keys(self, meter_id: str) -> tuple[MeterKey, ...]:
+        """The meter's keys by role and public id (admin key only)."""
+        data = self._json("GET", f"{_meter_path(meter_id)}/chaves")
+        return _parse(lambda: tuple(MeterKey.from_json(k) for k in data["chaves"]))
+
+    def replace_keys(self, meter_id: str, roles: tuple[str, ...]) -> dict[str, str]:
+        """New keys for `roles` ("escrita", "leitura"); the old ones stop working. Returns
+        {"chave_escrita": ..., ...}: shown once, the server keeps only their hashes."""
+        data = self._json("POST", f"{_meter_path(meter_id)}/chaves", {"papeis": list(roles)},
+                          expect=(HTTPStatus.CREATED,))
+        return {k: str(v) for k, v in data.items() if k.startswith("chave_")}
+
+    def revoke_key(self, meter_id: str, role: str) -> None:
+        response = self.request("DELETE", f"{_meter_path(meter_id)}/chaves/{quote(role, safe='')}")
+        if response.status != HTTPStatus.NO_CONTENT:
+            raise _error_from(response)
 
     def live(self) -> "LiveSession":
         return LiveSession(self)

@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.command import CommandPalette
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
@@ -35,6 +36,10 @@ REFRESH_S = 10.0
 # second or two), then they grow so a server that is down for good is not hammered, capped so
 # the app still notices within seconds when it returns.
 RETRY_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 10.0)
+
+# Textual's palette says "Search for commands…" and "Search for themes…" unless told otherwise.
+PALETTE_PLACEHOLDER = "Busque um comando…"
+THEMES_PLACEHOLDER = "Busque um tema…"
 
 Clock = Callable[[], datetime]
 
@@ -205,6 +210,16 @@ class UsuarioApp(App[None]):
             self._probe()
             return
         self.screen.post_message(Reconnected())
+
+    def action_command_palette(self) -> None:
+        """Ctrl+P: Textual's palette, with its search field in Portuguese."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=PALETTE_PLACEHOLDER))
+
+    def search_themes(self) -> None:
+        from textual.theme import ThemeProvider
+
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=THEMES_PLACEHOLDER))
 
     def action_switch_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from shared import argparse_pt
+
 from .api import ApiClient
 from .config import ENV_CONFIG, ENV_KEY, ENV_SERVER, THEMES, ConfigError, Settings, resolve
 
@@ -24,6 +26,7 @@ ${ENV_CONFIG}), que pode ter:
   servidor = "http://127.0.0.1:5000"
   chave = "demo-admin"
   tema = "claro"
+  exportar_para = "~/Documentos/energia"
 Se faltar algo ou estiver errado, o aplicativo abre a tela de conexão para corrigir.
 
 --menu reproduz o menu numerado do sistema 004 (1 consumo atual, 2 consumo total, 3 fatura
@@ -33,7 +36,7 @@ Saída: 0 normal, 1 medidor não encontrado no --menu, 2 uso incorreto."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="usuario", description=DESCRIPTION, epilog=EPILOG, add_help=False,
+    parser = argparse_pt.parser(prog="usuario", description=DESCRIPTION, epilog=EPILOG, add_help=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-h", "--help", action="help", help="mostra esta ajuda e sai")
     parser.add_argument("--servidor", metavar="URL", help="endereço do servidor, ex.: http://127.0.0.1:5000")
@@ -41,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="ARQUIVO", type=Path, help="arquivo de configuração TOML")
     parser.add_argument("--tema", choices=sorted(THEMES), help="tema de cores (padrão: escuro)")
     parser.add_argument("--exportar-para", metavar="PASTA", type=Path, dest="exportar_para",
-                        help="pasta onde as faturas são exportadas em CSV (padrão: a pasta atual)")
+                        help="pasta onde as faturas são exportadas em CSV (padrão: ~/monitor-energia/exportacoes, "
+                             "ou MONITOR_EXPORTAR_PARA)")
     parser.add_argument("--log", metavar="ARQUIVO", type=Path,
                         help="grava o registro de depuração neste arquivo (a tela não mostra logs)")
     parser.add_argument("--menu", action="store_true", help="menu numerado do 004, pela entrada padrão")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 ENV_SERVER = "MONITOR_SERVIDOR"
 ENV_KEY = "MONITOR_CHAVE"
 ENV_CONFIG = "MONITOR_USUARIO_CONFIG"
+ENV_EXPORT = "MONITOR_EXPORTAR_PARA"
 THEMES = {"escuro": "textual-dark", "claro": "textual-light"}
 
 
@@ -23,6 +24,14 @@ def default_config_path(env: Mapping[str, str] = os.environ) -> Path:
         return Path(env[ENV_CONFIG]).expanduser()
     base = Path(env["XDG_CONFIG_HOME"]).expanduser() if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
     return base / "monitor-energia" / "usuario.toml"
+
+
+def default_export_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """$MONITOR_EXPORTAR_PARA, else ~/monitor-energia/exportacoes: one folder the user can find,
+    whatever directory the app was started from (a checkout, for `make demo`)."""
+    if env.get(ENV_EXPORT):
+        return Path(env[ENV_EXPORT]).expanduser()
+    return Path.home() / "monitor-energia" / "exportacoes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +44,7 @@ class Settings:
     chave_source: str
     config_path: Path
     tema: str = "escuro"
-    exportar_para: Path = Path(".")
+    exportar_para: Path = field(default_factory=default_export_dir)
 
     def __post_init__(self) -> None:
         if self.tema not in THEMES:
@@ -60,7 +69,7 @@ def read_config(path: Path) -> dict[str, str]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"não consegui ler {path}: {exc}") from None
     out: dict[str, str] = {}
-    for name in ("servidor", "chave", "tema"):
+    for name in ("servidor", "chave", "tema", "exportar_para"):
         value = data.get(name)
         if value is None:
             continue
@@ -92,7 +101,8 @@ def resolve(
     return Settings(
         servidor=server, chave=key, servidor_source=server_source, chave_source=key_source,
         config_path=path, tema=tema or stored.get("tema") or "escuro",
-        exportar_para=exportar_para or Path("."),
+        exportar_para=(exportar_para or (Path(stored["exportar_para"]) if stored.get("exportar_para")
+                                         else default_export_dir(env))).expanduser().absolute(),
     )
 
 

@@ -302,3 +302,16 @@ class LegacyMeter:
             valor_fatura=None if invoice is None else str(invoice),
             alerta=str(payload["alerta"]) if payload.get("alerta") else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterKey:
+    """One of a meter's keys as the server lists it: its role and public id, never the secret."""
+
+    papel: str
+    id_chave: str | None
+    criado_em: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "MeterKey":
+        return cls(str(data["papel"]), data.get("id_chave"), data.get("criado_em"))

@@ -2,7 +2,7 @@
 so a route cannot be served without being documented, nor documented without being served."""
 from __future__ import annotations
 
-from servidor.api import alerts, invoices, legacy, live, meters, readings, reports, tariffs
+from servidor.api import alerts, invoices, keys, legacy, live, meters, readings, reports, tariffs
 from servidor.api.metrics import Metrics
 from servidor.api.page import page
 from servidor.api.router import Route, Router
@@ -31,6 +31,8 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
     r.add(f"{METER}/alertas", GET=alerts.list_alerts, POST=alerts.raise_alert)
     r.add(f"{METER}/alertas/{{alerta}}/reconhecer", POST=alerts.acknowledge)
     r.add(f"{METER}/comandos", GET=alerts.list_commands, POST=alerts.queue_command)
+    r.add(f"{METER}/chaves", GET=keys.list_keys, POST=keys.replace_keys)
+    r.add(f"{METER}/chaves/{{papel}}", DELETE=keys.revoke_key)
     r.add(f"{API_PREFIX}/tarifas", GET=tariffs.list_tariffs, POST=tariffs.create_tariff)
     r.add(f"{API_PREFIX}/tarifas/{{id}}", GET=tariffs.get_tariff, PUT=tariffs.put_tariff, DELETE=tariffs.delete_tariff)
     r.add(f"{API_PREFIX}/tarifas/{{id}}/versoes", GET=tariffs.list_versions, POST=tariffs.add_version)

@@ -15,9 +15,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from servidor.domain.alert_rules import REINICIO_CONTADOR, Finding, evaluate_month, evaluate_silence, reset_finding
+from servidor.domain.alert_rules import (
+    REINICIO_CONTADOR,
+    SILENCIO,
+    Finding,
+    evaluate_month,
+    evaluate_silence,
+    reset_finding,
+)
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.consumption import Consumption
 from servidor.domain.errors import InvalidInput, NotFound
@@ -60,7 +67,8 @@ def agent_finding(body: Any) -> Finding:
 
 
 class Alerts:
-    def __init__(self, docs: Any, readings: ReadingsBackend, consumption: Consumption) -> None:
+    def __init__(self, docs: Any, readings: ReadingsBackend, consumption: Consumption,
+                 started_ms: int | None = None) -> None:
         self._docs = docs
         self._readings = readings
         self._consumption = consumption
@@ -75,6 +83,17 @@ class Alerts:
         # meter id → monotonic time of its last month check; ids whose check was skipped since.
         self._month_checked: dict[str, float] = {}
         self._month_skipped: set[str] = set()
+        # Silence is judged by when readings arrive, not by their timestamps: a backfill of last
+        # month is a meter speaking now. meter id → wall-clock ms of its last accepted ingest.
+        # Before a meter's first ingest since this server started, its silence counts from its
+        # newest reading or from the start, whichever is later (it could not speak to a stopped
+        # server). Ids with an open silence alert, which their next reading resolves.
+        self._started_ms = int(time.time() * 1000) if started_ms is None else started_ms
+        self._arrived: dict[str, int] = {}
+        self._silent: set[str] = {m for m, alerts in self._by_meter.items() if _open_silence(alerts)}
+        # Told of every alert that opens, after it is stored (the app sends webhooks from it). It
+        # must not block: it runs on the ingest and housekeeping threads.
+        self.on_open: Callable[[dict[str, Any]], None] | None = None
 
     def record(self, meter_id: str, findings: Iterable[Finding]) -> list[tuple[dict[str, Any], bool]]:
         """Record findings (one write for all); returns (alert, created) for each distinct cause
@@ -122,10 +141,21 @@ class Alerts:
 
             atomic(self._docs, change)
             self._by_meter[meter_id] = kept
+            if _open_silence(kept):
+                self._silent.add(meter_id)
         for alert, created in changes:
             if created:
                 log.info("alerta %s para %s: %s", alert["tipo"], meter_id, alert["mensagem"])
+                self._tell_open(alert)
         return [(dict(a), created) for a, created in changes]
+
+    def _tell_open(self, alert: dict[str, Any]) -> None:
+        if self.on_open is None:
+            return
+        try:
+            self.on_open(dict(alert))
+        except Exception:  # the alert is stored: a failing notifier only goes to the log
+            log.exception("alerta %s de %s gravado, mas o aviso dele falhou", alert["tipo"], alert["medidor"])
 
     def raise_from_agent(self, meter_id: str, body: Any) -> tuple[dict[str, Any], bool]:
         """An agent's report: the alert and whether it is new (False: a repeat was counted)."""
@@ -133,6 +163,10 @@ class Alerts:
         return self.record(meter_id, [agent_finding(body)])[0]
 
     def after_ingest(self, meter: Meter, resets: Sequence[Reading], accepted: int, now_ms: int) -> None:
+        if accepted:
+            self._arrived[meter.id] = now_ms
+            if meter.id in self._silent:
+                self._resolve_silence(meter.id)
         findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz) for r in resets]
         if accepted:
             checked = self._month_checked.get(meter.id)
@@ -177,13 +211,40 @@ class Alerts:
         self.record(meter.id, self.month_findings(meter, now_ms))
 
     def check_silence(self, meters: Iterable[Meter], now_ms: int) -> None:
+        """A `silencio` alert for each active meter whose readings stopped arriving for its
+        `silencio_s`; one per silence (a meter with one open gets no other)."""
         for meter in meters:
-            if meter.estado != "ativo":
+            if meter.estado != "ativo" or meter.id in self._silent:
                 continue
-            last = self._readings.last(meter.stream)
-            finding = evaluate_silence(last.ts_ms if last else None, now_ms, meter.silencio_s * 1000)
-            if finding is not None:
+            since = self._arrived.get(meter.id)
+            if since is None:
+                last = self._readings.last(meter.stream)
+                if last is None:
+                    continue  # never sent anything: nothing has stopped
+                since = max(last.ts_ms, self._started_ms)
+            finding = evaluate_silence(since, now_ms, meter.silencio_s * 1000)
+            if finding is not None and self._arrived.get(meter.id, since) <= since:  # nothing arrived meanwhile
                 self.record(meter.id, [finding])
+
+    def _resolve_silence(self, meter_id: str) -> None:
+        """The meter spoke: its open silence alerts close themselves (`resolvido_em`)."""
+        stamp = now_iso()
+        with self._lock:
+            alerts = self._by_meter.get(meter_id, [])
+            closed = []
+            for i, alert in enumerate(alerts):
+                if alert["tipo"] == SILENCIO and not alert["reconhecido"]:
+                    alerts[i] = {**alert, "reconhecido": True, "reconhecido_em": stamp, "resolvido_em": stamp}
+                    closed.append(alerts[i])
+            if closed:
+                def change(tables: Tables) -> None:
+                    for alert in closed:
+                        tables.upsert(ALERTS, "id", alert)
+
+                atomic(self._docs, change)
+            self._silent.discard(meter_id)
+        for alert in closed:
+            log.info("alerta %s de %s resolvido: o medidor voltou a enviar leituras", alert["tipo"], meter_id)
 
     def list(self, meter_id: str) -> list[dict[str, Any]]:
         """Newest first."""
@@ -206,6 +267,8 @@ class Alerts:
                         alert = {**alert, "reconhecido": True, "reconhecido_em": now_iso()}
                         atomic(self._docs, lambda tables: tables.upsert(ALERTS, "id", alert))
                         alerts[i] = alert
+                        if not _open_silence(alerts):
+                            self._silent.discard(meter_id)
                     return dict(alert)
         raise NotFound(f"alerta {alert_id} não existe no medidor {meter_id}")
 
@@ -221,6 +284,12 @@ class Alerts:
             self._month_done.pop(meter_id, None)
             self._month_checked.pop(meter_id, None)
             self._month_skipped.discard(meter_id)
+            self._arrived.pop(meter_id, None)
+            self._silent.discard(meter_id)
+
+
+def _open_silence(alerts: Iterable[dict[str, Any]]) -> bool:
+    return any(a["tipo"] == SILENCIO and not a["reconhecido"] for a in alerts)
 
 
 def _over_the_bound(alerts: list[dict[str, Any]]) -> set[str]:

@@ -18,11 +18,12 @@ import hmac
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.auth import Principal, Role, hash_key, key_id_of, new_key
-from servidor.domain.errors import Busy, Unauthenticated
+from servidor.domain.meters import now_iso
+from servidor.domain.errors import Busy, InvalidInput, Unauthenticated
 from servidor.store.documents import DocumentStore
 
 KEYS = "chaves"
@@ -61,10 +62,34 @@ class StoredKey:
         return cls(principal, doc["hash"])
 
 
+# The keys one per server (not per meter), and how a person reads their name and prefix.
+GLOBAL_ROLES = (Role.ADMIN, Role.REGISTRATION)
+METER_ROLES = (Role.WRITE, Role.READ)
+LABELS = {Role.ADMIN: ("administração", "adm"), Role.REGISTRATION: ("registro de medidores", "reg"),
+          Role.WRITE: ("escrita", "me"), Role.READ: ("leitura", "ml")}
+
+
+def announcement(role: Role, key: str) -> str:
+    return f"Chave de {LABELS[role][0]} (mostrada só agora; guarde-a): {key}"
+
+
+def generated_key_doc(role: Role, meter_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A new random key of `role` and the document that stores it (SHA-256, by its public id)."""
+    made, key_id = new_key(LABELS[role][1])
+    return made, {"id_chave": key_id, "hash": hash_key(made), "papel": role.value, "medidor": meter_id,
+                  "criado_em": now_iso()}
+
+
 @dataclass(frozen=True, slots=True)
 class NewMeterKeys:
-    chave_escrita: str
-    chave_leitura: str
+    """A meter's keys just made (None: that one was not replaced), shown once."""
+
+    chave_escrita: str | None
+    chave_leitura: str | None
+
+    def to_json(self) -> dict[str, str]:
+        return {name: key for name, key in (("chave_escrita", self.chave_escrita),
+                                            ("chave_leitura", self.chave_leitura)) if key is not None}
 
 
 def derive(key: str, salt: bytes, cost: int = SCRYPT_N) -> str:
@@ -141,24 +166,46 @@ class KeyRing:
 
     # -- chosen and generated global keys -------------------------------------------------------
 
-    def bootstrap(self, given: dict[Role, str | None], announce: Callable[[str], None]) -> None:
+    def bootstrap(self, given: dict[Role, str | None], announce: Callable[[str], None] | None) -> None:
         """Admin and registration keys: the ones given (from the environment) replace what is
-        stored unless they match it; without one, a key is made once and announced once."""
-        labels = {Role.ADMIN: ("administração", "adm"), Role.REGISTRATION: ("registro de medidores", "reg")}
+        stored unless they match it. Without `announce`, a missing key is left for
+        `make_missing` (the command line makes it once the server listens, so a key is never
+        shown by a server that then fails to start); with it, it is made and announced now."""
         for role, key in given.items():
-            stored = [d for d in self._docs.all(KEYS) if d["papel"] == role.value and d.get("medidor") is None]
-            if key is not None:
-                current = [d for d in stored if StoredKey.from_doc(d).matches(key)]
-                if not current or current[0].get("kdf") != "scrypt":  # new, or kept from before scrypt
-                    self._replace_global(role, chosen_key_doc(key, role, self._kdf_cost))
-                with self._lock:
-                    self._cache[key] = Principal(role)  # checked just now: no KDF on its first request
+            if key is None:
                 continue
-            if not stored:
-                made, key_id = new_key(labels[role][1])
-                self._replace_global(role, {"id_chave": key_id, "hash": hash_key(made), "papel": role.value,
-                                            "medidor": None})
-                announce(f"Chave de {labels[role][0]} (mostrada só agora; guarde-a): {made}")
+            stored = [d for d in self._docs.all(KEYS) if d["papel"] == role.value and d.get("medidor") is None]
+            current = [d for d in stored if StoredKey.from_doc(d).matches(key)]
+            if not current or current[0].get("kdf") != "scrypt":  # new, or kept from before scrypt
+                self._replace_global(role, chosen_key_doc(key, role, self._kdf_cost))
+            with self._lock:
+                self._cache[key] = Principal(role)  # checked just now: no KDF on its first request
+        if announce is not None:
+            for line in self.make_missing([r for r, k in given.items() if k is None]):
+                announce(line)
+
+    def make_missing(self, roles: Iterable[Role] = GLOBAL_ROLES) -> list[str]:
+        """For each of `roles` without a stored key, a new key, stored durably before this
+        returns; the lines that show them, once (nothing shows them again)."""
+        lines = []
+        for role in roles:
+            if not any(d["papel"] == role.value and d.get("medidor") is None for d in self._docs.all(KEYS)):
+                lines.append(announcement(role, self.new_global(role)))
+        return lines
+
+    def new_global(self, role: Role) -> str:
+        """A new random admin or registration key replacing the stored one (which stops working
+        at once); returned only after it is stored."""
+        made, doc = generated_key_doc(role)
+        self.install_global(role, doc)
+        return made
+
+    def install_global(self, role: Role, doc: dict[str, Any]) -> None:
+        """Store `doc` (a key's hash, made elsewhere: `servidor chave nova` against a running
+        server) as the one key of `role`."""
+        if role not in GLOBAL_ROLES:
+            raise InvalidInput(f"papel deve ser um de: {', '.join(r.value for r in GLOBAL_ROLES)}")
+        self._replace_global(role, doc)
 
     def _replace_global(self, role: Role, doc: dict[str, Any]) -> None:
         def change(tables: Tables) -> None:
@@ -177,13 +224,13 @@ class KeyRing:
     # -- meter keys -------------------------------------------------------------------------------
 
     @staticmethod
-    def issue(meter_id: str) -> tuple[NewMeterKeys, list[dict[str, Any]]]:
-        """A meter's two keys and the documents to store in the transaction that creates it."""
-        write_key, write_id = new_key("me")
-        read_key, read_id = new_key("ml")
-        docs = [{"id_chave": write_id, "hash": hash_key(write_key), "papel": Role.WRITE.value, "medidor": meter_id},
-                {"id_chave": read_id, "hash": hash_key(read_key), "papel": Role.READ.value, "medidor": meter_id}]
-        return NewMeterKeys(write_key, read_key), docs
+    def issue(meter_id: str, roles: Iterable[Role] = METER_ROLES) -> tuple["NewMeterKeys", list[dict[str, Any]]]:
+        """New keys of `roles` for a meter, and the documents to store in the transaction that
+        creates the meter or replaces its keys."""
+        made = {role: generated_key_doc(role, meter_id) for role in roles}
+        keys = NewMeterKeys(made[Role.WRITE][0] if Role.WRITE in made else None,
+                            made[Role.READ][0] if Role.READ in made else None)
+        return keys, [doc for _, doc in made.values()]
 
     def adopt(self, docs: list[dict[str, Any]]) -> None:
         """Keys stored by a committed transaction become valid."""
@@ -191,11 +238,19 @@ class KeyRing:
             for doc in docs:
                 self._adopt(doc)
 
-    def revoke_meter(self, meter_id: str) -> None:
-        """A deleted meter's keys stop working (their documents went in the same transaction)."""
+    def revoke_meter(self, meter_id: str, roles: Iterable[Role] = METER_ROLES) -> None:
+        """A meter's keys of `roles` stop working (their documents went in a committed
+        transaction): the meter was deleted, or those keys were replaced or revoked."""
+        gone = {(role, meter_id) for role in roles}
         with self._lock:
-            self._by_id = {k: v for k, v in self._by_id.items() if v.principal.meter_id != meter_id}
+            self._by_id = {k: v for k, v in self._by_id.items()
+                           if (v.principal.role, v.principal.meter_id) not in gone}
             self._cache.clear()
+
+    def meter_keys(self, meter_id: str) -> list[dict[str, Any]]:
+        """A meter's keys as the API lists them: role, public id and creation (never the hash)."""
+        return [{"papel": d["papel"], "id_chave": d.get("id_chave"), "criado_em": d.get("criado_em")}
+                for d in self._docs.all(KEYS) if d.get("medidor") == meter_id]
 
 
 def _is_global(stored: StoredKey, role: Role) -> bool:

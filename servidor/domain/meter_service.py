@@ -2,14 +2,15 @@
 lifecycle done across every service that keeps something of it."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from servidor.domain.alerts import Alerts
 from servidor.domain.atomic import Tables
 from servidor.domain.commands import CommandQueue
 from servidor.domain.errors import InvalidInput
 from servidor.domain.invoices import Invoices
-from servidor.domain.keys import NewMeterKeys
+from servidor.domain.auth import Role
+from servidor.domain.keys import METER_ROLES, NewMeterKeys
 from servidor.domain.meters import Meter
 from servidor.domain.registry import MeterRegistry
 from servidor.domain.tariffs import TariffBook
@@ -71,3 +72,27 @@ class MeterService:
         for service in (self._alerts, self._invoices, self._commands):
             service.forget(meter_id)
         self._readings.delete_meter(meter.stream)
+
+    # -- keys ----------------------------------------------------------------------------------------
+
+    def keys(self, meter_id: str) -> list[dict[str, Any]]:
+        self._registry.get(meter_id)
+        return self._registry.key_list(meter_id)
+
+    def replace_keys(self, meter_id: str, body: Any) -> NewMeterKeys:
+        """New keys for the roles in `body` (`{"papeis": ["escrita"]}`; none: both); the old ones
+        stop working at once."""
+        return self._registry.replace_keys(meter_id, meter_roles(body.get("papeis") if isinstance(body, dict) else None))
+
+    def revoke_key(self, meter_id: str, role: str) -> None:
+        self._registry.revoke_keys(meter_id, meter_roles([role]))
+
+
+def meter_roles(names: Any) -> Sequence[Role]:
+    """The meter key roles named in a request (None: both); InvalidInput otherwise."""
+    if names is None:
+        return METER_ROLES
+    valid = {role.value: role for role in METER_ROLES}
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n in valid for n in names):
+        raise InvalidInput(f"papeis deve ser uma lista com {' e/ou '.join(valid)}")
+    return tuple(dict.fromkeys(valid[n] for n in names))

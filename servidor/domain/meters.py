@@ -12,6 +12,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servidor.billing import BillingError, check_connection, check_reading_day
@@ -40,6 +41,8 @@ ECHOED = frozenset({"criado_em", "atualizado_em", "ultima_leitura"})
 STREAM_SEPARATOR = "~"
 # The longest IANA zone name is 32 characters (America/Argentina/ComodRivadavia).
 MAX_ZONE_NAME = 64
+# A webhook URL: the service's long tokens fit; browsers' practical limit is about the same.
+MAX_WEBHOOK_URL = 2000
 
 
 def now_iso() -> str:
@@ -62,6 +65,17 @@ def _zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"fuso desconhecido: {name!r} (use um nome IANA como America/Sao_Paulo)") from None
 
 
+def valid_webhook(url: Any) -> bool:
+    if not isinstance(url, str) or not url or len(url) > MAX_WEBHOOK_URL or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def stream_key(meter_id: str, generation: int) -> str:
     return meter_id if generation == 0 else f"{meter_id}{STREAM_SEPARATOR}{generation}"
 
@@ -81,6 +95,7 @@ class Meter:
     # minimum billed energy applies (None: no minimum), as on the meter's electricity bill.
     dia_leitura: int | None = None
     ligacao: str | None = None
+    webhook_url: str | None = None  # where its alerts are POSTed when they open (servidor/notify)
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -110,6 +125,9 @@ class Meter:
             check_connection(self.ligacao)
         except BillingError as exc:
             raise InvalidInput(exc.message, campo=exc.campo) from None
+        if self.webhook_url is not None and not valid_webhook(self.webhook_url):
+            raise InvalidInput(f"webhook_url deve ser uma URL http:// ou https:// com host, de até {MAX_WEBHOOK_URL} "
+                               "caracteres, ou null")
         if type(self.geracao) is not int or self.geracao < 0:
             raise InvalidInput("geracao deve ser um inteiro ≥ 0")
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.errors import Conflict, NotFound
-from servidor.domain.keys import KEYS, KeyRing, NewMeterKeys
+from servidor.domain.auth import Role
+from servidor.domain.keys import KEYS, METER_ROLES, KeyRing, NewMeterKeys
 from servidor.domain.meters import STREAM_SEPARATOR, Meter, now_iso
 from servidor.store.documents import DocumentStore
 
@@ -111,6 +112,36 @@ class MeterRegistry:
         atomic(self._docs, lambda tables: tables.upsert(METERS, "id", meter.to_doc()))
         self._store(meter)
         return meter
+
+    def replace_keys(self, meter_id: str, roles: Sequence[Role] = METER_ROLES) -> NewMeterKeys:
+        """New keys of `roles` for the meter; the ones they replace stop working once the new
+        ones are stored (one write). NotFound for an unknown meter."""
+        keys, key_docs = self._keys.issue(meter_id, roles)
+        self._change_keys(meter_id, roles, key_docs)
+        return keys
+
+    def key_list(self, meter_id: str) -> list[dict[str, Any]]:
+        return self._keys.meter_keys(meter_id)
+
+    def revoke_keys(self, meter_id: str, roles: Sequence[Role]) -> None:
+        """The meter's keys of `roles` stop working, none replaces them (admin makes new ones)."""
+        self._change_keys(meter_id, roles, [])
+
+    def _change_keys(self, meter_id: str, roles: Sequence[Role], key_docs: list[dict[str, Any]]) -> None:
+        values = {role.value for role in roles}
+
+        def change(tables: Tables) -> None:
+            for old in tables.rows(KEYS):
+                if old.get("medidor") == meter_id and old["papel"] in values:
+                    tables.remove(KEYS, "hash", old["hash"])
+            for doc in key_docs:
+                tables.insert(KEYS, doc)
+
+        with self._lock:  # the meter cannot be deleted meanwhile and leave keys behind
+            self.get(meter_id)
+            atomic(self._docs, change)
+            self._keys.revoke_meter(meter_id, roles)
+            self._keys.adopt(key_docs)
 
     def delete(self, meter_id: str, also: Callable[[Tables], None]) -> Meter:
         """Remove the meter, its keys and whatever `also` removes, in one write, and record the

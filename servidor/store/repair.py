@@ -9,7 +9,6 @@ its copy aside): running the command again finishes the job.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -17,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from shared import argparse_pt
 
 from .errors import StoreError
 from .layout import inspect
@@ -177,7 +178,7 @@ def repair(db_path: Path, readings: Path, durable: bool = True) -> RepairReport:
 
 def command(argv: list[str], readings_dir: Callable[[Path], Path]) -> int:
     """`servidor reparar [--db PATH]`: print the report, return the exit code."""
-    parser = argparse.ArgumentParser(
+    parser = argparse_pt.parser(
         prog="servidor reparar",
         description="Repara as leituras danificadas (mantém todo registro íntegro, guarda os originais em "
                     f"{ASIDE_DIR}/ e escreve um relatório), ou guarda de lado leituras cujo banco sumiu. "

@@ -17,6 +17,7 @@ from .. import format as fmt
 from ..background import call_api
 from ..models import Command, Meter
 from .base import MeterPane
+from .keys import MeterKeys
 from .tariff_editor import TariffEditor
 
 VERB_TEXT = {"pausar": "pausar", "retomar": "retomar", "multiplicador": "mudar o multiplicador", "limite": "mudar o limite"}
@@ -52,6 +53,7 @@ class ControlPane(MeterPane):
                 yield Input(fmt.number(self.meter.limite_alerta_kwh or 0), id="limite", compact=True)
                 yield Button("Enviar", id="send-limite", compact=True)
             yield TariffEditor(id="tariff-editor")
+            yield MeterKeys(self.meter, id="meter-keys")
 
     @staticmethod
     def _pause_label(meter: Meter) -> str:

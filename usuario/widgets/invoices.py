@@ -193,7 +193,7 @@ class InvoicesPane(MeterPane):
         if message.path is None:
             self.notify(f"Não foi possível exportar: {message.error}", severity="error")
         else:
-            self.notify(f"Fatura exportada para {message.path}", title="CSV")
+            self.notify(f"Fatura exportada para {message.path.absolute()}", title="CSV")
 
     def focus_main(self) -> None:
         self.query_one("#invoice-months", DataTable).focus()

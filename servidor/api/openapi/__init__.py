@@ -18,6 +18,7 @@ import json
 from typing import Any, Iterable
 
 from servidor.api.openapi.blocks import OPENAPI_VERSION, error_components, obj
+from servidor.api.openapi.operations_keys import key_operations, key_schemas
 from servidor.api.openapi.operations_meters import meter_operations
 from servidor.api.openapi.operations_reports import report_operations
 from servidor.api.openapi.operations_root import root_operations
@@ -77,7 +78,8 @@ class UndocumentedRoute(Exception):
 
 def descriptions(legacy: bool) -> dict[str, dict[str, Any]]:
     """Every description, by path and method (lower-case, as OpenAPI writes them)."""
-    return {**meter_operations(), **report_operations(), **billing_operations(), **root_operations(legacy)}
+    return {**meter_operations(), **report_operations(), **billing_operations(), **root_operations(legacy),
+            **key_operations()}
 
 
 def paths(routes: Iterable[Route]) -> dict[str, Any]:
@@ -119,7 +121,7 @@ def schemas() -> dict[str, Any]:
         "DocumentoOpenApi": {"type": "object", "required": ["openapi", "info", "paths"],
                              "description": "Este documento."},
         **reading_schemas(), **alert_and_command_schemas(), **meter_schemas(), **tariff_schemas(),
-        **invoice_schemas(), **consumption_schemas(),
+        **invoice_schemas(), **consumption_schemas(), **key_schemas(),
     }
 
 

@@ -37,6 +37,10 @@ def meter_schemas() -> dict[str, Any]:
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S, "maximum": meters.MAX_SILENCE_S,
                        "default": meters.DEFAULT_SILENCE_S,
                        "description": "Segundos sem leitura até o alerta de silêncio."},
+        "webhook_url": {"anyOf": [{"type": "string", "pattern": "^https?://[^\\s/?#]+[^\\s]*$",
+                                   "maxLength": meters.MAX_WEBHOOK_URL}, {"type": "null"}],
+                        "default": None, "description": "Cada alerta que abre é enviado (POST, o alerta em JSON) a "
+                                                        "esta URL, com novas tentativas se ela falhar; null desliga."},
         **BILLING_FIELDS,
     }
     # A client that PUTs back what it GOT may include these; the handler ignores them.
@@ -60,6 +64,7 @@ def meter_schemas() -> dict[str, Any]:
         "tarifa": {"type": "string"},
         "estado": {"enum": list(meters.STATES)},
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
+        "webhook_url": {"type": ["string", "null"]},
         **BILLING_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),

@@ -116,6 +116,8 @@ def alert_and_command_schemas() -> dict[str, Any]:
         "ocorrencias": {"type": "integer", "minimum": 1,
                         "description": "Quantas vezes a causa se repetiu enquanto o alerta estava aberto."},
         "ultima_em": instant("A última ocorrência."),
+        "resolvido_em": nullable(instant("Alertas de silêncio: quando o medidor voltou a enviar e o alerta se "
+                                         "fechou sozinho (`reconhecido` passa a true).")),
     }, ["id", "medidor", "tipo", "chave", "mensagem", "criado_em", "reconhecido", "reconhecido_em",
         "ocorrencias", "ultima_em"])
     new_alert = obj({

@@ -1,0 +1,1 @@
+"""Messages that leave the server for people: alerts POSTed to webhooks."""
