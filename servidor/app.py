@@ -36,7 +36,9 @@ from servidor.domain.registry import MeterRegistry
 from servidor.domain.seed import import_seed_readings
 from servidor.domain.services import Services
 from servidor.domain.system import HealthCheck, SystemStatus
+from servidor.domain.tariff_comparison import TariffComparison
 from servidor.domain.tariffs import TariffBook
+from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
@@ -95,7 +97,8 @@ class App:
         registry = MeterRegistry(docs, keys, settings.default_zone)
         tariffs = TariffBook(docs)
         consumption = Consumption(store, heavy)
-        invoices = Invoices(docs, store, consumption, tariffs, heavy)
+        usage = UsageReader(store)
+        invoices = Invoices(docs, store, tariffs, heavy, usage)
         alerts = Alerts(docs, store, consumption, started_ms=int(settings.clock() * 1000))
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
@@ -110,7 +113,7 @@ class App:
                                 MeterViews(store, consumption, invoices, alerts, commands)),
             ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
-            commands=commands, tariffs=tariffs,
+            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,

@@ -1,4 +1,10 @@
-"""Builds `db.json.example`: three meters, a tariff and a month of hourly history, with known keys.
+"""Builds `db.json.example`: three meters, tariffs and a month of hourly history, with known keys.
+
+The tariffs are versioned plans (servidor.billing): the three flat tariffs the example always had,
+written as the plans they migrate to, and the example convencional and Tarifa Branca to compare
+with; the bandeira table is the engine's example (ANEEL's values and months, with their source).
+The household reads its meter on day 10 (a billing cycle from the 10th to the 9th) on a bifásica
+connection; the others bill by calendar month.
 
 Readings are carried in a `leituras_iniciais` table that the server moves into its journal on
 first open (readings never live in TinyDB, which rewrites its whole file on every insert). Run `python -m servidor.example`
@@ -13,7 +19,9 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from servidor.billing import EXAMPLE_FLAGS, EXAMPLE_TARIFFS, flags_to_json, plan_to_json
 from servidor.domain.auth import Role, hash_key
+from servidor.domain.tariff_migration import plan_from_flat
 from servidor.domain.seed import SEED_TABLE
 from servidor.store.documents import FORMAT_VERSION
 
@@ -27,7 +35,8 @@ DEMO_KEYS = {
     "escola-norte": ("ml_00000000000000a3_demo-leitura-escola", "me_00000000000000b3_demo-escrita-escola"),
 }
 METERS = [
-    {"id": "casa-silva", "nome": "Casa da família Silva", "categoria": "gridImport", "limite_alerta_kwh": 250.0, "tarifa": "residencial", "base_w": 180, "peak_w": 2200},
+    {"id": "casa-silva", "nome": "Casa da família Silva", "categoria": "gridImport", "limite_alerta_kwh": 250.0, "tarifa": "residencial", "base_w": 180, "peak_w": 2200,
+     "dia_leitura": 10, "ligacao": "bifasica"},
     {"id": "padaria-sol", "nome": "Padaria Sol Nascente", "categoria": "gridImport", "limite_alerta_kwh": 1500.0, "tarifa": "comercial", "base_w": 900, "peak_w": 5200},
     {"id": "escola-norte", "nome": "Escola Municipal Norte", "categoria": "gridImport", "limite_alerta_kwh": 3000.0, "tarifa": "comercial", "base_w": 600, "peak_w": 9000},
 ]
@@ -51,7 +60,9 @@ def build() -> dict:
     rng = random.Random(2026)
     stamp = "2026-10-01T00:00:00+00:00"
     tables: dict[str, dict[str, dict]] = {"meta": {"1": {"versao_formato": FORMAT_VERSION}}}
-    tables["tarifas"] = {str(i + 1): t for i, t in enumerate(TARIFFS)}
+    plans = [plan_to_json(plan_from_flat(t)) for t in TARIFFS] + [plan_to_json(p) for p in EXAMPLE_TARIFFS]
+    tables["tarifas"] = {str(i + 1): plan for i, plan in enumerate(plans)}
+    tables["bandeiras"] = {"1": {"id": "tabela", "tabela": flags_to_json(EXAMPLE_FLAGS)}}
     tables["medidores"] = {}
     tables["chaves"] = {}
     tables[SEED_TABLE] = {}
@@ -59,7 +70,8 @@ def build() -> dict:
         tables["medidores"][str(n)] = {
             "id": spec["id"], "nome": spec["nome"], "categoria": spec["categoria"], "fuso": "America/Sao_Paulo",
             "limite_alerta_kwh": spec["limite_alerta_kwh"], "multiplicador": 1.0, "tarifa": spec["tarifa"],
-            "estado": "ativo", "silencio_s": 900, "criado_em": stamp, "atualizado_em": stamp,
+            "estado": "ativo", "silencio_s": 900, "dia_leitura": spec.get("dia_leitura"),
+            "ligacao": spec.get("ligacao"), "criado_em": stamp, "atualizado_em": stamp,
         }
         read_key, write_key = DEMO_KEYS[spec["id"]]
         for key, role in ((read_key, Role.READ), (write_key, Role.WRITE)):

@@ -19,12 +19,16 @@ MAX_BATCH = 1000
 # Meter fields a PUT replaces as a whole; a field left out of a PUT goes back to its default,
 # so a client that updates a meter sends every one of these it knows.
 EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s",
-            "webhook_url")
+            "dia_leitura", "ligacao", "webhook_url")
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """The body of every error answer of the API: {"erro": {"codigo": ..., "mensagem": ...}}."""
-    return {"erro": {"codigo": code, "mensagem": message}}
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The body of every error answer of the API: {"erro": {"codigo": ..., "mensagem": ...}},
+    with "campo" (the path of the refused field, "versoes[1].vigencia") when it is known."""
+    body: dict[str, Any] = {"codigo": code, "mensagem": message}
+    if field is not None:
+        body["campo"] = field
+    return {"erro": body}
 
 
 def decode_error(body: bytes) -> tuple[str | None, str | None]:

@@ -1,4 +1,5 @@
-"""Consumption in the local calendar and invoices, answered from rollups, over a real socket."""
+"""Consumption in the local calendar, answered from rollups, over a real socket (invoices:
+test_api_invoices.py)."""
 from __future__ import annotations
 
 import json
@@ -69,60 +70,6 @@ def test_a_gap_loses_no_energy_but_lowers_coverage(servidor):
     assert day["cobertura"] == pytest.approx(0.5)
 
 
-def test_monthly_consumption_and_invoice_at_the_default_price(servidor):
-    write, read = servidor.create_meter("mes")
-    start = ms("2026-09-01T00:00:00-03:00")
-    feed_hourly(servidor.client(write), "mes", start, 30 * 24, 500.0)  # 0.5 kWh/h through September
-    owner = servidor.client(read)
-    months = owner.get(f"{M}/mes/consumo?intervalo=mes&de=2026-09-01&ate=2026-09-30").json["consumo"]
-    assert months[0]["rotulo"] == "2026-09" and months[0]["kwh"] == pytest.approx(360.0)
-    invoice = owner.get(f"{M}/mes/faturas/2026-09").json
-    assert invoice["kwh"] == pytest.approx(360.0)
-    assert invoice["total"] == pytest.approx(180.0)  # R$ 0,50/kWh, as 004
-    assert invoice["situacao"] == "fechada" and invoice["versao"] == 1
-    assert invoice["total_formatado"] == "R$ 180,00"
-
-
-def test_late_data_reissues_a_closed_month_and_a_price_change_too(servidor):
-    write, read = servidor.create_meter("re", tarifa="padrao")
-    agent, owner = servidor.client(write), servidor.client(read)
-    start = ms("2026-09-01T00:00:00-03:00")
-    agent.post(f"{M}/re/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0}, {"seq": 3, "ts": start + 20 * 24 * HOUR, "energia_wh": 100_000}]})
-    first = owner.get(f"{M}/re/faturas/2026-09").json
-    assert first["versao"] == 1 and first["kwh"] == pytest.approx(100.0)
-    # A late reading after the end of the month's data raises September's total.
-    agent.post(f"{M}/re/leituras", {"seq": 4, "ts": start + 29 * 24 * HOUR, "energia_wh": 150_000})
-    second = owner.get(f"{M}/re/faturas/2026-09").json
-    assert second["versao"] == 2 and second["kwh"] == pytest.approx(150.0) and second["reemitida_em"]
-    # Correcting the tariff's price re-issues again.
-    assert servidor.admin.put("/api/v1/tarifas/padrao", {"nome": "Padrão", "preco_kwh": 0.6}).status == 200
-    third = owner.get(f"{M}/re/faturas/2026-09").json
-    assert third["versao"] == 3 and third["total"] == pytest.approx(90.0)
-    assert owner.get(f"{M}/re/faturas/2026-09").json["versao"] == 3  # stable when nothing changed
-
-
-def test_invoice_with_fixed_charge_and_taxes_has_line_items_that_add_up(servidor):
-    assert servidor.admin.post("/api/v1/tarifas", {"id": "b1", "nome": "B1", "preco_kwh": 0.8, "taxa_fixa_mensal": 10, "impostos_pct": 25}).status == 201
-    write, read = servidor.create_meter("tx", tarifa="b1")
-    start = ms("2026-09-01T00:00:00-03:00")
-    servidor.client(write).post(f"{M}/tx/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0}, {"seq": 2, "ts": start + 10 * 24 * HOUR, "energia_wh": 100_000}]})
-    invoice = servidor.client(read).get(f"{M}/tx/faturas/2026-09").json
-    # Taxes are charged "por dentro", as on Brazilian bills: total = (80 + 10) / (1 - 0.25).
-    assert [round(i["valor"], 2) for i in invoice["itens"]] == [80.0, 10.0, 30.0]
-    assert invoice["total"] == pytest.approx(120.0)
-    listing = servidor.client(read).get(f"{M}/tx/faturas").json["faturas"]
-    assert "2026-09" in [f["mes"] for f in listing]
-
-
-def test_a_future_month_invoice_is_404_and_a_bad_month_422(servidor):
-    _, read = servidor.create_meter("fu")
-    owner = servidor.client(read)
-    assert owner.get(f"{M}/fu/faturas/2999-01").status == 404
-    assert owner.get(f"{M}/fu/faturas/2026-13").status == 422
-    assert owner.get(f"{M}/fu/consumo?intervalo=semana").status == 422
-    assert owner.get(f"{M}/fu/consumo?de=ontem").status == 422
-
-
 def test_consumption_stops_at_now_and_marks_the_current_bucket_partial(servidor):
     _, read = servidor.create_meter("agora")
     rows = servidor.client(read).get(f"{M}/agora/consumo?intervalo=dia&de=2026-01-01&ate=2999-12-31").json["consumo"]
@@ -168,22 +115,3 @@ def test_heavy_reads_wait_for_a_turn_and_ingest_never_does(servidor):
         for _ in range(held):
             gate._turns.release()
     assert servidor.client(read).get("/api/v1/medidores/fila/consumo").status == 200
-
-
-def test_reading_invoices_never_writes_the_database_and_housekeeping_records_them(servidor_json):
-    write, read = servidor_json.create_meter("leve")
-    agent, owner = servidor_json.client(write), servidor_json.client(read)
-    start = ms("2026-08-01T00:00:00-03:00")
-    agent.post(f"{M}/leve/leituras", {"leituras": [{"seq": 1, "ts": start, "energia_wh": 0},
-                                                    {"seq": 2, "ts": start + 60 * 24 * HOUR, "energia_wh": 60_000}]})
-    db = servidor_json.db_path
-    before = (db.stat().st_mtime_ns, db.read_bytes())
-    listed = owner.get(f"{M}/leve/faturas").json["faturas"]
-    closed = [f for f in listed if f["situacao"] == "fechada"]
-    assert len(closed) >= 2 and all(f["versao"] == 1 for f in closed)
-    assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1
-    assert (db.stat().st_mtime_ns, db.read_bytes()) == before  # reads wrote nothing
-    servidor_json.app.housekeeper.run_once()
-    recorded = json.loads(db.read_text())["faturas"]
-    assert {r["mes"] for r in recorded.values()} >= {"2026-08", "2026-09"}
-    assert owner.get(f"{M}/leve/faturas/2026-08").json["versao"] == 1  # the same version, now on disk

@@ -31,13 +31,16 @@ def test_first_run_registers_and_a_restart_updates_with_the_same_keys(tmp_path: 
     assert keys is not None and keys.chave_escrita and keys.chave_leitura
     meter = server.meter("casa-1")
     assert meter["nome"] == "Casa da Ana" and meter["limite_alerta_kwh"] == 321.0
-    # An admin sets the tariff; the agent's PUT on restart must keep it.
+    # An admin sets the tariff and the billing cycle; the agent's PUT on restart must keep them.
     api = server.admin()
-    assert api.post("/api/v1/tarifas", {"id": "verde", "nome": "Verde", "preco_kwh": 0.9}).status in (200, 201)
+    tariff = {"id": "verde", "nome": "Verde", "versoes": [{"vigencia": "2026-01-01",
+                                                           "energia": {"tipo": "unico", "preco": 0.9}}]}
+    assert api.post("/api/v1/tarifas", tariff).status in (200, 201)
     current = server.meter("casa-1")
     body = {k: current[k] for k in ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "estado",
                                     "silencio_s")}
-    assert api.put("/api/v1/medidores/casa-1", {**body, "tarifa": "verde"}).status == 200
+    changed = {**body, "tarifa": "verde", "dia_leitura": 10, "ligacao": "bifasica"}
+    assert api.put("/api/v1/medidores/casa-1", changed).status == 200
     api.close()
 
     run = Running(replace(cfg, multiplicador=2.0, chave_registro=None))
@@ -48,6 +51,7 @@ def test_first_run_registers_and_a_restart_updates_with_the_same_keys(tmp_path: 
     assert again is not None and again.chave_escrita == keys.chave_escrita
     meter = server.meter("casa-1")
     assert meter["multiplicador"] == 2.0 and meter["tarifa"] == "verde"
+    assert meter["dia_leitura"] == 10 and meter["ligacao"] == "bifasica"
     seqs = [r["seq"] for r in server.readings("casa-1")]
     assert seqs == list(range(len(seqs)))
 

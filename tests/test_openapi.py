@@ -61,8 +61,10 @@ PARTIAL_ACCEPTANCE = {"POST /api/v1/medidores/{id}/leituras"}
 def _seed(running: Running) -> None:
     """What the document's examples name, so the example phase reaches real data."""
     admin = running.admin
-    for tariff in ({"id": blocks.EXAMPLE_TARIFF, "nome": "Residencial", "preco_kwh": 0.78},
-                   {"id": "tarifa-descartada", "nome": "Para apagar"}):
+    flat = {"vigencia": "1970-01-01", "energia": {"tipo": "unico", "preco": 0.78}}
+    for tariff in ({"id": blocks.EXAMPLE_TARIFF, "nome": "Residencial", "versoes": [flat]},
+                   {"id": "tarifa-descartada", "nome": "Para apagar",
+                    "versoes": [flat, {**flat, "vigencia": "2026-01-01"}]}):
         assert admin.post("/api/v1/tarifas", tariff).status == 201
     # A low monthly limit, so the readings below raise limite_excedido and answers carry alerts.
     running.create_meter(blocks.EXAMPLE_METER, tarifa=blocks.EXAMPLE_TARIFF, limite_alerta_kwh=5)

@@ -148,7 +148,7 @@ def test_every_request_of_the_collection_gets_a_documented_answer_from_the_demo_
     # meter before it is sent.
     not_found = sorted(k for k, status in answered.items() if status == 404)
     assert not_found == ["DELETE /api/v1/medidores/{id}", "DELETE /api/v1/medidores/{id}/chaves/{papel}",
-                         "DELETE /api/v1/tarifas/{id}", "GET /{id}",
+                         "DELETE /api/v1/tarifas/{id}", "DELETE /api/v1/tarifas/{id}/versoes/{vigencia}", "GET /{id}",
                          "POST /api/v1/medidores/{id}/alertas/{alerta}/reconhecer",
                          "POST /api/v1/medidores/{id}/chaves"], answered
     assert all(status < 300 for k, status in answered.items() if k not in not_found), answered

@@ -57,10 +57,16 @@ def test_consumption_invoices_alerts_and_tariff(seeded: Running):
     api = client(seeded)
     days = api.consumption("casa-silva", "dia", date(2026, 10, 1), date(2026, 10, 31))
     assert len(days.buckets) == 31 and days.coverage == pytest.approx(1.0) and days.gaps == 0
-    october = api.invoice("casa-silva", "2026-10")
-    assert october.situacao == "fechada" and sum(i.valor for i in october.itens) == october.total
-    assert "2026-10" in [i.mes for i in api.invoices("casa-silva")]
-    assert api.tariff("residencial").faixas[0].ate_kwh == 100.0
+    october = api.invoice("padaria-sol", "2026-10")
+    assert october.situacao == "fechada" and sum(line.valor for line in october.linhas) == october.total
+    assert "2026-10" in [i.mes for i in api.invoices("padaria-sol")]
+    # casa-silva reads its meter on day 10: the cycle holding 15/10 is issued in November.
+    assert api.invoice("casa-silva", "2026-10-15").primeiro_dia == "2026-10-10"
+    assert [v.versao for v in api.invoice_versions("casa-silva", "2026-11")] == [1]
+    energy = api.tariff("residencial").versoes[0].raw["energia"]
+    assert energy["faixas"][0] == {"ate_kwh": 100.0, "preco": {"kwh": 0.62}}
+    comparison = api.compare_tariffs("casa-silva", 2)
+    assert comparison.tarifas[0][0] == "residencial" and len(comparison.ciclos) == 2
     alerts = api.alerts("casa-silva")
     done = api.acknowledge("casa-silva", alerts[0].id)
     assert done.reconhecido and done.id == alerts[0].id
@@ -88,7 +94,10 @@ def test_each_refusal_is_its_own_error_with_the_servers_message(seeded: Running)
     assert "ver os medidores" in describe_auth_problem(forbidden.value, action="ver os medidores")
     tariff = client(seeded).tariff("residencial")
     with pytest.raises(Forbidden, match="administração"):
-        client(seeded, CASA_READ).save_tariff(tariff)
+        client(seeded, CASA_READ).rename_tariff(tariff, "outro nome")
+    refused = dict(tariff.versoes[0].raw, tributos={"icms_pct": 100})
+    with pytest.raises(RequestFailed, match=r"campo tributos\.icms_pct"):
+        client(seeded).save_version("residencial", tariff.versoes[0].vigencia, refused)
     with pytest.raises(NotFound):
         client(seeded).meter("nao-existe")
 

@@ -6,6 +6,7 @@ completes while its tab is open, so `settle` waits for every worker but that one
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import time
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 from textual.command import CommandList
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static, TextArea
 from textual.worker import WorkerState
 
 from servidor import example
@@ -279,10 +280,16 @@ async def test_consumption_shows_last_30_days_with_coverage_and_arrows_move(serv
         assert "por mês de dez/2025 a nov/2026" in text_of(app, "#consumo-title")
 
 
-async def test_invoices_list_months_show_items_and_export_csv(server: Server, tmp_path: Path):
+async def test_invoices_list_cycles_show_lines_and_versions_and_export_csv(server: Server, tmp_path: Path):
     app = make_app(tmp_path, server.url, ADMIN)
+    # A price correction re-issues casa-silva's closed cycle: the tab shows both versions.
+    tariff = server.api().get("/api/v1/tarifas/residencial").json
+    tariff["versoes"][0]["taxa_fixa_mensal"] = 15
+    assert server.api().get("/api/v1/medidores/casa-silva/faturas/2026-11").json["versao"] == 1
+    assert server.api().put("/api/v1/tarifas/residencial", tariff).status == 200
     invoices = server.api().get("/api/v1/medidores/casa-silva/faturas").json["faturas"]
-    closed = next(i for i in invoices if not i["parcial"])
+    closed = next(i for i in invoices if i["mes"] == "2026-11")
+    assert closed["versao"] == 2
     async with app.run_test(size=SIZE) as pilot:
         await open_meter(app, pilot, "casa-silva")
         await pilot.press("3")
@@ -290,20 +297,23 @@ async def test_invoices_list_months_show_items_and_export_csv(server: Server, tm
         months = app.screen.query_one("#invoice-months", DataTable)
         assert row_ids(months) == sorted((i["mes"] for i in invoices), reverse=True)
         months.move_cursor(row=row_ids(months).index(closed["mes"]))
-        await pilot.pause()
-        assert fmt.month(closed["mes"]) in text_of(app, "#invoice-heading")
+        await settle(app, pilot)
+        assert closed["ciclo"]["rotulo"] in text_of(app, "#invoice-heading")
+        assert "10/10 a 09/11" in text_of(app, "#invoice-heading")
         items = app.screen.query_one("#invoice-items", DataTable)
-        assert items.row_count == len(closed["itens"]) + 1
-        assert fmt.brl(closed["total"]) in str(items.get_row_at(items.row_count - 1)[4])
+        assert items.row_count == len(closed["linhas"]) + 1
+        assert fmt.brl(closed["total"]) in str(items.get_row_at(items.row_count - 1)[2])
+        assert str(items.get_row_at(0)[1]) == closed["linhas"][0]["calculo"].rsplit(" = ", 1)[0]
+        assert "v2" in text_of(app, "#invoice-versions") and "v1" in text_of(app, "#invoice-versions")
         await pilot.press("e")
         await settle(app, pilot)
         said = [n.message for n in app._notifications]
     path = tmp_path / "export" / f"fatura-casa-silva-{closed['mes']}.csv"
     assert f"Fatura exportada para {path}" in said  # the full path, wherever the app was started
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
-    assert rows[0] == ["mes", "descricao", "quantidade", "unidade", "preco_unitario", "valor"]
-    assert [r[1] for r in rows[1:-3]] == [item["descricao"] for item in closed["itens"]]
-    assert rows[-1][1] == "Total" and rows[-1][5] == fmt.number(closed["total"])
+    assert rows[0][:3] == ["ciclo", "grupo", "descricao"]
+    assert [r[2] for r in rows[1:-3]] == [line["descricao"] for line in closed["linhas"]]
+    assert rows[-1][2] == "Total" and rows[-1][6] == fmt.number(closed["total"])
 
 
 async def test_acknowledging_an_alert_reaches_the_server(server: Server, tmp_path: Path):
@@ -355,14 +365,27 @@ async def test_admin_edits_the_tariff_and_a_meter_key_cannot(server: Server, tmp
         await open_meter(app, pilot, "casa-silva")
         await pilot.press("6")
         await settle(app, pilot)
-        assert app.screen.query_one("#t-faixas", Input).value == "100: 0,62; acima: 0,81"
-        app.screen.query_one("#t-preco", Input).value = "0,80"
-        app.screen.query_one("#t-faixas", Input).value = "100: 0,65; acima: 0,85"
+        editor = app.screen.query_one("#t-versao", TextArea)
+        version = json.loads(editor.text)
+        assert version["energia"]["faixas"][0] == {"ate_kwh": 100.0, "preco": {"kwh": 0.62}}
+        # A refused edit shows the server's reason with the field's path, and changes nothing.
+        editor.text = json.dumps({**version, "tributos": {"icms_pct": 100}})
         app.screen.query_one("#save-tariff").press()
         await settle(app, pilot)
+        assert any("tributos.icms_pct" in str(n.message) for n in app._notifications)
+        version["energia"]["faixas"] = [{"ate_kwh": 100, "preco": 0.65}, {"ate_kwh": None, "preco": 0.85}]
+        editor.text = json.dumps(version)
+        app.screen.query_one("#save-tariff").press()
+        await settle(app, pilot)
+        # A price change from 2026-12-01 on, as a new version.
+        editor.text = json.dumps({**version, "vigencia": "2026-12-01", "fonte": "reajuste"})
+        app.screen.query_one("#new-version").press()
+        await settle(app, pilot)
+        assert row_ids(app.screen.query_one("#tariff-versions", DataTable)) == ["1970-01-01", "2026-12-01"]
     tariff = server.api().get("/api/v1/tarifas/residencial").json
-    assert tariff["preco_kwh"] == 0.8
-    assert tariff["faixas"] == [{"ate_kwh": 100.0, "preco_kwh": 0.65}, {"ate_kwh": None, "preco_kwh": 0.85}]
+    assert tariff["versoes"][0]["energia"]["faixas"] == [{"ate_kwh": 100.0, "preco": {"kwh": 0.65}},
+                                                         {"ate_kwh": None, "preco": {"kwh": 0.85}}]
+    assert tariff["versoes"][1]["fonte"] == "reajuste"
 
     reader = make_app(tmp_path, server.url, CASA_READ)
     async with reader.run_test(size=SIZE) as pilot:
@@ -371,6 +394,20 @@ async def test_admin_edits_the_tariff_and_a_meter_key_cannot(server: Server, tmp
         await settle(reader, pilot)
         assert reader.screen.query_one("#save-tariff").disabled
         assert "administração" in text_of(reader, "#tariff-note")
+
+
+async def test_which_tariff_pays_compares_the_meters_real_cycles(server: Server, tmp_path: Path):
+    app = make_app(tmp_path, server.url, ADMIN)
+    expected = server.api().get("/api/v1/medidores/casa-silva/comparar-tarifas?ciclos=12").json
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("7")
+        await settle(app, pilot)
+        assert expected["conclusao"] in text_of(app, "#cmp-verdict").replace("\n", " ")
+        table = app.screen.query_one("#cmp-cycles", DataTable)
+        assert row_ids(table)[:len(expected["ciclos"])] == [c["ciclo"]["nome"] for c in reversed(expected["ciclos"])]
+        total = table.get_row("total")
+        assert [str(cell) for cell in total[2:]] == [fmt.brl(expected["totais"][t["id"]]) for t in expected["tarifas"]]
 
 
 async def test_live_tab_draws_a_reading_as_soon_as_it_is_posted(server: Server, tmp_path: Path):
@@ -416,7 +453,8 @@ async def test_server_stopping_mid_session_shows_banner_keeps_app_responsive_and
 
 
 async def test_digit_keys_leave_every_tab_for_another(server: Server, tmp_path: Path):
-    tabs = {"1": "visao", "2": "consumo", "3": "faturas", "4": "alertas", "5": "ao-vivo", "6": "controle"}
+    tabs = {"1": "visao", "2": "consumo", "3": "faturas", "4": "alertas", "5": "ao-vivo", "6": "controle",
+            "7": "tarifas"}
     app = make_app(tmp_path, server.url, ADMIN)
     async with app.run_test(size=SIZE) as pilot:
         await open_meter(app, pilot, "casa-silva")

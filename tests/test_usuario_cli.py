@@ -63,11 +63,11 @@ def test_menu_shows_a_native_meters_numbers_through_stdin(seeded: Running):
     assert f"{fmt.kwh(meter['resumo']['kwh_hoje'])} hoje" in out
     assert f"{fmt.kwh(meter['resumo']['kwh_mes'])} neste mês" in out
     assert f"contador do medidor {fmt.kwh(meter['ultima_leitura']['energia_wh'] / 1000)}" in out
-    month = datetime.now(ZoneInfo(meter["fuso"])).strftime("%Y-%m")
-    invoice = seeded.client(CASA_READ).get(f"/api/v1/medidores/casa-silva/faturas/{month}").json
-    assert f"Fatura atual ({fmt.month(month)}" in out
-    for item in invoice["itens"]:
-        assert item["descricao"] in out
+    today = datetime.now(ZoneInfo(meter["fuso"])).date().isoformat()
+    invoice = seeded.client(CASA_READ).get(f"/api/v1/medidores/casa-silva/faturas/{today}").json
+    assert f"Fatura atual ({invoice['ciclo']['rotulo']}" in out
+    for line in invoice["linhas"]:
+        assert f"{line['descricao']}: {line['calculo']}" in out
     assert f"Valor da fatura: {fmt.brl(invoice['total'])}" in out
     assert "Opção inválida" in out and out.rstrip().endswith("Até logo.")
 

@@ -1,4 +1,4 @@
-"""The app's pure parts: pt-BR numbers, chart windows and ticks, tariff bands, the invoice CSV."""
+"""The app's pure parts: pt-BR numbers, chart windows and ticks, the invoice CSV, the tariff comparison."""
 from __future__ import annotations
 
 import csv
@@ -12,11 +12,12 @@ from hypothesis import given, strategies as st
 from usuario import format as fmt
 from usuario import periods
 from usuario.export import write_invoice_csv
-from usuario.models import Bucket, Invoice, TariffBand
+from usuario.billing_models import Comparison, Invoice
+from usuario.models import Bucket
 from usuario.widgets.chart import y_ticks
 from usuario.widgets.consumption import covered_runs
-from usuario.widgets.control import format_bands, parse_bands
 from usuario.widgets.live import to_points
+from usuario.widgets.tariff_comparison import verdict_text
 from usuario.models import LiveReading
 
 
@@ -98,29 +99,36 @@ def test_power_is_derived_from_the_counter_when_not_reported():
     assert [(p.seq, p.watts) for p in points] == [(2, 1000.0), (3, 700.0)]
 
 
-def test_tariff_bands_round_trip_through_their_text():
-    bands = (TariffBand(100.0, Decimal("0.62")), TariffBand(None, Decimal("0.81")))
-    assert format_bands(bands) == "100: 0,62; acima: 0,81"
-    assert parse_bands("100: 0,62; acima: 0,81") == bands
-    assert parse_bands("") == ()
-    with pytest.raises(ValueError, match="faixa 1"):
-        parse_bands("100 0,62")
+INVOICE_JSON = {
+    "mes": "2026-10", "tarifa": "residencial", "tarifa_nome": "Residencial B1", "kwh_medido": 775.14,
+    "ciclo": {"nome": "2026-10", "rotulo": "outubro/2026", "primeiro_dia": "2026-10-01", "ultimo_dia": "2026-10-31"},
+    "subtotal": 621.36, "tributos": 207.12, "total": 828.48, "cobertura": 1.0, "parcial": False, "situacao": "fechada",
+    "linhas": [{"grupo": "energia", "descricao": "Consumo faixa 1 (até 100 kWh)", "quantidade": 100.0,
+                "unidade": "kWh", "preco": 0.62, "valor": 62.0, "calculo": "100,000 kWh × R$ 0,62 = R$ 62,00"},
+               {"grupo": "taxa_fixa", "descricao": "Taxa fixa mensal", "quantidade": None, "unidade": "mês",
+                "preco": 12.5, "valor": 12.5, "calculo": "R$ 12,50 por ciclo = R$ 12,50"}],
+}
 
 
 def test_invoice_csv_has_the_line_items_then_the_totals(tmp_path: Path):
-    invoice = Invoice.from_json({
-        "mes": "2026-10", "tarifa": "residencial", "kwh": 775.14, "subtotal": 621.36, "impostos": 207.12,
-        "total": 828.48, "cobertura": 1.0, "parcial": False, "situacao": "fechada",
-        "itens": [{"descricao": "Energia (faixa 1: até 100 kWh)", "quantidade": 100.0, "unidade": "kWh",
-                   "preco_unitario": 0.62, "valor": 62.0},
-                  {"descricao": "Taxa fixa mensal", "quantidade": 1.0, "unidade": "mês", "preco_unitario": 12.5,
-                   "valor": 12.5}],
-    })
+    invoice = Invoice.from_json(INVOICE_JSON)
     path = write_invoice_csv(tmp_path / "faturas", "casa-silva", invoice)
     assert path.name == "fatura-casa-silva-2026-10.csv"
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM that makes Excel read UTF-8
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
-    assert rows[1] == ["2026-10", "Energia (faixa 1: até 100 kWh)", "100,000", "kWh", "0,620000", "62,00"]
-    assert rows[-1] == ["2026-10", "Total", "", "R$", "", "828,48"]
+    assert rows[0] == ["ciclo", "grupo", "descricao", "quantidade", "unidade", "preco_unitario", "valor", "calculo"]
+    assert rows[1] == ["2026-10", "energia", "Consumo faixa 1 (até 100 kWh)", "100,000", "kWh", "0,620000", "62,00",
+                       "100,000 kWh × R$ 0,62 = R$ 62,00"]
+    assert rows[-1] == ["2026-10", "", "Total", "", "R$", "", "828,48", ""]
     assert not list(tmp_path.glob("faturas/*.tmp"))
+
+
+def test_a_comparison_without_complete_cycles_says_plainly_that_history_is_too_short():
+    short = Comparison.from_json({
+        "tarifas": [{"id": "residencial", "nome": "Residencial"}, {"id": "branca", "nome": "Branca"}],
+        "ciclos": [], "ciclos_completos": 0, "totais": {"residencial": 0, "branca": 0},
+        "diferencas": {"residencial": 0, "branca": 0}, "horas": [], "mais_barata": None, "historico_curto": True,
+        "conclusao": "histórico curto demais para comparar: nenhum ciclo tem leituras suficientes", "avisos": []})
+    assert verdict_text(short) == ("Ainda não dá para dizer: histórico curto demais para comparar: nenhum ciclo "
+                                   "tem leituras suficientes.")

@@ -16,7 +16,8 @@ from textual.worker import WorkerState
 from usuario.api import Unauthorized
 from usuario.app import UsuarioApp
 from usuario.config import Settings
-from usuario.models import Alert, Consumption, Invoice, Meter, MeterList, Tariff
+from usuario.billing_models import Comparison, Invoice, Tariff
+from usuario.models import Alert, Consumption, Meter, MeterList
 
 pytestmark = pytest.mark.slow
 
@@ -45,22 +46,53 @@ METERS = [
     _meter("escola-norte", "Escola Municipal Norte", None, 0.0, 987.6, 1204.5, 2, 3000.0, estado="pausado"),
 ]
 
+def _line(grupo: str, descricao: str, valor: float, calculo: str) -> dict[str, Any]:
+    return {"grupo": grupo, "descricao": descricao, "quantidade": None, "unidade": None, "preco": None,
+            "valor": valor, "calculo": calculo, "posto": None, "vigencia": None}
+
+
+def _invoice(mes: str, rotulo: str, first: str, last: str, kwh: float, lines: list, situacao: str,
+             versao: int | None = None) -> dict[str, Any]:
+    total = round(sum(line["valor"] for line in lines), 2)
+    return {"mes": mes, "tarifa": "residencial", "tarifa_nome": "Residencial B1", "kwh_medido": kwh,
+            "ciclo": {"nome": mes, "rotulo": rotulo, "primeiro_dia": first, "ultimo_dia": last},
+            "linhas": lines, "subtotal": total, "tributos": 0.0, "total": total, "cobertura": 0.9712 if not versao else 1.0,
+            "parcial": versao is None, "situacao": situacao, "versao": versao, "avisos": []}
+
+
 INVOICES = [
-    {"mes": "2026-11", "tarifa": "residencial", "kwh": 312.4, "subtotal": 256.58, "impostos": 64.15, "total": 320.73,
-     "cobertura": 0.9712, "parcial": True, "situacao": "aberta",
-     "itens": [
-         {"descricao": "Energia (faixa 1: até 100 kWh)", "quantidade": 100.0, "unidade": "kWh", "preco_unitario": 0.62, "valor": 62.0},
-         {"descricao": "Energia (faixa 2: acima de 100 kWh)", "quantidade": 212.4, "unidade": "kWh", "preco_unitario": 0.81, "valor": 172.04},
-         {"descricao": "Taxa fixa mensal", "quantidade": 1.0, "unidade": "mês", "preco_unitario": 12.5, "valor": 12.5},
-         {"descricao": "Impostos (25%)", "quantidade": 320.73, "unidade": "R$", "preco_unitario": 0.25, "valor": 64.15}]},
-    {"mes": "2026-10", "tarifa": "residencial", "kwh": 775.14, "subtotal": 621.36, "impostos": 207.12, "total": 828.48,
-     "cobertura": 1.0, "parcial": False, "situacao": "fechada", "versao": 1,
-     "itens": [
-         {"descricao": "Energia (faixa 1: até 100 kWh)", "quantidade": 100.0, "unidade": "kWh", "preco_unitario": 0.62, "valor": 62.0},
-         {"descricao": "Energia (faixa 2: acima de 100 kWh)", "quantidade": 675.14, "unidade": "kWh", "preco_unitario": 0.81, "valor": 546.86},
-         {"descricao": "Taxa fixa mensal", "quantidade": 1.0, "unidade": "mês", "preco_unitario": 12.5, "valor": 12.5},
-         {"descricao": "Impostos (25%)", "quantidade": 828.48, "unidade": "R$", "preco_unitario": 0.25, "valor": 207.12}]},
+    _invoice("2026-12", "dezembro/2026", "2026-11-10", "2026-12-09", 312.4, [
+        _line("energia", "Consumo faixa 1 (até 100 kWh)", 62.0, "100,000 kWh × R$ 0,62 = R$ 62,00"),
+        _line("energia", "Consumo faixa 2 (acima de 100 kWh)", 172.04, "212,400 kWh × R$ 0,81 = R$ 172,04"),
+        _line("bandeira", "Adicional bandeira amarela (novembro/2026)", 4.16, "220,680 kWh × R$ 1,885/100 kWh = R$ 4,16"),
+        _line("taxa_fixa", "Taxa fixa mensal", 12.5, "R$ 12,50 por ciclo = R$ 12,50"),
+        _line("tributo", "ICMS (25 %)", 83.55, "25 % × R$ 334,21 = R$ 83,55")], "aberta"),
+    _invoice("2026-11", "novembro/2026", "2026-10-10", "2026-11-09", 775.14, [
+        _line("energia", "Consumo faixa 1 (até 100 kWh)", 62.0, "100,000 kWh × R$ 0,62 = R$ 62,00"),
+        _line("energia", "Consumo faixa 2 (acima de 100 kWh)", 546.86, "675,140 kWh × R$ 0,81 = R$ 546,86"),
+        _line("taxa_fixa", "Taxa fixa mensal", 12.5, "R$ 12,50 por ciclo = R$ 12,50"),
+        _line("tributo", "ICMS (25 %)", 207.12, "25 % × R$ 828,48 = R$ 207,12")], "fechada", 1),
 ]
+
+HOURS = [{"hora": h, "kwh_dias_uteis": 10.0 + (20.0 if 18 <= h < 21 else 0), "kwh_outros_dias": 4.0,
+          "postos": {"residencial": None, "convencional": None,
+                     "branca": "ponta" if 18 <= h < 21 else "intermediario" if h in (17, 21) else "fora_ponta"},
+          "custos": {}, "diferencas": {"residencial": 0.0, "convencional": -0.4,
+                                       "branca": 9.5 if 18 <= h < 21 else 2.1 if h in (17, 21) else -1.3}}
+         for h in range(24)]
+COMPARISON = {
+    "tarifas": [{"id": "residencial", "nome": "Residencial B1 (faixas)"},
+                {"id": "convencional", "nome": "Convencional B1 (exemplo)"},
+                {"id": "branca", "nome": "Tarifa Branca B1 (exemplo)"}],
+    "ciclos": [{"ciclo": {"nome": f"2026-{m:02d}", "rotulo": f"{name}/2026"}, "kwh": 700.0 + 10 * m, "cobertura": 1.0,
+                "completo": True, "totais": {"residencial": 800.0 + m, "convencional": 790.0 + m, "branca": 830.0 + m}}
+               for m, name in ((9, "setembro"), (10, "outubro"), (11, "novembro"))],
+    "ciclos_completos": 3, "totais": {"residencial": 2430.0, "convencional": 2400.0, "branca": 2520.0},
+    "diferencas": {"residencial": 0.0, "convencional": -30.0, "branca": 90.0}, "horas": HOURS,
+    "mais_barata": "convencional", "historico_curto": False,
+    "conclusao": "Convencional B1 (exemplo) compensa: R$ 30,00 a menos que Residencial B1 (faixas) em 3 ciclo(s)",
+    "avisos": ["baseado em 3 ciclo(s): o consumo muda com as estações, e um ano inteiro pode dar outro resultado"],
+}
 
 
 def _days(start: date, end: date, offset: float) -> dict[str, Any]:
@@ -106,12 +138,22 @@ class FixedApi:
     def invoices(self, meter_id: str) -> tuple[Invoice, ...]:
         return tuple(Invoice.from_json(i) for i in INVOICES)
 
+    def invoice_listing(self, meter_id: str) -> tuple[tuple[Invoice, ...], str | None]:
+        return self.invoices(meter_id), None
+
+    def invoice_versions(self, meter_id: str, cycle: str) -> tuple:
+        return ()
+
+    def compare_tariffs(self, meter_id: str, cycles: int = 12) -> Comparison:
+        return Comparison.from_json(COMPARISON)
+
     def alerts(self, meter_id: str) -> tuple[Alert, ...]:
         return ()
 
     def tariff(self, tariff_id: str) -> Tariff:
-        return Tariff.from_json({"id": tariff_id, "nome": "Residencial B1", "preco_kwh": 0.78, "taxa_fixa_mensal": 12.5,
-                                 "impostos_pct": 25.0, "faixas": []})
+        return Tariff.from_json({"id": tariff_id, "nome": "Residencial B1", "modalidade": "convencional", "versoes": [
+            {"vigencia": "1970-01-01", "modalidade": "convencional", "fonte": "exemplo",
+             "energia": {"tipo": "unico", "preco": {"kwh": 0.78}}}]})
 
     def live(self) -> Any:
         raise AssertionError("the snapshots do not open the live tab")
@@ -176,12 +218,24 @@ def test_meter_consumption(snap_compare: Any, tmp_path: Path) -> None:
 
 
 def test_meter_invoices_light_theme(snap_compare: Any, tmp_path: Path) -> None:
-    """Faturas in the light theme: months, and the line items of the open month."""
+    """Faturas in the light theme: cycles, and the lines of the open one with how each was computed."""
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("3", "ctrl+t")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_which_tariff_pays(snap_compare: Any, tmp_path: Path) -> None:
+    """Qual tarifa?: the verdict, totals per cycle under each tariff, and the hours that make the difference."""
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("7")
         await settle(pilot)
 
     assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)

@@ -8,6 +8,7 @@ complete. Two workers never share a socket, and kept-alive connections are reuse
 """
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date
 from http import HTTPStatus
@@ -19,9 +20,9 @@ from shared.http_client import HttpClient
 from shared.http.errors import ResponseError
 from shared.http.messages import Response
 
+from .billing_models import Comparison, Invoice, InvoiceVersion, Tariff
 from .models import (
-    Alert, Command, Consumption, Invoice, LegacyMeter, LiveBatch, Meter, MeterKey, MeterList, Tariff, COMMANDS,
-    INTERVALS,
+    Alert, Command, Consumption, LegacyMeter, LiveBatch, Meter, MeterKey, MeterList, COMMANDS, INTERVALS,
 )
 
 # Every ordinary call answers in milliseconds on a healthy server; 10 s tells a dead one from a
@@ -102,10 +103,22 @@ def _error_from(response: Response) -> ApiError:
     code, message = decode_error(response.body)
     if message is None:
         message = f"o servidor respondeu {response.status} {response.reason}"
+    field = _error_field(response.body)
+    if field:
+        message = f"{message} (campo {field})"
     kind = _BY_STATUS.get(response.status)
     if kind is not None:
         return kind(message, code=code)
     return RequestFailed(message, code=code, status=response.status)
+
+
+def _error_field(body: bytes) -> str | None:
+    """The refused field's path an error answer may name (`erro.campo`)."""
+    try:
+        field = json.loads(body)["erro"].get("campo")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return field if isinstance(field, str) else None
 
 
 def _parse(build: Callable[[], T]) -> T:
@@ -207,13 +220,27 @@ class ApiClient:
         return _parse(lambda: Consumption.from_json(data))
 
     def invoices(self, meter_id: str) -> tuple[Invoice, ...]:
-        """Every month with readings, newest first as the server lists them."""
-        data = self._json("GET", f"{_meter_path(meter_id)}/faturas")
-        return _parse(lambda: tuple(Invoice.from_json(i) for i in data["faturas"]))
+        """Every billing cycle with readings, newest first as the server lists them."""
+        return self.invoice_listing(meter_id)[0]
 
-    def invoice(self, meter_id: str, month: str) -> Invoice:
-        data = self._json("GET", f"{_meter_path(meter_id)}/faturas/{quote(month, safe='')}")
+    def invoice_listing(self, meter_id: str) -> tuple[tuple[Invoice, ...], str | None]:
+        """The invoices and, for a meter without an energy bill (production, water…), why."""
+        data = self._json("GET", f"{_meter_path(meter_id)}/faturas")
+        return _parse(lambda: (tuple(Invoice.from_json(i) for i in data["faturas"]),
+                               None if data.get("sem_fatura") is None else str(data["sem_fatura"])))
+
+    def invoice(self, meter_id: str, cycle: str) -> Invoice:
+        data = self._json("GET", f"{_meter_path(meter_id)}/faturas/{quote(cycle, safe='')}")
         return _parse(lambda: Invoice.from_json(data))
+
+    def invoice_versions(self, meter_id: str, cycle: str) -> tuple[InvoiceVersion, ...]:
+        """The issued versions of a closed cycle's invoice, newest first."""
+        data = self._json("GET", f"{_meter_path(meter_id)}/faturas/{quote(cycle, safe='')}/versoes")
+        return _parse(lambda: tuple(InvoiceVersion.from_json(v) for v in data["versoes"]))
+
+    def compare_tariffs(self, meter_id: str, cycles: int = 12) -> Comparison:
+        data = self._json("GET", f"{_meter_path(meter_id)}/comparar-tarifas?ciclos={int(cycles)}")
+        return _parse(lambda: Comparison.from_json(data))
 
     def alerts(self, meter_id: str) -> tuple[Alert, ...]:
         data = self._json("GET", f"{_meter_path(meter_id)}/alertas")
@@ -237,9 +264,23 @@ class ApiClient:
         data = self._json("GET", f"{API_PREFIX}/tarifas/{quote(tariff_id, safe='')}")
         return _parse(lambda: Tariff.from_json(data))
 
-    def save_tariff(self, tariff: Tariff) -> Tariff:
-        """Replace a tariff (admin key only: others get Forbidden)."""
-        data = self._json("PUT", f"{API_PREFIX}/tarifas/{quote(tariff.id, safe='')}", tariff.to_json())
+    def rename_tariff(self, tariff: Tariff, name: str) -> Tariff:
+        """The tariff with a new name, versions unchanged (admin key only: others get Forbidden)."""
+        body = {**tariff.raw, "nome": name}
+        data = self._json("PUT", f"{API_PREFIX}/tarifas/{quote(tariff.id, safe='')}", body)
+        return _parse(lambda: Tariff.from_json(data))
+
+    def save_version(self, tariff_id: str, vigencia: str | None, version: dict[str, Any]) -> Tariff:
+        """Replace the version in force from `vigencia`, or add one after the last (None)."""
+        base = f"{API_PREFIX}/tarifas/{quote(tariff_id, safe='')}/versoes"
+        if vigencia is None:
+            data = self._json("POST", base, version, expect=(HTTPStatus.CREATED,))
+        else:
+            data = self._json("PUT", f"{base}/{quote(vigencia, safe='')}", version)
+        return _parse(lambda: Tariff.from_json(data))
+
+    def delete_version(self, tariff_id: str, vigencia: str) -> Tariff:
+        data = self._json("DELETE", f"{API_PREFIX}/tarifas/{quote(tariff_id, safe='')}/versoes/{quote(vigencia, safe='')}")
         return _parse(lambda: Tariff.from_json(data))
 
     def legacy_meter(self, meter_id: str) -> LegacyMeter:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from shared.money import format_number_br
 
-from .models import Invoice
+from .billing_models import Invoice
 
-HEADER = ("mes", "descricao", "quantidade", "unidade", "preco_unitario", "valor")
+HEADER = ("ciclo", "grupo", "descricao", "quantidade", "unidade", "preco_unitario", "valor", "calculo")
 # Tariff resolutions publish prices per kWh with up to 6 places and the server sends kWh with 3;
 # cutting either would make a line's quantity × price disagree with its value. Money keeps 2.
 PRICE_DECIMALS = 6
@@ -25,7 +25,8 @@ def invoice_filename(meter_id: str, invoice: Invoice) -> str:
 
 
 def write_invoice_csv(directory: Path, meter_id: str, invoice: Invoice) -> Path:
-    """Write the invoice's line items, then subtotal, taxes and total; returns the file written.
+    """Write the invoice's lines (with how each was computed), then subtotal, taxes and total;
+    returns the file written.
 
     Written to a temporary name and renamed, so a half-written file never has the final name.
     """
@@ -35,11 +36,12 @@ def write_invoice_csv(directory: Path, meter_id: str, invoice: Invoice) -> Path:
     with temp.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(HEADER)
-        for item in invoice.itens:
-            writer.writerow((invoice.mes, item.descricao, format_number_br(item.quantidade, QUANTITY_DECIMALS),
-                             item.unidade, format_number_br(item.preco_unitario, PRICE_DECIMALS),
-                             format_number_br(item.valor, 2)))
-        for label, value in (("Subtotal", invoice.subtotal), ("Impostos", invoice.impostos), ("Total", invoice.total)):
-            writer.writerow((invoice.mes, label, "", "R$", "", format_number_br(value, 2)))
+        for line in invoice.linhas:
+            writer.writerow((invoice.mes, line.grupo, line.descricao,
+                             "" if line.quantidade is None else format_number_br(line.quantidade, QUANTITY_DECIMALS),
+                             line.unidade or "", "" if line.preco is None else format_number_br(line.preco, PRICE_DECIMALS),
+                             format_number_br(line.valor, 2), line.calculo))
+        for label, value in (("Subtotal", invoice.subtotal), ("Tributos", invoice.tributos), ("Total", invoice.total)):
+            writer.writerow((invoice.mes, "", label, "", "R$", "", format_number_br(value, 2), ""))
     os.replace(temp, path)
     return path

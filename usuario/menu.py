@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Callable, TextIO
 
 from . import format as fmt
-from .api import ApiClient, ApiError, Forbidden, NotFound, Unauthorized, describe_auth_problem
+from .api import ApiClient, ApiError, Forbidden, NotFound, RequestFailed, Unauthorized, describe_auth_problem
 from .models import LegacyMeter, Meter
 
 MENU = """
@@ -76,12 +76,17 @@ def native_answer(meter: Meter, option: str, api: ApiClient, clock: Clock) -> li
     if option == "2":
         counter = None if meter.ultima_leitura is None else meter.ultima_leitura.energia_wh / 1000
         return [f"Consumo total: {fmt.kwh(summary.kwh_mes)} neste mês; contador do medidor {fmt.kwh(counter)}"]
-    month = clock().astimezone(meter.tz).strftime("%Y-%m")
-    invoice = api.invoice(meter.id, month)
+    # The cycle holding today (a day names its cycle, whatever the meter's reading day).
+    try:
+        invoice = api.invoice(meter.id, clock().astimezone(meter.tz).date().isoformat())
+    except RequestFailed as exc:
+        if exc.code != "sem_fatura":
+            raise
+        return [f"Sem fatura: {exc.message}"]
     if option == "3":
-        lines = [f"Fatura atual ({fmt.month(invoice.mes)}, {invoice.situacao}):"]
-        for item in invoice.itens:
-            lines.append(f"  {item.descricao}: {fmt.number(item.quantidade, 3)} {item.unidade} = {fmt.brl(item.valor)}")
+        lines = [f"Fatura atual ({invoice.rotulo}, {invoice.situacao}):"]
+        for line in invoice.linhas:
+            lines.append(f"  {line.descricao}: {line.calculo or fmt.brl(line.valor)}")
         lines.append(f"  Total: {fmt.brl(invoice.total)}")
         return lines
     projected = summary.fatura_projetada

@@ -246,46 +246,6 @@ class Consumption:
 
 
 @dataclass(frozen=True, slots=True)
-class InvoiceItem:
-    descricao: str
-    quantidade: float
-    unidade: str
-    preco_unitario: Decimal
-    valor: Decimal
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "InvoiceItem":
-        return cls(str(data["descricao"]), float(data["quantidade"]), str(data["unidade"]),
-                   _money(data["preco_unitario"]), _money(data["valor"]))
-
-
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    mes: str
-    tarifa: str | None
-    kwh: float
-    itens: tuple[InvoiceItem, ...]
-    subtotal: Decimal
-    impostos: Decimal
-    total: Decimal
-    cobertura: float
-    parcial: bool
-    situacao: str
-    versao: int | None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Invoice":
-        version = data.get("versao")
-        return cls(
-            mes=str(data["mes"]), tarifa=None if data.get("tarifa") is None else str(data["tarifa"]),
-            kwh=float(data["kwh"]), itens=tuple(InvoiceItem.from_json(i) for i in data["itens"]),
-            subtotal=_money(data["subtotal"]), impostos=_money(data["impostos"]), total=_money(data["total"]),
-            cobertura=float(data.get("cobertura", 1.0)), parcial=bool(data.get("parcial", False)),
-            situacao=str(data.get("situacao") or ""), versao=None if version is None else int(version),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class LiveReading:
     seq: int
     ts: datetime
@@ -307,49 +267,6 @@ class LiveBatch:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "LiveBatch":
         return cls(tuple(LiveReading.from_json(r) for r in data["leituras"]), int(data["ultimo_seq"]))
-
-
-@dataclass(frozen=True, slots=True)
-class TariffBand:
-    """Energy up to `ate_kwh` (None: everything above the previous band) at `preco_kwh`."""
-
-    ate_kwh: float | None
-    preco_kwh: Decimal
-
-    def __post_init__(self) -> None:
-        if self.ate_kwh is not None and self.ate_kwh <= 0:
-            raise ValueError("o limite de uma faixa deve ser positivo")
-        if self.preco_kwh < 0:
-            raise ValueError("o preço de uma faixa não pode ser negativo")
-
-
-@dataclass(frozen=True, slots=True)
-class Tariff:
-    id: str
-    nome: str
-    preco_kwh: Decimal
-    taxa_fixa_mensal: Decimal
-    impostos_pct: Decimal
-    faixas: tuple[TariffBand, ...]
-
-    def __post_init__(self) -> None:
-        for name in ("preco_kwh", "taxa_fixa_mensal", "impostos_pct"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} não pode ser negativo")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Tariff":
-        bands = tuple(TariffBand(_optional_float(b.get("ate_kwh")), _money(b["preco_kwh"])) for b in data.get("faixas") or ())
-        return cls(str(data["id"]), str(data.get("nome") or data["id"]), _money(data["preco_kwh"]),
-                   _money(data.get("taxa_fixa_mensal", 0)), _money(data.get("impostos_pct", 0)), bands)
-
-    def to_json(self) -> dict[str, Any]:
-        """The body of PUT /api/v1/tarifas/{id}."""
-        return {
-            "nome": self.nome, "preco_kwh": float(self.preco_kwh), "taxa_fixa_mensal": float(self.taxa_fixa_mensal),
-            "impostos_pct": float(self.impostos_pct),
-            "faixas": [{"ate_kwh": b.ate_kwh, "preco_kwh": float(b.preco_kwh)} for b in self.faixas],
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,9 +97,10 @@ def json_response(status: int, payload: Any, headers: Headers = (), *, close: bo
     return Response(int(status), JSON_CONTENT + tuple(headers), _encode(payload).encode("utf-8"), close)
 
 
-def error_response(status: int, code: str, message: str, headers: Headers = (), *, close: bool = False) -> Response:
+def error_response(status: int, code: str, message: str, headers: Headers = (), *, close: bool = False,
+                   field: str | None = None) -> Response:
     """An error answer in the suite's envelope (shared.contract.error_body)."""
-    return json_response(status, error_body(code, message), headers, close=close)
+    return json_response(status, error_body(code, message, field), headers, close=close)
 
 
 def store_failure(exc: BaseException) -> str | None:
@@ -120,7 +121,8 @@ def response_for(exc: BaseException, *, close: bool = False) -> Response | None:
             headers = WWW_AUTHENTICATE
         elif isinstance(exc, Busy):
             headers = (("retry-after", str(exc.retry_after_s)),)
-        return error_response(status, exc.code, exc.message, headers, close=close)
+        return error_response(status, exc.code, exc.message, headers, close=close,
+                              field=getattr(exc, "campo", None))
     if isinstance(exc, StreamDeleted):
         # The meter was deleted while this request was on its way: nothing was stored.
         return error_response(HTTPStatus.NOT_FOUND, "nao_encontrado", "o medidor foi apagado", close=close)

@@ -1,10 +1,10 @@
-"""Consumption by hour, day or month in the meter's local calendar, and monthly invoices."""
+"""Consumption by hour, day or month in the meter's local calendar (invoices: servidor/api/invoices.py)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from servidor.api.call import Call, now_ms, ok
-from servidor.billing.calendar import INTERVALS, parse_instant, parse_month
+from servidor.billing.calendar import INTERVALS, parse_instant
 from servidor.domain.auth import require_read
 from servidor.domain.errors import InvalidInput
 from shared.http.messages import Response
@@ -33,19 +33,3 @@ def get_consumption(call: Call, id: str) -> Response:
         "medidor": id, "intervalo": interval, "fuso": meter.fuso, "unidade": "kWh",
         "total_kwh": round(sum(r["kwh"] for r in rows), 6), "consumo": rows,
     })
-
-
-def list_invoices(call: Call, id: str) -> Response:
-    require_read(call.principal, id)
-    meter = call.services.meters.get(id)
-    return ok({"medidor": id, "faturas": call.services.invoices.listing(meter, now_ms())})
-
-
-def get_invoice(call: Call, id: str, mes: str) -> Response:
-    require_read(call.principal, id)
-    meter = call.services.meters.get(id)
-    try:
-        year, month = parse_month(mes)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-    return ok(call.services.invoices.for_month(meter, year, month, now_ms()))

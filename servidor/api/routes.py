@@ -2,7 +2,7 @@
 so a route cannot be served without being documented, nor documented without being served."""
 from __future__ import annotations
 
-from servidor.api import alerts, keys, legacy, live, meters, readings, reports, tariffs
+from servidor.api import alerts, invoices, keys, legacy, live, meters, readings, reports, tariffs
 from servidor.api.metrics import Metrics
 from servidor.api.page import page
 from servidor.api.router import Route, Router
@@ -22,8 +22,12 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
     r.add(f"{METER}/leituras", GET=readings.get_readings, POST=readings.post_readings)
     r.add(f"{METER}/ao-vivo", GET=live.get_live)
     r.add(f"{METER}/consumo", GET=reports.get_consumption)
-    r.add(f"{METER}/faturas", GET=reports.list_invoices)
-    r.add(f"{METER}/faturas/{{mes}}", GET=reports.get_invoice)
+    r.add(f"{METER}/faturas", GET=invoices.list_invoices)
+    r.add(f"{METER}/faturas/{{ciclo}}", GET=invoices.get_invoice)
+    r.add(f"{METER}/faturas/{{ciclo}}/versoes", GET=invoices.list_invoice_versions)
+    r.add(f"{METER}/faturas/{{ciclo}}/versoes/{{versao}}", GET=invoices.get_invoice_version)
+    r.add(f"{METER}/faturas/{{ciclo}}/diferencas", GET=invoices.invoice_differences)
+    r.add(f"{METER}/comparar-tarifas", GET=invoices.compare_tariffs)
     r.add(f"{METER}/alertas", GET=alerts.list_alerts, POST=alerts.raise_alert)
     r.add(f"{METER}/alertas/{{alerta}}/reconhecer", POST=alerts.acknowledge)
     r.add(f"{METER}/comandos", GET=alerts.list_commands, POST=alerts.queue_command)
@@ -31,6 +35,11 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
     r.add(f"{METER}/chaves/{{papel}}", DELETE=keys.revoke_key)
     r.add(f"{API_PREFIX}/tarifas", GET=tariffs.list_tariffs, POST=tariffs.create_tariff)
     r.add(f"{API_PREFIX}/tarifas/{{id}}", GET=tariffs.get_tariff, PUT=tariffs.put_tariff, DELETE=tariffs.delete_tariff)
+    r.add(f"{API_PREFIX}/tarifas/{{id}}/versoes", GET=tariffs.list_versions, POST=tariffs.add_version)
+    r.add(f"{API_PREFIX}/tarifas/{{id}}/versoes/{{vigencia}}", GET=tariffs.get_version, PUT=tariffs.put_version,
+          DELETE=tariffs.delete_version)
+    r.add(f"{API_PREFIX}/bandeiras", GET=tariffs.get_flags, PUT=tariffs.put_flags)
+    r.add(f"{API_PREFIX}/bandeiras/{{mes}}", PUT=tariffs.put_month_flag)
     r.add("/metrics", GET=system.metrics_page)
     if with_legacy:
         # System 004's routes: GET / is both the browser's page and 004's menu client.

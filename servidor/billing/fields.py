@@ -1,6 +1,7 @@
 """Checked numbers and dates for the billing values, and how they are printed on a bill line."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any, Sequence
@@ -12,6 +13,7 @@ from servidor.billing.errors import BillingError
 # prints kWh with at most three decimals.
 KWH_QUANTUM = Decimal("0.001")
 HUNDRED = Decimal(100)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 ZERO = Decimal(0)
 
 
@@ -45,7 +47,8 @@ def day(name: str, value: Any, error: type[BillingError] = BillingError) -> date
     """A date from a date or "AAAA-MM-DD"."""
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    # Only the plain form: Python 3.11's fromisoformat also takes "20260101" and "2026-W01-1".
+    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:

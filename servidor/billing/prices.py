@@ -137,10 +137,10 @@ class Janela:
             raise InvalidTariff(
                 f"janela {self.inicio}–{self.fim} termina antes de começar; uma janela que passa da "
                 "meia-noite deve ser dividida em duas", "fim")
-        days = tuple(sorted(set(self.dias)))
-        if not days or any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+        # Checked before the set: a JSON object or list among the days is unhashable.
+        if not self.dias or any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6 for d in self.dias):
             raise InvalidTariff("dias de uma janela: inteiros de 0 (segunda) a 6 (domingo)", "dias")
-        object.__setattr__(self, "dias", days)
+        object.__setattr__(self, "dias", tuple(sorted(set(self.dias))))
 
     @property
     def start_minute(self) -> int:

@@ -30,10 +30,12 @@ MAX_PER_100_KWH = Decimal(100)
 # A century of months.
 MAX_MONTHS = 1200
 MAX_VALUE_SETS = 100
+# Where the values come from: a resolution's name and date.
+MAX_SOURCE = 200
 
 
 def check_flag(name: str, campo: str) -> str:
-    if name not in FLAG_LABELS:
+    if not isinstance(name, str) or name not in FLAG_LABELS:
         raise InvalidFlagTable(f"bandeira desconhecida: {name!r} (use {', '.join(FLAGS)})", campo)
     return name
 
@@ -47,6 +49,8 @@ class ValoresBandeiras:
     fonte: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fonte, str) or len(self.fonte) > MAX_SOURCE:
+            raise InvalidFlagTable(f"fonte deve ser um texto de até {MAX_SOURCE} caracteres", "fonte")
         pairs = tuple(self.por_100kwh.items()) if isinstance(self.por_100kwh, Mapping) else tuple(self.por_100kwh)
         seen: dict[str, Decimal] = {}
         for name, value in pairs:

@@ -81,7 +81,7 @@ def price_to_json(preco: Preco) -> dict[str, Any]:
 
 def _energy_from_json(value: Any) -> Energia:
     kind = value.get("tipo") if isinstance(value, Mapping) else None
-    if kind not in _ENERGY_KEYS:
+    if not isinstance(kind, str) or kind not in _ENERGY_KEYS:
         raise InvalidTariff(f"energia.tipo deve ser {', '.join(_ENERGY_KEYS)}", "tipo")
     obj = _object(value, _ENERGY_KEYS[kind], "energia", InvalidTariff)
     if kind == "unico":

@@ -13,7 +13,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from servidor.billing.calendar import EPOCH, local_date
-from servidor.billing.tariffs import project_month_kwh
+from servidor.billing.projection import project_month_kwh
 from shared.money import format_kwh
 
 LIMITE_EXCEDIDO = "limite_excedido"

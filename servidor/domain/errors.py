@@ -19,9 +19,14 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    """Well-formed data that a rule refuses (a field out of range, an unknown tariff)."""
+    """Well-formed data that a rule refuses (a field out of range, an unknown tariff); `campo`
+    is the path of the offending field when the rule knows it ("versoes[1].vigencia")."""
 
     code = "dados_invalidos"
+
+    def __init__(self, message: str, *, code: str | None = None, campo: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.campo = campo
 
 
 class NotFound(DomainError):

@@ -1,83 +1,213 @@
-"""Monthly invoices, computed from the rollups; a closed month's invoice is recorded and re-issued
-(new version) when late readings or a tariff correction change it.
+"""Invoices per billing cycle, computed by the billing engine; a closed cycle's invoice is recorded
+and re-issued as a new version when late readings, a tariff or the bandeira table change it.
 
-Reading an invoice never writes the document store: a closed month whose invoice is new or
-changed gets its next version at once (in memory, so every reader sees the same one), and the
-housekeeping thread records the pending versions in one write (`flush`). A crash before that
-loses no money, only the record: the next read issues the same version again.
+A cycle runs from the meter's reading day (`dia_leitura`) to the day before the next, and is named
+by the month the bill is issued in (servidor.billing.cycles); without a reading day it is the
+calendar month. Reading an invoice never writes the document store: a closed cycle whose invoice
+is new or changed gets its next version at once (in memory, so every reader sees the same one),
+and the housekeeping thread records the pending versions in one write (`flush`). A crash before
+that loses no money, only the record: the next read issues the same version again.
+
+Only meters that consume energy from the grid are billed (`categoria`): a producer or an export
+meter has no energy bill (its injected energy will compensate the consuming meter's bill: the
+engine's `compensacao` group), and water and gas meters count m³, never priced at an electricity
+tariff.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from servidor.billing import Ciclo, PerfilConsumo, cycle_for_day, invoice_for, parse_cycle
 from servidor.billing.calendar import local_date
-from servidor.billing.tariffs import compute_invoice, project_month_kwh
+from servidor.billing.usage import DiaConsumo
 from servidor.domain.atomic import Tables, atomic
-from servidor.domain.consumption import Consumption, MonthWindow, month_window
-from servidor.domain.errors import InvalidInput, NotFound
+from servidor.domain.errors import Conflict, NotFound
 from servidor.domain.gate import HeavyReads
 from servidor.domain.meters import Meter, now_iso
-from servidor.domain.tariffs import TariffBook
+from servidor.domain.tariffs import TariffBook, refused
+from servidor.domain.usage_profile import UsageReader, resolution
 from servidor.store.documents import DocumentStore
 from servidor.store.interface import ReadingsBackend
 
 INVOICES = "faturas"
-# Invoices are listed from the first month with readings, but never more than this many months
+# Invoices are listed from the first cycle with readings, but never more than this many cycles
 # back: ten years of monthly invoices is more than any screen shows.
 MAX_MONTHS = 120
+# Versions kept per cycle: a cycle re-issued more often than this (a tariff edited over and over)
+# keeps its first version and the latest ones; version numbers keep counting.
+MAX_KEPT_VERSIONS = 24
+CONSUMING = ("gridImport", "gridCons", "gridSub", "gridNet")
+NO_BILL = {
+    "pvProd": "produz energia (geração solar): não tem fatura de energia; a energia que injeta compensa a "
+              "fatura do medidor da ligação",
+    "heatProd": "produz calor: não tem fatura de energia elétrica",
+    "gridExport": "mede a energia enviada à rede: não tem fatura de energia; essa energia compensa a fatura do "
+                  "medidor da ligação",
+    "gridWater": "conta m³ de água: nunca é cobrado por uma tarifa de energia elétrica (o servidor não calcula "
+                 "faturas de água)",
+    "gridGas": "conta m³ de gás: nunca é cobrado por uma tarifa de energia elétrica (o servidor não calcula "
+               "faturas de gás)",
+}
 log = logging.getLogger("servidor.faturas")
 
 
+def no_bill_reason(meter: Meter) -> str | None:
+    """Why a meter has no energy bill, or None when it is billed."""
+    reason = NO_BILL.get(meter.categoria)
+    return None if reason is None else f"o medidor {meter.id} ({meter.categoria}) {reason}"
+
+
+def _versions_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A recorded cycle; records of the monthly invoices before cycles become its versions."""
+    if "versoes" in record:
+        return record
+    version = {"versao": record.get("versao", 1), "emitida_em": record.get("reemitida_em") or record.get("emitida_em"),
+               "fatura": record.get("fatura", {})}
+    return {"chave": record["chave"], "medidor": record["medidor"], "ciclo": record.get("mes"), "versoes": [version],
+            "emitida_em": record.get("emitida_em")}
+
+
+def check_billed(meter: Meter) -> None:
+    """Conflict (409 `sem_fatura`) for a meter that has no energy bill, saying why."""
+    reason = no_bill_reason(meter)
+    if reason is not None:
+        raise Conflict(reason, code="sem_fatura")
+
+
 class Invoices:
-    def __init__(self, docs: DocumentStore, readings: ReadingsBackend, consumption: Consumption,
-                 tariffs: TariffBook, heavy: HeavyReads) -> None:
+    def __init__(self, docs: DocumentStore, readings: ReadingsBackend, tariffs: TariffBook, heavy: HeavyReads,
+                 usage: UsageReader) -> None:
         self._docs = docs
         self._readings = readings
-        self._consumption = consumption
         self._tariffs = tariffs
         self._heavy = heavy
+        self._usage = usage
         self._lock = threading.Lock()
-        self._recorded: dict[str, dict[str, Any]] = {d["chave"]: d for d in docs.all(INVOICES)}
+        self._recorded: dict[str, dict[str, Any]] = {d["chave"]: _versions_of(d) for d in docs.all(INVOICES)}
         self._pending: dict[str, dict[str, Any]] = {}
 
-    def for_month(self, meter: Meter, year: int, month: int, now_ms: int) -> dict[str, Any]:
-        """The invoice of one month; NotFound for a month that has not begun."""
-        try:
-            window = month_window(meter.tz, year, month)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-        if window.start_ms > now_ms:
-            raise NotFound(f"a fatura de {window.key} ainda não existe: o mês não começou")
-        return self._issue(meter, window, now_ms)
+    # -- answers -----------------------------------------------------------------------------------
 
-    def listing(self, meter: Meter, now_ms: int) -> list[dict[str, Any]]:
-        """Every month's invoice, from this month back to the first with readings."""
+    def for_cycle(self, meter: Meter, text: str, now_ms: int) -> dict[str, Any]:
+        """The invoice of a cycle ("AAAA-MM" or a day in it); NotFound for a cycle not begun."""
+        check_billed(meter)
+        ciclo = self._cycle(meter, text, now_ms)
         with self._heavy.turn():
-            return [self._issue(meter, month_window(meter.tz, y, m), now_ms) for y, m in self._months(meter, now_ms)]
+            return self._issue(meter, ciclo, self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia), now_ms)
 
-    def _issue(self, meter: Meter, window: MonthWindow, now_ms: int) -> dict[str, Any]:
-        energy = self._consumption.month(meter, window)
-        invoice = compute_invoice(self._tariffs.for_meter(meter.tarifa), meter.id, window.key, energy.kwh,
-                                  cobertura=round(energy.cobertura, 4), parcial=now_ms < window.end_ms)
-        body = invoice.to_json()
-        if invoice.parcial:
-            body["situacao"] = "aberta"
-            return body
-        key = f"{meter.stream}/{window.key}"
+    def listing(self, meter: Meter, now_ms: int) -> dict[str, Any]:
+        """Every cycle's invoice, from the open one back to the first with readings."""
+        reason = no_bill_reason(meter)
+        if reason is not None:
+            return {"medidor": meter.id, "faturas": [], "sem_fatura": reason}
+        cycles = self._cycles(meter, now_ms)
+        if not cycles:
+            return {"medidor": meter.id, "faturas": []}
+        with self._heavy.turn():
+            profile = self._profile(meter, cycles[-1].primeiro_dia, cycles[0].ultimo_dia)
+            return {"medidor": meter.id, "faturas": [self._issue(meter, c, profile, now_ms) for c in cycles]}
+
+    def versions(self, meter: Meter, text: str, now_ms: int) -> dict[str, Any]:
+        """The recorded versions of a closed cycle (issuing the current one first if it changed)."""
+        current = self.for_cycle(meter, text, now_ms)
+        if current["situacao"] != "fechada":
+            raise Conflict(f"o ciclo {current['mes']} ainda está aberto: só ciclos fechados têm versões",
+                           code="ciclo_aberto")
+        record = self._record(meter, current["mes"])
+        return {"medidor": meter.id, "ciclo": current["ciclo"],
+                "versoes": [_summary(v) for v in reversed(record["versoes"])]}
+
+    def version(self, meter: Meter, text: str, number: int, now_ms: int) -> dict[str, Any]:
+        current = self.for_cycle(meter, text, now_ms)
+        record = self._record(meter, current["mes"]) if current["situacao"] == "fechada" else None
+        found = next((v for v in record["versoes"] if v["versao"] == number), None) if record else None
+        if found is None:
+            raise NotFound(f"a fatura de {current['mes']} não tem a versão {number}")
+        return {"medidor": meter.id, "ciclo": current["mes"], "versao": found["versao"],
+                "emitida_em": found["emitida_em"], "fatura": found["fatura"]}
+
+    def difference(self, meter: Meter, text: str, before: int, after: int, now_ms: int) -> dict[str, Any]:
+        """What changed from one version to another, line by line."""
+        old, new = self.version(meter, text, before, now_ms), self.version(meter, text, after, now_ms)
+        return {"medidor": meter.id, "ciclo": new["ciclo"], "de": _summary(old), "para": _summary(new),
+                "diferenca_total": float(_cents(new["fatura"].get("total")) - _cents(old["fatura"].get("total"))),
+                "linhas": _line_changes(old, new)}
+
+    def projected_total(self, meter: Meter, now_ms: int) -> dict[str, Any] | None:
+        """This cycle's invoice if the pace so far holds to its end; None for a meter not billed, or
+        whose tariff has no version in force on the cycle's first day."""
+        if no_bill_reason(meter) is not None:
+            return None
+        ciclo = cycle_for_day(local_date(meter.tz, now_ms), meter.dia_leitura)
+        plan = self._tariffs.for_meter(meter.tarifa)
+        if ciclo.primeiro_dia < plan.versoes[0].vigencia:
+            return None  # the tariff starts within or after this cycle: nothing prices all of it
+        start, end = ciclo.bounds_ms(meter.tz)
+        profile = self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia)
+        if now_ms > start:
+            factor = Decimal(end - start) / Decimal(min(now_ms, end) - start)
+            profile = PerfilConsumo({day: DiaConsumo(day, tuple(kwh * factor for kwh in found.kwh), found.cobertura)
+                                     for day, found in profile.dias.items()})
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
+        return {"kwh": float(invoice.kwh_medido), "total": float(invoice.total),
+                "total_formatado": invoice.to_json()["total_formatado"]}
+
+    # -- computing and issuing -------------------------------------------------------------------
+
+    def _cycle(self, meter: Meter, text: str, now_ms: int) -> Ciclo:
+        ciclo = refused(lambda: parse_cycle(text, meter.dia_leitura))
+        if ciclo.primeiro_dia > local_date(meter.tz, now_ms):
+            raise NotFound(f"a fatura de {ciclo.nome} ainda não existe: o ciclo começa em "
+                           f"{ciclo.primeiro_dia.isoformat()}")
+        return ciclo
+
+    def _cycles(self, meter: Meter, now_ms: int) -> list[Ciclo]:
+        """From the open cycle back to the first with readings; a cycle that starts before the
+        tariff's first version cannot be priced and is not listed."""
+        today = local_date(meter.tz, now_ms)
+        first_ts = self._readings.first_ts(meter.stream)
+        first = today if first_ts is None else local_date(meter.tz, min(first_ts, now_ms))
+        cycles = [cycle_for_day(today, meter.dia_leitura)]
+        while cycles[-1].primeiro_dia > first and len(cycles) < MAX_MONTHS:
+            cycles.append(cycle_for_day(date.fromordinal(cycles[-1].primeiro_dia.toordinal() - 1), meter.dia_leitura))
+        since = self._tariffs.for_meter(meter.tarifa).versoes[0].vigencia
+        return [cycle for cycle in cycles if cycle.primeiro_dia >= since]
+
+    def _profile(self, meter: Meter, first: date, last: date) -> PerfilConsumo:
+        plan = self._tariffs.for_meter(meter.tarifa)
+        return self._usage.profile(meter, first, last, resolution([plan], first, last))
+
+    def _issue(self, meter: Meter, ciclo: Ciclo, profile: PerfilConsumo, now_ms: int) -> dict[str, Any]:
+        plan = self._tariffs.for_meter(meter.tarifa)
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
+        body = {"medidor": meter.id, "mes": ciclo.nome, **invoice.to_json()}
+        if ciclo.ultimo_dia >= local_date(meter.tz, now_ms):
+            return {**body, "parcial": True, "situacao": "aberta"}
+        body["parcial"] = False
+        key = f"{meter.stream}/{ciclo.nome}"
         with self._lock:
             record = self._pending.get(key) or self._recorded.get(key)
-            if record is None or record["fatura"] != body:
-                record = {
-                    "chave": key, "medidor": meter.id, "mes": window.key, "fatura": body,
-                    "versao": 1 if record is None else record["versao"] + 1,
-                    "emitida_em": record["emitida_em"] if record else now_iso(),
-                    "reemitida_em": now_iso() if record else None,
-                }
+            last = record["versoes"][-1] if record else None
+            if last is None or last["fatura"] != body:
+                version = {"versao": 1 if last is None else last["versao"] + 1, "emitida_em": now_iso(), "fatura": body}
+                kept = (record["versoes"] if record else []) + [version]
+                if len(kept) > MAX_KEPT_VERSIONS:
+                    kept = kept[:1] + kept[-(MAX_KEPT_VERSIONS - 1):]
+                record = {"chave": key, "medidor": meter.id, "ciclo": ciclo.nome, "versoes": kept,
+                          "emitida_em": record["emitida_em"] if record else version["emitida_em"]}
                 self._pending[key] = record
-        return {**body, "situacao": "fechada", "versao": record["versao"],
-                "emitida_em": record["emitida_em"], "reemitida_em": record["reemitida_em"]}
+            last = record["versoes"][-1]
+        return {**body, "situacao": "fechada", "versao": last["versao"], "emitida_em": record["emitida_em"],
+                "reemitida_em": last["emitida_em"] if last["versao"] > 1 else None}
+
+    def _record(self, meter: Meter, name: str) -> dict[str, Any]:
+        key = f"{meter.stream}/{name}"
+        with self._lock:
+            return self._pending.get(key) or self._recorded[key]
 
     def flush(self) -> int:
         """Record the versions issued since the last flush, in one write; returns how many."""
@@ -99,27 +229,6 @@ class Invoices:
                     self._recorded[record["chave"]] = record
         return len(pending)
 
-    def _months(self, meter: Meter, now_ms: int) -> list[tuple[int, int]]:
-        first_ts = self._readings.first_ts(meter.stream)
-        today = local_date(meter.tz, now_ms)
-        if first_ts is None:
-            return [(today.year, today.month)]
-        first = local_date(meter.tz, min(first_ts, now_ms))
-        months = []
-        year, month = today.year, today.month
-        while (year, month) >= (first.year, first.month) and len(months) < MAX_MONTHS:
-            months.append((year, month))
-            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-        return months
-
-    def projected_total(self, meter: Meter, now_ms: int) -> dict[str, Any]:
-        """This month's invoice if the pace so far holds to the end of the month."""
-        energy, window = self._consumption.month_progress(meter, now_ms)
-        kwh = project_month_kwh(energy.kwh, now_ms - window.start_ms, window.end_ms - window.start_ms)
-        invoice = compute_invoice(self._tariffs.for_meter(meter.tarifa), meter.id, window.key, kwh,
-                                  cobertura=round(energy.cobertura, 4), parcial=True)
-        return {"kwh": float(invoice.kwh), "total": float(invoice.total), "total_formatado": invoice.to_json()["total_formatado"]}
-
     # -- deletion ------------------------------------------------------------------------------
 
     @staticmethod
@@ -131,3 +240,34 @@ class Invoices:
             for store in (self._recorded, self._pending):
                 for key in [k for k, r in store.items() if r["medidor"] == meter_id]:
                     del store[key]
+
+
+def _cents(value: Any) -> Decimal:
+    return Decimal(repr(float(value or 0))).quantize(Decimal("0.01"))
+
+
+def _summary(version: dict[str, Any]) -> dict[str, Any]:
+    body = version["fatura"]
+    return {"versao": version["versao"], "emitida_em": version["emitida_em"], "tarifa": body.get("tarifa"),
+            "kwh_medido": body.get("kwh_medido", body.get("kwh")), "total": body.get("total")}
+
+
+def _lines(body: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
+    """Lines by (group, description); invoices recorded before cycles had `itens`, without groups."""
+    found: dict[tuple[str, str], Decimal] = {}
+    for line in body.get("linhas") or [{"grupo": "anterior", **item} for item in body.get("itens", [])]:
+        key = (str(line.get("grupo")), str(line.get("descricao")))
+        found[key] = found.get(key, Decimal(0)) + _cents(line.get("valor"))
+    return found
+
+
+def _line_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    before, after = _lines(old["fatura"]), _lines(new["fatura"])
+    out = []
+    for key in list(before) + [k for k in after if k not in before]:
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        out.append({"grupo": key[0], "descricao": key[1], "de": None if a is None else float(a),
+                    "para": None if b is None else float(b), "diferenca": float((b or 0) - (a or 0))})
+    return out

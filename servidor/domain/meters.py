@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from servidor.billing import BillingError, check_connection, check_reading_day
 from servidor.domain.errors import InvalidInput
 from servidor.domain.numbers import positive_within, within
 from shared.contract import EDITABLE
@@ -90,6 +91,10 @@ class Meter:
     tarifa: str = "padrao"
     estado: str = "ativo"
     silencio_s: int = DEFAULT_SILENCE_S
+    # The billing cycle's reading day (1–28; None: calendar months) and the connection type whose
+    # minimum billed energy applies (None: no minimum), as on the meter's electricity bill.
+    dia_leitura: int | None = None
+    ligacao: str | None = None
     webhook_url: str | None = None  # where its alerts are POSTed when they open (servidor/notify)
     criado_em: str = ""
     atualizado_em: str = ""
@@ -113,6 +118,13 @@ class Meter:
             raise InvalidInput(f"estado deve ser um de: {', '.join(STATES)}")
         if type(self.silencio_s) is not int or not MIN_SILENCE_S <= self.silencio_s <= MAX_SILENCE_S:
             raise InvalidInput(f"silencio_s deve ser um inteiro de segundos de {MIN_SILENCE_S} a {MAX_SILENCE_S}")
+        if self.ligacao is not None and not isinstance(self.ligacao, str):
+            raise InvalidInput("ligacao deve ser monofasica, bifasica, trifasica ou null", campo="ligacao")
+        try:
+            check_reading_day(self.dia_leitura)
+            check_connection(self.ligacao)
+        except BillingError as exc:
+            raise InvalidInput(exc.message, campo=exc.campo) from None
         if self.webhook_url is not None and not valid_webhook(self.webhook_url):
             raise InvalidInput(f"webhook_url deve ser uma URL http:// ou https:// com host, de até {MAX_WEBHOOK_URL} "
                                "caracteres, ou null")

@@ -14,6 +14,7 @@ from servidor.domain.legacy import LegacyMeters
 from servidor.domain.live import WaiterHub
 from servidor.domain.meter_service import MeterService
 from servidor.domain.system import SystemStatus
+from servidor.domain.tariff_comparison import TariffComparison
 from servidor.domain.tariffs import TariffBook
 
 
@@ -29,5 +30,6 @@ class Services:
     alerts: Alerts
     commands: CommandQueue
     tariffs: TariffBook
+    comparison: TariffComparison
     system: SystemStatus
     legacy: LegacyMeters | None = None

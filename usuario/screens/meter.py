@@ -1,4 +1,4 @@
-"""One meter, in tabs: overview, consumption, invoices, alerts, live and control."""
+"""One meter, in tabs: overview, consumption, invoices, alerts, live, control and which tariff pays."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,11 +23,13 @@ from ..widgets.control import ControlPane
 from ..widgets.invoices import InvoicesPane
 from ..widgets.live import LivePane
 from ..widgets.overview import OverviewPane
+from ..widgets.tariff_comparison import ComparisonPane
 
-# Tab ids in order; the digit keys 1-6 jump to them.
+# Tab ids in order; the digit keys 1-7 jump to them.
 TABS = (
     ("visao", OverviewPane), ("consumo", ConsumptionPane), ("faturas", InvoicesPane),
     ("alertas", AlertsPane), ("ao-vivo", LivePane), ("controle", ControlPane),
+    ("tarifas", ComparisonPane),
 )
 
 
@@ -40,8 +42,8 @@ def meter_heading(meter: Meter) -> str:
 class MeterScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Voltar"),
-        # One footer entry stands for the six digit keys.
-        Binding("1", "show_tab('visao')", "Abas", key_display="1…6"),
+        # One footer entry stands for the digit keys.
+        Binding("1", "show_tab('visao')", "Abas", key_display=f"1…{len(TABS)}"),
         *(Binding(str(n), f"show_tab('{tab}')", f"Aba {n}", show=False)
           for n, (tab, _) in enumerate(TABS, start=1) if n > 1),
     ]

@@ -1,4 +1,5 @@
-"""Faturas: the invoices by month, the line items of the one selected, and export to CSV."""
+"""Faturas: the invoices by billing cycle, the lines of the one selected (each with how it was
+computed), its issued versions, and export to CSV."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,25 +16,39 @@ from textual.widgets import DataTable, Static
 from .. import format as fmt
 from ..background import call_api
 from ..export import write_invoice_csv
-from ..models import Invoice
+from ..billing_models import Invoice, InvoiceVersion
 from .base import MeterPane
 
 
-# Energy prices are published to the tenth of a centavo and beyond; a fee per month is money.
-PRICE_DECIMALS = {"kWh": 4}
-# Room for "Energia (faixa 2: acima de 100 kWh)" beside quantity, unit, price and value at 80 columns.
-ITEM_WIDTH = 36
+# Room for "Consumo TUSD fora de ponta" beside the arithmetic and the value at 80 columns.
+ITEM_WIDTH = 30
 
 
 def _right(text: str) -> Text:
     return Text(text, justify="right")
 
 
+def _day(iso: str) -> str:
+    return f"{iso[8:10]}/{iso[5:7]}"
+
+
 def invoice_heading(invoice: Invoice) -> str:
     state = invoice.situacao + (f", versão {invoice.versao}" if invoice.versao else "")
     partial = f" · parcial: cobertura {fmt.percent(100 * invoice.cobertura)}" if invoice.parcial else ""
     tariff = f" · tarifa {invoice.tarifa}" if invoice.tarifa else ""
-    return f"Fatura de {fmt.month(invoice.mes)} ({state}){tariff}{partial}"
+    return (f"Fatura de {invoice.rotulo} ({_day(invoice.primeiro_dia)} a {_day(invoice.ultimo_dia)}; {state})"
+            f"{tariff}{partial}")
+
+
+def versions_text(invoice: Invoice, versions: tuple[InvoiceVersion, ...]) -> str:
+    """The issued versions, newest first, and the notes of the invoice shown."""
+    parts = []
+    if versions:
+        parts.append("Versões: " + " · ".join(
+            f"v{v.versao} {fmt.brl(v.total)} em {v.emitida_em[8:10]}/{v.emitida_em[5:7]} {v.emitida_em[11:16]}"
+            for v in versions))
+    parts += [f"Aviso: {note}" for note in invoice.avisos]
+    return "\n".join(parts)
 
 
 class InvoicesPane(MeterPane):
@@ -43,6 +58,12 @@ class InvoicesPane(MeterPane):
     @dataclass
     class Loaded(Message):
         invoices: tuple[Invoice, ...]
+        reason: str | None = None
+
+    @dataclass
+    class VersionsLoaded(Message):
+        mes: str
+        versions: tuple[InvoiceVersion, ...]
 
     @dataclass
     class Exported(Message):
@@ -62,19 +83,19 @@ class InvoicesPane(MeterPane):
         yield DataTable(id="invoice-months", cursor_type="row", zebra_stripes=True)
         yield Static("", id="invoice-heading")
         yield DataTable(id="invoice-items", cursor_type="none", zebra_stripes=True)
+        yield Static("", id="invoice-versions")
 
     def on_mount(self) -> None:
         months = self.query_one("#invoice-months", DataTable)
-        months.add_column("Mês", key="mes")
+        months.add_column("Ciclo", key="mes")
+        months.add_column("Período", key="periodo")
         months.add_column("kWh", key="kwh")
         months.add_column("Total", key="total")
         months.add_column("Situação", key="situacao")
         months.add_column("Cobertura", key="cobertura")
         items = self.query_one("#invoice-items", DataTable)
         items.add_column("Item", key="descricao", width=ITEM_WIDTH)
-        items.add_column("Qtd.", key="quantidade")
-        items.add_column("Un.", key="unidade")
-        items.add_column("Preço", key="preco")
+        items.add_column("Cálculo", key="calculo")
         items.add_column("Valor", key="valor")
 
     def reload(self) -> None:
@@ -82,9 +103,9 @@ class InvoicesPane(MeterPane):
 
     @work(thread=True, exclusive=True, group="faturas")
     def _load(self) -> None:
-        invoices = call_api(self, "carregar as faturas", lambda: self.app.api.invoices(self.meter.id))
-        if invoices is not None:
-            self.post_message(self.Loaded(invoices))
+        listing = call_api(self, "carregar as faturas", lambda: self.app.api.invoice_listing(self.meter.id))
+        if listing is not None:
+            self.post_message(self.Loaded(*listing))
 
     def on_invoices_pane_loaded(self, message: Loaded) -> None:
         months = self.query_one("#invoice-months", DataTable)
@@ -93,13 +114,16 @@ class InvoicesPane(MeterPane):
         self._loaded = True
         months.clear()
         for invoice in self._invoices:
+            state = invoice.situacao + (f" v{invoice.versao}" if invoice.versao else "")
             months.add_row(
-                fmt.month(invoice.mes), _right(fmt.number(invoice.kwh)), _right(fmt.brl(invoice.total)),
-                invoice.situacao + (" (parcial)" if invoice.parcial else ""),
+                fmt.month(invoice.mes), f"{_day(invoice.primeiro_dia)}–{_day(invoice.ultimo_dia)}",
+                _right(fmt.number(invoice.kwh)), _right(fmt.brl(invoice.total)),
+                state + (" (parcial)" if invoice.parcial else ""),
                 _right(fmt.percent(100 * invoice.cobertura)), key=invoice.mes,
             )
         if not self._invoices:
-            self.query_one("#invoice-heading", Static).update("Nenhuma fatura: o medidor ainda não tem leituras.")
+            self.query_one("#invoice-heading", Static).update(
+                message.reason or "Nenhuma fatura: o medidor ainda não tem leituras.")
             self.query_one("#invoice-items", DataTable).clear()
             return
         keys = [i.mes for i in self._invoices]
@@ -124,13 +148,27 @@ class InvoicesPane(MeterPane):
         self.query_one("#invoice-heading", Static).update(invoice_heading(invoice))
         items = self.query_one("#invoice-items", DataTable)
         items.clear()
-        for n, item in enumerate(invoice.itens):
-            decimals = 3 if item.unidade == "kWh" else 2
-            items.add_row(item.descricao, _right(fmt.number(item.quantidade, decimals)), item.unidade,
-                          _right(fmt.number(item.preco_unitario, PRICE_DECIMALS.get(item.unidade, 2))),
-                          _right(fmt.brl(item.valor)), key=f"item-{n}")
-        items.add_row(Text("Total", style="bold"), "", "", "", Text(fmt.brl(invoice.total), style="bold", justify="right"),
-                      key="total")
+        for n, line in enumerate(invoice.linhas):
+            # The arithmetic ends with "= R$ x", which the Valor column already says.
+            how = line.calculo.rsplit(" = ", 1)[0] if " = " in line.calculo else line.calculo
+            items.add_row(line.descricao, how, _right(fmt.brl(line.valor)), key=f"item-{n}")
+        items.add_row(Text("Total", style="bold"), "soma das linhas", Text(fmt.brl(invoice.total), style="bold",
+                                                                           justify="right"), key="total")
+        self.query_one("#invoice-versions", Static).update(versions_text(invoice, ()))
+        if invoice.situacao == "fechada" and (invoice.versao or 0) > 1:
+            self._load_versions(invoice)
+
+    @work(thread=True, exclusive=True, group="versoes")
+    def _load_versions(self, invoice: Invoice) -> None:
+        versions = call_api(self, "carregar as versões da fatura",
+                            lambda: self.app.api.invoice_versions(self.meter.id, invoice.mes))
+        if versions is not None:
+            self.post_message(self.VersionsLoaded(invoice.mes, versions))
+
+    def on_invoices_pane_versions_loaded(self, message: VersionsLoaded) -> None:
+        invoice = self.selected
+        if invoice is not None and invoice.mes == message.mes:
+            self.query_one("#invoice-versions", Static).update(versions_text(invoice, message.versions))
 
     def action_export(self) -> None:
         invoice = self.selected

@@ -22,7 +22,10 @@ from servidor.api.openapi.operations_keys import key_operations, key_schemas
 from servidor.api.openapi.operations_meters import meter_operations
 from servidor.api.openapi.operations_reports import report_operations
 from servidor.api.openapi.operations_root import root_operations
-from servidor.api.openapi.schemas_billing import invoice_schemas, tariff_schemas
+from servidor.api.openapi.operations_billing import billing_operations
+from servidor.api.openapi.schemas_billing import consumption_schemas
+from servidor.api.openapi.schemas_invoices import invoice_schemas
+from servidor.api.openapi.schemas_tariffs import tariff_schemas
 from servidor.api.openapi.schemas_meters import meter_schemas
 from servidor.api.openapi.schemas_readings import alert_and_command_schemas, reading_schemas
 from servidor.api.router import Route
@@ -33,10 +36,12 @@ TAGS = [
     ("Medidores", "Cadastro dos medidores e o estado de cada um: potência agora, kWh do dia e do mês, "
                   "fatura projetada e alertas."),
     ("Leituras", "Envio de leituras pelo agente do medidor, histórico bruto e acompanhamento ao vivo."),
-    ("Consumo e faturas", "kWh por hora, dia ou mês no calendário local do medidor e as faturas mensais."),
+    ("Consumo e faturas", "kWh por hora, dia ou mês no calendário local do medidor, as faturas por ciclo de "
+                          "leitura (com suas versões) e qual tarifa compensa."),
     ("Alertas", "Limite do mês, projeção, silêncio, contador reiniciado e falhas informadas pelo agente."),
     ("Comandos", "Comandos remotos entregues ao agente do medidor na resposta à sua próxima leitura."),
-    ("Tarifas", "Preço por kWh ou por faixas, taxa fixa mensal e impostos usados nas faturas."),
+    ("Tarifas", "Tarifas com versões (vigência), preço único, por faixas ou por posto horário (Tarifa Branca), "
+                "TUSD/TE, ICMS, PIS, COFINS, CIP e a tabela de bandeiras usadas nas faturas."),
     ("Legado 004", "As rotas do sistema 004, mantidas sem mudança para os medidores antigos. "
                    "Abertas (sem chave), como no 004; desligadas com `--sem-legado`."),
 ]
@@ -49,7 +54,7 @@ registro só cria medidores; cada medidor tem uma chave de escrita (a do seu age
 (a do dono). Sem chave, ou com chave desconhecida, a resposta é 401; com chave sem acesso, 403.
 
 **Erros**: todo erro tem o corpo `{{"erro": {{"codigo": "...", "mensagem": "..."}}}}`; o `codigo` é
-estável, a `mensagem` é para pessoas. Além das respostas listadas em cada operação, qualquer rota
+estável, a `mensagem` é para pessoas; um 422 pode trazer `campo`, o caminho do campo recusado. Além das respostas listadas em cada operação, qualquer rota
 pode responder com erros do protocolo HTTP no mesmo formato, fechando a conexão: 400
 (`requisicao_invalida`), 408 (`tempo_esgotado`), 413 (`corpo_grande_demais`, corpo acima de
 {DEFAULT_LIMITS.max_body_bytes // (1024 * 1024)} MiB), 414, 431, 501 e 505; e 405
@@ -73,7 +78,8 @@ class UndocumentedRoute(Exception):
 
 def descriptions(legacy: bool) -> dict[str, dict[str, Any]]:
     """Every description, by path and method (lower-case, as OpenAPI writes them)."""
-    return {**meter_operations(), **report_operations(), **root_operations(legacy), **key_operations()}
+    return {**meter_operations(), **report_operations(), **billing_operations(), **root_operations(legacy),
+            **key_operations()}
 
 
 def paths(routes: Iterable[Route]) -> dict[str, Any]:
@@ -98,6 +104,8 @@ def schemas() -> dict[str, Any]:
         "Erro": obj({"erro": obj({
             "codigo": {"type": "string", "description": "Código estável, para programas."},
             "mensagem": {"type": "string", "description": "Explicação para pessoas, em português."},
+            "campo": {"type": "string", "description": "Quando a regra sabe: o caminho do campo recusado "
+                                                       "(`versoes[1].energia.janelas[0].inicio`)."},
         }, ["codigo", "mensagem"])}, ["erro"]),
         "Saude": obj({
             "estado": {"enum": ["ok", "degradado"]},
@@ -113,7 +121,7 @@ def schemas() -> dict[str, Any]:
         "DocumentoOpenApi": {"type": "object", "required": ["openapi", "info", "paths"],
                              "description": "Este documento."},
         **reading_schemas(), **alert_and_command_schemas(), **meter_schemas(), **tariff_schemas(),
-        **invoice_schemas(), **key_schemas(),
+        **invoice_schemas(), **consumption_schemas(), **key_schemas(),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servidor.billing import tariffs as tariff_rules
+from servidor.billing import plans as tariff_rules
 from servidor.billing.calendar import MAX_EPOCH_DIGITS
 from shared.http.limits import DEFAULT_LIMITS
 from shared.models import METER_ID
@@ -19,7 +19,7 @@ EXAMPLE_METER = "casa-silva"
 EXAMPLE_TARIFF = "residencial"
 EXAMPLE_MONTH = "2026-10"
 EXAMPLE_TS = "2026-10-15T19:00:00-03:00"
-# servidor.billing.tariffs checks ids with fullmatch; JSON Schema patterns search, so anchor it.
+# servidor.billing.plans checks ids with fullmatch; JSON Schema patterns search, so anchor it.
 # Read from the regex itself so a change to the rule changes the document.
 TARIFF_ID_PATTERN = f"^(?:{tariff_rules._SLUG_RE.pattern})$"
 
@@ -31,12 +31,19 @@ BATCH_EXAMPLE = {"leituras": [
 NEW_METER_EXAMPLE = {"id": "apto-101", "nome": "Apartamento 101", "fuso": "America/Sao_Paulo",
                      "limite_alerta_kwh": 200, "tarifa": "padrao"}
 METER_FIELDS_EXAMPLE = {"nome": "Casa da família Silva", "limite_alerta_kwh": 250, "tarifa": EXAMPLE_TARIFF}
-NEW_TARIFF_EXAMPLE = {"id": "social", "nome": "Tarifa social (faixas)", "taxa_fixa_mensal": 0, "impostos_pct": 25,
-                      "faixas": [{"ate_kwh": 30, "preco_kwh": 0.21}, {"ate_kwh": 100, "preco_kwh": 0.36},
-                                 {"ate_kwh": 220, "preco_kwh": 0.54}, {"ate_kwh": None, "preco_kwh": 0.6}]}
-TARIFF_REPLACEMENT_EXAMPLE = {"nome": "Residencial B1 (faixas)", "preco_kwh": 0.78, "taxa_fixa_mensal": 12.5,
-                              "impostos_pct": 25, "faixas": [{"ate_kwh": 100, "preco_kwh": 0.62},
-                                                             {"ate_kwh": None, "preco_kwh": 0.81}]}
+NEW_TARIFF_EXAMPLE = {"id": "social", "nome": "Tarifa social (faixas)", "versoes": [{
+    "vigencia": "2026-01-01", "fonte": "exemplo", "taxa_fixa_mensal": 0,
+    "energia": {"tipo": "faixas", "faixas": [{"ate_kwh": 30, "preco": 0.21}, {"ate_kwh": 100, "preco": 0.36},
+                                            {"ate_kwh": 220, "preco": 0.54}, {"ate_kwh": None, "preco": 0.6}]},
+    "tributos": {"icms_pct": 18, "pis_pct": 1.1, "cofins_pct": 5.1}}]}
+TARIFF_VERSION_EXAMPLE = {
+    "vigencia": "2026-07-01", "fonte": "reajuste anual (exemplo)", "taxa_fixa_mensal": 12.5,
+    "energia": {"tipo": "unico", "preco": {"tusd": 0.4612, "te": 0.3551}},
+    "tributos": {"icms_pct": 18, "pis_pct": 1.1, "cofins_pct": 5.1}, "cip": {"valor_fixo": 19.8}}
+TARIFF_REPLACEMENT_EXAMPLE = {"nome": "Residencial B1 (faixas)", "versoes": [{
+    "vigencia": "1970-01-01", "taxa_fixa_mensal": 12.5,
+    "energia": {"tipo": "faixas", "faixas": [{"ate_kwh": 100, "preco": 0.62}, {"ate_kwh": None, "preco": 0.81}]},
+    "tributos": {"icms_pct": 25, "calculo": "conjunto"}}]}
 
 
 # --- schemas ------------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
-"""What the document says about consumption, invoices, alerts, commands and tariffs, by path and
-method. servidor/api/openapi/__init__.py pairs each with the route that answers it."""
+"""What the document says about consumption, alerts and commands, by path and method (invoices and
+tariffs: operations_billing.py). servidor/api/openapi/__init__.py pairs each with the route that
+answers it."""
 from __future__ import annotations
 
 from typing import Any
 
 from servidor.api.openapi.blocks import (
-    EXAMPLE_MONTH,
-    NEW_TARIFF_EXAMPLE,
-    TARIFF_REPLACEMENT_EXAMPLE,
     instant_query,
     json_body,
     meter_param,
@@ -15,15 +13,12 @@ from servidor.api.openapi.blocks import (
     operation,
     query,
     ref,
-    tariff_param,
 )
 from servidor.api.openapi.operations_meters import BODY_ERRORS, READ_NOTE, WRITE_NOTE
 from servidor.api.routes import METER
 from servidor.billing.calendar import INTERVALS, MAX_BUCKETS
 from servidor.domain import alerts, commands
 from servidor.domain.consumption import MAX_QUERY_COST
-from servidor.domain.invoices import MAX_MONTHS
-from shared.contract import API_PREFIX
 
 
 def report_operations() -> dict[str, dict[str, Any]]:
@@ -38,18 +33,6 @@ def report_operations() -> dict[str, dict[str, Any]]:
                 instant_query("de", "Início.", "2026-10-01"),
                 instant_query("ate", "Fim (uma data inclui o dia inteiro; padrão: agora).", "2026-10-31"),
                 query("intervalo", {"enum": list(INTERVALS), "default": "dia"}, "Tamanho dos períodos.", "dia"),
-            ])},
-        f"{METER}/faturas": {"get": operation("Consumo e faturas", "Faturas mensais",
-            f"Uma fatura por mês, do mês atual (aberta) até o da primeira leitura (no máximo {MAX_MONTHS}). Um mês "
-            f"fechado é reemitido, com nova `versao`, se dados atrasados ou a tarifa o mudarem. {READ_NOTE}",
-            {"200": ok("As faturas, da mais recente à mais antiga.", "ListaDeFaturas")},
-            errors=("401", "403", "404"), parameters=[meter_param()])},
-        f"{METER}/faturas/{{mes}}": {"get": operation("Consumo e faturas", "A fatura de um mês",
-            f"A fatura do mês `AAAA-MM` (1970-01 a 9998-12). Um mês que ainda não começou é 404. {READ_NOTE}",
-            {"200": ok("A fatura.", "Fatura")}, errors=("401", "403", "404", "422"), parameters=[
-                meter_param(),
-                {"name": "mes", "in": "path", "required": True, "description": "O mês, `AAAA-MM`.",
-                 "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, "example": EXAMPLE_MONTH},
             ])},
         f"{METER}/alertas": {
             "get": operation("Alertas", "Alertas do medidor",
@@ -88,29 +71,5 @@ def report_operations() -> dict[str, dict[str, Any]]:
                     "pausar": ("Pausar o envio", {"comando": "pausar"}),
                     "limite": ("Novo limite do mês", {"comando": "limite", "valor": 300}),
                 })),
-        },
-        f"{API_PREFIX}/tarifas": {
-            "get": operation("Tarifas", "Lista as tarifas", "Com qualquer chave.",
-                {"200": ok("As tarifas.", "ListaDeTarifas")}, errors=("401",)),
-            "post": operation("Tarifas", "Cria uma tarifa",
-                "Só a chave de administração. Um id que já existe é 409.",
-                {"201": ok("Criada.", "Tarifa")}, errors=("401", "403", "409") + BODY_ERRORS,
-                body=json_body(ref("NovaTarifa"), "A tarifa.", {"faixas": ("Tarifa social", NEW_TARIFF_EXAMPLE)})),
-        },
-        f"{API_PREFIX}/tarifas/{{id}}": {
-            "get": operation("Tarifas", "Uma tarifa", "Com qualquer chave.",
-                {"200": ok("A tarifa.", "Tarifa")}, errors=("401", "404"), parameters=[tariff_param()]),
-            "put": operation("Tarifas", "Substitui uma tarifa",
-                "Só a chave de administração. Corrigir um preço corrige as faturas: as de meses fechados são "
-                "reemitidas.",
-                {"200": ok("A tarifa alterada.", "Tarifa")}, errors=("401", "403", "404") + BODY_ERRORS,
-                parameters=[tariff_param()],
-                body=json_body(ref("TarifaSubstituta"), "A tarifa inteira.",
-                                {"faixas": ("Residencial com faixas", TARIFF_REPLACEMENT_EXAMPLE)})),
-            "delete": operation("Tarifas", "Apaga uma tarifa",
-                "Só a chave de administração. A tarifa `padrao` não pode ser apagada (409); medidores com uma "
-                "tarifa apagada são cobrados pela padrão.",
-                {"204": {"description": "Apagada."}}, errors=("401", "403", "404", "409"),
-                parameters=[tariff_param("tarifa-descartada")]),
         },
     }

@@ -4,8 +4,20 @@ from __future__ import annotations
 from typing import Any
 
 from servidor.api.openapi.blocks import instant, nullable, obj, ref
+from servidor.billing import MINIMUM_KWH
+from servidor.billing.cycles import MAX_READING_DAY
 from servidor.domain import meters
 from shared.models import METER_ID
+
+
+BILLING_FIELDS = {
+    "dia_leitura": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_READING_DAY}, {"type": "null"}],
+                    "default": None, "description": "Dia da leitura do medidor na conta de luz: as faturas vão "
+                                                    "desse dia ao anterior no mês seguinte; null: mês civil."},
+    "ligacao": {"enum": [*MINIMUM_KWH, None], "default": None,
+                "description": "Tipo de ligação, para o custo de disponibilidade (mínimo de 30, 50 ou 100 kWh); "
+                               "null: sem mínimo."},
+}
 
 
 def meter_schemas() -> dict[str, Any]:
@@ -29,6 +41,7 @@ def meter_schemas() -> dict[str, Any]:
                                    "maxLength": meters.MAX_WEBHOOK_URL}, {"type": "null"}],
                         "default": None, "description": "Cada alerta que abre é enviado (POST, o alerta em JSON) a "
                                                         "esta URL, com novas tentativas se ela falhar; null desliga."},
+        **BILLING_FIELDS,
     }
     # A client that PUTs back what it GOT may include these; the handler ignores them.
     echoed = {name: {"description": "Ignorado (aceito para que o corpo de um GET possa ser reenviado)."}
@@ -52,6 +65,7 @@ def meter_schemas() -> dict[str, Any]:
         "estado": {"enum": list(meters.STATES)},
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
         "webhook_url": {"type": ["string", "null"]},
+        **BILLING_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),
         "ultima_leitura": nullable(obj({
@@ -79,9 +93,10 @@ def meter_schemas() -> dict[str, Any]:
         "kwh_mes": {"type": "number"},
         "cobertura_mes": {"type": "number", "minimum": 0, "maximum": 1,
                           "description": "Fração do mês até agora coberta por leituras."},
-        "fatura_projetada": obj({"kwh": {"type": "number"}, "total": {"type": "number"},
-                                 "total_formatado": {"type": "string"}}, ["kwh", "total", "total_formatado"],
-                                description="A fatura do mês se o ritmo até agora se mantiver."),
+        "fatura_projetada": {**nullable(obj({"kwh": {"type": "number"}, "total": {"type": "number"},
+                                             "total_formatado": {"type": "string"}}, ["kwh", "total", "total_formatado"])),
+                             "description": "A fatura do ciclo atual se o ritmo até agora se mantiver; null para "
+                                            "um medidor sem fatura de energia (produção, exportação, água, gás)."},
         "limite_uso_pct": {"type": ["number", "null"], "description": "kWh do mês em % do limite."},
         "alertas_ativos": {"type": "integer", "minimum": 0},
         "leituras": {"type": "integer", "minimum": 0},
