@@ -10,6 +10,7 @@ import logging
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from medidor.config import AgentConfig
 from medidor.control import Controls
 from medidor.device_source import SourceError
 from medidor.month import MonthState, MonthTracker
+from medidor.node_state import NodeState
 from medidor.profiles import make_profile
 from medidor.recording import WindowAverager
 from medidor.resume import align_up, interval_ms, last_reading, open_source
@@ -77,6 +79,8 @@ class Agent:
         self._fatal: BaseException | None = None
         self.spool: Spool | None = None
         self._averager = WindowAverager(config.gravacao_min, self.tz) if config.gravacao_min else None
+        # What the node's control port sees and asks (medidor/node_commands.py).
+        self.node = NodeState()
 
     @property
     def next_seq(self) -> int:
@@ -123,7 +127,7 @@ class Agent:
         # The server's silence alert must not fire between two regular readings.
         quiet_s = max(60, math.ceil(3 * max(cfg.intervalo_s, cfg.gravacao_min * 60)))
         return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self.controls.limit_kwh,
-                           self.controls.multiplier, quiet_s)
+                           self.controls.multiplier, quiet_s, cfg.controle)
 
     def _on_fatal(self, exc: BaseException) -> None:
         self._fatal = exc
@@ -179,8 +183,10 @@ class Agent:
             log.info("%s: medindo (%s) a cada %g s; estado em %s; próximo seq %d", cfg.medidor,
                      source.description, cfg.intervalo_s, cfg.estado, self.next_seq)
             try:
+                self.node.running(True)
                 self._loop(stop, source, clock, next_due, spool, sender)
             finally:
+                self.node.running(False)
                 sender.stop()
                 sender.join(REQUEST_TIMEOUT_S + 10)
                 if sender.is_alive():
@@ -215,6 +221,14 @@ class Agent:
                 except OSError as exc:
                     log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
             now = clock.now_ms()
+            changed = self.node.take_config()
+            if changed is not None and interval_ms(changed) != iv:
+                iv = self._reconfigure(changed, source)
+                next_due = min(next_due, align_up(now + 1, iv))
+            elif changed is not None:
+                self._reconfigure(changed, source)
+            if self.node.take_force() and not self.controls.paused:
+                next_due, retry_at = min(next_due, now), 0.0
             self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
                                tempo_simulado_ms=None if clock.caught_up else now)
             warned_near = self._check_spool(spool, sender, warned_near)
@@ -248,6 +262,7 @@ class Agent:
             try:
                 measurements = [source.measure(ts) for ts in stamps]
             except SourceError as exc:
+                self.node.read_failed(str(exc))
                 device_failures += 1
                 delay = device_backoff.next_delay()
                 retry_at = time.monotonic() + delay
@@ -264,6 +279,7 @@ class Agent:
                 device_failures = 0
                 device_backoff.reset()
             self.status.update(dispositivo="ok")
+            self.node.read_ok(measurements[-1])
             next_due = stamps[-1] + iv if source.replayable else align_up(now + 1, iv)
             self.status.update(potencia_w=measurements[-1].potencia_w)
             if self._averager is not None:
@@ -292,6 +308,21 @@ class Agent:
                     disk_error = False
                 chunk = min(CHUNK, chunk * 2)
                 sender.wake()
+
+    def _reconfigure(self, new: AgentConfig, source: Source) -> int:
+        """RELOAD's live settings (medidor/node_state.py LIVE_FIELDS) from now on; returns the
+        new interval in ms. A changed recording period starts a new window."""
+        old = self.config
+        self.config = replace(old, intervalo_s=new.intervalo_s, codigos=new.codigos, gravacao_min=new.gravacao_min)
+        if new.gravacao_min != old.gravacao_min:
+            self._averager = WindowAverager(new.gravacao_min, self.tz) if new.gravacao_min else None
+        set_codes = getattr(source, "set_codes", None)
+        if set_codes is not None:
+            set_codes(new.codigos)
+        log.info("%s: configuração relida: leitura a cada %g s, gravação %s, medidas %s", old.medidor,
+                 new.intervalo_s, f"{new.gravacao_min} min" if new.gravacao_min else "a cada leitura",
+                 ",".join(new.codigos) if new.codigos else "todas")
+        return interval_ms(self.config)
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:
         """Number, spool (fsynced) and account the measurements. Raises OSError with nothing

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from medidor import keyboard
 from medidor.agent import Agent
 from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings
+from medidor import node_cli
 from medidor.control import KEY_STEP
 from medidor.exit_codes import EXIT_OK, EXIT_SPOOL_DAMAGED, EXIT_STATE, EXIT_USAGE
 from medidor.profiles import PROFILES
@@ -41,6 +42,8 @@ exemplos:
   medidor --config config.xml --chave-registro ...    um agente por analisador do Tesla Analyzer
   medidor {SIMULATE} --modelo pm710                  serve um PM710 simulado (veja --help dele)
   medidor {REPAIR} estado-medidor/casa-1             repara um spool danificado (código de saída 4)
+  medidor --config config.xml --porta-controle 7010 ...   com a porta de controle do Tesla Analyzer
+  medidor {node_cli.COMMAND} 127.0.0.1:7010 STATUS           um comando à porta de controle (veja --help dele)
 
 registro: na primeira execução o medidor se registra com a chave de registro do servidor
 (--chave-registro ou MONITOR_CHAVE_REGISTRO) e guarda as chaves dele em <estado>/<id>/estado.json;
@@ -54,7 +57,7 @@ MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE
 MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
 MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
 MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_MAX_SPOOL, MONITOR_CONFIG,
-MONITOR_LOG_LEVEL.
+MONITOR_PORTA_CONTROLE, MONITOR_HOST_CONTROLE, MONITOR_CHAVE_CONTROLE, MONITOR_LOG_LEVEL.
 
 códigos de saída: 0 parado normalmente; 2 opção ou arquivo de configuração inválido;
 3 diretório de estado inutilizável (ilegível, de outro medidor, em uso por outro processo);
@@ -164,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     tesla.add_argument("--lector", type=Path,
                        help="lector.ini com log_level e log_dir (padrão: lector.ini ao lado do config.xml, se houver)")
 
+    node_cli.add_options(parser)
     parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         default=_env("MONITOR_LOG_LEVEL"), help="detalhe do log (padrão: INFO)")
     parser.add_argument("--sem-teclado", action="store_true", help="não lê teclas mesmo num terminal")
@@ -318,9 +322,12 @@ def main(argv: list[str] | None = None) -> int:
         return simulate_main(argv[1:])
     if argv and argv[0] == REPAIR:
         return repair_main(argv[1:])
+    if argv and argv[0] == node_cli.COMMAND:
+        return node_cli.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console()
+    auto_start = True
     if args.config is not None:
         from medidor.tesla_config import TeslaConfigError, agents_from_tesla
 
@@ -330,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"medidor: {exc}", file=sys.stderr)
             return EXIT_USAGE
         setup_logging(console, args.log_level or lector.log_level, lector.log_dir)
+        auto_start = lector.auto_start
     else:
         try:
             configs = [config_from_args(args)]
@@ -337,7 +345,20 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         setup_logging(console, args.log_level or "INFO")
     agents = [Agent(c, on_message=console.message) for c in configs]
-    return run_agents(agents, console, use_keyboard=not args.sem_teclado)
+    if not auto_start:
+        for agent in agents:
+            agent.controls.set_paused(True, "auto_start=no em lector.ini; START ou RESUME na porta de controle")
+    stop = threading.Event()
+    try:
+        control = node_cli.start(args, agents, stop)
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f"medidor: porta de controle: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run_agents(agents, console, use_keyboard=not args.sem_teclado, stop=stop)
+    finally:
+        if control is not None:
+            control.stop()
 
 
 if __name__ == "__main__":

@@ -80,6 +80,7 @@ class AgentConfig:
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
     chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
+    controle: str | None = None       # the control port's HOST:PORTA, registered on the server
 
     def __post_init__(self) -> None:
         if not METER_ID.fullmatch(self.medidor):

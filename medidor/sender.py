@@ -51,11 +51,16 @@ class MeterFields:
     multiplicador: float
     # The server raises "silêncio" after this long without readings; it must exceed the interval.
     silencio_min_s: int = 60
+    # The control port's HOST:PORTA (medidor --porta-controle); None: the agent opened none.
+    controle: str | None = None
 
     def for_register(self) -> dict[str, Any]:
-        return {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
-                "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
-                "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        out = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
+               "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
+               "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        if self.controle is not None:
+            out["controle"] = self.controle
+        return out
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
         """The whole PUT body: a PUT resets every editable field it leaves out, so the server's
@@ -64,6 +69,7 @@ class MeterFields:
         out.update(nome=self.nome, categoria=self.categoria, fuso=self.fuso,
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
+        out["controle"] = self.controle
         return out
 
 

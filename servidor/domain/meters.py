@@ -7,6 +7,7 @@ empty whatever the deleted one's agent keeps sending (ids never contain "~").
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
@@ -43,6 +44,8 @@ STREAM_SEPARATOR = "~"
 MAX_ZONE_NAME = 64
 # A webhook URL: the service's long tokens fit; browsers' practical limit is about the same.
 MAX_WEBHOOK_URL = 2000
+# The agent's control port, `HOST:PORTA` (IPv6 in brackets), as the terminal app dials it.
+CONTROL_ADDRESS = re.compile(r"^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}$")
 
 
 def now_iso() -> str:
@@ -76,6 +79,11 @@ def valid_webhook(url: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def valid_control(address: Any) -> bool:
+    return (isinstance(address, str) and CONTROL_ADDRESS.fullmatch(address) is not None
+            and 0 < int(address.rpartition(":")[2]) < 65536)
+
+
 def stream_key(meter_id: str, generation: int) -> str:
     return meter_id if generation == 0 else f"{meter_id}{STREAM_SEPARATOR}{generation}"
 
@@ -96,6 +104,7 @@ class Meter:
     dia_leitura: int | None = None
     ligacao: str | None = None
     webhook_url: str | None = None  # where its alerts are POSTed when they open (servidor/notify)
+    controle: str | None = None     # its agent's control port (medidor --porta-controle), HOST:PORTA
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -128,6 +137,8 @@ class Meter:
         if self.webhook_url is not None and not valid_webhook(self.webhook_url):
             raise InvalidInput(f"webhook_url deve ser uma URL http:// ou https:// com host, de até {MAX_WEBHOOK_URL} "
                                "caracteres, ou null")
+        if self.controle is not None and not valid_control(self.controle):
+            raise InvalidInput("controle deve ser HOST:PORTA (a porta de controle do agente) ou null", campo="controle")
         if type(self.geracao) is not int or self.geracao < 0:
             raise InvalidInput("geracao deve ser um inteiro ≥ 0")
 
