@@ -136,6 +136,7 @@ class Meter:
     resumo: Summary
     alertas: tuple[Alert, ...] = ()
     comandos_pendentes: tuple[Command, ...] = ()
+    controle: str | None = None  # the agent's control port, HOST:PORTA (medidor --porta-controle)
 
     @property
     def paused(self) -> bool:
@@ -165,6 +166,7 @@ class Meter:
             resumo=Summary.from_json(data["resumo"]),
             alertas=tuple(Alert.from_json(a) for a in data.get("alertas_ativos") or ()),
             comandos_pendentes=tuple(Command.from_json(c) for c in data.get("comandos_pendentes") or ()),
+            controle=None if data.get("controle") is None else str(data["controle"]),
         )
 
 
