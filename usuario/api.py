@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -22,7 +22,8 @@ from shared.http.messages import Response
 
 from .billing_models import Comparison, Invoice, InvoiceVersion, Tariff
 from .models import (
-    Alert, Command, Consumption, LegacyMeter, LiveBatch, Meter, MeterKey, MeterList, COMMANDS, INTERVALS,
+    Alert, Command, Consumption, LegacyMeter, LiveBatch, LiveReading, Meter, MeterKey, MeterList, COMMANDS,
+    INTERVALS,
 )
 
 # Every ordinary call answers in milliseconds on a healthy server; 10 s tells a dead one from a
@@ -32,6 +33,9 @@ REQUEST_TIMEOUT_S = 10.0
 LONG_POLL_MARGIN_S = 5.0
 # Idle kept-alive connections kept for reuse; a screen runs at most a few calls at once.
 MAX_IDLE_CONNECTIONS = 4
+# Readings fetched for a chart of one day: a day of 10-s readings (8640) fits; the API's page
+# limit is 10 000.
+DAY_READINGS = 10_000
 
 T = TypeVar("T")
 
@@ -304,6 +308,12 @@ class ApiClient:
         response = self.request("DELETE", f"{_meter_path(meter_id)}/chaves/{quote(role, safe='')}")
         if response.status != HTTPStatus.NO_CONTENT:
             raise _error_from(response)
+
+    def readings(self, meter_id: str, start: datetime, limit: int = DAY_READINGS) -> tuple[LiveReading, ...]:
+        """Raw readings from `start` on (at most `limit`: a day of 10-s readings is 8640)."""
+        query = urlencode({"de": int(start.timestamp() * 1000), "limite": limit})
+        data = self._json("GET", f"{_meter_path(meter_id)}/leituras?{query}")
+        return _parse(lambda: tuple(LiveReading.from_json(r) for r in data["leituras"]))
 
     def live(self) -> "LiveSession":
         return LiveSession(self)

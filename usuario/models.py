@@ -6,12 +6,13 @@ a screen only ever sees these values or an ApiError.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.models import MEASUREMENT_CODES
 from shared.money import to_decimal
 
 INTERVALS = ("hora", "dia", "mes")
@@ -253,10 +254,15 @@ class LiveReading:
     ts: datetime
     energia_wh: float
     potencia_w: float | None
+    # An analyzer's other measurements (TPF, IPF, FRE …): a number, or one per phase.
+    medidas: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "LiveReading":
-        return cls(int(data["seq"]), _instant(data["ts"]), float(data["energia_wh"]), _optional_float(data.get("potencia_w")))
+        medidas = {code: tuple(float(v) for v in value) if isinstance(value, list) else float(value)
+                   for code, value in data.items() if code in MEASUREMENT_CODES}
+        return cls(int(data["seq"]), _instant(data["ts"]), float(data["energia_wh"]),
+                   _optional_float(data.get("potencia_w")), medidas)
 
 
 @dataclass(frozen=True, slots=True)
