@@ -123,5 +123,6 @@ def test_an_analyzers_measurements_and_a_day_chart_on_the_page(servidor_json, br
     assert "agora 233,30" in card.find_element("css selector", ".dia-info").text
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "painel-medidas.png"
+    browser.set_window_size(1100, 1400)  # the whole card, day chart included
     card.screenshot(str(shot))
     assert shot.stat().st_size > 5000
