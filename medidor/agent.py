@@ -19,6 +19,7 @@ from shared.models import InvalidReading, Reading
 from medidor.config import AgentConfig
 from medidor.control import Controls
 from medidor.device_source import SourceError
+from medidor.exports import ExportQueue, open_exports
 from medidor.month import MonthState, MonthTracker
 from medidor.node_state import NodeState
 from medidor.profiles import make_profile
@@ -81,6 +82,7 @@ class Agent:
         self._averager = WindowAverager(config.gravacao_min, self.tz) if config.gravacao_min else None
         # What the node's control port sees and asks (medidor/node_commands.py).
         self.node = NodeState()
+        self.exports: list[ExportQueue] = []  # config.xml's <dataexport>s, open while running
 
     @property
     def next_seq(self) -> int:
@@ -179,6 +181,9 @@ class Agent:
                             announce=self._message, backoff=self._server_backoff, on_fatal=self._on_fatal)
             self.controls.attach(source=source, tracker=self._tracker, fields_changed=sender.fields_changed)
             self._save_state()
+            self.exports = open_exports(cfg, self.tz)
+            for export in self.exports:
+                export.start()
             sender.start()
             log.info("%s: medindo (%s) a cada %g s; estado em %s; próximo seq %d", cfg.medidor,
                      source.description, cfg.intervalo_s, cfg.estado, self.next_seq)
@@ -187,6 +192,8 @@ class Agent:
                 self._loop(stop, source, clock, next_due, spool, sender)
             finally:
                 self.node.running(False)
+                for export in self.exports:
+                    export.stop()
                 sender.stop()
                 sender.join(REQUEST_TIMEOUT_S + 10)
                 if sender.is_alive():
@@ -347,6 +354,8 @@ class Agent:
         seqs.reserve_before(seq)
         spool.append(records)
         seqs.used_up_to(seq)
+        for export in self.exports:
+            export.append(records)
         # Counted only once spooled: a reading the disk refused is not in the month either.
         alerts = []
         for m in readings:

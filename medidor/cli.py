@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="config.xml: um agente por analisador habilitado")
     tesla.add_argument("--lector", type=Path,
                        help="lector.ini com log_level e log_dir (padrão: lector.ini ao lado do config.xml, se houver)")
+    tesla.add_argument("--chave-central", default=_env("MONITOR_CHAVE_CENTRAL"),
+                       help="chave do nó na central, para as exportações clientRest (servidor: POST /api/v1/nos/<nó>/chave)")
 
     node_cli.add_options(parser)
     parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],

@@ -82,7 +82,7 @@ def live_changes(old: AgentConfig, new: AgentConfig) -> list[str]:
 def restart_changes(old: AgentConfig, new: AgentConfig) -> list[str]:
     """What changed that only a restart applies (device, source, server, state directory…)."""
     out = []
-    for name in ("servidor", "estado", "fonte", "dispositivo", "fuso", "nome"):
+    for name in ("servidor", "estado", "fonte", "dispositivo", "fuso", "nome", "exportacoes"):
         if getattr(old, name) != getattr(new, name):
             out.append(name)
     return out
