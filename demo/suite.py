@@ -121,7 +121,9 @@ class Demo:
             self.spawn(meter_id, "medidor", "--id", meter_id, "--nome", name, "--perfil", profile,
                        "--historico", f"{HISTORY_DAYS:g}", *common)
         self.spawn("quadro", "medidor", "--id", "quadro", "--nome", "Quadro geral (PM710)", "--fonte", "modbus",
-                   "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port), *common)
+                   "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port),
+                   # Its control port (a free one): the app's Controle tab pauses it and reads its values.
+                   "--porta-controle", "0", *common)
 
     def announce(self) -> None:
         print("monitor-energia, demonstração")
@@ -129,7 +131,7 @@ class Demo:
         print(f"  administração: {ADMIN_KEY}    registro: {REGISTRATION_KEY}")
         for meter_id, (read_key, _) in DEMO_KEYS.items():
             print(f"  leitura de {meter_id:<13} {read_key}")
-        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)} e quadro (PM710 via Modbus)")
+        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)} e quadro (PM710 via Modbus, com porta de controle)")
         print(f"  registros em {DEMO_DIR / 'logs'}")
 
     def stop(self) -> None:
