@@ -95,6 +95,7 @@ class AgentConfig:
     controle: str | None = None       # the control port's HOST:PORTA, registered on the server
     exportacoes: tuple[ExportSpec, ...] = ()
     chave_central: str | None = None  # the node key clientRest exports send (servidor: POST /api/v1/nos/…)
+    local: str | None = None          # where the meter is (config.xml's <node location>)
 
     def __post_init__(self) -> None:
         if not METER_ID.fullmatch(self.medidor):

@@ -53,6 +53,7 @@ class MeterFields:
     silencio_min_s: int = 60
     # The control port's HOST:PORTA (medidor --porta-controle); None: the agent opened none.
     controle: str | None = None
+    local: str | None = None  # Tesla Analyzer's <node location>
 
     def for_register(self) -> dict[str, Any]:
         out = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
@@ -60,6 +61,8 @@ class MeterFields:
                "silencio_s": max(self.silencio_min_s, 15 * 60)}
         if self.controle is not None:
             out["controle"] = self.controle
+        if self.local is not None:
+            out["local"] = self.local
         return out
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +73,8 @@ class MeterFields:
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
         out["controle"] = self.controle
+        if self.local is not None:  # set by config.xml; a meter placed by hand keeps its own
+            out["local"] = self.local
         return out
 
 

@@ -23,6 +23,11 @@ log = logging.getLogger("medidor.tesla")
 # Tesla's model names → the drivers' map names, for those spelled differently.
 _MODEL_ALIASES = {"das-8000": "das8000", "cvm-k": "cvmk"}
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+# expat's usual complaints, in the language of the rest of the message.
+_EXPAT_PT = {"no element found": "o arquivo termina antes do fim do XML",
+             "mismatched tag": "a marca de fechamento não corresponde à aberta",
+             "not well-formed (invalid token)": "caractere inválido (XML malformado)",
+             "junk after document element": "conteúdo depois do fim do elemento raiz"}
 # Ids of the meters made from a config.xml: "<prefix><node>-<analyzer>".
 METER_PREFIX = "tesla-"
 
@@ -121,8 +126,8 @@ class _Parser:
         except expat.ExpatError as exc:
             # The seed's own sample ends without </configuracio>: say which element is left open.
             hint = f"; falta fechar <{stack[-1].tag}>, aberto na linha {stack[-1].line}" if stack else ""
-            raise self.error(exc.lineno, f"XML inválido: {expat.ErrorString(exc.code)} (coluna {exc.offset + 1})"
-                                         f"{hint}") from None
+            reason = _EXPAT_PT.get(expat.ErrorString(exc.code), expat.ErrorString(exc.code))
+            raise self.error(exc.lineno, f"XML inválido: {reason} (coluna {exc.offset + 1}){hint}") from None
         return root[0]
 
     def attr(self, element: _Element, name: str) -> str:
@@ -343,7 +348,7 @@ def agent_configs(config: TeslaConfig, *, servidor: str, estado: Path, chave_reg
             codigos=analyzer.codigos or None, gravacao_min=analyzer.tempsgravacio_min,
             exportacoes=tuple(ExportSpec(kind, str(base / target) if kind == "localFile" else target, config.node_id,
                                          str(analyzer.id), analyzer.modelo.upper()) for kind, target in analyzer.exports),
-            chave_central=chave_central,
+            chave_central=chave_central, local=config.location[:120] or None,
         ))
     return out
 

@@ -63,6 +63,7 @@ def test_control_port_of_a_real_process(tmp_path: Path, server: Server) -> None:
         assert controle(address, "START", "1").stdout == "START\tOK\n"
         wait_for(lambda: controle(address, "STATUS").stdout == "STARTED\tCOMM\n", "reading after START")
         wait_for(lambda: server.meter("tesla-8-1").get("controle") == address, "the address on the server")
+        assert server.meter("tesla-8-1")["local"] == "Galpão 2"  # <node location>
 
         config.write_text(CONFIG.format(port=port).replace("<tempslectura>0.3", "<tempslectura>abc"))
         broken = controle(address, "RELOAD")

@@ -105,6 +105,7 @@ class Meter:
     ligacao: str | None = None
     webhook_url: str | None = None  # where its alerts are POSTed when they open (servidor/notify)
     controle: str | None = None     # its agent's control port (medidor --porta-controle), HOST:PORTA
+    local: str | None = None        # where it is (Tesla Analyzer's <node location>), for people
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -137,6 +138,8 @@ class Meter:
         if self.webhook_url is not None and not valid_webhook(self.webhook_url):
             raise InvalidInput(f"webhook_url deve ser uma URL http:// ou https:// com host, de até {MAX_WEBHOOK_URL} "
                                "caracteres, ou null")
+        if self.local is not None and (not isinstance(self.local, str) or len(self.local) > MAX_NAME):
+            raise InvalidInput(f"local deve ser um texto de até {MAX_NAME} caracteres ou null", campo="local")
         if self.controle is not None and not valid_control(self.controle):
             raise InvalidInput("controle deve ser HOST:PORTA (a porta de controle do agente) ou null", campo="controle")
         if type(self.geracao) is not int or self.geracao < 0:

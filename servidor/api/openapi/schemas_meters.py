@@ -41,6 +41,8 @@ def meter_schemas() -> dict[str, Any]:
                                    "maxLength": meters.MAX_WEBHOOK_URL}, {"type": "null"}],
                         "default": None, "description": "Cada alerta que abre é enviado (POST, o alerta em JSON) a "
                                                         "esta URL, com novas tentativas se ela falhar; null desliga."},
+        "local": {"anyOf": [{"type": "string", "maxLength": meters.MAX_NAME}, {"type": "null"}], "default": None,
+                  "description": "Onde o medidor está, para pessoas (o `location` do nó do Tesla Analyzer)."},
         "controle": {"anyOf": [{"type": "string", "pattern": meters.CONTROL_ADDRESS.pattern}, {"type": "null"}],
                      "default": None, "examples": ["127.0.0.1:7010"],
                      "description": "A porta de controle do agente do medidor (`medidor --porta-controle`), que o "
@@ -70,6 +72,7 @@ def meter_schemas() -> dict[str, Any]:
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
         "webhook_url": {"type": ["string", "null"]},
         "controle": {"type": ["string", "null"]},
+        "local": {"type": ["string", "null"]},
         **BILLING_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),
