@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from shared.measurement_names import CODE_NAMES, phase_name
 from shared.models import MEASUREMENT_CODES
-from shared.node_protocol import CONFIG_ERROR, HELP, NOT_IMPLEMENTED, SERVER_ERROR, Command
+from shared.node_protocol import CONFIG_ERROR, HELP, NOT_IMPLEMENTED, SERVER_ERROR, VERBS, Command
 from medidor.agent import Agent
 from medidor.config import AgentConfig
 from medidor.node_state import live_changes, restart_changes
@@ -45,9 +45,10 @@ class NodeCommands:
     def answer(self, command: Command) -> list[str]:
         if command.extra:
             return [f"{SERVER_ERROR} argumentos demais: use {command.verb} [analisador]"]
-        handler = getattr(self, f"_{command.verb.lower()}", None) if command.verb.isalpha() else None
-        if handler is None:
+        # Only the protocol's verbs reach a method (never a helper that happens to share a name).
+        if command.verb not in VERBS or command.verb == "QUIT":
             return [NOT_IMPLEMENTED]
+        handler = getattr(self, f"_{command.verb.lower()}")
         try:
             return handler(command.target)
         except LookupError as exc:

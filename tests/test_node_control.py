@@ -149,6 +149,7 @@ def test_every_verb_over_a_real_socket(tmp_path: Path, server: Server, devices: 
         wait_for(lambda: node.agents[1].node.health.last is not before, "forced read")
 
         assert node.ask("FLY") == ["NOT IMPLEMENTED"]
+        assert node.ask("APPLY") == ["NOT IMPLEMENTED"] and node.ask("STATE") == ["NOT IMPLEMENTED"]
         assert ask(node.address, "QUIT").lines == ()
         assert node.ask("SHUTDOWN") == ["DONE"]
         node.thread.join(60)
