@@ -281,7 +281,7 @@ def run(duration: float, meters: int, abusive: int) -> list[str]:
             subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-PHASES = ("calmo", "abuso", "disco cheio", "quedas")
+PHASES = ("calmo", "abuso", "disco cheio", "disco liberado", "quedas")
 
 
 def _phase(fraction: float) -> str:
@@ -291,6 +291,8 @@ def _phase(fraction: float) -> str:
         return "disco cheio"
     if fraction >= KILLS[0]:
         return "quedas"
+    if fraction >= DISK_FULL[1]:
+        return "disco liberado"   # the same process, recovering without a restart
     return "calmo"
 
 
