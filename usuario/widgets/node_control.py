@@ -23,8 +23,8 @@ ACTIONS = {
     "node-resume": ("RESUME", "Retomar"),
     "node-force": ("FORCEREQ", "Ler agora"),
     "node-vars": ("GETVARS", "Valores"),
-    "node-id": ("GETID", "Identificação"),
-    "node-reload": ("RELOAD", "Reler config.xml"),
+    "node-id": ("GETID", "Aparelho"),
+    "node-reload": ("RELOAD", "Reler config"),
 }
 NO_PORT = ("Porta de controle: este agente não informou nenhuma (inicie-o com medidor --porta-controle PORTA "
            "para pausar, pedir leituras e reler o config.xml daqui).")
