@@ -49,9 +49,10 @@ def period_of(payload: bytes, tz: tzinfo) -> tuple[datetime, Values]:
 class ExportQueue:
     """One export: `append` the spooled records (measuring thread), `start`, `stop` (joins)."""
 
-    def __init__(self, name: str, directory: Path, deliver: Deliver, tz: tzinfo, *,
+    def __init__(self, name: str, directory: Path, deliver: Deliver, tz: tzinfo, *, kind: str = "",
                  backoff: Backoff | None = None, close: Callable[[], None] = lambda: None) -> None:
         self.name = name
+        self.kind = kind  # localFile or clientRest
         self.spool = Spool(directory, max_records=MAX_WAITING)
         self._deliver = deliver
         self._tz = tz
@@ -132,9 +133,9 @@ def _queue(config: AgentConfig, spec: ExportSpec, directory: Path, tz: tzinfo) -
     name = f"{config.medidor} {spec.tipo} {spec.destino}"
     if spec.tipo == "localFile":
         target = LocalFile(Path(spec.destino) / spec.equip, config.codigos)
-        return ExportQueue(name, directory, lambda moment, values: _write(target, moment, values), tz)
+        return ExportQueue(name, directory, lambda moment, values: _write(target, moment, values), tz, kind=spec.tipo)
     client = ClientRest(spec.destino, spec.no, spec.equip, spec.modelo, config.chave_central)
-    return ExportQueue(name, directory, client.send, tz, close=client.close)
+    return ExportQueue(name, directory, client.send, tz, kind=spec.tipo, close=client.close)
 
 
 def _write(target: LocalFile, moment: datetime, values: Values) -> None:

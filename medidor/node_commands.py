@@ -104,8 +104,10 @@ class NodeCommands:
         lines = []
         for analyzer in self._targets(target):
             agent = analyzer.agent
+            exports = [f"{e.kind}: {e.spool.pending} na fila" + (f" ({e.last_error})" if e.last_error else "")
+                       for e in agent.exports]
             lines.append("\t".join([analyzer.label, agent.config.medidor, self._state(agent), *self._comm(agent),
-                                    render(agent.status.snapshot())]))
+                                    render(agent.status.snapshot()), *exports]))
         return lines
 
     # -- acting ----------------------------------------------------------------------------------------

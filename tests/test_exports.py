@@ -123,7 +123,10 @@ def test_client_rest_survives_a_30_s_outage_with_every_period_stored_once(tmp_pa
                                                                       "PM710"), chave_central=key))
         wait_for(lambda: len(server.readings("9-1")) >= 3, "periods at the central")
         server.stop()
-        time.sleep(30)
+        time.sleep(15)
+        waiting = run.agent.exports[0]
+        assert waiting.spool.pending >= 10 and "central fora do ar" in (waiting.last_error or "")
+        time.sleep(15)
         server.start()
         wait_for(lambda: len(server.readings("quadro")) >= 35, "readings made during the outage", 60)
         sim.stop()  # no more periods: the queue and the spool can be seen to empty
