@@ -127,6 +127,10 @@ class SpoolModel(RuleBasedStateMachine):
         self.next_seq = 0
         self.acked_max: int | None = None
         self.highest: int | None = None  # the highest seq that may have left the spool
+        # Spools abandoned by a simulated kill -9: their descriptors are closed at the end only,
+        # or ~1700 of them would stay open for the rest of the test session (past select()'s
+        # FD_SETSIZE, which pyserial and others use).
+        self.abandoned: list[Spool] = []
 
     @initialize(directory=st.builds(lambda: None))
     def open(self, directory: None) -> None:
@@ -138,6 +142,8 @@ class SpoolModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.spool.close()
+        for spool in self.abandoned:
+            spool.close()
         self.tmp.cleanup()
 
     @rule(count=st.integers(1, 8), gap=st.integers(0, 3), size=st.integers(0, 60))
@@ -173,6 +179,7 @@ class SpoolModel(RuleBasedStateMachine):
         if segments:
             with open(segments[-1], "ab") as f:
                 f.write(bytes(cut) if zeros else data[:cut])
+        self.abandoned.append(self.spool)
         self.spool = Spool(self.path, max_records=50, segment_bytes=300)
         if segments and not zeros:
             whole = [r.seq for r in records if (r.seq - records[0].seq + 1) * len(encode(r)) <= cut]

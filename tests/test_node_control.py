@@ -20,6 +20,7 @@ from medidor.node_server import ControlServer
 from medidor.profiles import make_profile
 from medidor.status import Console
 from medidor.tesla_config import agents_from_tesla
+from shared.backoff import Backoff
 from shared.measurement_names import CODE_NAMES
 from shared.models import MEASUREMENT_CODES
 from shared.node_client import NodeUnreachable, ask
@@ -32,8 +33,8 @@ CONFIG = """<?xml version='1.0' encoding='UTF-8'?>
 <configuracio>
   <node id="7" name="Oficina" location="Sa Pobla" />
   <devices>
-    <device id="1" type="tcp" enabled="true"><host>127.0.0.1</host><tcpport>{modbus}</tcpport></device>
-    <device id="2" type="serial" enabled="true"><port>{tty}</port><baud>9600</baud><timeout>1</timeout></device>
+    <device id="1" type="tcp" enabled="true"><host>127.0.0.1</host><tcpport>{modbus}</tcpport><timeout>5</timeout></device>
+    <device id="2" type="serial" enabled="true"><port>{tty}</port><baud>9600</baud><timeout>5</timeout></device>
   </devices>
   <equips>
     <analitzador id="1" device="1" model="PM710" driver="modBusComm">
@@ -65,7 +66,9 @@ class Node:
                                        multiplicador=1.0, porta_controle=0, host_controle="127.0.0.1",
                                        chave_controle=None)
         configs, _ = agents_from_tesla(self.args)
-        self.agents = [Agent(c, on_message=lambda _: None) for c in configs]
+        # Quick device retries: on a loaded machine a first read may time out, and the agent's
+        # own backoff (1 s doubling to a minute) would outlast the test's patience.
+        self.agents = [Agent(c, on_message=lambda _: None, device_backoff=Backoff(0.1, 0.5)) for c in configs]
         if paused:
             for agent in self.agents:
                 agent.controls.set_paused(True, "auto_start=no")
@@ -87,6 +90,15 @@ class Node:
         self.control.stop()
 
 
+def wait_status(node: Node, target: str, expected: str, what: str) -> None:
+    """Wait for STATUS `target` to answer `expected`; a timeout names the last answer."""
+    seen: list[list[str]] = []
+    try:
+        wait_for(lambda: (seen.append(node.ask("STATUS", target)), seen[-1] == [expected])[1], what, 60)
+    except AssertionError:
+        raise AssertionError(f"{what}: STATUS {target} still answers {seen[-1] if seen else None}") from None
+
+
 @pytest.fixture
 def devices() -> Iterator[tuple[int, str]]:
     modbus = ModbusSimulator("pm710", make_profile("comercial", 3))
@@ -105,8 +117,8 @@ def test_every_verb_over_a_real_socket(tmp_path: Path, server: Server, devices: 
     write_config(config, *devices)
     node = Node(tmp_path, server, config)
     try:
-        wait_for(lambda: node.ask("STATUS", "1") == ["STARTED\tCOMM"], "PM710 read")
-        wait_for(lambda: node.ask("STATUS", "2") == ["STARTED\tCOMM"], "CVMk read")
+        wait_status(node, "1", "STARTED\tCOMM", "PM710 read")
+        wait_status(node, "2", "STARTED\tCOMM", "CVMk read")
         assert node.ask("STATUS") == ["STARTED\tCOMM"]
         # The meter id names an analyzer as well as its id in config.xml.
         assert node.ask("STATUS", "tesla-7-2") == ["STARTED\tCOMM"]
@@ -198,7 +210,7 @@ def test_reload_applies_a_changed_interval_and_codes_and_keeps_running_on_a_brok
     write_config(config, *devices, interval=2.0)
     node = Node(tmp_path, server, config)
     try:
-        wait_for(lambda: node.ask("STATUS", "1") == ["STARTED\tCOMM"], "PM710 read")
+        wait_status(node, "1", "STARTED\tCOMM", "PM710 read")
         pm710 = node.agents[0]
         write_config(config, *devices, interval=0.2, codes=("TPF", "PAT"))
         assert node.ask("RELOAD") == ["RELOAD\tOK"]
@@ -232,7 +244,7 @@ def test_auto_start_no_starts_paused_until_start(tmp_path: Path, server: Server,
         wait_for(lambda: node.ask("STATUS", "1")[0].startswith("PAUSED"), "paused at start")
         assert node.ask("STATUS", "1") == ["PAUSED\tNOCOMM\tnenhuma leitura ainda"]
         assert node.ask("START", "1") == ["START\tOK"]
-        wait_for(lambda: node.ask("STATUS", "1") == ["STARTED\tCOMM"], "read after START")
+        wait_status(node, "1", "STARTED\tCOMM", "read after START")
     finally:
         node.close()
 
