@@ -76,6 +76,7 @@ class Summary:
     importado_kwh_mes: float | None = None
     exportado_kwh_mes: float | None = None
     liquido_kwh_mes: float | None = None
+    saldo_creditos_kwh: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cobertura_mes <= 1.0:
@@ -98,6 +99,7 @@ class Summary:
             importado_kwh_mes=_optional_float(data.get("importado_kwh_mes")),
             exportado_kwh_mes=_optional_float(data.get("exportado_kwh_mes")),
             liquido_kwh_mes=_optional_float(data.get("liquido_kwh_mes")),
+            saldo_creditos_kwh=_optional_float(data.get("saldo_creditos_kwh")),
         )
 
 

@@ -25,6 +25,7 @@ from servidor.billing import Ciclo, PerfilConsumo, cycle_for_day, invoice_for, p
 from servidor.billing.calendar import local_date
 from servidor.billing.usage import DiaConsumo
 from servidor.domain.atomic import Tables, atomic
+from servidor.domain.credits import Credits
 from servidor.domain.errors import Conflict, NotFound
 from servidor.domain.gate import HeavyReads
 from servidor.domain.meters import Meter, now_iso
@@ -86,6 +87,7 @@ class Invoices:
         self._tariffs = tariffs
         self._heavy = heavy
         self._usage = usage
+        self._credits = Credits(readings)
         self._lock = threading.Lock()
         self._recorded: dict[str, dict[str, Any]] = {d["chave"]: _versions_of(d) for d in docs.all(INVOICES)}
         self._pending: dict[str, dict[str, Any]] = {}
@@ -97,7 +99,9 @@ class Invoices:
         check_billed(meter)
         ciclo = self._cycle(meter, text, now_ms)
         with self._heavy.turn():
-            return self._issue(meter, ciclo, self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia), now_ms)
+            credits = self._credits.chain(meter, ciclo) if self._credits.injects(meter) else {}
+            return self._issue(meter, ciclo, self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia), now_ms,
+                               credits)
 
     def listing(self, meter: Meter, now_ms: int) -> dict[str, Any]:
         """Every cycle's invoice, from the open one back to the first with readings."""
@@ -109,7 +113,8 @@ class Invoices:
             return {"medidor": meter.id, "faturas": []}
         with self._heavy.turn():
             profile = self._profile(meter, cycles[-1].primeiro_dia, cycles[0].ultimo_dia)
-            return {"medidor": meter.id, "faturas": [self._issue(meter, c, profile, now_ms) for c in cycles]}
+            credits = self._credits.chain(meter, cycles[0]) if self._credits.injects(meter) else {}
+            return {"medidor": meter.id, "faturas": [self._issue(meter, c, profile, now_ms, credits) for c in cycles]}
 
     def versions(self, meter: Meter, text: str, now_ms: int) -> dict[str, Any]:
         """The recorded versions of a closed cycle (issuing the current one first if it changed)."""
@@ -156,6 +161,14 @@ class Invoices:
         return {"kwh": float(invoice.kwh_medido), "total": float(invoice.total),
                 "total_formatado": invoice.to_json()["total_formatado"]}
 
+    def credit_balance(self, meter: Meter, now_ms: int) -> float | None:
+        """kWh of net-metering credit after the current cycle (None: the meter does not inject)."""
+        if no_bill_reason(meter) is not None or not self._credits.injects(meter):
+            return None
+        ciclo = cycle_for_day(local_date(meter.tz, now_ms), meter.dia_leitura)
+        done = self._credits.chain(meter, ciclo).get(ciclo.nome)
+        return 0.0 if done is None else float(done.saldo_kwh)
+
     # -- computing and issuing -------------------------------------------------------------------
 
     def _cycle(self, meter: Meter, text: str, now_ms: int) -> Ciclo:
@@ -181,9 +194,13 @@ class Invoices:
         plan = self._tariffs.for_meter(meter.tarifa)
         return self._usage.profile(meter, first, last, resolution([plan], first, last))
 
-    def _issue(self, meter: Meter, ciclo: Ciclo, profile: PerfilConsumo, now_ms: int) -> dict[str, Any]:
+    def _issue(self, meter: Meter, ciclo: Ciclo, profile: PerfilConsumo, now_ms: int,
+               credits: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The cycle's invoice (with its compensation, for a meter that injects), recorded as a
+        new version when a closed cycle's JSON changed."""
         plan = self._tariffs.for_meter(meter.tarifa)
-        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
+        done = (credits or {}).get(ciclo.nome)
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao, done))
         body = {"medidor": meter.id, "mes": ciclo.nome, **invoice.to_json()}
         if ciclo.ultimo_dia >= local_date(meter.tz, now_ms):
             return {**body, "parcial": True, "situacao": "aberta"}

@@ -49,6 +49,9 @@ class MeterViews:
             "grandeza": MEASURE[meter.categoria],
             "unidade": unit(meter),
         }
+        balance = self._invoices.credit_balance(meter, now_ms)
+        if balance is not None:
+            view["resumo"]["saldo_creditos_kwh"] = round(balance, 3)
         if self._consumption.two_way(meter):
             exported = self._consumption.exported_kwh(meter, window.first, window.last)
             view["resumo"].update(importado_kwh_mes=round(month.kwh, 3), exportado_kwh_mes=round(exported, 3),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from textual import work
@@ -32,7 +32,9 @@ def hour_label(rotulo: str) -> str:
 
 
 class SiteScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Voltar"), Binding("r", "reload", "Atualizar")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Voltar"), Binding("r", "reload", "Atualizar"),
+                Binding("a", "day(-1)", "Dia anterior", priority=True),
+                Binding("s", "day(1)", "Dia seguinte", priority=True)]
 
     @dataclass
     class Loaded(Message):
@@ -58,6 +60,13 @@ class SiteScreen(Screen[None]):
         self.action_reload()
 
     def action_reload(self) -> None:
+        self._load()
+
+    def action_day(self, step: int) -> None:
+        """Another day (never past today: the future has no readings)."""
+        self.day = min(date.today(), self.day + timedelta(days=step))
+        self.query_one("#site-heading", Static).update(f"Site {self.site_id} · {self.day.strftime('%d/%m/%Y')} · "
+                                                        "carregando…")
         self._load()
 
     @work(thread=True, exclusive=True, group="site")

@@ -26,8 +26,10 @@ def flow_text(meter: Meter) -> str | None:
     if summary.grandeza == "volume":
         return f"{fmt.number(summary.kwh_mes, 3)} m³ no mês (água e gás não têm limite de energia)."
     if summary.exportado_kwh_mes is not None:
+        credits = "" if summary.saldo_creditos_kwh is None else \
+            f" Créditos de energia: {fmt.kwh(summary.saldo_creditos_kwh)}."
         return (f"Importou {fmt.kwh(summary.importado_kwh_mes)}, exportou {fmt.kwh(summary.exportado_kwh_mes)} "
-                f"no mês: líquido {fmt.kwh(summary.liquido_kwh_mes)}.")
+                f"no mês: líquido {fmt.kwh(summary.liquido_kwh_mes)}.{credits}")
     return None
 
 

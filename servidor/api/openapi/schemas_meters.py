@@ -120,6 +120,8 @@ def meter_schemas() -> dict[str, Any]:
         "importado_kwh_mes": {"type": "number", "description": "Só medidores que exportam: energia tomada da rede."},
         "exportado_kwh_mes": {"type": "number", "description": "Só medidores que exportam: energia enviada à rede."},
         "liquido_kwh_mes": {"type": "number", "description": "Só medidores que exportam: importado − exportado."},
+        "saldo_creditos_kwh": {"type": "number", "description": "Só medidores faturados que injetam energia: "
+                                                                "créditos de energia (kWh) depois do ciclo atual."},
     }, ["potencia_w", "kwh_hoje", "kwh_mes", "cobertura_mes", "fatura_projetada", "limite_uso_pct",
         "alertas_ativos", "leituras"])
     # 004's payloads are free JSON; these are read from them as they came.
