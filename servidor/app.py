@@ -101,7 +101,8 @@ class App:
         tariffs = TariffBook(docs)
         consumption = Consumption(store, heavy)
         usage = UsageReader(store)
-        invoices = Invoices(docs, store, tariffs, heavy, usage)
+        site_book = SiteBook(docs, keys, settings.default_zone)
+        invoices = Invoices(docs, store, tariffs, heavy, usage, site_book.connection)
         alerts = Alerts(docs, store, consumption, started_ms=int(settings.clock() * 1000))
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
@@ -112,14 +113,14 @@ class App:
                 store.set_timezone(stream, meter.tz)
             store.set_flow(meter.stream, flow_policy(meter))
         import_seed_readings(docs, registry, store)
-        site_book = SiteBook(docs, keys, settings.default_zone)
         self.services = Services(
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
                                 MeterViews(store, consumption, invoices, alerts, commands), site_book.exists),
             ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
-            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
+            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy,
+                                                                                   site_book.connection),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             sites=SiteService(site_book, registry.all), flows=SiteFlows(store, consumption, heavy),

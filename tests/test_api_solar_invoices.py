@@ -78,3 +78,14 @@ def test_a_meter_that_never_injects_keeps_its_invoice_as_before(servidor_json):
 def test_the_meters_summary_carries_its_credit_balance(solar):
     summary = solar.get(f"{M}/bidi").json["resumo"]
     assert summary["saldo_creditos_kwh"] == pytest.approx(100)  # nothing since October's 100
+
+
+def test_a_grid_meter_without_its_own_connection_type_is_billed_by_its_sites(servidor_json):
+    api = servidor_json.admin
+    assert api.post("/api/v1/sites", {"id": "casa", "ligacao": "trifasica"}).status == 201
+    servidor_json.create_meter("rede", categoria="gridNet", site="casa")
+    for seq, (ts, wh) in enumerate([(ms(2026, 9, 1), 500_000), (ms(2026, 9, 20), 520_000)]):
+        assert api.post(f"{M}/rede/leituras", {"seq": seq, "ts": ts, "energia_wh": wh}).status == 200
+    invoice = api.get(f"{M}/rede/faturas/2026-09").json
+    assert invoice["kwh_faturado"] == 100.0  # 20 kWh measured, the trifásica minimum is 100
+    assert any(line["grupo"] == "disponibilidade" for line in invoice["linhas"])

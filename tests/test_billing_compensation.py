@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from servidor.billing import cycle_named, invoice_for, plan_from_json, plan_to_json
 from servidor.billing.compensation import Credito, FioB, compensate
@@ -67,3 +68,27 @@ def test_fio_b_lives_in_the_tariffs_json_and_is_checked():
     assert "fio_b" not in plan_to_json(flat_plan())["versoes"][0]
     with pytest.raises(InvalidTariff):
         FioB.from_json({"preco_kwh": 0.25, "pct_por_ano": {"2024": 130}})
+
+
+kwh = st.integers(min_value=0, max_value=2_000).map(D)
+
+
+@settings(max_examples=200, deadline=None)
+@given(months=st.lists(st.tuples(kwh, kwh), min_size=1, max_size=90), minimum=st.sampled_from([D(0), D(30), D(50),
+                                                                                                 D(100)]))
+def test_every_injected_kwh_is_compensated_kept_or_expired_and_never_below_the_minimum(months, minimum):
+    credits: tuple = ()
+    injected = compensated = expired = D(0)
+    for index, (consumed, sent) in enumerate(months):
+        name = f"{2020 + index // 12:04d}-{index % 12 + 1:02d}"
+        done = compensate(name, consumed, sent, minimum, credits)
+        assert done.compensado_kwh <= max(consumed - minimum, D(0))  # the minimum stays due
+        assert all(months_between(c.origem, name) <= 60 for c in done.creditos)
+        injected, compensated, expired = injected + sent, compensated + done.compensado_kwh, expired + done.expirado_kwh
+        credits = done.creditos
+    assert injected == compensated + sum((c.kwh for c in credits), D(0)) + expired
+
+
+def months_between(first: str, last: str) -> int:
+    (y1, m1), (y2, m2) = (map(int, first.split("-")), map(int, last.split("-")))
+    return (y2 - y1) * 12 + m2 - m1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Callable
 
 from servidor.billing import MINIMUM_KWH, Ciclo, cycle_for_day
 from servidor.billing.calendar import local_date
@@ -19,8 +20,9 @@ MAX_CYCLES = 120
 
 
 class Credits:
-    def __init__(self, readings: ReadingsBackend) -> None:
+    def __init__(self, readings: ReadingsBackend, connection: Callable[[Meter], str | None]) -> None:
         self._readings = readings
+        self._connection = connection
 
     def injects(self, meter: Meter) -> bool:
         """A consuming meter that can send energy to the grid: a net counter or two counters."""
@@ -35,7 +37,8 @@ class Credits:
         first_ts = self._readings.first_ts(meter.stream)
         if first_ts is None:
             return {}
-        minimum = Decimal(MINIMUM_KWH[meter.ligacao]) if meter.ligacao else Decimal(0)
+        ligacao = self._connection(meter)
+        minimum = Decimal(MINIMUM_KWH[ligacao]) if ligacao else Decimal(0)
         ciclo = cycle_for_day(local_date(meter.tz, first_ts), meter.dia_leitura)
         credits: tuple[Credito, ...] = ()
         out: dict[str, Compensacao] = {}

@@ -19,7 +19,7 @@ import logging
 import threading
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from servidor.billing import Ciclo, PerfilConsumo, cycle_for_day, invoice_for, parse_cycle
 from servidor.billing.calendar import local_date
@@ -81,13 +81,14 @@ def check_billed(meter: Meter) -> None:
 
 class Invoices:
     def __init__(self, docs: DocumentStore, readings: ReadingsBackend, tariffs: TariffBook, heavy: HeavyReads,
-                 usage: UsageReader) -> None:
+                 usage: UsageReader, connection: Callable[[Meter], str | None] = lambda meter: meter.ligacao) -> None:
         self._docs = docs
         self._readings = readings
         self._tariffs = tariffs
         self._heavy = heavy
         self._usage = usage
-        self._credits = Credits(readings)
+        self._connection = connection  # the meter's ligacao, else its site's
+        self._credits = Credits(readings, connection)
         self._lock = threading.Lock()
         self._recorded: dict[str, dict[str, Any]] = {d["chave"]: _versions_of(d) for d in docs.all(INVOICES)}
         self._pending: dict[str, dict[str, Any]] = {}
@@ -157,7 +158,7 @@ class Invoices:
             factor = Decimal(end - start) / Decimal(min(now_ms, end) - start)
             profile = PerfilConsumo({day: DiaConsumo(day, tuple(kwh * factor for kwh in found.kwh), found.cobertura)
                                      for day, found in profile.dias.items()})
-        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), self._connection(meter)))
         return {"kwh": float(invoice.kwh_medido), "total": float(invoice.total),
                 "total_formatado": invoice.to_json()["total_formatado"]}
 
@@ -200,7 +201,7 @@ class Invoices:
         new version when a closed cycle's JSON changed."""
         plan = self._tariffs.for_meter(meter.tarifa)
         done = (credits or {}).get(ciclo.nome)
-        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao, done))
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), self._connection(meter), done))
         body = {"medidor": meter.id, "mes": ciclo.nome, **invoice.to_json()}
         if ciclo.ultimo_dia >= local_date(meter.tz, now_ms):
             return {**body, "parcial": True, "situacao": "aberta"}

@@ -88,6 +88,14 @@ class SiteBook:
     def exists(self, site_id: str) -> bool:
         return site_id in self._sites
 
+    def connection(self, meter: Any) -> str | None:
+        """The connection type that bills `meter`: its own, else its site's (the site's bill is
+        its grid meters' bill)."""
+        if meter.ligacao is not None or meter.site is None:
+            return meter.ligacao
+        site = self._sites.get(meter.site)
+        return None if site is None else site.ligacao
+
     def all(self) -> list[Site]:
         return sorted(self._sites.values(), key=lambda s: s.id)
 

@@ -120,7 +120,8 @@ class MeterColumns:
         whole = i == 0 and j == len(cols)
         # The pair the run splits, and the one after it (whose flow looks one reading back), are
         # replaced by the run's pairs.
-        self._add_pairs(pos, pos + 2, -1)
+        if pos < n:
+            self._add_pairs(pos, pos + 2, -1)
         if whole:
             self.seq[pos:pos], self.ts[pos:pos], self.energia[pos:pos] = cols.seq, cols.ts, cols.energia
             self.potencia[pos:pos], self.flags[pos:pos] = cols.potencia, cols.flags
