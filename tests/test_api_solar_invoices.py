@@ -2,6 +2,7 @@
 month to month, and late data that re-issues the invoices with the credits carried forward."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -89,3 +90,16 @@ def test_a_grid_meter_without_its_own_connection_type_is_billed_by_its_sites(ser
     invoice = api.get(f"{M}/rede/faturas/2026-09").json
     assert invoice["kwh_faturado"] == 100.0  # 20 kWh measured, the trifásica minimum is 100
     assert any(line["grupo"] == "disponibilidade" for line in invoice["linhas"])
+
+
+def test_the_projected_invoice_of_a_meter_that_injects_counts_its_compensation(servidor_json):
+    api = servidor_json.admin
+    assert api.post("/api/v1/tarifas", SOLAR_TARIFF).status == 201
+    servidor_json.create_meter("net", categoria="gridNet", tarifa="solar")  # no minimum
+    now = int(time.time() * 1000) // 60_000 * 60_000
+    # In the last hour: 2 kWh in, then 3 kWh out (a sunny hour): far less than a consumer's bill.
+    for seq, (ts, wh) in enumerate([(now - 3_600_000, 500_000), (now - 1_800_000, 502_000), (now - 60_000, 499_000)]):
+        assert api.post(f"{M}/net/leituras", {"seq": seq, "ts": ts, "energia_wh": wh}).status == 200
+    projected = api.get(f"{M}/net").json["resumo"]["fatura_projetada"]
+    # Every kWh consumed is compensated: only the Fio B (60 % of R$ 0,20) is left to pay.
+    assert projected["total"] == pytest.approx(projected["kwh"] * 0.2 * 0.6, abs=0.011)

@@ -32,13 +32,27 @@ class Credits:
         days = self._readings.day_energy(stream, first, last, exported=exported)
         return Decimal(repr(sum(wh for wh, _ in days.values()))) / WH_PER_KWH
 
+    def _minimum(self, meter: Meter) -> Decimal:
+        ligacao = self._connection(meter)
+        return Decimal(MINIMUM_KWH[ligacao]) if ligacao else Decimal(0)
+
+    def projected(self, meter: Meter, ciclo: Ciclo, consumed: Decimal, factor: Decimal) -> Compensacao | None:
+        """The open cycle's compensation if its pace holds: `consumed` (already projected) against
+        the injection so far times `factor`, with the credits carried into the cycle."""
+        chain = self.chain(meter, ciclo)
+        current = chain.get(ciclo.nome)
+        if current is None:
+            return None
+        done = list(chain.values())
+        carried = done[-2].creditos if len(done) > 1 else ()
+        return compensate(ciclo.nome, consumed, current.injetado_kwh * factor, self._minimum(meter), carried)
+
     def chain(self, meter: Meter, until: Ciclo) -> dict[str, Compensacao]:
         """Each cycle's compensation from the first with readings through `until`, by name."""
         first_ts = self._readings.first_ts(meter.stream)
         if first_ts is None:
             return {}
-        ligacao = self._connection(meter)
-        minimum = Decimal(MINIMUM_KWH[ligacao]) if ligacao else Decimal(0)
+        minimum = self._minimum(meter)
         ciclo = cycle_for_day(local_date(meter.tz, first_ts), meter.dia_leitura)
         credits: tuple[Credito, ...] = ()
         out: dict[str, Compensacao] = {}

@@ -154,11 +154,17 @@ class Invoices:
             return None  # the tariff starts within or after this cycle: nothing prices all of it
         start, end = ciclo.bounds_ms(meter.tz)
         profile = self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia)
+        factor = Decimal(1)
         if now_ms > start:
             factor = Decimal(end - start) / Decimal(min(now_ms, end) - start)
             profile = PerfilConsumo({day: DiaConsumo(day, tuple(kwh * factor for kwh in found.kwh), found.cobertura)
                                      for day, found in profile.dias.items()})
-        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), self._connection(meter)))
+        done = None
+        if self._credits.injects(meter):  # injection keeps its pace too, against the credits carried in
+            consumed = sum((sum(day.kwh) for day in profile.dias.values()), Decimal(0))
+            done = self._credits.projected(meter, ciclo, consumed, factor)
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), self._connection(meter),
+                                              done))
         return {"kwh": float(invoice.kwh_medido), "total": float(invoice.total),
                 "total_formatado": invoice.to_json()["total_formatado"]}
 
