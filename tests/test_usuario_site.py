@@ -48,7 +48,10 @@ async def test_a_producer_shows_its_production_instead_of_a_limit(server: Server
         await pilot.press("escape")
         await open_meter(app, pilot, "rede-solar")
         text = text_of(app, "#ov-limite")
-        assert "Importou" in text and "exportou" in text and "líquido" in text
+        assert "Importou" in text and "exportou" in text and "líquido" in text and "Créditos de energia" in text
+        await pilot.press("3")  # Faturas: the compensation lines and the credit balance
+        await settle(app, pilot)
+        assert "créditos" in text_of(app, "#invoice-heading")
 
 
 async def test_the_site_screen_separates_grid_and_solar_hour_by_hour(server: Server, tmp_path: Path):  # noqa: F811
