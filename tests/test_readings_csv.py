@@ -1,0 +1,130 @@
+"""Readings out and in as CSV (issue 14 #9): `servidor exportar` and `servidor importar`.
+
+A user moving a history between servers checks that the readings, the invoices and the daily
+consumption are the same on both sides, that importing twice adds nothing, and that a bad file
+is refused with the line that is wrong."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servidor.app import readings_dir
+from servidor.cli import main
+from servidor.domain.readings_csv import HEADER
+from servidor.store.readings.files import DirectoryLock
+from tests.data_support import AUG_1, MIN, differences, household, running, server_with_history, what_a_user_sees
+
+MONTHS = ["2026-09", "2026-10"]
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    db = tmp_path / "origem" / "db.json"
+    db.parent.mkdir()
+    server_with_history(db, {"casa": household(1, 8000, 15), "loja": household(100, 5000, 15, base_wh=5e5)})
+    return db
+
+
+def empty_server(tmp_path: Path, name: str, meters=("casa", "loja")) -> Path:
+    db = tmp_path / name / "db.json"
+    db.parent.mkdir()
+    server_with_history(db, {m: [] for m in meters})
+    return db
+
+
+def test_exported_readings_imported_elsewhere_give_the_same_readings_invoices_and_days(source, tmp_path, capsys):
+    exported = tmp_path / "leituras.csv"
+    assert main(["exportar", str(exported), "--db", str(source)]) == 0
+    lines = exported.read_text().splitlines()
+    assert lines[0] == ",".join(HEADER) and len(lines) == 1 + 13_000
+    assert lines[1].startswith("casa,1,2026-08-01T00:15:00-03:00,") or lines[1].startswith("casa,1,2026-08-01T00:00:00-03:00,")
+    target = empty_server(tmp_path, "destino")
+    capsys.readouterr()
+    assert main(["importar", str(exported), "--db", str(target)]) == 0
+    out = capsys.readouterr()
+    assert "importando" in out.err and "100%" in out.err  # progress, then the end
+    assert "13000 leituras novas, 0 já estavam gravadas" in out.out
+    with running(source) as before:
+        expected = what_a_user_sees(before, ["casa", "loja"], MONTHS)
+    with running(target) as after:
+        assert differences(what_a_user_sees(after, ["casa", "loja"], MONTHS), expected) == []
+    assert expected["casa"]["faturas"]["2026-09"]["total"]  # a real invoice was compared
+
+    again = tmp_path / "de-novo.csv"
+    assert main(["exportar", str(again), "--db", str(target)]) == 0
+    assert again.read_bytes() == exported.read_bytes()
+
+
+def test_importing_the_same_file_twice_adds_nothing(source, tmp_path, capsys):
+    exported = tmp_path / "leituras.csv"
+    assert main(["exportar", str(exported), "--db", str(source), "--medidor", "casa"]) == 0
+    target = empty_server(tmp_path, "destino")
+    assert main(["importar", str(exported), "--db", str(target), "--silencioso"]) == 0
+    capsys.readouterr()
+    assert main(["importar", str(exported), "--db", str(target), "--silencioso"]) == 0
+    out = capsys.readouterr().out
+    assert "0 leituras novas, 8000 já estavam gravadas" in out
+    with running(target) as after:
+        assert after.admin.get("/api/v1/medidores/casa/leituras?limite=1").json["total"] == 1
+        assert len(what_a_user_sees(after, ["casa"], [])["casa"]["leituras"]) == 8000
+
+
+def test_a_file_from_another_system_with_the_four_required_columns_and_epoch_ms_imports(tmp_path, capsys):
+    target = empty_server(tmp_path, "destino", meters=("casa",))
+    history = tmp_path / "outro.csv"
+    rows = [f"casa,{i},{AUG_1 + i * 15 * MIN},{1000 + 250 * i}" for i in range(1, 97)]
+    history.write_text("medidor,seq,ts,energia_wh\n" + "\n".join(rows) + "\n")
+    assert main(["importar", str(history), "--db", str(target)]) == 0
+    with running(target) as after:
+        day = after.admin.get("/api/v1/medidores/casa/consumo?intervalo=dia&de=2026-08-01&ate=2026-08-01").json
+    assert day["total_kwh"] == pytest.approx(95 * 0.25)
+
+
+def test_a_bad_line_stops_the_import_naming_it_and_the_corrected_file_adds_only_the_rest(tmp_path, capsys):
+    target = empty_server(tmp_path, "destino", meters=("casa",))
+    history = tmp_path / "ruim.csv"
+    good = [f"casa,{i},{AUG_1 + i * MIN},{100 * i}" for i in range(1, 11)]
+    history.write_text("medidor,seq,ts,energia_wh\n" + "\n".join(good[:5] + ["casa,6,ontem,600"] + good[6:]) + "\n")
+    assert main(["importar", str(history), "--db", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "linha 7" in err and "ontem" in err
+    history.write_text("medidor,seq,ts,energia_wh\n" + "\n".join(good) + "\n")
+    assert main(["importar", str(history), "--db", str(target)]) == 0
+    assert "5 leituras novas, 5 já estavam gravadas" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, says", [
+    ("ts,energia\n1,2\n", "cabeçalho"),
+    ("medidor,seq,ts,energia_wh\nnenhum,1,1785553200000,1\n", "o medidor 'nenhum' não existe"),
+    ("medidor,seq,ts,energia_wh\ncasa,1,1785553200000,-5\n", "energia_wh"),
+    ("medidor,seq,ts,energia_wh\ncasa,1,2026-08-01T00:00:00,5\n", "sem fuso"),
+    ("medidor,seq,ts,energia_wh\ncasa,1,4102444800000,5\n", "futuro"),
+    ("", "vazio"),
+])
+def test_a_file_that_is_not_readings_csv_is_refused_with_the_reason(tmp_path, capsys, text, says):
+    target = empty_server(tmp_path, "destino", meters=("casa",))
+    bad = tmp_path / "ruim.csv"
+    bad.write_text(text)
+    assert main(["importar", str(bad), "--db", str(target)]) == 1
+    assert says in capsys.readouterr().err
+
+
+def test_with_the_server_running_both_commands_say_to_stop_it_and_touch_nothing(source, tmp_path, capsys):
+    lock = DirectoryLock(readings_dir(source), durable=False)  # what a running server holds
+    try:
+        assert main(["exportar", str(tmp_path / "x.csv"), "--db", str(source)]) == 4
+        assert "está rodando" in capsys.readouterr().err
+        assert main(["importar", str(tmp_path / "x.csv"), "--db", str(source)]) in (2, 4)
+    finally:
+        lock.release()
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_export_of_one_meter_and_a_range_of_days_in_its_zone(source, tmp_path):
+    out = tmp_path / "agosto.csv"
+    assert main(["exportar", str(out), "--db", str(source), "--medidor", "loja", "--de", "2026-08-02",
+                 "--ate", "2026-08-02", "--silencioso"]) == 0
+    rows = out.read_text().splitlines()[1:]
+    assert len(rows) == 96 and all(r.startswith("loja,") for r in rows)
+    assert rows[0].split(",")[2] == "2026-08-02T00:00:00-03:00" and rows[-1].split(",")[2] == "2026-08-02T23:45:00-03:00"
