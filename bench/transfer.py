@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from report import NOTES_BEGIN, NOTES_END, machine_info  # noqa: E402  (bench/ is on sys.path)
 
 from servidor.app import App, Settings, readings_dir  # noqa: E402
-from servidor.domain.readings_csv import HEADER, export_csv, format_row, import_csv, meters_by_id  # noqa: E402
+from servidor.domain.readings_csv import HEADER, export_csv, format_row, meters_by_id  # noqa: E402
+from servidor.domain.readings_import import import_csv  # noqa: E402
 from servidor.store.documents import DocumentStore  # noqa: E402
 from servidor.store.readings import ReadingStore  # noqa: E402
 from shared.http.messages import Request  # noqa: E402

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from servidor.app import readings_dir
-from servidor.domain.readings_csv import HEADER, CsvError, Progress, export_csv, import_csv, meters_by_id
+from servidor.domain.readings_csv import HEADER, CsvError, Progress, export_csv, meters_by_id
+from servidor.domain.readings_import import import_csv
 from servidor.store.readings.rollups import local_midnight_ms
 from servidor.store import StoreError
 from servidor.store.documents import DocumentStore

@@ -128,3 +128,36 @@ def test_export_of_one_meter_and_a_range_of_days_in_its_zone(source, tmp_path):
     rows = out.read_text().splitlines()[1:]
     assert len(rows) == 96 and all(r.startswith("loja,") for r in rows)
     assert rows[0].split(",")[2] == "2026-08-02T00:00:00-03:00" and rows[-1].split(",")[2] == "2026-08-02T23:45:00-03:00"
+
+
+def test_interleaved_meters_measurements_and_estimated_readings_come_back_as_they_went_in(tmp_path, capsys):
+    target = empty_server(tmp_path, "destino")
+    rows = []
+    for i in range(1, 301):  # two meters interleaved, one in five with Tesla measurements or estimated
+        ts = f"2026-08-01T{i // 60:02d}:{i % 60:02d}:00-03:00"
+        medidas = '"{""FRE"":60.0,""TPF"":[220.5,219.0,221.25]}"' if i % 5 == 0 else ""
+        rows.append(f"casa,{i},{ts},{10.5 * i},{i % 7 * 100.0},{1 if i % 5 == 1 else 0},{medidas}")
+        rows.append(f"loja,{i},{ts},{20.0 * i},,0,")
+    history = tmp_path / "misto.csv"
+    history.write_text(",".join(HEADER) + "\n" + "\n".join(rows) + "\n")
+    assert main(["importar", str(history), "--db", str(target), "--silencioso"]) == 0
+    back = tmp_path / "volta.csv"
+    assert main(["exportar", str(back), "--db", str(target), "--silencioso"]) == 0
+    exported = back.read_text().splitlines()[1:]
+    assert sorted(exported) == sorted(rows)
+
+
+@pytest.mark.parametrize("row, says", [
+    ("casa,1,1785553200000,5,nan", "potencia_w"),
+    ("casa,9223372036854775808,1785553200000,5,1", "seq"),
+    ("casa,1,2026-08-01T00:61:00-03:00,5,1", "ts"),
+    ("casa,1,1785553200000,inf,1", "energia_wh"),
+])
+def test_values_a_reading_refuses_are_refused_in_a_file_of_plain_rows(tmp_path, capsys, row, says):
+    target = empty_server(tmp_path, "destino", meters=("casa",))
+    bad = tmp_path / "ruim.csv"
+    good = [f"casa,{i},{AUG_1 + i * MIN},{i},1" for i in range(2, 500)]
+    bad.write_text("medidor,seq,ts,energia_wh,potencia_w\n" + "\n".join(good[:200] + [row] + good[200:]) + "\n")
+    assert main(["importar", str(bad), "--db", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "linha 202" in err and says in err

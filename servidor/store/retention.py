@@ -130,7 +130,7 @@ def apply(directory: Path, cut_ms: int, durable: bool = True) -> RetentionReport
     stopped (StoreLocked otherwise). Nothing is written when no stream gets smaller."""
     with ReadingStore.open(directory, durable=durable) as store:
         streams, _ = store.snapshot()
-        files = _listing(directory)
+    files = _listing(directory)  # after close: compaction moves readings between files, never changes them
     rewritten = {}
     before = 0
     for key, cols in streams.items():
