@@ -14,18 +14,12 @@ import sys
 from pathlib import Path
 
 from servidor.app import readings_dir
-from servidor.data_cli import EXIT_OK, EXIT_STORE, ServerRunning, StoppedStore, stopped_store
+from servidor.data_cli import EXIT_OK, EXIT_STORE, NotDone, ServerRunning, StoppedStore, snapshot_by_server, stopped_store
 from servidor.store import StoreError, backup
-from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.readings.errors import StoreLocked
 from shared import argparse_pt
 
 EXIT_FAILED = 1
-# A running server looks at its inbox every half second: this long without the request being
-# claimed means it is stuck (or not there). Once claimed, a backup of a large store may take
-# minutes to write, and the command waits up to BACKUP_WAIT_S for it.
-CLAIM_WAIT_S = 15.0
-BACKUP_WAIT_S = 3600.0
 
 BACKUP_EPILOG = """\
 a pasta de backup recebe db.json, db.leituras/ (todas as leituras) e manifesto.json; ela é
@@ -84,20 +78,11 @@ def backup_command(argv: list[str]) -> int:
 
 
 def _through_running_server(prog: str, db: Path, destination: Path) -> int:
-    inbox = Inbox(inbox_dir(db))
     try:
-        request_id = inbox.submit({"pedido": "backup", "destino": str(destination)})
-    except OSError as exc:
-        return _fail(prog, EXIT_FAILED, f"não foi possível deixar o pedido em {inbox.directory}: {exc}")
-    answer = inbox.wait(request_id, CLAIM_WAIT_S)
-    if answer is None and not inbox.withdraw(request_id):
-        answer = inbox.wait(request_id, BACKUP_WAIT_S)  # claimed: the server is writing it
-    if answer is None:
-        return _fail(prog, EXIT_FAILED, f"o servidor que usa {db} não respondeu; nenhum backup foi feito. "
-                                        "Ele está travado? Pare-o e rode o comando de novo.")
-    if not answer.get("ok"):
-        return _fail(prog, EXIT_FAILED, f"o servidor não fez o backup: {answer.get('erro')}")
-    print(f"backup em {destination}: {answer.get('leituras')} leituras, feito pelo servidor em execução")
+        readings = snapshot_by_server(db, destination)
+    except NotDone as exc:
+        return _fail(prog, EXIT_FAILED, str(exc))
+    print(f"backup em {destination}: {readings} leituras, feito pelo servidor em execução")
     return EXIT_OK
 
 

@@ -1,17 +1,20 @@
 """`servidor exportar` and `servidor importar`: readings out to CSV and in from it.
 
-Both work on the store directly, with the server stopped, as `servidor reparar` does: the
-readings directory's lock is taken, so a running server is never raced. Importing directly is
-what makes a million readings take seconds: rows go into the store in batches of 50,000, one
-journal write and one fsync each, where the API takes at most 1,000 per request, each parsed
-as JSON and answered over HTTP. (While the server runs, an agent or a script can still send
-history through the API's batches; `exportar` then works on a backup: see docs/dados.md.)
+Both work on the store directly, as `servidor reparar` does: the readings directory's lock is
+taken, so a running server is never raced. Importing directly is what makes a million readings
+take seconds: rows go into the store in batches of 50,000, one journal write and one fsync each,
+where the API takes at most 1,000 per request, each parsed as JSON and answered over HTTP. So
+`importar` wants the server stopped (while it runs, an agent or a script can still send history
+through the API's batches). `exportar` with the server running asks it for a snapshot (the
+backup's, through its inbox: one instant, taken under its locks) in a temporary folder beside
+its files, and exports that.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -24,6 +27,7 @@ from servidor.domain.readings_import import import_csv
 from servidor.store.readings.rollups import local_midnight_ms
 from servidor.store import StoreError
 from servidor.store.documents import DocumentStore
+from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.readings import ReadingStore
 from servidor.store.readings.errors import StoreLocked
 from shared import argparse_pt
@@ -57,6 +61,36 @@ class ServerRunning(StoppedStore):
     """Another process (the server) holds the readings' lock."""
 
 
+class NotDone(Exception):
+    """The running server did not make the snapshot; the message says why, in pt-BR."""
+
+
+# A running server looks at its inbox every half second: this long without the request being
+# claimed means it is stuck (or not there). Once claimed, a snapshot of a large store may take
+# minutes to write, and the command waits up to SNAPSHOT_WAIT_S for it.
+CLAIM_WAIT_S = 15.0
+SNAPSHOT_WAIT_S = 3600.0
+
+
+def snapshot_by_server(db: Path, destination: Path) -> int:
+    """Ask the server running on `db` for a backup into `destination` (servidor/store/inbox.py:
+    it takes the snapshot under its locks); the readings it holds. NotDone otherwise."""
+    inbox = Inbox(inbox_dir(db))
+    try:
+        request_id = inbox.submit({"pedido": "backup", "destino": str(destination)})
+    except OSError as exc:
+        raise NotDone(f"não foi possível deixar o pedido em {inbox.directory}: {exc}") from exc
+    answer = inbox.wait(request_id, CLAIM_WAIT_S)
+    if answer is None and not inbox.withdraw(request_id):
+        answer = inbox.wait(request_id, SNAPSHOT_WAIT_S)  # claimed: the server is writing it
+    if answer is None:
+        raise NotDone(f"o servidor que usa {db} não respondeu; nada foi feito. Ele está travado? Pare-o e rode o "
+                      "comando de novo.")
+    if not answer.get("ok"):
+        raise NotDone(f"o servidor não fez a cópia: {answer.get('erro')}")
+    return int(answer.get("leituras", 0))
+
+
 @contextmanager
 def stopped_store(db: Path) -> Iterator[tuple[DocumentStore, ReadingStore]]:
     """Both stores of the server whose documents are `db`, opened here (the server must be stopped)."""
@@ -70,8 +104,7 @@ def stopped_store(db: Path) -> Iterator[tuple[DocumentStore, ReadingStore]]:
         store = ReadingStore.open(readings_dir(db))
     except StoreLocked:
         docs.close()
-        raise ServerRunning(EXIT_STORE, f"o servidor que usa {db} está rodando: pare-o antes (ou exporte de um "
-                                       "backup: `servidor backup PASTA` e `--db PASTA/db.json`)") from None
+        raise ServerRunning(EXIT_STORE, f"o servidor que usa {db} está rodando: pare-o antes") from None
     except (StoreError, OSError) as exc:
         docs.close()
         raise StoppedStore(EXIT_STORE, f"não foi possível abrir as leituras em {readings_dir(db)}: {exc}") from exc
@@ -184,12 +217,12 @@ o arquivo começa pelo cabeçalho
   {','.join(HEADER)}
 com as leituras de cada medidor em ordem de tempo, ts no fuso do medidor (docs/dados.md).
 
-exemplos (com o servidor parado):
+exemplos:
   servidor exportar leituras.csv
   servidor exportar casa.csv --medidor casa --de 2026-01-01 --ate 2026-06-30
   servidor exportar - --medidor casa | gzip > casa.csv.gz
-com o servidor rodando, exporte de um backup:
-  servidor backup /tmp/copia && servidor exportar leituras.csv --db /tmp/copia/db.json
+com o servidor rodando, ele faz uma cópia de um instante (como `servidor backup`) numa pasta
+temporária ao lado do banco, de onde as leituras são exportadas; a pasta é apagada no fim.
 """
 
 
@@ -204,7 +237,8 @@ def export_command(argv: list[str]) -> int:
     prog = "servidor exportar"
     parser = argparse_pt.parser(
         prog=prog, epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Exporta as leituras para um arquivo CSV (uma linha por leitura). Rode com o servidor parado.")
+        description="Exporta as leituras para um arquivo CSV (uma linha por leitura), com o servidor parado ou "
+                    "rodando (então de uma cópia que ele faz num instante só).")
     parser.add_argument("arquivo", type=Path, help="o arquivo CSV a escrever (- escreve na saída padrão)")
     _db_option(parser)
     parser.add_argument("--medidor", action="append", metavar="ID",
@@ -214,39 +248,55 @@ def export_command(argv: list[str]) -> int:
     parser.add_argument("--silencioso", action="store_true", help="não mostra o andamento")
     args = parser.parse_args(argv)
     db = args.db.resolve()
-    to_stdout = str(args.arquivo) == "-"
 
     def bounds(meter) -> tuple[int | None, int | None]:
         tz = meter.tz
         return (None if args.de is None else local_midnight_ms(args.de, tz),
                 None if args.ate is None else local_midnight_ms(args.ate + timedelta(days=1), tz))
 
-    progress = None if args.silencioso or to_stdout else ProgressLine("exportando")
-    temp = None if to_stdout else args.arquivo.with_name(f".{args.arquivo.name}.{os.getpid()}.parcial")
     try:
         with stopped_store(db) as (docs, store):
-            meters = meters_by_id(docs)
-            unknown = sorted(set(args.medidor or ()) - meters.keys())
-            if unknown:
-                return _fail(prog, EXIT_USAGE, f"medidor desconhecido: {', '.join(unknown)}")
-            chosen = [meters[m] for m in sorted(args.medidor or meters)]
-            started = time.monotonic()
-            if to_stdout:
-                count = export_csv(sys.stdout, chosen, store, bounds=bounds)
-            else:
-                with temp.open("w", encoding="utf-8", newline="") as out:
-                    count = export_csv(out, chosen, store, bounds=bounds, on_progress=progress)
-                os.replace(temp, args.arquivo)  # a reader never sees half a file
-            if progress is not None:
-                progress.end()
+            return _export(prog, args, docs, store, bounds)
+    except ServerRunning:
+        pass
     except StoppedStore as exc:
         return _fail(prog, exc.code, str(exc))
+    # The server runs: it writes a snapshot (a backup) beside its files, exported and removed here.
+    with tempfile.TemporaryDirectory(dir=db.parent, prefix=".exportar-") as folder:
+        snapshot = Path(folder) / "copia"
+        try:
+            snapshot_by_server(db, snapshot)
+            with stopped_store(snapshot / "db.json") as (docs, store):
+                return _export(prog, args, docs, store, bounds)
+        except NotDone as exc:
+            return _fail(prog, EXIT_STORE, str(exc))
+        except StoppedStore as exc:
+            return _fail(prog, exc.code, str(exc))
+
+
+def _export(prog: str, args: argparse.Namespace, docs: DocumentStore, store: ReadingStore, bounds) -> int:
+    to_stdout = str(args.arquivo) == "-"
+    meters = meters_by_id(docs)
+    unknown = sorted(set(args.medidor or ()) - meters.keys())
+    if unknown:
+        return _fail(prog, EXIT_USAGE, f"medidor desconhecido: {', '.join(unknown)}")
+    chosen = [meters[m] for m in sorted(args.medidor or meters)]
+    progress = None if args.silencioso or to_stdout else ProgressLine("exportando")
+    started = time.monotonic()
+    if to_stdout:
+        export_csv(sys.stdout, chosen, store, bounds=bounds)
+        return EXIT_OK
+    temp = args.arquivo.with_name(f".{args.arquivo.name}.{os.getpid()}.parcial")
+    try:
+        with temp.open("w", encoding="utf-8", newline="") as out:
+            count = export_csv(out, chosen, store, bounds=bounds, on_progress=progress)
+        os.replace(temp, args.arquivo)  # a reader never sees half a file
     except OSError as exc:
         return _fail(prog, EXIT_USAGE, f"não foi possível escrever {args.arquivo}: {exc.strerror or exc}")
     finally:
-        if temp is not None:
-            temp.unlink(missing_ok=True)
-    if not to_stdout:
-        print(f"{count} leituras de {len(chosen)} medidor(es) em {args.arquivo.resolve()} "
-              f"({time.monotonic() - started:.1f} s)")
+        temp.unlink(missing_ok=True)
+        if progress is not None:
+            progress.end()
+    print(f"{count} leituras de {len(chosen)} medidor(es) em {args.arquivo.resolve()} "
+          f"({time.monotonic() - started:.1f} s)")
     return EXIT_OK

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from servidor.app import readings_dir
 from servidor.cli import main
 from servidor.domain.readings_csv import HEADER
-from servidor.store.readings.files import DirectoryLock
 from tests.data_support import AUG_1, MIN, differences, household, running, server_with_history, what_a_user_sees
 
 MONTHS = ["2026-09", "2026-10"]
@@ -110,15 +108,21 @@ def test_a_file_that_is_not_readings_csv_is_refused_with_the_reason(tmp_path, ca
     assert says in capsys.readouterr().err
 
 
-def test_with_the_server_running_both_commands_say_to_stop_it_and_touch_nothing(source, tmp_path, capsys):
-    lock = DirectoryLock(readings_dir(source), durable=False)  # what a running server holds
-    try:
-        assert main(["exportar", str(tmp_path / "x.csv"), "--db", str(source)]) == 4
-        assert "está rodando" in capsys.readouterr().err
-        assert main(["importar", str(tmp_path / "x.csv"), "--db", str(source)]) in (2, 4)
-    finally:
-        lock.release()
-    assert not (tmp_path / "x.csv").exists()
+def test_with_the_server_running_import_says_to_stop_it_and_export_works_from_a_snapshot(source, tmp_path, capsys):
+    stopped = tmp_path / "parado.csv"
+    assert main(["exportar", str(stopped), "--db", str(source), "--silencioso"]) == 0
+    history = tmp_path / "h.csv"
+    history.write_text("medidor,seq,ts,energia_wh\ncasa,900000,1785553200000,1\n")
+    with running(source) as server:
+        assert main(["importar", str(history), "--db", str(source)]) == 4
+        assert "está rodando: pare-o antes" in capsys.readouterr().err
+        live = tmp_path / "rodando.csv"
+        assert main(["exportar", str(live), "--db", str(source), "--silencioso"]) == 0
+        assert server.admin.get("/api/v1/medidores/casa").status == 200  # still serving
+    assert live.read_bytes() == stopped.read_bytes()
+    assert not [p for p in source.parent.iterdir() if p.name.startswith(".exportar-")]  # the snapshot is gone
+    with running(source) as server:
+        assert server.admin.get("/api/v1/medidores/casa").json["resumo"]["leituras"] == 8000  # nothing imported
 
 
 def test_export_of_one_meter_and_a_range_of_days_in_its_zone(source, tmp_path):
