@@ -60,7 +60,7 @@ servidor chave nova --admin|--registro [--db ARQUIVO]
                                   faz uma chave de administração ou de registro nova (a anterior
                                   deixa de valer), com o servidor parado ou rodando
 servidor exportar ARQUIVO [--db ARQUIVO] [--medidor ID] [--de DIA] [--ate DIA]
-                                  com o servidor parado, leituras para CSV (docs/dados.md)
+                                  leituras para CSV, parado ou rodando (docs/dados.md)
 servidor importar ARQUIVO [--db ARQUIVO]
                                   com o servidor parado, leituras de um CSV; importar de novo
                                   não duplica nada
