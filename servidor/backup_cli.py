@@ -46,7 +46,7 @@ def _parser(prog: str, description: str, epilog: str, what: str, help_text: str)
     parser = argparse_pt.parser(prog=prog, description=description, epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(what, type=Path, help=help_text)
-    parser.add_argument("--db", type=Path, default=Path(os.environ.get("MONITOR_DB", "db.json")),
+    parser.add_argument("--db", type=Path, metavar="ARQUIVO", default=Path(os.environ.get("MONITOR_DB", "db.json")),
                         help="o banco do servidor (padrão: ./db.json ou MONITOR_DB); as leituras ficam ao lado")
     return parser
 

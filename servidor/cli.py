@@ -46,9 +46,9 @@ Envie-as como Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/
 Perdeu uma? `servidor chave nova --admin` (ou --registro) faz outra, com o servidor parado ou rodando.
 
 variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL,
-MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome;
-MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração (demo-admin, demo-registro,
-as de db.json.example) só são aceitas com MONITOR_DEMO=1.
+MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO, MONITOR_RETENCAO_MESES valem como as
+opções de mesmo nome; MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração
+(demo-admin, demo-registro, as de db.json.example) só são aceitas com MONITOR_DEMO=1.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 4 banco ilegível, leituras danificadas, ou banco vazio/ausente ao lado de leituras gravadas;

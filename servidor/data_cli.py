@@ -41,7 +41,7 @@ DB_HELP = "o banco do servidor (padrão: ./db.json ou MONITOR_DB); as leituras f
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=Path(os.environ.get("MONITOR_DB", "db.json")), help=DB_HELP)
+    parser.add_argument("--db", type=Path, metavar="ARQUIVO", default=Path(os.environ.get("MONITOR_DB", "db.json")), help=DB_HELP)
 
 
 def _fail(prog: str, code: int, message: str) -> int:
