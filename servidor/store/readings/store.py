@@ -233,8 +233,7 @@ class ReadingStore:
                 meter.set_timezone(tz)
 
     def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
-        """How `meter_id`'s counter moves from now on (flows.py; monotonic until set): its
-        rollups are rebuilt when the policy changes."""
+        """How `meter_id`'s counter moves (flows.py; monotonic until set); rebuilds its rollups."""
         with self._lock:
             self._check_open()
             self._policies[meter_id] = policy
