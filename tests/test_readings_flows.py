@@ -202,3 +202,27 @@ def test_a_monotonic_counters_energy_ignores_one_glitch_in_any_order(tmp_path_fa
             resets += store.append("m", readings[k:k + 4]).resets
         assert resets == []
         assert totals(store, "m") == (pytest.approx(values[-1] - values[0], abs=1e-6), 0.0)
+
+
+def test_retention_keeps_a_momentary_zero_a_glitch():
+    from array import array
+
+    from servidor.store.readings.block import Columns
+    from servidor.store.readings.columns import MeterColumns
+    from servidor.store.readings.rollups import MeterRollup
+    from servidor.store.retention import downsample
+
+    # Ten-second readings for two hours with a momentary zero, then a reading back 40 minutes later.
+    values = [10_000.0 + i for i in range(700)] + [0.0] + [10_800.0 + i for i in range(50)]
+    ts = [T0 + i * 10_000 for i in range(700)] + [T0 + 700 * 10_000] + [T0 + 700 * 10_000 + 40 * MIN + i * 10_000
+                                                                       for i in range(50)]
+    n = len(values)
+    cols = Columns(array("q", range(n)), array("q", ts), array("d", values), array("d", [0.0] * n),
+                   array("B", bytes(n)), None)
+    smaller = downsample(cols, (ts[-1] // BUCKET_MS + 1) * BUCKET_MS)
+    assert smaller is not None and len(smaller) < n
+    before, after = MeterColumns(MeterRollup()), MeterColumns(MeterRollup())
+    before.load(cols)
+    after.load(smaller)
+    assert after.rollup.energy(T0, END) == before.rollup.energy(T0, END)
+    assert before.rollup.energy(T0, END)[0] == pytest.approx(values[-1] - values[0])
