@@ -51,19 +51,22 @@ class MeterFields:
     multiplicador: float
     # The server raises "silêncio" after this long without readings; it must exceed the interval.
     silencio_min_s: int = 60
+    site: str | None = None  # None: the agent leaves the meter's site alone
     # The control port's HOST:PORTA (medidor --porta-controle); None: the agent opened none.
     controle: str | None = None
     local: str | None = None  # Tesla Analyzer's <node location>
 
     def for_register(self) -> dict[str, Any]:
-        out = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
-               "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
-               "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        body = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
+                "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
+                "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        if self.site is not None:
+            body["site"] = self.site
         if self.controle is not None:
-            out["controle"] = self.controle
+            body["controle"] = self.controle
         if self.local is not None:
-            out["local"] = self.local
-        return out
+            body["local"] = self.local
+        return body
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
         """The whole PUT body: a PUT resets every editable field it leaves out, so the server's
@@ -72,6 +75,8 @@ class MeterFields:
         out.update(nome=self.nome, categoria=self.categoria, fuso=self.fuso,
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
+        if self.site is not None:
+            out["site"] = self.site
         out["controle"] = self.controle
         if self.local is not None:  # set by config.xml; a meter placed by hand keeps its own
             out["local"] = self.local

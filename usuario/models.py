@@ -70,6 +70,14 @@ class Summary:
     limite_uso_pct: float | None
     alertas_ativos: int
     leituras: int
+    # What kwh_hoje / kwh_mes are (consumo, producao, exportacao, volume) and, for meters that
+    # export, this month's import, export and net (import − export).
+    grandeza: str = "consumo"
+    unidade: str = "kWh"
+    importado_kwh_mes: float | None = None
+    exportado_kwh_mes: float | None = None
+    liquido_kwh_mes: float | None = None
+    saldo_creditos_kwh: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cobertura_mes <= 1.0:
@@ -87,6 +95,12 @@ class Summary:
             limite_uso_pct=_optional_float(data.get("limite_uso_pct")),
             alertas_ativos=int(data["alertas_ativos"]),
             leituras=int(data["leituras"]),
+            grandeza=str(data.get("grandeza") or "consumo"),
+            unidade=str(data.get("unidade") or "kWh"),
+            importado_kwh_mes=_optional_float(data.get("importado_kwh_mes")),
+            exportado_kwh_mes=_optional_float(data.get("exportado_kwh_mes")),
+            liquido_kwh_mes=_optional_float(data.get("liquido_kwh_mes")),
+            saldo_creditos_kwh=_optional_float(data.get("saldo_creditos_kwh")),
         )
 
 
@@ -138,6 +152,7 @@ class Meter:
     alertas: tuple[Alert, ...] = ()
     comandos_pendentes: tuple[Command, ...] = ()
     controle: str | None = None  # the agent's control port, HOST:PORTA (medidor --porta-controle)
+    site: str | None = None
 
     @property
     def paused(self) -> bool:
@@ -168,6 +183,7 @@ class Meter:
             alertas=tuple(Alert.from_json(a) for a in data.get("alertas_ativos") or ()),
             comandos_pendentes=tuple(Command.from_json(c) for c in data.get("comandos_pendentes") or ()),
             controle=None if data.get("controle") is None else str(data["controle"]),
+            site=None if data.get("site") is None else str(data["site"]),
         )
 
 
@@ -220,7 +236,9 @@ class Bucket:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Bucket":
-        return cls(str(data["rotulo"]), _instant(data["inicio"]), _instant(data["fim"]), float(data["kwh"]),
+        # Water and gas meters count m³ (`m3`), never kWh: the same column of the chart.
+        amount = data["kwh"] if "kwh" in data else data["m3"]
+        return cls(str(data["rotulo"]), _instant(data["inicio"]), _instant(data["fim"]), float(amount),
                    float(data["cobertura"]), bool(data.get("parcial", False)))
 
 
@@ -245,7 +263,8 @@ class Consumption:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Consumption":
-        return cls(str(data["intervalo"]), tuple(Bucket.from_json(b) for b in data["consumo"]), float(data["total_kwh"]))
+        buckets = tuple(Bucket.from_json(b) for b in data["consumo"])
+        return cls(str(data["intervalo"]), buckets, float(data.get("total_kwh", sum(b.kwh for b in buckets))))
 
 
 @dataclass(frozen=True, slots=True)
