@@ -51,11 +51,16 @@ class MeterFields:
     multiplicador: float
     # The server raises "silêncio" after this long without readings; it must exceed the interval.
     silencio_min_s: int = 60
+    # A pulse counter's blinks per kWh: the server's blipserver routes turn blinks into W and Wh.
+    pulsos_por_kwh: float | None = None
 
     def for_register(self) -> dict[str, Any]:
-        return {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
-                "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
-                "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        fields = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
+                  "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
+                  "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        if self.pulsos_por_kwh is not None:
+            fields["pulsos_por_kwh"] = self.pulsos_por_kwh
+        return fields
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
         """The whole PUT body: a PUT resets every editable field it leaves out, so the server's
@@ -64,6 +69,8 @@ class MeterFields:
         out.update(nome=self.nome, categoria=self.categoria, fuso=self.fuso,
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
+        if self.pulsos_por_kwh is not None:
+            out["pulsos_por_kwh"] = self.pulsos_por_kwh
         return out
 
 

@@ -20,6 +20,7 @@ from servidor.api.routes import build_router
 from servidor.api.system import SystemRoutes
 from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
+from servidor.domain.blinks import Blinks
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -42,6 +43,7 @@ from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
+from servidor.store.blinks import BlinkStore
 from servidor.store.documents import DocumentStore
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import ReadingsBackend
@@ -78,6 +80,11 @@ def readings_dir(db_path: Path) -> Path:
     return db_path.with_name(db_path.stem + ".leituras")
 
 
+def blinks_dir(db_path: Path) -> Path:
+    """Blink points of pulse meters live beside the readings: db.json → db.pulsos/."""
+    return db_path.with_name(db_path.stem + ".pulsos")
+
+
 def _health_checks(*stores: object) -> list[HealthCheck]:
     # Contract 4: a store that can tell its own health exposes `health() -> (ok, reason)`.
     return [check for check in (getattr(s, "health", None) for s in stores) if callable(check)]
@@ -85,9 +92,10 @@ def _health_checks(*stores: object) -> list[HealthCheck]:
 
 class App:
     def __init__(self, docs: DocumentStore, store: ReadingsBackend, settings: Settings = Settings(),
-                 announce: Callable[[str], None] | None = print) -> None:
+                 announce: Callable[[str], None] | None = print, blink_store: BlinkStore | None = None) -> None:
         """`announce` shows the admin and registration keys made because none is stored; the
-        command line passes None and calls `make_missing_keys` once the server listens."""
+        command line passes None and calls `make_missing_keys` once the server listens.
+        `blink_store` defaults to db.pulsos/ beside the documents (in memory without a file)."""
         self.settings = settings
         self._docs = docs
         self._store = store
@@ -103,6 +111,10 @@ class App:
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
         live = WaiterHub(history.after_stream)
+        if blink_store is None:
+            blink_store = BlinkStore.open(blinks_dir(docs.path)) if docs.path else BlinkStore.memory()
+        self._blink_store = blink_store
+        blinks = Blinks(blink_store, registry, clock=settings.clock)
         self.metrics = Metrics()
         for meter in registry.all():
             store.set_timezone(meter.stream, meter.tz)
@@ -111,13 +123,16 @@ class App:
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
                                 MeterViews(store, consumption, invoices, alerts, commands)),
-            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
+            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock,
+                          blinks=blinks.record),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
             commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
+            blinks=blinks,
         )
+        self.services.meters.on_delete.append(blinks.forget)
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
         self.webhooks = WebhookSender() if settings.webhooks else None
         if self.webhooks is not None:
@@ -147,6 +162,8 @@ class App:
         for meter in self.services.meters.all():
             self.services.alerts.check_month(meter, now_ms)
         self.services.live.start()
+        if self.services.blinks is not None:
+            self.services.blinks.hub.start()
         self.housekeeper.start()
         if self.key_requests is not None:
             self.key_requests.start()
@@ -171,5 +188,8 @@ class App:
         if self.webhooks is not None:
             self.webhooks.stop()
         self.services.live.stop()
+        if self.services.blinks is not None:
+            self.services.blinks.hub.stop()
+        self._blink_store.close()
         self._store.close()
         self._docs.close()

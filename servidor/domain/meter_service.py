@@ -2,7 +2,7 @@
 lifecycle done across every service that keeps something of it."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from servidor.domain.alerts import Alerts
 from servidor.domain.atomic import Tables
@@ -28,6 +28,8 @@ class MeterService:
         self._invoices = invoices
         self._commands = commands
         self._views = views
+        # Called with the deleted meter, after its readings: stores kept beside them (blinks).
+        self.on_delete: list[Callable[[Meter], None]] = []
 
     def get(self, meter_id: str) -> Meter:
         return self._registry.get(meter_id)
@@ -72,6 +74,8 @@ class MeterService:
         for service in (self._alerts, self._invoices, self._commands):
             service.forget(meter_id)
         self._readings.delete_meter(meter.stream)
+        for forget in self.on_delete:
+            forget(meter)
 
     # -- keys ----------------------------------------------------------------------------------------
 

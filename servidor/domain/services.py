@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servidor.domain.alerts import Alerts
+from servidor.domain.blinks import Blinks
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.history import History
@@ -33,3 +34,4 @@ class Services:
     comparison: TariffComparison
     system: SystemStatus
     legacy: LegacyMeters | None = None
+    blinks: Blinks | None = None
