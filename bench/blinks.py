@@ -52,7 +52,8 @@ def year_of_blinks(days: int, seed: int = 11):
     window_end = T0 + 10_000
     batch: list[tuple[int, int]] = []
     while stamp < end:
-        ms = max(1, int(3_600_000_000 / (N * load_w(stamp, rng))))
+        # The load wanders ±5 % blink to blink (motors, thermostats, the meter's own resolution).
+        ms = max(1, int(3_600_000_000 / (N * load_w(stamp, rng) * rng.uniform(0.95, 1.05))))
         stamp += ms
         batch.append((stamp + rng.randint(0, 4), ms))  # host stamp: arrival, a few ms late
         if stamp >= window_end:

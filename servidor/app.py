@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +21,9 @@ from servidor.api.system import SystemRoutes
 from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
 from servidor.domain.blinks import Blinks
+from servidor.domain.clusters import DEFAULT_EVERY, ClusterWorker
+from servidor.domain.event_line import FEATURES, PEAKS_USED
+from servidor.domain.events import EventService
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -45,6 +48,7 @@ from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
 from servidor.store.blinks import BlinkStore
 from servidor.store.documents import DocumentStore
+from servidor.store.events import EventStore
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import ReadingsBackend
 
@@ -68,6 +72,8 @@ class Settings:
     # Alerts POSTed to each meter's webhook_url; the tests' servers leave it off, since a fuzzed
     # URL must never be called from this machine.
     webhooks: bool = True
+    # energy-sensors' clusters are recomputed each time this many more events are stored.
+    clusters_every: int = DEFAULT_EVERY
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -83,6 +89,11 @@ def readings_dir(db_path: Path) -> Path:
 def blinks_dir(db_path: Path) -> Path:
     """Blink points of pulse meters live beside the readings: db.json → db.pulsos/."""
     return db_path.with_name(db_path.stem + ".pulsos")
+
+
+def events_dir(db_path: Path) -> Path:
+    """energy-sensors' events beside the documents: db.json → db.eventos/."""
+    return db_path.with_name(db_path.stem + ".eventos")
 
 
 def _health_checks(*stores: object) -> list[HealthCheck]:
@@ -133,6 +144,10 @@ class App:
             blinks=blinks,
         )
         self.services.meters.on_delete.append(blinks.forget)
+        event_store = EventStore(events_dir(docs.path) if docs.path else None, len(FEATURES) + PEAKS_USED)
+        self._clusters = ClusterWorker(event_store.feature_rows, settings.clusters_every)
+        self.services = replace(self.services, events=EventService(
+            event_store, self.services.meters, self.services.ingest, store, self._clusters, clock=settings.clock))
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
         self.webhooks = WebhookSender() if settings.webhooks else None
         if self.webhooks is not None:
@@ -164,6 +179,8 @@ class App:
         self.services.live.start()
         if self.services.blinks is not None:
             self.services.blinks.hub.start()
+        if self.services.events is not None:
+            self._clusters.start(self.services.events.count)
         self.housekeeper.start()
         if self.key_requests is not None:
             self.key_requests.start()
@@ -190,6 +207,7 @@ class App:
         self.services.live.stop()
         if self.services.blinks is not None:
             self.services.blinks.hub.stop()
+        self._clusters.stop()
         self._blink_store.close()
         self._store.close()
         self._docs.close()

@@ -14,12 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared import argparse_pt
 from shared.contract import API_PREFIX
+from servidor.api.dispatch import CORS
+from servidor.api.envelope import error_response
+from servidor.api.events import parse_service
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
 from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
 from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
-from servidor.net import DEFAULT_SERVER_LIMITS
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store import StoreError
 from servidor.store.documents import DocumentStore, StoreTooNew
 from servidor.store.readings import ReadingStore
@@ -92,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sem-legado", action="store_true", default=env("MONITOR_SEM_LEGADO") == "1",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=), abertas sem chave "
                              "(ou MONITOR_SEM_LEGADO=1)")
+    parser.add_argument("--somente-parse", action="store_true",
+                        help="só o serviço sem estado POST /log/parse do energy-sensors (sem banco), para "
+                             "distribuir a interpretação de eventos, ex.: --somente-parse --porta 5001")
+    parser.add_argument("--grupos-a-cada", type=int, metavar="N", default=int(env("MONITOR_GRUPOS_A_CADA", "1000")),
+                        help="recalcula os grupos de /clusters/summary a cada N eventos guardados (padrão: 1000)")
     parser.add_argument("--descartar-leituras-orfas", action="store_true",
                         help="com o banco vazio ou ausente, apaga as leituras gravadas ao lado dele e começa do "
                              "zero (sem isto o servidor recusa iniciar, para não perder o banco por engano)")
@@ -140,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.conexoes_por_cliente < 0 or args.requisicoes_por_segundo < 0:
         return fail(2, "limites por cliente não podem ser negativos (0 desliga)")
 
+    if args.grupos_a_cada < 1:
+        return fail(2, "--grupos-a-cada deve ser pelo menos 1")
     raise_open_file_limit()
+    if args.somente_parse:
+        return parse_only(args)
     db_path = args.db.resolve()
     try:
         docs = DocumentStore.open(db_path)
@@ -174,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             store.delete_meter(stream)
         logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 
-    settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado)
+    settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado, clusters_every=args.grupos_a_cada)
     public = demo_keys_in_use(settings.admin_key, settings.registration_key, docs)
     if public and os.environ.get(DEMO_ENV) != "1":
         store.close()
@@ -218,6 +230,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
     server.shutdown()
     app.close()
+    print("servidor parado", flush=True)
+    return EXIT_OK
+
+
+def parse_only(args: argparse.Namespace) -> int:
+    """energy-sensors' stateless parse service: POST /log/parse only, no database."""
+    server = HttpServer(parse_service, args.host, args.porta, workers=args.trabalhadores, default_headers=CORS,
+                        error_response=error_response)
+    try:
+        server.start()
+    except OSError as exc:
+        code = "já está em uso" if exc.errno == errno.EADDRINUSE else f"não pôde ser usada ({exc})"
+        return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} {code} em {args.host}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    host, port = server.address
+    print(f"serviço de interpretação ouvindo em http://{host}:{port}/log/parse", flush=True)
+    stop.wait()
+    server.shutdown()
     print("servidor parado", flush=True)
     return EXIT_OK
 

@@ -2,7 +2,7 @@
 so a route cannot be served without being documented, nor documented without being served."""
 from __future__ import annotations
 
-from servidor.api import alerts, blip, invoices, keys, legacy, live, meters, readings, reports, tariffs
+from servidor.api import alerts, blip, events, invoices, keys, legacy, live, meters, readings, reports, tariffs
 from servidor.api.metrics import Metrics
 from servidor.api.page import page
 from servidor.api.router import Route, Router
@@ -47,6 +47,10 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
         r.add("/{id}", legacy=True, GET=legacy.legacy_get, POST=legacy.legacy_store, PUT=legacy.legacy_store_put,
               DELETE=legacy.legacy_delete)
         add_blip_routes(r)
+        # energy-sensors' routes (servidor/api/events.py); legacy: OPTIONS answers 200.
+        r.add("/log/store", legacy=True, POST=events.log_store)
+        r.add("/log/parse", legacy=True, POST=events.log_parse)
+        r.add("/clusters/summary", legacy=True, GET=events.clusters_summary)
     else:
         r.add("/", GET=page)
     return r

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from servidor.domain.alerts import Alerts
 from servidor.domain.blinks import Blinks
+from servidor.domain.events import EventService
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.history import History
@@ -35,3 +36,4 @@ class Services:
     system: SystemStatus
     legacy: LegacyMeters | None = None
     blinks: Blinks | None = None
+    events: EventService | None = None
