@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requisições por segundo por endereço, com rajadas do dobro; além disso, 429 (padrão: "
                              f"{DEFAULT_SERVER_LIMITS.requests_per_second_per_client:g}; 0 desliga)")
     parser.add_argument("--sem-legado", action="store_true", default=env("MONITOR_SEM_LEGADO") == "1",
-                        help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=), abertas sem chave "
+                        help="desliga as rotas antigas: do sistema 004 (POST /<id>, GET /?id=), do blipserver "
+                             "(/blip, /last, /since, ...) e do energy-sensors (/log/store, ...); as do 004 e do energy-sensors são abertas, sem chave "
                              "(ou MONITOR_SEM_LEGADO=1)")
     parser.add_argument("--somente-parse", action="store_true",
                         help="só o serviço sem estado POST /log/parse do energy-sensors (sem banco), para "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import given, strategies as st
 
 from servidor.store.blinks import BlinkStore, BlinksDamaged, Hour
 from servidor.store.blinks import store as store_module
@@ -163,3 +164,14 @@ def test_a_gap_longer_than_an_int32_is_stored_exactly(store: BlinkStore, monkeyp
     points = [(T0, 100), (T0 + 200, 200), (T0 + 40 * 86_400_000, 5000), (T0 + 40 * 86_400_000 + 900, 900)]
     store.append("m", [(1, points)])
     assert list(store.between("m", 0)) == points
+
+
+@given(st.lists(st.tuples(st.integers(1, 2**31 - 1), st.integers(1, 2**31 - 1)), min_size=1, max_size=300))
+def test_any_block_of_forward_moving_blinks_round_trips(steps):
+    stamp, points = T0, []
+    for gap, ms in steps:
+        stamp += gap
+        points.append((stamp, ms))
+    body, _ = read_frame(encode_block(1, points), 0)
+    stamps, ms = decode_block(body, block_head(body))
+    assert list(zip(stamps, ms)) == points
