@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from servidor.app import App, Settings, readings_dir  # noqa: E402
+from servidor.net import DEFAULT_SERVER_LIMITS  # noqa: E402
 from servidor.store.blinks import BlinkStore  # noqa: E402
 from servidor.store.documents import DocumentStore  # noqa: E402
 from servidor.store.readings import ReadingStore  # noqa: E402
@@ -118,7 +119,8 @@ def measure_http(directory: Path) -> dict:
     app = App(DocumentStore.open(db), ReadingStore.open(readings_dir(db)),
               Settings(admin_key=ADMIN, registration_key="bench-registro", key_cost=2**4, webhooks=False),
               announce=lambda _: None)
-    server = app.listen()
+    # One client sends everything: the per-client rate limit would measure itself, not the store.
+    server = app.listen(server_limits=DEFAULT_SERVER_LIMITS.per_client(0, 0))
     server.start()
     app.start()
     try:

@@ -12,10 +12,11 @@ from typing import Iterator
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 from sklearn.cluster import MeanShift, estimate_bandwidth
 
 from servidor.app import events_dir, readings_dir
-from servidor.domain.event_line import EventError, features, parse_line
+from servidor.domain.event_line import EventError, features, from_json, parse_line
 from servidor.store.documents import DocumentStore
 from servidor.store.readings import ReadingStore
 from tests.conftest import Running, start_server, stop_server
@@ -210,3 +211,29 @@ def test_an_acknowledged_event_survives_kill_9(tmp_path: Path):
         server.kill()
     lines = (tmp_path / "db.eventos" / "eventos.jsonl").read_text().splitlines()
     assert [json.loads(line)["evento"]["Device"]["Evt"] for line in lines] == list(range(20))
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.just(int("9" * 400)), st.floats(),
+              st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=5),
+                            st.dictionaries(st.sampled_from(["Device", "ID", "Power", "Active", "Reactive", "Appearent",
+                                                             "Line", "Current", "Voltage", "Peaks", "UTC Time", "hz"]),
+                                            inner, max_size=6)),
+    max_leaves=25)
+
+
+@given(st.text(max_size=300) | st.sampled_from([LINE, LINE.replace("1753", "9" * 5000), LINE.replace(";", ":")]))
+def test_any_text_is_an_event_or_a_reason(text: str):
+    try:
+        features(parse_line(text))
+    except EventError:
+        pass
+
+
+@given(json_values)
+def test_any_json_is_an_event_or_a_reason(value):
+    try:
+        features(from_json(value))
+    except EventError:
+        pass

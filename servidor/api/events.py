@@ -25,7 +25,8 @@ _JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
 def _answer(status: int, payload: Any) -> Response:
-    return Response(status, _JSON, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    # ASCII escapes, as Flask's jsonify wrote them: a lone surrogate sent in JSON comes back escaped.
+    return Response(status, _JSON, json.dumps(payload).encode("ascii"))
 
 
 def _error(message: str) -> Response:

@@ -19,12 +19,16 @@ from typing import Any
 # An event line is a few hundred bytes (an FFT of 64 bins is ~1.5 KB); beyond this it is not one.
 MAX_LINE_BYTES = 64 * 1024
 _SECTION = re.compile(r"([A-Za-z][A-Za-z0-9 _]*?)\s*:\s*(.*)", re.S)
-_NUMBER = re.compile(r"([+-]?\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?)\s*(W|var|VA|V|rad|Hz|A)?")
+# Digits bounded: a reading has a dozen at most, and int() of thousands of digits is refused.
+_NUMBER = re.compile(r"([+-]?\d{1,30}(?:[.,]\d{1,30})?(?:[eE][+-]?\d{1,3})?)\s*(W|var|VA|V|rad|Hz|A)?")
 # The features MeanShift clusters on, as (section, key) paths, and the first peaks.
 FEATURES = (("Power", "Active"), ("Power", "Reactive"), ("Power", "Appearent"), ("Line", "Current"),
             ("Line", "Voltage"))
 PEAKS = "Peaks"
 PEAKS_USED = 3
+_INF = float("inf")
+# Beyond this a measurement is not one (and a float of it could overflow).
+MAX_MAGNITUDE = 1e12
 
 
 class EventError(ValueError):
@@ -43,7 +47,8 @@ def value_of(text: str) -> Any:
     number = match.group(1).replace(",", ".")
     if re.fullmatch(r"[+-]?\d+", number):
         return int(number)
-    return float(number)
+    value = float(number)
+    return value if value not in (_INF, -_INF) else text
 
 
 def parse_line(line: str) -> dict[str, Any]:
@@ -124,8 +129,8 @@ def _number(event: dict[str, Any], section: str, key: str | None = None) -> floa
     value = holder if key is None else (holder.get(key) if isinstance(holder, dict) else None)
     if value is None:
         raise EventError(f"falta {where}")
-    if type(value) not in (int, float) or value != value or value in (float("inf"), float("-inf")):
-        raise EventError(f"{where} deve ser um número")
+    if type(value) not in (int, float) or not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:  # NaN fails too
+        raise EventError(f"{where} deve ser um número (de −{MAX_MAGNITUDE:g} a {MAX_MAGNITUDE:g})")
     return float(value)
 
 
@@ -138,16 +143,18 @@ def features(event: dict[str, Any]) -> Features:
     values = [_number(event, section, key) for section, key in FEATURES]
     peaks = event.get(PEAKS)
     peaks = peaks if isinstance(peaks, list) else [peaks] if peaks is not None else []
-    if len(peaks) < PEAKS_USED or not all(type(p) in (int, float) for p in peaks[:PEAKS_USED]):
+    if len(peaks) < PEAKS_USED or not all(type(p) in (int, float) and -MAX_MAGNITUDE <= p <= MAX_MAGNITUDE
+                                          for p in peaks[:PEAKS_USED]):
         raise EventError(f"{PEAKS} precisa de pelo menos {PEAKS_USED} números")
     values += [float(p) for p in peaks[:PEAKS_USED]]
     utc = event.get("UTC Time")
     utc_ms = None
     if isinstance(utc, str):
         try:
-            moment = datetime.strptime(utc.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            moment = datetime.strptime(utc.strip()[:40], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
             utc_ms = int(moment.timestamp() * 1000)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise EventError(f"UTC Time inválido: {utc[:40]!r} (use AAAA-M-D HH:MM:SS)") from None
     hz = event.get("hz")
-    return Features(str(sensor), tuple(values), utc_ms, float(hz) if type(hz) in (int, float) else None)
+    usable = type(hz) in (int, float) and 0 < hz < 1000
+    return Features(str(sensor), tuple(values), utc_ms, float(hz) if usable else None)

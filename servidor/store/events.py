@@ -62,8 +62,9 @@ class EventStore:
         with nothing stored."""
         if len(features) != self._width:
             raise ValueError(f"expected {self._width} features")
+        # ASCII: a lone surrogate in a JSON string sent by a client travels as \udXXX, not as bytes.
         line = json.dumps({"recebido_ms": received_ms, "f": list(features), "evento": event},
-                          ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+                          separators=(",", ":")).encode("ascii") + b"\n"
         with self._lock:
             if self._path is not None:
                 try:
