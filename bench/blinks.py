@@ -155,9 +155,9 @@ def main() -> None:
     parser.add_argument("--dias", type=int, default=365, help="dias de pulsos simulados (padrão: 365)")
     parser.add_argument("--saida", type=Path, default=None, help="arquivo Markdown para o resultado")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         size = measure_size(args.dias, Path(tmp) / "pulsos")
-    with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         http_rates = measure_http(Path(tmp))
     lines = [
         f"- {size['dias']} dias a ~1 kW, 1000 imp/kWh: {size['pulsos']:,} pulsos em {size['bytes']:,} bytes = "

@@ -175,3 +175,16 @@ def test_any_block_of_forward_moving_blinks_round_trips(steps):
     body, _ = read_frame(encode_block(1, points), 0)
     stamps, ms = decode_block(body, block_head(body))
     assert list(zip(stamps, ms)) == points
+
+
+def test_bucket_counts_match_counting_every_point(store: BlinkStore, monkeypatch):
+    monkeypatch.setattr(store_module, "BLOCK_POINTS", 500)
+    points = blinks(2300, jitter=900, every=2000)
+    for seq in range(23):
+        store.append("m", [(seq, points[seq * 100:(seq + 1) * 100])])
+    for start, width, count in ((T0, HOUR, 3), (T0 + 12_345, 60_000, 1000), (T0 - HOUR, 7 * HOUR, 1), (T0, 1, 50)):
+        expected = [0] * count
+        for stamp, _ in points:
+            if start <= stamp < start + width * count:
+                expected[(stamp - start) // width] += 1
+        assert store.bucket_counts("m", start, width, count) == expected

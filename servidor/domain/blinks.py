@@ -17,7 +17,7 @@ from servidor.domain.live import WaiterHub
 from servidor.domain.meters import Meter
 from servidor.domain.registry import MeterRegistry
 from servidor.store.blinks import HOUR_MS, BlinkStore, Hour, Point
-from shared.models import EARLIEST_TS_MS, InvalidReading
+from shared.models import EARLIEST_TS_MS, MAX_FUTURE_SKEW_MS, InvalidReading
 
 # Blinks one reading may carry. The agent sends at most 500 per reading (its spool records are
 # bounded); 2000 is 200 blinks a second over a 10-s reading, 720 kW on a 1000 imp/kWh meter.
@@ -123,15 +123,14 @@ class Blinks:
         return self._store.since(meter.stream, stamp, MAX_POINTS if limit is None else limit)
 
     def usage(self, meter: Meter, ms: int) -> int:
-        return sum(1 for _ in self._store.between(meter.stream, self.now_ms() - ms))
+        now = self.now_ms()
+        # One bucket from now − ms up to now (and any blink stamped later, from a clock ahead).
+        return sum(self._store.bucket_counts(meter.stream, now - ms, ms + MAX_FUTURE_SKEW_MS, 1))
 
     def aggregate(self, meter: Meter, since: int, interval: int, count: int) -> list[list[int]]:
         """[[bucket offset, blinks], …] for the non-empty buckets of `count` × `interval` ms."""
-        buckets: dict[int, int] = {}
-        for stamp, _ in self._store.between(meter.stream, since, since + interval * count):
-            offset = interval * ((stamp - since) // interval)
-            buckets[offset] = buckets.get(offset, 0) + 1
-        return [[offset, n] for offset, n in sorted(buckets.items())]
+        totals = self._store.bucket_counts(meter.stream, since, interval, count)
+        return [[interval * i, n] for i, n in enumerate(totals) if n]
 
     def aggregate_hourly(self, meter: Meter, since: int, interval: int, count: int) -> list[list[float | int]]:
         """The same buckets over the hourly table, summing Wh (an hour falls in the bucket of its start)."""
