@@ -17,10 +17,14 @@ TAG_TEXT = ("As rotas do energy-sensors: eventos em linhas de texto dos sensores
 _LINE = ("Device: ID=1; Fw=16071801; Evt=2; Alarms: CoilRevesed=OFF; Power: Active=1753W; Reactive=279var; "
          "Appearent=403VA; Line: Current=7.359; Voltage=230.08V; Phase=-43,841rad; Peaks: 7.33;7.29;7.37; "
          "UTC Time: 2016-10-4 16:47:50; hz: 49.87; WiFi Strength: -62")
+_PARSED = {"Device": {"ID": 1, "Fw": 16071801, "Evt": 2}, "Alarms": {"CoilRevesed": False},
+           "Power": {"Active": 1753, "Reactive": 279, "Appearent": 403},
+           "Line": {"Current": 7.359, "Voltage": 230.08, "Phase": -43.841}, "Peaks": [7.33, 7.29, 7.37],
+           "UTC Time": "2016-10-4 16:47:50", "hz": 49.87, "WiFi Strength": -62}
 _BODY = {"required": True, "description": "Uma linha de evento (`text/plain`) ou o evento já interpretado "
                                           "(`application/json`: o objeto, ou uma string JSON que o contém).",
          "content": {"text/plain": {"schema": {"type": "string"}, "example": _LINE},
-                     JSON: {"schema": {"type": ["object", "string"]}}}}
+                     JSON: {"schema": {"type": ["object", "string"]}, "example": _PARSED}}}
 _FAIL = {"description": "O que falta ou está malformado.", "content": {JSON: {"schema": {
     "type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}}}}
 _FROZEN = " Rota do energy-sensors, mantida com as respostas dele; desligada com `--sem-legado`."
