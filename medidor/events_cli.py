@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
 from shared import argparse_pt
+from shared.http.messages import Response
 from shared.http_client import HttpClient
 
 COMMAND = "enviar-eventos"
@@ -25,6 +28,10 @@ SHOWN_REFUSALS = 10
 # A request that takes longer than this is a server in trouble: the line counts as failed.
 TIMEOUT_S = 30.0
 BAR_WIDTH = 30
+# A busy server (429/503) is asked again this many times, waiting what it says (at most this long).
+BUSY_RETRIES = 20
+MAX_BUSY_WAIT_S = 5.0
+TEXT = "text/plain; charset=utf-8"
 
 
 @dataclass
@@ -55,6 +62,20 @@ def _bar(out: TextIO, done: int, total: int) -> None:
     out.flush()
 
 
+def _send(client: HttpClient, path: str, body: bytes, ctype: str) -> Response:
+    """POST, waiting and trying again while the server says it is busy (429/503 with Retry-After)."""
+    for _ in range(BUSY_RETRIES):
+        answer = client.request("POST", path, body=body, headers=(("content-type", ctype),))
+        if answer.status not in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE):
+            return answer
+        try:
+            wait = float(answer.header("retry-after") or 1)
+        except ValueError:
+            wait = 1.0
+        time.sleep(min(max(wait, 0.05), MAX_BUSY_WAIT_S))
+    return answer
+
+
 def replay(lines: list[str], store_url: str, parse_url: str | None, progress: TextIO) -> Tally:
     tally = Tally(total=len(lines))
     base, path = _split(store_url)
@@ -64,16 +85,13 @@ def replay(lines: list[str], store_url: str, parse_url: str | None, progress: Te
         for number, line in enumerate(lines, start=1):
             try:
                 if parse is None:
-                    answer = store.request("POST", path, body=line.encode("utf-8"),
-                                           headers=(("content-type", "text/plain; charset=utf-8"),))
+                    answer = _send(store, path, line.encode("utf-8"), TEXT)
                 else:
-                    parsed = parser.request("POST", parse[1], body=line.encode("utf-8"),
-                                            headers=(("content-type", "text/plain; charset=utf-8"),))
+                    parsed = _send(parser, parse[1], line.encode("utf-8"), TEXT)
                     if parsed.status != 200:
-                        tally.refused.append((number, _reason(parsed.body)))
+                        (tally.refused if parsed.status < 500 else tally.failed).append((number, _reason(parsed.body)))
                         continue
-                    answer = store.request("POST", path, body=parsed.body,
-                                           headers=(("content-type", "application/json"),))
+                    answer = _send(store, path, parsed.body, "application/json")
             except OSError as exc:
                 tally.failed.append((number, str(exc)))
                 continue

@@ -237,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_only(args: argparse.Namespace) -> int:
     """energy-sensors' stateless parse service: POST /log/parse only, no database."""
+    limits = DEFAULT_SERVER_LIMITS.per_client(args.conexoes_por_cliente, args.requisicoes_por_segundo)
     server = HttpServer(parse_service, args.host, args.porta, workers=args.trabalhadores, default_headers=CORS,
-                        error_response=error_response)
+                        error_response=error_response, server_limits=limits)
     try:
         server.start()
     except OSError as exc:
