@@ -124,7 +124,7 @@ class Agent:
         quiet_s = max(60, math.ceil(3 * max(cfg.intervalo_s, cfg.gravacao_min * 60)))
         pulses = cfg.dispositivo.pulsos_por_kwh if cfg.fonte == "pulsos" else None
         return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self.controls.limit_kwh,
-                           self.controls.multiplier, quiet_s, pulses)
+                           self.controls.multiplier, quiet_s, cfg.site, pulses)
 
     def _on_fatal(self, exc: BaseException) -> None:
         self._fatal = exc

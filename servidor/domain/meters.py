@@ -19,7 +19,7 @@ from servidor.billing import BillingError, check_connection, check_reading_day
 from servidor.domain.errors import InvalidInput
 from servidor.domain.numbers import positive_within, within
 from shared.contract import EDITABLE
-from shared.models import METER_ID
+from shared.models import MAX_POWER_W, METER_ID
 
 # opengrid's sensor categories (seed 003): import, export, production, net, consumption, ...
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
@@ -105,6 +105,10 @@ class Meter:
     # Readable without a key on the blipserver routes (blink times tell when people are home).
     publico: bool = False
     pulsos_por_kwh: float = 1000.0
+    site: str | None = None  # the site (servidor/domain/sites.py) it belongs to, if any
+    # The fastest the meter's energy can flow, in W: a counter jump needing more is a reset or a
+    # glitch, not energy (servidor/store/readings/flows.py). None: the store's defaults.
+    potencia_maxima_w: float | None = None
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -143,6 +147,10 @@ class Meter:
             raise InvalidInput("publico deve ser true ou false", campo="publico")
         if not positive_within(self.pulsos_por_kwh, MAX_PULSES_PER_KWH):
             raise InvalidInput(f"pulsos_por_kwh deve ser > 0 e ≤ {MAX_PULSES_PER_KWH:g}", campo="pulsos_por_kwh")
+        if self.site is not None and (not isinstance(self.site, str) or not METER_ID.fullmatch(self.site)):
+            raise InvalidInput("site deve ser o id de um site ou null", campo="site")
+        if self.potencia_maxima_w is not None and not positive_within(self.potencia_maxima_w, MAX_POWER_W):
+            raise InvalidInput(f"potencia_maxima_w deve ser > 0 e ≤ {MAX_POWER_W:g} W, ou null", campo="potencia_maxima_w")
         if type(self.geracao) is not int or self.geracao < 0:
             raise InvalidInput("geracao deve ser um inteiro ≥ 0")
 
@@ -168,7 +176,7 @@ class Meter:
         values["id"] = meter_id if meter_id is not None else obj.get("id")
         if "nome" not in values:
             values["nome"] = values["id"] if isinstance(values["id"], str) else ""
-        for name in ("multiplicador", "limite_alerta_kwh", "pulsos_por_kwh"):
+        for name in ("multiplicador", "limite_alerta_kwh", "pulsos_por_kwh", "potencia_maxima_w"):
             # Bounded first: float() of a 400-digit integer raises OverflowError.
             if type(values.get(name)) is int and within(values[name], -MAX_LIMIT_KWH, MAX_LIMIT_KWH):
                 values[name] = float(values[name])
