@@ -7,7 +7,8 @@
    jitters by a few ms around the Arduino's interval, one reading of blinks per 10 s, appended to
    a durable BlinkStore an hour of readings at a time (the files are the same as with one append
    per reading; a year of single fsyncs would take hours); then the bytes of its files divided
-   by the points, the time to reopen it, to answer a month of /hourly and a day of /aggregate,
+   by the points, the time to reopen it, to answer a month of /hourly, a day of /aggregate by
+   minute and the whole span by day,
    and the rate of single-reading appends (~3 blinks each, one fsync each).
 2. Ingest through HTTP: a real server (App + HttpServer) on port 0, one meter's agent posting
    batches of 1000 readings × 10 blinks (catch-up after an outage) and single readings with 3
@@ -96,14 +97,16 @@ def measure_size(days: int, directory: Path) -> dict:
     hourly_s = time.perf_counter() - started
     day_start = T0 + (days // 2) * 86_400_000
     started = time.perf_counter()
-    buckets: dict[int, int] = {}
-    for stamp, _ in reopened.between("medidor", day_start, day_start + 86_400_000):
-        buckets[(stamp - day_start) // 60_000] = buckets.get((stamp - day_start) // 60_000, 0) + 1
+    reopened.bucket_counts("medidor", day_start, 60_000, 1440)  # /aggregate: a day by minute
     aggregate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    reopened.bucket_counts("medidor", T0, 86_400_000, days)  # /aggregate: the whole span by day
+    aggregate_year_s = time.perf_counter() - started
     reopened.close()
     return {"dias": days, "pulsos": points, "bytes": size, "bytes_por_pulso": size / points,
             "ingestao_loja_pulsos_s": single_points / ingest_s, "abrir_s": open_s, "horas_mes": len(month),
-            "hourly_mes_ms": hourly_s * 1000, "aggregate_dia_ms": aggregate_s * 1000}
+            "hourly_mes_ms": hourly_s * 1000, "aggregate_dia_ms": aggregate_s * 1000,
+            "aggregate_ano_ms": aggregate_year_s * 1000}
 
 
 def _post(conn: http.client.HTTPConnection, path: str, body: dict, key: str) -> dict:
@@ -165,7 +168,8 @@ def main() -> None:
         f"- gravação direta na loja, uma requisição por leitura de 10 s (fsync cada): "
         f"{size['ingestao_loja_pulsos_s']:,.0f} pulsos/s",
         f"- reabrir a loja: {size['abrir_s'] * 1000:.0f} ms; /hourly de um mês ({size['horas_mes']} horas): "
-        f"{size['hourly_mes_ms']:.1f} ms; um dia de pontos para /aggregate: {size['aggregate_dia_ms']:.1f} ms",
+        f"{size['hourly_mes_ms']:.1f} ms; /aggregate de um dia por minuto: {size['aggregate_dia_ms']:.1f} ms, "
+        f"de {size['dias']} dias por dia: {size['aggregate_ano_ms']:.1f} ms",
         f"- HTTP, lotes de 1000 leituras × 10 pulsos: {http_rates['lote_1000x10']:,.0f} pulsos/s; "
         f"uma leitura × 3 pulsos por requisição: {http_rates['leitura_1x3']:,.0f} pulsos/s",
     ]
