@@ -227,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             f"este servidor usaria chaves da demonstração, publicadas no README: {'; '.join(public)}.\n"
             "  Escolha chaves suas (MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO, ou nenhuma para o servidor criar),\n"
             f"  ou, se é mesmo uma demonstração, defina {DEMO_ENV}=1."))
-    app = App(docs, store, settings, announce=None)
+    try:
+        app = App(docs, store, settings, announce=None)
+    except StoreError as exc:  # blink or event files that no longer read back (db.pulsos/, db.eventos/)
+        store.close()
+        docs.close()
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir os dados ao lado de {db_path}: {exc}")
     server = app.listen(args.host, args.porta, workers=args.trabalhadores, server_limits=DEFAULT_SERVER_LIMITS.per_client(
         args.conexoes_por_cliente, args.requisicoes_por_segundo))
     try:

@@ -188,3 +188,18 @@ def test_bucket_counts_match_counting_every_point(store: BlinkStore, monkeypatch
             if start <= stamp < start + width * count:
                 expected[(stamp - start) // width] += 1
         assert store.bucket_counts("m", start, width, count) == expected
+
+
+def test_the_server_refuses_to_start_on_damaged_blinks_and_says_where(tmp_path: Path):
+    from tests.server_process import run_cli  # noqa: PLC0415 (a subprocess, only here)
+
+    s = BlinkStore.open(tmp_path / "db.pulsos")
+    s.append("m", [(1, blinks(5))])
+    s.close()
+    journal = tmp_path / "db.pulsos" / "m" / store_module.JOURNAL_NAME
+    damaged = bytearray(journal.read_bytes())
+    damaged[20] ^= 0xFF
+    journal.write_bytes(bytes(damaged))
+    done = run_cli("--porta", "0", "--db", str(tmp_path / "db.json"))
+    assert done.returncode == 4, done.stderr
+    assert "arquivo de pulsos danificado" in done.stderr and "diario.dat" in done.stderr
