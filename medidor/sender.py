@@ -52,6 +52,8 @@ class MeterFields:
     # The server raises "silêncio" after this long without readings; it must exceed the interval.
     silencio_min_s: int = 60
     site: str | None = None  # None: the agent leaves the meter's site alone
+    # A pulse counter's blinks per kWh: the server's blipserver routes turn blinks into W and Wh.
+    pulsos_por_kwh: float | None = None
     # The control port's HOST:PORTA (medidor --porta-controle); None: the agent opened none.
     controle: str | None = None
     local: str | None = None  # Tesla Analyzer's <node location>
@@ -62,6 +64,8 @@ class MeterFields:
                 "silencio_s": max(self.silencio_min_s, 15 * 60)}
         if self.site is not None:
             body["site"] = self.site
+        if self.pulsos_por_kwh is not None:
+            body["pulsos_por_kwh"] = self.pulsos_por_kwh
         if self.controle is not None:
             body["controle"] = self.controle
         if self.local is not None:
@@ -77,6 +81,8 @@ class MeterFields:
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
         if self.site is not None:
             out["site"] = self.site
+        if self.pulsos_por_kwh is not None:
+            out["pulsos_por_kwh"] = self.pulsos_por_kwh
         out["controle"] = self.controle
         if self.local is not None:  # set by config.xml; a meter placed by hand keeps its own
             out["local"] = self.local

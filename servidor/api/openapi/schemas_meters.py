@@ -21,6 +21,18 @@ BILLING_FIELDS = {
                                "null: sem mínimo."},
 }
 
+BLIP_FIELDS = {
+    "id_blip": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": meters.MAX_BLIP_ID}, {"type": "null"}],
+                "default": None, "description": "Número do medidor de pulsos nas rotas do blipserver (`/blip/1`), "
+                                                "único; dado nos primeiros pulsos se for null. Num PUT, omitido "
+                                                "mantém o atual; null o retira."},
+    "publico": {"type": "boolean", "default": False,
+                "description": "As rotas do blipserver leem este medidor sem chave."},
+    "pulsos_por_kwh": {"type": "number", "exclusiveMinimum": 0, "maximum": meters.MAX_PULSES_PER_KWH,
+                       "default": 1000.0, "description": "Pulsos do LED por kWh (potência e Wh das rotas do "
+                                                         "blipserver)."},
+}
+
 FLOW_FIELDS = {
     "site": {"anyOf": [{"type": "string", "pattern": METER_ID.pattern}, {"type": "null"}], "default": None,
              "description": "Id do site (`/api/v1/sites`) a que o medidor pertence; null: nenhum."},
@@ -59,6 +71,7 @@ def meter_schemas() -> dict[str, Any]:
                      "description": "A porta de controle do agente do medidor (`medidor --porta-controle`), que o "
                                     "agente informa sozinho; o app de terminal a usa na aba Controle."},
         **BILLING_FIELDS,
+        **BLIP_FIELDS,
         **FLOW_FIELDS,
     }
     # A client that PUTs back what it GOT may include these; the handler ignores them.
@@ -86,6 +99,7 @@ def meter_schemas() -> dict[str, Any]:
         "controle": {"type": ["string", "null"]},
         "local": {"type": ["string", "null"]},
         **BILLING_FIELDS,
+        **BLIP_FIELDS,
         **FLOW_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),
