@@ -140,7 +140,9 @@ class LivePane(MeterPane):
         plt.clear_figure()
         if self.points:
             xs = list(range(1, len(self.points) + 1))
-            plt.plot(xs, [p.watts for p in self.points], color=LIVE_COLOR, marker="braille", label="W")
+            # No plotext legend: it is drawn over the plot's top-left corner and hides the line
+            # there; the status line above says the unit.
+            plt.plot(xs, [p.watts for p in self.points], color=LIVE_COLOR, marker="braille")
             step = max(1, -(-len(xs) // MAX_TICKS))
             ticks = list(range(0, len(xs), step))
             span_days = (self.points[-1].ts - self.points[0].ts).days
