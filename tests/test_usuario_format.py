@@ -14,7 +14,7 @@ from usuario import periods
 from usuario.export import write_invoice_csv
 from usuario.billing_models import Comparison, Invoice
 from usuario.models import Bucket, Consumption, Meter
-from usuario.widgets.chart import y_ticks
+from usuario.widgets.chart import span_ticks, y_ticks
 from usuario.widgets.consumption import (
     coverage_text, covered_runs, positioned, price_per_kwh, tick_label, tick_slots,
 )
@@ -180,3 +180,12 @@ def test_a_comparison_without_complete_cycles_says_plainly_that_history_is_too_s
         "conclusao": "histórico curto demais para comparar: nenhum ciclo tem leituras suficientes", "avisos": []})
     assert verdict_text(short) == ("Ainda não dá para dizer: histórico curto demais para comparar: nenhum ciclo "
                                    "tem leituras suficientes.")
+
+
+def test_exporting_power_is_drawn_below_zero_not_off_the_chart():
+    """Issue 14 #6: a solar meter's live chart was empty while it exported (negative watts)."""
+    values, labels = span_ticks(-209.0, -150.0)
+    assert values[0] <= -209.0 and values[-1] == 0 and labels[0] == "-250"
+    values, _ = span_ticks(-2500.0, 4200.0)
+    assert values[0] <= -2500.0 <= 0 <= 4200.0 <= values[-1]
+    assert span_ticks(10.0, 1234.0) == y_ticks(1234.0)

@@ -349,3 +349,17 @@ def test_meter_live(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_meter_control_tariff_buttons(snap_compare: Any, tmp_path: Path) -> None:
+    """At 80x24 the tariff's buttons, scrolled to, are whole ("Salvar versão" was cut), the footer too."""
+    async def run_before(pilot: Any) -> None:
+        await _on_tab("6")(pilot)
+        save = pilot.app.screen.query_one("#save-tariff")
+        save.scroll_visible(animate=False, top=True)
+        await pilot.pause()
+        await pilot.pause()
+        screen = pilot.app.screen.region
+        assert screen.contains_region(save.region) and save.region.width >= len("Salvar versão")
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
