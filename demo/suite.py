@@ -3,8 +3,10 @@
 Starts the server, three simulated meters (a household, a shop, a house with solar panels that
 exports at noon) with a month of backfilled history, a simulated PM710 analyzer read by a fourth
 agent through the Modbus driver, then opens the terminal app. Quitting the app (Ctrl+Q) stops
-every process started here; nothing is left running or listening. Without a terminal (or with
---sem-app) the services run until Ctrl-C or SIGTERM.
+every process started here; nothing is left running or listening, even when the terminal closes
+or the demo itself is killed (its children get SIGTERM from the kernel when it dies). A second
+demo on the same folder refuses to start instead of deleting the first one's files. Without a
+terminal (or with --sem-app) the services run until Ctrl-C, SIGTERM or SIGHUP.
 
 Ports: the server takes MONITOR_PORTA (5000 by default) when it is free; otherwise, or with
 MONITOR_PORTA=0, it picks a free one itself and the demo reads which from its first line, as it
@@ -13,6 +15,9 @@ port found free here could be taken before the child binds it).
 """
 from __future__ import annotations
 
+import ctypes
+import http.client
+import json
 import os
 import re
 import shutil
@@ -41,8 +46,16 @@ INTERVAL_S = 15
 METERS = (
     ("casa", "Casa (residencial)", "residencial"),
     ("loja", "Loja (comercial)", "comercial"),
-    ("solar", "Casa com painéis solares", "solar"),
+    ("solar", "Painéis da casa solar", "solar"),
+    ("rede-solar", "Ligação da casa solar", "casa-solar"),
 )
+# The solar house: its grid connection (gridNet: the counter goes down while it exports) and its
+# panels (pvProd), one site; the same seed makes the panels the ones the connection sees.
+SITE = {"id": "casa-solar", "nome": "Casa com painéis solares", "ligacao": "bifasica"}
+SITE_METERS = {"solar", "rede-solar"}
+SOLAR_SEED = "7"
+# Linux's prctl option that sends the child a signal when its parent dies (PR_SET_PDEATHSIG).
+PR_SET_PDEATHSIG = 1
 # A cold Python start plus imports takes a second or two; more means something is wrong.
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
@@ -58,6 +71,20 @@ class Child:
 # What the server and the simulator print once they listen; the demo reads their ports there.
 SERVER_READY = re.compile(r"servidor ouvindo em http://[^:/]+:(\d+)/")
 SIMULATOR_READY = re.compile(r"--porta-modbus (\d+)")
+
+
+def create_site(port: int, site: dict) -> None:
+    """The demo's site, made with the admin key before its meters' agents register into it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=START_TIMEOUT_S)
+    try:
+        connection.request("POST", "/api/v1/sites", json.dumps(site),
+                           {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
+        reply = connection.getresponse()
+        reply.read()
+        if reply.status not in (201, 409):
+            raise RuntimeError(f"o servidor recusou o site {site['id']} da demonstração: HTTP {reply.status}")
+    finally:
+        connection.close()
 
 
 def port_is_free(port: int) -> bool:
@@ -100,26 +127,34 @@ class Demo:
         log = open(DEMO_DIR / "logs" / f"{name}.log", "w", encoding="utf-8")
         # Own process group: a Ctrl-C in the app's terminal reaches the app only; we stop the rest.
         proc = subprocess.Popen([sys.executable, "-m", *args], cwd=DEMO_DIR, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_stop_with_parent)
         child = Child(name, proc, log)
         self.children.append(child)
         return child
 
     def start(self) -> None:
+        running = _running_demo()
+        if running:
+            raise RuntimeError(f"outra demonstração já roda (pid {running}) em {DEMO_DIR}; pare-a antes "
+                               f"(Ctrl+Q no app dela, ou kill {running})")
         if DEMO_DIR.exists():
             shutil.rmtree(DEMO_DIR)
         (DEMO_DIR / "logs").mkdir(parents=True)
+        (DEMO_DIR / PID_FILE).write_text(str(os.getpid()))
         shutil.copyfile(ROOT / "db.json.example", DEMO_DIR / "db.json")
         server = self.spawn("servidor", "servidor", "--porta", str(self.port), "--db", str(DEMO_DIR / "db.json"))
         self.port = wait_for_port(server, SERVER_READY)
         device = self.spawn("analisador-pm710", "medidor", "simular-dispositivo", "--modelo", "pm710",
                             "--perfil", "comercial", "--porta-modbus", "0")
         modbus_port = wait_for_port(device, SIMULATOR_READY)
+        create_site(self.port, SITE)
         common = ("--servidor", self.url, "--estado", str(DEMO_DIR / "medidores"), "--intervalo", str(INTERVAL_S),
                   "--sem-teclado")
         for meter_id, name, profile in METERS:
+            site = ("--site", SITE["id"], "--semente", SOLAR_SEED) if meter_id in SITE_METERS else ()
             self.spawn(meter_id, "medidor", "--id", meter_id, "--nome", name, "--perfil", profile,
-                       "--historico", f"{HISTORY_DAYS:g}", *common)
+                       "--historico", f"{HISTORY_DAYS:g}", *site, *common)
         self.spawn("quadro", "medidor", "--id", "quadro", "--nome", "Quadro geral (PM710)", "--fonte", "modbus",
                    "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port), *common)
 
@@ -130,6 +165,7 @@ class Demo:
         for meter_id, (read_key, _) in DEMO_KEYS.items():
             print(f"  leitura de {meter_id:<13} {read_key}")
         print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)} e quadro (PM710 via Modbus)")
+        print(f"  site {SITE['id']}: {' + '.join(sorted(SITE_METERS))} (rede com exportação e painéis)")
         print(f"  registros em {DEMO_DIR / 'logs'}")
 
     def stop(self) -> None:
@@ -145,6 +181,25 @@ class Demo:
                 child.proc.wait()
             child.log.close()
         self.children.clear()
+
+
+PID_FILE = "demo.pid"
+
+
+def _running_demo() -> int | None:
+    """The pid of another live demo using DEMO_DIR: starting over would delete its files."""
+    try:
+        pid = int((DEMO_DIR / PID_FILE).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() else None
+
+
+def _stop_with_parent() -> None:
+    """In each child before exec: SIGTERM when the demo process dies, however it dies (kill -9
+    included), so no service outlives it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         stop_requested = True
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    # The terminal closed (window, ssh, tmux): stop like SIGTERM rather than die and leave the
+    # children behind; the app, on the same terminal, gets its own hangup and exits.
+    previous_hup = signal.signal(signal.SIGHUP, on_signal)
     try:
         demo.start()
         demo.announce()
@@ -183,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
         demo.stop()
     print("demonstração encerrada: todos os processos parados.")
     return 0

@@ -93,7 +93,7 @@ def test_history_chart_has_axes_a_time_scale_and_portuguese_categories(servidor_
     browser.get(f"http://127.0.0.1:{servidor_json.port}/#chave={ADMIN}")
     casa = wait_for(lambda: browser.find_elements("css selector", 'section[data-medidor="casa"]'))[0]
     telhado = browser.find_element("css selector", 'section[data-medidor="telhado"]')
-    assert telhado.find_element("css selector", ".muted").text == "telhado · solar"
+    assert telhado.find_element("css selector", ".muted").text == "telhado · geração solar"
     chart = casa.find_element("css selector", "canvas.historico")
     wait_for(lambda: chart.get_attribute("data-barras"))
     assert 4 <= int(chart.get_attribute("data-barras")) <= 5  # the days with readings, no bar for the others
