@@ -176,8 +176,9 @@ class Agent:
             self.controls.attach(source=source, tracker=self._tracker, fields_changed=sender.fields_changed)
             self._save_state()
             sender.start()
-            log.info("%s: medindo (%s) a cada %g s; estado em %s; próximo seq %d", cfg.medidor,
-                     source.description, cfg.intervalo_s, cfg.estado, self.next_seq)
+            pace = "conforme o aparelho publica" if getattr(source, "push", False) else f"a cada {cfg.intervalo_s:g} s"
+            log.info("%s: medindo (%s) %s; estado em %s; próximo seq %d", cfg.medidor, source.description, pace,
+                     cfg.estado, self.next_seq)
             try:
                 if getattr(source, "push", False):
                     self._push_loop(stop, source, spool, sender)  # type: ignore[arg-type]

@@ -108,8 +108,11 @@ class MqttSource:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            self.state = f"broker recusou a conexão: {reason}"
-            log.warning("%s: %s recusou a conexão: %s", self._meter, self._settings.broker.address, reason)
+            state = f"broker recusou a conexão: {reason}"
+            if state != self.state:  # paho retries every ≤ 30 s: said once, shown on the status line
+                log.warning("%s: %s recusou a conexão: %s (usuário e senha? veja --usuario-mqtt)", self._meter,
+                            self._settings.broker.address, reason)
+            self.state = state
             return
         # Subscribed on every connection: a broker that lost its sessions (no persistence) has
         # forgotten the subscription; one that kept it just confirms it.
