@@ -70,6 +70,9 @@ def test_ids_with_a_dot_become_valid_distinct_node_ids():
         assert errors(topic, discovery.configs(Meter(meter_id, meter_id), TOPICS, VERSION)[topic]) == []
         assert TOPICS.node_of(topic) == discovery.node_id(meter_id)
     assert TOPICS.node_of("homeassistant/sensor/outra_coisa/energia/config") is None
+    assert TOPICS.meter_of_state("monitor-energia/a.b/estado") == "a.b"
+    assert TOPICS.meter_of_state("monitor-energia/status") is None
+    assert TOPICS.meter_of_state("outro/a/estado") is None
 
 
 def test_the_state_every_entity_reads():
@@ -143,6 +146,8 @@ def test_a_server_shows_up_in_home_assistant_and_keeps_it_current(seeded: Runnin
     # A config this suite left for a meter deleted while the server was down.
     ghost = f"{ha_topics.prefix}/sensor/monitor_energia_fantasma/energia/config"
     watcher.client.publish(ghost, b'{"state_topic": "x"}', qos=1, retain=True).wait_for_publish(5)
+    ghost_state = ha_topics.state("fantasma")
+    watcher.client.publish(ghost_state, b'{"energia_kwh": 1}', qos=1, retain=True).wait_for_publish(5)
     write_key, _ = seeded.create_meter("tomada", nome="Tomada da geladeira")
     seeded.create_meter("telhado", nome="Telhado", categoria="pvProd")
     bridge = HomeAssistantBridge(seeded.app.services, Broker(host, port), ha_topics, VERSION)
@@ -150,7 +155,7 @@ def test_a_server_shows_up_in_home_assistant_and_keeps_it_current(seeded: Runnin
     try:
         wait_for(lambda: watcher.get(ha_topics.availability) == b"online", "availability online")
         wait_for(lambda: watcher.json(ha_topics.state("casa-silva")) is not None, "state of a seeded meter")
-        wait_for(lambda: watcher.get(ghost) == b"", "the stale config cleared")
+        wait_for(lambda: watcher.get(ghost) == b"" and watcher.get(ghost_state) == b"", "the stale topics cleared")
         for meter_id in ("casa-silva", "padaria-sol", "escola-norte", "tomada", "telhado"):
             configs = {t: watcher.json(t) for t in ha_topics.all_configs(meter_id) if watcher.json(t)}
             assert configs, meter_id

@@ -113,7 +113,8 @@ class HomeAssistantBridge:
             log.warning("mqtt: %s recusou a conexão: %s", self._broker.address, reason)
             return
         log.info("mqtt: conectado a %s", self._broker.address)
-        client.subscribe([(self._topics.our_configs, QOS), (self._topics.ha_status, QOS)])
+        client.subscribe([(self._topics.our_configs, QOS), (self._topics.our_states, QOS),
+                          (self._topics.ha_status, QOS)])
         with self._cond:
             self._connected = True
             self._resend = True
@@ -132,7 +133,8 @@ class HomeAssistantBridge:
                     self._resend = True
                     self._cond.notify_all()
             return
-        if message.retain and message.payload and self._topics.node_of(message.topic) is not None:
+        ours = self._topics.node_of(message.topic) or self._topics.meter_of_state(message.topic)
+        if message.retain and message.payload and ours is not None:
             with self._cond:
                 self._stale.add(message.topic)
                 self._cond.notify_all()
@@ -227,10 +229,13 @@ class HomeAssistantBridge:
             self._publish(topic, json.dumps(payload, ensure_ascii=False, sort_keys=True))
 
     def _clear_stale(self, topic: str) -> None:
-        known = {discovery.node_id(meter_id) for meter_id in self._meters}
-        if self._topics.node_of(topic) not in known:
-            log.info("mqtt: configuração antiga de um medidor que não existe mais removida: %s", topic)
-            self._publish(topic, "")
+        """A retained config or state the broker kept for a meter that no longer exists (deleted
+        while the server was down or disconnected) is cleared."""
+        node, meter_id = self._topics.node_of(topic), self._topics.meter_of_state(topic)
+        if meter_id in self._meters or node in {discovery.node_id(m) for m in self._meters}:
+            return
+        log.info("mqtt: tópico retido de um medidor que não existe mais removido: %s", topic)
+        self._publish(topic, "")
 
     def _send_state(self, meter: Meter) -> None:
         history = self._services.history

@@ -82,8 +82,17 @@ class Topics:
         """A subscription that receives every retained config this suite may have left."""
         return f"{self.prefix}/+/+/+/config"
 
+    @property
+    def our_states(self) -> str:
+        return f"{self.base}/+/estado"
+
     def state(self, meter_id: str) -> str:
         return f"{self.base}/{meter_id}/estado"
+
+    def meter_of_state(self, topic: str) -> str | None:
+        """The meter id of one of our state topics, None for any other topic."""
+        head, _, meter_id = topic.removesuffix("/estado").rpartition("/")
+        return meter_id if topic.endswith("/estado") and head == self.base and meter_id else None
 
     def config(self, component: str, meter_id: str, object_id: str) -> str:
         return f"{self.prefix}/{component}/{node_id(meter_id)}/{object_id}/config"
