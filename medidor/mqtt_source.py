@@ -64,6 +64,40 @@ class _Message:
     reading: DeviceReading | None
 
 
+class Sequencer:
+    """Which messages become readings, and stamped when (no I/O): a repeat gives None, and the
+    instants only go forward. Starts from the newest spooled reading, so a restarted agent
+    recognises what the broker delivers again."""
+
+    def __init__(self, meter_id: str, last: LastReading | None) -> None:
+        self._meter = meter_id
+        self._last_ts = last.ts_ms if last is not None else None
+        self._last_wh = last.energia_wh if last is not None else None
+        self.repeats = 0
+
+    def reading(self, reading: DeviceReading, received_ms: int, dup: bool) -> Measurement | None:
+        ts = reading.ts_ms
+        if ts is not None and ts > received_ms + MAX_FUTURE_SKEW_MS:
+            log.warning("%s: o relógio do aparelho está adiantado (%d s); usando a hora de chegada",
+                        self._meter, (ts - received_ms) // 1000)
+            ts = None
+        if ts is not None:
+            if self._last_ts is not None and ts <= self._last_ts:
+                return self._repeat()
+        else:
+            if dup and self._last_wh is not None and reading.energia_wh == self._last_wh:
+                return self._repeat()
+            # Strictly after the previous reading, so arrival order is the readings' order.
+            ts = received_ms if self._last_ts is None else max(received_ms, self._last_ts + 1)
+        self._last_ts, self._last_wh = ts, reading.energia_wh
+        return Measurement(ts, reading.energia_wh, reading.potencia_w, reading.medidas)
+
+    def _repeat(self) -> None:
+        self.repeats += 1
+        log.info("%s: mensagem repetida ou fora de ordem descartada (%d até agora)", self._meter, self.repeats)
+        return None
+
+
 def client_id(meter_id: str) -> str:
     """Fixed per meter: the broker keeps the session (subscription and queued messages) under it."""
     return f"monitor-medidor-{meter_id}"
@@ -85,12 +119,11 @@ class MqttSource:
         self._now_ms = now_ms
         self.description = f"mqtt {settings.topico}"
         self.multiplier = config.multiplicador
-        self._last_ts = last.ts_ms if last is not None else None
-        self._last_wh = last.energia_wh if last is not None else None
+        self._sequencer = Sequencer(config.medidor, last)
         self._arrived: deque[_Message] = deque()
         self._lock = threading.Condition()
         self._invalid = 0
-        self._repeats = 0
+        self._closing = False
         self.state = f"conectando a {settings.broker.address}"
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id(config.medidor),
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
@@ -122,6 +155,8 @@ class MqttSource:
                  self._settings.topico, "retomada" if flags.session_present else "nova")
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if self._closing:
+            return
         self.state = f"sem conexão com o broker ({reason}); tentando de novo"
         log.warning("%s: desconectado de %s: %s", self._meter, self._settings.broker.address, reason)
 
@@ -149,29 +184,9 @@ class MqttSource:
         return [Delivery(m.mid, m.qos, self._measurement(m)) for m in messages]
 
     def _measurement(self, message: _Message) -> Measurement | None:
-        reading = message.reading
-        if reading is None:
+        if message.reading is None:
             return None
-        ts = reading.ts_ms
-        if ts is not None and ts > message.received_ms + MAX_FUTURE_SKEW_MS:
-            log.warning("%s: o relógio do aparelho está adiantado (%d s); usando a hora de chegada",
-                        self._meter, (ts - message.received_ms) // 1000)
-            ts = None
-        if ts is not None:
-            if self._last_ts is not None and ts <= self._last_ts:
-                return self._repeat(message)
-        else:
-            if message.dup and self._last_wh is not None and reading.energia_wh == self._last_wh:
-                return self._repeat(message)
-            # Strictly after the previous reading, so arrival order is the readings' order.
-            ts = message.received_ms if self._last_ts is None else max(message.received_ms, self._last_ts + 1)
-        self._last_ts, self._last_wh = ts, reading.energia_wh
-        return Measurement(ts, reading.energia_wh, reading.potencia_w, reading.medidas)
-
-    def _repeat(self, message: _Message) -> None:
-        self._repeats += 1
-        log.info("%s: mensagem repetida descartada (mid %d, %d até agora)", self._meter, message.mid, self._repeats)
-        return None
+        return self._sequencer.reading(message.reading, message.received_ms, message.dup)
 
     def confirm(self, deliveries: list[Delivery]) -> None:
         """Acknowledge to the broker, in the order received (MQTT 3.1.1 §4.6), what is now
@@ -180,15 +195,12 @@ class MqttSource:
             if delivery.qos > 0:
                 self._client.ack(delivery.mid, delivery.qos)
 
-    @property
-    def repeats(self) -> int:
-        return self._repeats
-
     def set_multiplier(self, value: float) -> None:
         # A real meter's consumption cannot be scaled: the value is only reported to the server.
         self.multiplier = value
 
     def close(self) -> None:
         """Disconnect and join paho's thread. Unacknowledged messages stay with the broker."""
+        self._closing = True
         self._client.disconnect()
         self._client.loop_stop()

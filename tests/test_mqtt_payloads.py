@@ -100,3 +100,35 @@ def test_tasmota_counter_round_trips_to_the_wh(total: float, power: float):
     payload = json.dumps({"Time": "2026-11-30T08:27:00", "ENERGY": {"Total": total, "Power": power}}).encode()
     reading = parse(payload, "auto", SP)
     assert reading.energia_wh == round(total * 1000, 3) and reading.potencia_w == power
+
+
+# -- which messages become readings (medidor.mqtt_source.Sequencer, no broker needed) ------------
+
+def _sequencer(last: tuple[int, float] | None = None):
+    from medidor.mqtt_source import Sequencer
+    from medidor.resume import LastReading
+
+    return Sequencer("tomada", None if last is None else LastReading(9, *last))
+
+
+def test_a_device_time_at_or_before_the_newest_spooled_reading_is_a_repeat():
+    seq = _sequencer(last=(1_000_000, 50.0))  # as after a restart: the spool's newest reading
+    assert seq.reading(DeviceReading(50.0, 1, (), 1_000_000), 2_000_000, dup=True) is None
+    assert seq.reading(DeviceReading(49.0, 1, (), 999_000), 2_000_000, dup=False) is None
+    taken = seq.reading(DeviceReading(51.0, 2, (), 1_010_000), 2_000_000, dup=False)
+    assert (taken.ts_ms, taken.energia_wh, taken.potencia_w) == (1_010_000, 51.0, 2)
+    assert seq.repeats == 2
+
+
+def test_without_a_device_time_a_redelivery_of_the_same_counter_is_a_repeat():
+    seq = _sequencer(last=(1_000_000, 50.0))
+    assert seq.reading(DeviceReading(50.0, 1), 2_000_000, dup=True) is None
+    # Not marked as redelivered: a plug at rest publishing the same counter again is a reading.
+    assert seq.reading(DeviceReading(50.0, 0), 2_000_000, dup=False).ts_ms == 2_000_000
+    assert seq.reading(DeviceReading(50.5, 0), 2_000_000, dup=True).ts_ms == 2_000_001  # instants go forward
+
+
+def test_a_device_clock_far_ahead_is_replaced_by_the_arrival_time():
+    seq = _sequencer()
+    taken = seq.reading(DeviceReading(1.0, 1, (), 10_000_000 + 11 * 60_000), 10_000_000, dup=False)
+    assert taken.ts_ms == 10_000_000
