@@ -53,12 +53,14 @@ class Delivery:
     mid: int
     qos: int
     measurement: Measurement | None
+    connection: int  # which connection it came on: a packet id means something only on that one
 
 
 @dataclass(frozen=True, slots=True)
 class _Message:
     mid: int
     qos: int
+    connection: int
     dup: bool
     received_ms: int
     reading: DeviceReading | None
@@ -124,6 +126,7 @@ class MqttSource:
         self._lock = threading.Condition()
         self._invalid = 0
         self._closing = False
+        self._connection = 0
         self.state = f"conectando a {settings.broker.address}"
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id(config.medidor),
                              clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
@@ -147,6 +150,8 @@ class MqttSource:
                             self._settings.broker.address, reason)
             self.state = state
             return
+        with self._lock:
+            self._connection += 1
         # Subscribed on every connection: a broker that lost its sessions (no persistence) has
         # forgotten the subscription; one that kept it just confirms it.
         client.subscribe(self._settings.topico, qos=1)
@@ -170,7 +175,8 @@ class MqttSource:
                 log.warning("%s: mensagem ignorada em %s: %s (%d até agora)", self._meter, message.topic, exc,
                             self._invalid)
         with self._lock:
-            self._arrived.append(_Message(message.mid, message.qos, bool(message.dup), self._now_ms(), reading))
+            self._arrived.append(_Message(message.mid, message.qos, self._connection, bool(message.dup),
+                                          self._now_ms(), reading))
             self._lock.notify_all()
 
     # -- the agent's thread ---------------------------------------------------------------------------
@@ -181,7 +187,7 @@ class MqttSource:
             if not self._arrived:
                 self._lock.wait(timeout_s)
             messages = [self._arrived.popleft() for _ in range(min(limit, len(self._arrived)))]
-        return [Delivery(m.mid, m.qos, self._measurement(m)) for m in messages]
+        return [Delivery(m.mid, m.qos, self._measurement(m), m.connection) for m in messages]
 
     def _measurement(self, message: _Message) -> Measurement | None:
         if message.reading is None:
@@ -190,10 +196,13 @@ class MqttSource:
 
     def confirm(self, deliveries: list[Delivery]) -> None:
         """Acknowledge to the broker, in the order received (MQTT 3.1.1 §4.6), what is now
-        spooled or was nothing to spool."""
-        for delivery in deliveries:
-            if delivery.qos > 0:
-                self._client.ack(delivery.mid, delivery.qos)
+        spooled or was nothing to spool. A message that came on an earlier connection is not
+        acknowledged: the broker delivers it again on this one (a repeat, then dropped), and its
+        old packet id may by now name another message, which an acknowledgement would lose."""
+        with self._lock:  # no reconnection between the check and the PUBACKs
+            for delivery in deliveries:
+                if delivery.qos > 0 and delivery.connection == self._connection:
+                    self._client.ack(delivery.mid, delivery.qos)
 
     def set_multiplier(self, value: float) -> None:
         # A real meter's consumption cannot be scaled: the value is only reported to the server.

@@ -173,6 +173,7 @@ def test_tasmota_readings_reach_the_server_exactly_once_across_a_broker_restart_
         state = tmp_path / "estado"
         agent = start_agent(server, state, port, meter_id, topic)
         output = Output(agent)
+        outputs = [output]
         count = MINUTES * 60 // PERIOD_S
         # Whole seconds (Tasmota's Time has no fraction), the last one a few seconds ago.
         first = (int(time.time()) - count * PERIOD_S - 5) * 1000
@@ -199,23 +200,32 @@ def test_tasmota_readings_reach_the_server_exactly_once_across_a_broker_restart_
             time.sleep(1)  # the plug goes on publishing; the broker keeps them for the agent's session
             agent = start_agent(server, state, port, meter_id, topic)
             output = Output(agent)
+            outputs.append(output)
             publishing.join(180)
             assert not publishing.is_alive()
-            wait_for(lambda: len(server.readings(meter_id)) >= count, f"{count} readings on the server", timeout=120)
+            try:
+                wait_for(lambda: len(server.readings(meter_id)) >= count, f"{count} readings", timeout=120)
+            except AssertionError:
+                have = {parse_timestamp_ms(r["ts"]) for r in server.readings(meter_id)}
+                missing = sorted((ts - first) // 1000 for ts in set(expected) - have)
+                raise AssertionError(f"{len(have)} of {count} readings; missing (s after the first): {missing[:20]}")
             time.sleep(1)  # anything extra (a duplicate) would land now
             readings = server.readings(meter_id)
             got = {parse_timestamp_ms(r["ts"]): r["energia_wh"] for r in readings}
             assert len(readings) == count == len(got)
             assert got == expected
+            repeats = sum("repetida" in line for line in output.lines)
             print(f"\n{count} readings over {MINUTES} simulated minutes, exactly once; the plug re-sent "
-                  f"{device.sent_twice} messages after the broker restart")
+                  f"{device.sent_twice} messages after the broker restart; the restarted agent dropped {repeats} "
+                  "repeats")
         finally:
             device.close()
             if agent.poll() is None:
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(30)
-            output.thread.join(10)
-            logging.getLogger("test").info("agent output:\n%s", "".join(output.lines))
+            for each in outputs:
+                each.thread.join(10)
+                logging.getLogger("test").info("agent output:\n%s", "".join(each.lines))
             broker.stop()
 
 
