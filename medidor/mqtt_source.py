@@ -136,6 +136,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         client.connect_async(settings.broker.host, settings.broker.port, keepalive=KEEPALIVE_S)
         client.loop_start()
@@ -155,9 +156,19 @@ class MqttSource:
         # Subscribed on every connection: a broker that lost its sessions (no persistence) has
         # forgotten the subscription; one that kept it just confirms it.
         client.subscribe(self._settings.topico, qos=1)
+        self.state = "assinando"
+        log.info("%s: conectado a %s (sessão %s)", self._meter, self._settings.broker.address,
+                 "retomada" if flags.session_present else "nova")
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        # The subscription holds from the SUBACK on: only then does the broker keep what the
+        # device publishes for this session.
+        if any(reason.is_failure for reason in reasons):
+            self.state = f"o broker recusou a assinatura de {self._settings.topico} (permissão?)"
+            log.warning("%s: %s", self._meter, self.state)
+            return
         self.state = "conectado"
-        log.info("%s: conectado a %s, assinando %s (sessão %s)", self._meter, self._settings.broker.address,
-                 self._settings.topico, "retomada" if flags.session_present else "nova")
+        log.info("%s: assinando %s", self._meter, self._settings.topico)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if self._closing:

@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +23,7 @@ from medidor.mqtt_source import client_id
 from shared.models import parse_timestamp_ms
 from shared.mqtt_broker import Broker
 from tests.conftest import REGISTRATION
-from tests.medidor_harness import Running, Server, config, server, wait_for  # noqa: F401 (fixture)
+from tests.medidor_harness import Running, Server, config, fill, server, tiny_disk, wait_for  # noqa: F401
 from tests.mqtt_support import (Publisher, forget_session, make_certificates, own_broker, password_file,  # noqa: F401
                                 system_broker, unique)
 from tests.ports import reserved_port
@@ -125,6 +126,43 @@ def test_a_message_the_plug_publishes_twice_is_counted_once(tmp_path: Path, serv
         readings = server.readings(meter_id)
         assert [(parse_timestamp_ms(r["ts"]), r["energia_wh"]) for r in readings] == [
             (start, 100.0), (start + 10_000, 101.0), (start + 20_000, 102.0)]
+    finally:
+        device.close()
+        agent.stop()
+        forget_session(host, port, client_id(meter_id))
+
+
+def test_on_a_full_disk_messages_wait_in_the_broker_and_arrive_once_it_frees(
+        tmp_path: Path, server: Server, system_broker: tuple[str, int], tiny_disk: Callable[[int], Path]):
+    host, port = system_broker
+    meter_id = unique("tomada")
+    topic = f"tele/{meter_id}/SENSOR"
+    disk = tiny_disk(1024 * 1024)
+    agent = Running(replace(mqtt_config(tmp_path, server, host, port, meter_id, topic), estado=disk / "agente"))
+    device = Publisher(host, port, unique("tasmota"))
+    start = (int(time.time()) - 900) * 1000  # Tasmota's Time has whole seconds: one a second
+    try:
+        wait_for(lambda: agent.agent.status.snapshot().dispositivo == "conectado", "agent subscribed")
+        device.send(topic, tasmota(start, 100.0, 10))
+        wait_for(lambda: len(server.readings(meter_id)) == 1, "first reading")
+        server.stop()  # nothing acknowledged to give back: the disk stays full
+        filler = fill(disk)
+        sent = 1
+        # The plug goes on publishing; the last page of the spool's file still takes a few.
+        while not any("ERRO ao gravar no disco" in m for m in agent.messages):
+            assert sent < 500, "the disk never filled"
+            device.send(topic, tasmota(start + sent * 1000, 100.0 + sent, 10))
+            sent += 1
+            time.sleep(0.02)
+        for extra in range(3):  # published while the disk is full: they wait in the broker
+            device.send(topic, tasmota(start + sent * 1000, 100.0 + sent, 10))
+            sent += 1
+        filler.unlink()
+        server.start()
+        wait_for(lambda: len(server.readings(meter_id)) >= sent, "the readings that waited")
+        time.sleep(0.5)
+        assert [(parse_timestamp_ms(r["ts"]), r["energia_wh"]) for r in server.readings(meter_id)] == [
+            (start + i * 1000, 100.0 + i) for i in range(sent)]
     finally:
         device.close()
         agent.stop()
