@@ -121,7 +121,7 @@ def add_options(parser: argparse.ArgumentParser, title: str) -> argparse._Argume
     """The login and TLS options, the same in every program that talks to a broker."""
     env = os.environ.get
     group = parser.add_argument_group(title)
-    group.add_argument("--usuario-mqtt", default=env(ENV_USER) or None,
+    group.add_argument("--usuario-mqtt", default=env(ENV_USER) or None, metavar="USUARIO",
                        help=f"usuário no broker (ou {ENV_USER}); a senha vem de {ENV_PASSWORD} ou de "
                             "--senha-mqtt-arquivo, nunca da linha de comando")
     group.add_argument("--senha-mqtt-arquivo", type=Path, default=env(ENV_PASSWORD_FILE) or None, metavar="ARQUIVO",

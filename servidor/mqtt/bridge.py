@@ -177,7 +177,7 @@ class HomeAssistantBridge:
                     self._clear_stale(topic)
                 for meter_id in sorted(dirty):
                     if meter_id in self._meters:
-                        self._send_state(self._meters[meter_id])
+                        self._send_state_of(self._meters[meter_id])
             except Exception:
                 # A failing read (a store error) must not end the bridge: the next event retries.
                 log.exception("mqtt: falha ao publicar o estado dos medidores")
@@ -236,6 +236,14 @@ class HomeAssistantBridge:
             return
         log.info("mqtt: tópico retido de um medidor que não existe mais removido: %s", topic)
         self._publish(topic, "")
+
+    def _send_state_of(self, meter: Meter) -> None:
+        try:
+            self._send_state(meter)
+        except Exception:
+            # One meter's failing read (its stream deleted meanwhile, a store error) must not hold
+            # back the others; its next reading tries again.
+            log.exception("mqtt: falha ao publicar o estado de %s", meter.id)
 
     def _send_state(self, meter: Meter) -> None:
         history = self._services.history
