@@ -20,7 +20,7 @@ from shared.models import Reading
 from shared.mqtt_broker import Broker
 from tests.conftest import Running, seeded  # noqa: F401 (fixture)
 from tests.ha_discovery_schema import dashboard_errors, errors
-from tests.medidor_harness import wait_for
+from tests.medidor_harness import WAIT_S, wait_for
 from tests.mqtt_support import system_broker, unique  # noqa: F401 (fixture)
 
 TOPICS = Topics()
@@ -96,11 +96,13 @@ class Subscriber:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique("ha"), clean_session=True)
         self.client.on_message = self._on_message
         ready = threading.Event()
-        self.client.on_subscribe = lambda *a: ready.set()
-        self.client.connect(host, port, 30)
+        # Subscribed from the CONNACK on, and ready at the SUBACK: on a loaded machine either may
+        # take seconds.
+        self.client.on_connect = lambda client, *_: client.subscribe([(f, 1) for f in filters])
+        self.client.on_subscribe = lambda *_: ready.set()
+        self.client.connect_async(host, port, 30)
         self.client.loop_start()
-        self.client.subscribe([(f, 1) for f in filters])
-        assert ready.wait(10)
+        assert ready.wait(WAIT_S), "the broker did not confirm the subscription"
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         with self.lock:
