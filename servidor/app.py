@@ -20,6 +20,7 @@ from servidor.api.routes import build_router
 from servidor.api.system import SystemRoutes
 from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
+from servidor.domain.categories import export_stream, flow_policy
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -35,6 +36,8 @@ from servidor.domain.meter_service import MeterService
 from servidor.domain.registry import MeterRegistry
 from servidor.domain.seed import import_seed_readings
 from servidor.domain.services import Services
+from servidor.domain.site_flows import SiteFlows
+from servidor.domain.sites import SiteBook, SiteService
 from servidor.domain.system import HealthCheck, SystemStatus
 from servidor.domain.tariff_comparison import TariffComparison
 from servidor.domain.tariffs import TariffBook
@@ -42,6 +45,7 @@ from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
+from servidor.store import backup
 from servidor.store.documents import DocumentStore
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import ReadingsBackend
@@ -98,24 +102,29 @@ class App:
         tariffs = TariffBook(docs)
         consumption = Consumption(store, heavy)
         usage = UsageReader(store)
-        invoices = Invoices(docs, store, tariffs, heavy, usage)
+        site_book = SiteBook(docs, keys, settings.default_zone)
+        invoices = Invoices(docs, store, tariffs, heavy, usage, site_book.connection)
         alerts = Alerts(docs, store, consumption, started_ms=int(settings.clock() * 1000))
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
         live = WaiterHub(history.after_stream)
         self.metrics = Metrics()
         for meter in registry.all():
-            store.set_timezone(meter.stream, meter.tz)
+            for stream in (meter.stream, export_stream(meter)):
+                store.set_timezone(stream, meter.tz)
+            store.set_flow(meter.stream, flow_policy(meter))
         import_seed_readings(docs, registry, store)
         self.services = Services(
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
-                                MeterViews(store, consumption, invoices, alerts, commands)),
+                                MeterViews(store, consumption, invoices, alerts, commands), site_book.exists),
             ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
-            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
+            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy,
+                                                                                   site_book.connection),
             system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
                                 checks=_health_checks(store, docs)),
+            sites=SiteService(site_book, registry.all), flows=SiteFlows(store, consumption, heavy),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
         )
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
@@ -123,7 +132,9 @@ class App:
         if self.webhooks is not None:
             alerts.on_open = self._alert_opened
         # `servidor chave nova` reaches a running server through a folder beside its files.
-        self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys) if docs.path else None
+        # ... and so does `servidor backup`, which asks for a snapshot taken under the stores' locks.
+        self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys,
+                                        others={"backup": self._backup}) if docs.path else None
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
             self.router.routes(), version=VERSION))
         self.router = build_router(self._system_routes, with_legacy=settings.legacy)
@@ -157,6 +168,17 @@ class App:
         meter = self.services.meters.find(alert["medidor"])
         if meter is not None and meter.webhook_url and self.webhooks is not None:
             self.webhooks.send(meter.webhook_url, alert, f"alerta {alert['tipo']} de {meter.id}")
+
+    def _backup(self, request: dict) -> dict:
+        """A `servidor backup` request: the snapshot now, written to the absolute path it names."""
+        destination = request.get("destino")
+        if not isinstance(destination, str) or not os.path.isabs(destination):
+            raise ValueError("destino deve ser um caminho absoluto")
+        if not hasattr(self._store, "snapshot"):
+            raise ValueError("este armazenamento de leituras não faz backup por aqui")
+        snapshot = backup.take(self._docs, self._store)  # type: ignore[arg-type]
+        backup.write(snapshot, Path(destination))
+        return {"ok": True, "leituras": snapshot.readings, "destino": destination}
 
     def make_missing_keys(self) -> list[str]:
         """The admin and registration keys made now because none is stored (each stored before
