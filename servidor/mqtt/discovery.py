@@ -43,13 +43,16 @@ class Role:
     unidade: str
     chave: str          # the state JSON key the counter entity reads
     potencia: bool      # power in W makes sense (not for water or gas)
+    # total_increasing: a fall is a new meter (reset); a net meter's counter falls with export,
+    # which Home Assistant must count, so it is `total` (docs/flows.md).
+    state_class: str = "total_increasing"
 
 
 _ENERGY = ("energy", "kWh", "energia_kwh", True)
 ROLES: dict[str, Role] = {
     "gridImport": Role("grid_consumption", "Energia consumida da rede", *_ENERGY),
     "gridCons": Role("grid_consumption", "Consumo total da rede", *_ENERGY),
-    "gridNet": Role("grid_consumption", "Energia líquida da rede", *_ENERGY),
+    "gridNet": Role("grid_consumption", "Energia líquida da rede", *_ENERGY, state_class="total"),
     "gridSub": Role("device_consumption", "Energia consumida (circuito)", *_ENERGY),
     "gridExport": Role("return_to_grid", "Energia devolvida à rede", *_ENERGY),
     "pvProd": Role("solar_production", "Energia produzida (solar)", *_ENERGY),
@@ -147,7 +150,7 @@ def configs(meter: Meter, topics: Topics, version: str) -> dict[str, dict[str, A
     out = {
         topics.config("sensor", meter.id, "energia"): {
             **common, "name": role.nome, "unique_id": f"{node}_energia", "device_class": role.device_class,
-            "state_class": "total_increasing", "unit_of_measurement": role.unidade,
+            "state_class": role.state_class, "unit_of_measurement": role.unidade,
             "value_template": f"{{{{ value_json.{role.chave} }}}}", "suggested_display_precision": 3},
         topics.config("binary_sensor", meter.id, "alertas"): {
             **common, "name": "Alertas", "unique_id": f"{node}_alertas", "device_class": "problem",
