@@ -64,6 +64,16 @@ def test_the_entities_of_a_consuming_meter_and_of_a_producer():
     assert {t.split("/")[-2] for t in water} == {"energia", "alertas"}  # no power in W for water
 
 
+def test_a_two_counter_meter_also_gets_a_return_to_grid_counter():
+    payloads = discovery.configs(Meter("rede", "Rede", categoria="gridNet"), TOPICS, VERSION, exported=True)
+    returned = payloads["homeassistant/sensor/monitor_energia_rede/energia_devolvida/config"]
+    assert errors("homeassistant/sensor/monitor_energia_rede/energia_devolvida/config", returned) == []
+    assert dashboard_errors(returned, "return_to_grid") == []
+    body = discovery.state(Meter("rede", "Rede", categoria="gridNet"), Reading(3, 1_764_500_000_000, 5000.0, None),
+                           None, 0, exported=Reading(3, 1_764_500_000_000, 1234.5, None))
+    assert (body["energia_kwh"], body["energia_devolvida_kwh"]) == (5.0, 1.234)
+
+
 def test_ids_with_a_dot_become_valid_distinct_node_ids():
     assert discovery.node_id("a_b") != discovery.node_id("a.b")
     for meter_id in ("a.b", "x.y.z", "casa-1"):
@@ -177,6 +187,19 @@ def test_a_server_shows_up_in_home_assistant_and_keeps_it_current(seeded: Runnin
         wait_for(lambda: (watcher.json(ha_topics.state("tomada")) or {}).get("energia_kwh") == 4.321,
                  "state updated on ingest", timeout=10)
         assert watcher.json(ha_topics.state("tomada"))["potencia_w"] == 87.5
+
+        net_key, _ = seeded.create_meter("rede", nome="Medidor bidirecional", categoria="gridNet")
+        api = seeded.client(net_key)
+        reply = api.post("/api/v1/medidores/rede/leituras", {"seq": 1, "ts": int(time.time() * 1000) - 1000,
+                                                              "energia_importada_wh": 5000.0,
+                                                              "energia_exportada_wh": 1250.0})
+        api.close()
+        assert reply.status == 200, reply.body
+        returned = ha_topics.config("sensor", "rede", "energia_devolvida")
+        wait_for(lambda: watcher.json(returned) is not None, "the return-to-grid entity of a two-counter meter")
+        assert errors(returned, watcher.json(returned)) == []
+        wait_for(lambda: (watcher.json(ha_topics.state("rede")) or {}).get("energia_devolvida_kwh") == 1.25,
+                 "the exported counter in the state")
 
         assert seeded.admin.delete("/api/v1/medidores/telhado").status in (200, 204)
         wait_for(lambda: all(watcher.get(t) in (None, b"") for t in ha_topics.all_configs("telhado"))

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 import paho.mqtt.client as mqtt
 
+from servidor.domain.categories import export_stream
 from servidor.domain.errors import DomainError
 from servidor.domain.live import MAX_WAIT_S
 from servidor.domain.meters import Meter
@@ -69,6 +70,7 @@ class HomeAssistantBridge:
         self._meters: dict[str, Meter] = {}
         self._alerts: dict[str, int] = {}
         self._costs: dict[str, tuple[float, Cost | None]] = {}
+        self._exported: set[str] = set()  # meters that send an exported-energy counter
         self._thread = threading.Thread(target=self._run, name="mqtt-home-assistant", daemon=True)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"monitor-servidor-{topics.base}",
                              clean_session=True, protocol=mqtt.MQTTv311)
@@ -214,6 +216,7 @@ class HomeAssistantBridge:
         self._meters.pop(meter.id, None)
         self._alerts.pop(meter.id, None)
         self._costs.pop(meter.id, None)
+        self._exported.discard(meter.id)
 
     def _arm(self, meter: Meter) -> None:
         after = self._services.history.last_seq(meter)
@@ -221,7 +224,7 @@ class HomeAssistantBridge:
                                  lambda readings, meter_id=meter.id: self._delivered(meter_id, readings))
 
     def _send_configs(self, meter: Meter, before: Meter | None = None) -> None:
-        payloads = discovery.configs(meter, self._topics, self._version)
+        payloads = discovery.configs(meter, self._topics, self._version, meter.id in self._exported)
         if before is not None:
             for topic in discovery.removed_configs(meter.id, self._topics, kept=payloads):
                 self._publish(topic, "")
@@ -250,7 +253,13 @@ class HomeAssistantBridge:
         seq = history.last_seq(meter)
         found = history.after(meter, seq - 1, 1) if seq >= 0 else []
         last = found[-1] if found else None
-        body = discovery.state(meter, last, self._cost(meter), self._alerts.get(meter.id, 0))
+        # A two-counter meter's exported counter has the same seq as the imported one.
+        exported = history.after_stream(export_stream(meter), seq - 1)[:1] if seq >= 0 else []
+        if exported and meter.id not in self._exported:
+            self._exported.add(meter.id)
+            self._send_configs(meter)  # its return-to-grid entity appears with its first such reading
+        body = discovery.state(meter, last, self._cost(meter), self._alerts.get(meter.id, 0),
+                               exported[0] if exported else None)
         self._publish(self._topics.state(meter.id), json.dumps(body, ensure_ascii=False, sort_keys=True))
 
     def _cost(self, meter: Meter) -> Cost | None:

@@ -63,7 +63,10 @@ ROLES: dict[str, Role] = {
     "gridWater": Role("water_consumption", "Água consumida", "water", "m³", "volume_m3", False),
 }
 # Every (component, object_id) a meter may have: cleared all when a meter goes or changes category.
-ENTITIES = (("sensor", "energia"), ("sensor", "potencia"), ("sensor", "custo_ciclo"), ("binary_sensor", "alertas"))
+ENTITIES = (("sensor", "energia"), ("sensor", "energia_devolvida"), ("sensor", "potencia"), ("sensor", "custo_ciclo"),
+            ("binary_sensor", "alertas"))
+# A two-counter meter's exported-energy counter (energia_exportada_wh, docs/flows.md).
+RETURNED = Role("return_to_grid", "Energia devolvida à rede", *_ENERGY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +133,9 @@ def billed(meter: Meter) -> bool:
     return no_bill_reason(meter) is None
 
 
-def configs(meter: Meter, topics: Topics, version: str) -> dict[str, dict[str, Any]]:
-    """Config topic → payload for every entity of `meter` (its category decides which)."""
+def configs(meter: Meter, topics: Topics, version: str, exported: bool = False) -> dict[str, dict[str, Any]]:
+    """Config topic → payload for every entity of `meter` (its category decides which; `exported`:
+    it also sends an exported-energy counter)."""
     role = role_of(meter)
     node = node_id(meter.id)
     state = topics.state(meter.id)
@@ -156,6 +160,11 @@ def configs(meter: Meter, topics: Topics, version: str) -> dict[str, dict[str, A
             **common, "name": "Alertas", "unique_id": f"{node}_alertas", "device_class": "problem",
             "payload_on": ALERTS_ON, "payload_off": ALERTS_OFF, "value_template": "{{ value_json.alertas }}"},
     }
+    if exported:
+        out[topics.config("sensor", meter.id, "energia_devolvida")] = {
+            **common, "name": RETURNED.nome, "unique_id": f"{node}_energia_devolvida", "device_class": "energy",
+            "state_class": "total_increasing", "unit_of_measurement": "kWh",
+            "value_template": "{{ value_json.energia_devolvida_kwh }}", "suggested_display_precision": 3}
     if role.potencia:
         out[topics.config("sensor", meter.id, "potencia")] = {
             **common, "name": "Potência", "unique_id": f"{node}_potencia", "device_class": "power",
@@ -181,9 +190,11 @@ class Cost:
     primeiro_dia: date
 
 
-def state(meter: Meter, last: Reading | None, cost: Cost | None, active_alerts: int) -> dict[str, Any]:
-    """The retained state JSON every entity of `meter` reads. A value not known yet is null,
-    which Home Assistant shows as unknown."""
+def state(meter: Meter, last: Reading | None, cost: Cost | None, active_alerts: int,
+          exported: Reading | None = None) -> dict[str, Any]:
+    """The retained state JSON every entity of `meter` reads (`exported`: the newest reading of
+    its exported-energy counter). A value not known yet is null, which Home Assistant shows as
+    unknown."""
     role = role_of(meter)
     tz = meter.tz
     counter = None if last is None else round(last.energia_wh / 1000, 3)
@@ -196,6 +207,8 @@ def state(meter: Meter, last: Reading | None, cost: Cost | None, active_alerts: 
         "alertas": ALERTS_ON if active_alerts else ALERTS_OFF,
         "alertas_ativos": active_alerts,
     }
+    if exported is not None:
+        body["energia_devolvida_kwh"] = round(exported.energia_wh / 1000, 3)
     if cost is not None:
         body["custo_ciclo"] = round(cost.total, 2)
         body["inicio_ciclo"] = datetime.combine(cost.primeiro_dia, clock_time(0), tz).isoformat()
