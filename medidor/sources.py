@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.models import Measurement as MeasurementValue
 
@@ -10,13 +10,15 @@ from shared.models import Measurement as MeasurementValue
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """One measurement: the energy counter (Wh, only grows), power (W, signed: negative is
-    export) and any other codes (TPF, IPF, …). `estimada`: the counter was integrated from power."""
+    export) and any other codes (TPF, IPF, …). `estimada`: the counter was integrated from power.
+    `pulsos`: a pulse counter's blinks since the previous measurement, (stamp_ms, interval_ms)."""
 
     ts_ms: int
     energia_wh: float
     potencia_w: float | None = None
     medidas: tuple[tuple[str, MeasurementValue], ...] = ()
     estimada: bool = False
+    pulsos: tuple[tuple[int, int], ...] = ()
 
 
 class Source(Protocol):
@@ -29,6 +31,25 @@ class Source(Protocol):
     replayable: bool
 
     def measure(self, ts_ms: int) -> Measurement: ...
+
+    def set_multiplier(self, value: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PushSource(Protocol):
+    """A meter that delivers readings as it makes them (MQTT): the agent takes what arrived,
+    spools it, then confirms it, so that what is not yet on disk stays with the sender."""
+
+    description: str
+    replayable: bool
+    push: bool
+    # What the connection is doing, for the status line ("conectado", "sem conexão …").
+    state: str
+
+    def take(self, limit: int, timeout_s: float) -> list[Any]: ...
+
+    def confirm(self, deliveries: list[Any]) -> None: ...
 
     def set_multiplier(self, value: float) -> None: ...
 
