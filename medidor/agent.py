@@ -10,7 +10,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import replace
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from medidor.control import Controls
 from medidor.device_source import SourceError
 from medidor.exports import ExportQueue, open_exports
 from medidor.month import MonthState, MonthTracker
-from medidor.node_state import NodeState
+from medidor.node_state import NodeState, apply_live_settings
 from medidor.profiles import make_profile
 from medidor.recording import WindowAverager
 from medidor.resume import align_up, interval_ms, last_reading, open_source
@@ -29,7 +28,7 @@ from medidor.sender import KeyStore, MeterFields, Sender
 from medidor.sequence import SeqNumbers
 from medidor.server_api import REQUEST_TIMEOUT_S, MeterApi, MeterKeys, reading_payload
 from medidor.simulated_source import SimClock, real_now_ms
-from medidor.sources import Measurement, Source
+from medidor.sources import Measurement, PushSource, Source
 from medidor.spool import WARN_RATIO, Spool, SpoolRecord
 from medidor.state import AgentState, StateError, StateFile
 from medidor.status import StatusBoard
@@ -187,11 +186,15 @@ class Agent:
             for export in self.exports:
                 export.start()
             sender.start()
-            log.info("%s: medindo (%s) a cada %g s; estado em %s; próximo seq %d", cfg.medidor,
-                     source.description, cfg.intervalo_s, cfg.estado, self.next_seq)
+            pace = "conforme o aparelho publica" if getattr(source, "push", False) else f"a cada {cfg.intervalo_s:g} s"
+            log.info("%s: medindo (%s) %s; estado em %s; próximo seq %d", cfg.medidor, source.description, pace,
+                     cfg.estado, self.next_seq)
             try:
                 self.node.running(True)
-                self._loop(stop, source, clock, next_due, spool, sender)
+                if getattr(source, "push", False):
+                    self._push_loop(stop, source, spool, sender)  # type: ignore[arg-type]
+                else:
+                    self._loop(stop, source, clock, next_due, spool, sender)  # type: ignore[arg-type]
             finally:
                 self.node.running(False)
                 for export in self.exports:
@@ -232,10 +235,10 @@ class Agent:
             now = clock.now_ms()
             changed = self.node.take_config()
             if changed is not None and interval_ms(changed) != iv:
-                iv = self._reconfigure(changed, source)
+                iv = apply_live_settings(self, changed, source)
                 next_due = min(next_due, align_up(now + 1, iv))
             elif changed is not None:
-                self._reconfigure(changed, source)
+                apply_live_settings(self, changed, source)
             if self.node.take_force() and not self.controls.paused:
                 next_due, retry_at = min(next_due, now), 0.0
             self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
@@ -318,20 +321,50 @@ class Agent:
                 chunk = min(CHUNK, chunk * 2)
                 sender.wake()
 
-    def _reconfigure(self, new: AgentConfig, source: Source) -> int:
-        """RELOAD's live settings (medidor/node_state.py LIVE_FIELDS) from now on; returns the
-        new interval in ms. A changed recording period starts a new window."""
-        old = self.config
-        self.config = replace(old, intervalo_s=new.intervalo_s, codigos=new.codigos, gravacao_min=new.gravacao_min)
-        if new.gravacao_min != old.gravacao_min:
-            self._averager = WindowAverager(new.gravacao_min, self.tz) if new.gravacao_min else None
-        set_codes = getattr(source, "set_codes", None)
-        if set_codes is not None:
-            set_codes(new.codigos)
-        log.info("%s: configuração relida: leitura a cada %g s, gravação %s, medidas %s", old.medidor,
-                 new.intervalo_s, f"{new.gravacao_min} min" if new.gravacao_min else "a cada leitura",
-                 ",".join(new.codigos) if new.codigos else "todas")
-        return interval_ms(self.config)
+    def _push_loop(self, stop: threading.Event, source: PushSource, spool: Spool, sender: Sender) -> None:
+        """A source that delivers (MQTT): spool what arrived, then confirm it to the source, so
+        that what is not on disk yet stays with the broker. Paused, messages are confirmed and
+        dropped (the device's counter keeps the energy); a full spool or disk takes nothing."""
+        batch: list = []
+        full = disk_error = warned_near = False
+        last_save = time.monotonic()
+        while not stop.is_set() and self._fatal is None:
+            if time.monotonic() - last_save >= STATE_SAVE_EVERY_S:
+                last_save = time.monotonic()
+                try:
+                    self._save_state()
+                except OSError as exc:
+                    log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
+            self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio, dispositivo=source.state)
+            warned_near = self._check_spool(spool, sender, warned_near)
+            if not batch:
+                if spool.free == 0:
+                    if not full:
+                        self._message(f"{self.config.medidor}: SPOOL CHEIO ({spool.pending} leituras esperando o "
+                                      "servidor): as mensagens esperam no broker")
+                    full = True
+                    stop.wait(TICK_S)
+                    continue
+                full = False
+                batch = source.take(min(CHUNK, spool.free), TICK_S)
+            measurements = [d.measurement for d in batch if d.measurement is not None]
+            if measurements and not self.controls.paused:
+                self.status.update(potencia_w=measurements[-1].potencia_w)
+                try:
+                    self._record(measurements, spool)
+                except OSError as exc:
+                    if not disk_error:
+                        self._message(f"{self.config.medidor}: ERRO ao gravar no disco ({exc}); as mensagens "
+                                      "esperam no broker; tentando de novo")
+                    disk_error = True
+                    stop.wait(TICK_S)
+                    continue
+                if disk_error:
+                    self._message(f"{self.config.medidor}: gravação no disco voltou a funcionar")
+                    disk_error = False
+                sender.wake()
+            source.confirm(batch)
+            batch = []
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:
         """Number, spool (fsynced) and account the measurements. Raises OSError with nothing

@@ -8,13 +8,14 @@ import socket
 import sys
 import threading
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from shared import argparse_pt
 from shared.node_client import NodeUnreachable, ask, parse_address
 from shared.node_protocol import VERBS
 from medidor.agent import Agent
 from medidor.config import ConfigError
+from medidor.exit_codes import EXIT_USAGE
 from medidor.node_commands import Analyzer, NodeCommands
 from medidor.node_server import ControlServer, is_loopback
 
@@ -69,6 +70,26 @@ def start(args: Any, agents: Sequence[Agent], stop: threading.Event) -> ControlS
     for agent in agents:
         agent.config = replace(agent.config, controle=address)
     return server
+
+
+def run_with_port(args: Any, agents: Sequence[Agent], auto_start: bool,
+                  run: Callable[[threading.Event], int]) -> int:
+    """`run(stop)` the agents with their control port open (if asked for); lector.ini's
+    auto_start=no starts them paused. Exit code 2 when the port cannot be opened."""
+    if not auto_start:
+        for agent in agents:
+            agent.controls.set_paused(True, "auto_start=no em lector.ini; START ou RESUME na porta de controle")
+    stop = threading.Event()
+    try:
+        control = start(args, agents, stop)
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f"medidor: porta de controle: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run(stop)
+    finally:
+        if control is not None:
+            control.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,11 +4,17 @@ loop at its next turn (so the loop stays the only thread that touches the source
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
+from dataclasses import replace
+from typing import Any
+
 from medidor.config import AgentConfig
-from medidor.sources import Measurement
+from medidor.recording import WindowAverager
+from medidor.resume import interval_ms
+from medidor.sources import Measurement, Source
 
 # Settings RELOAD applies to a running agent; any other change needs a restart.
 LIVE_FIELDS = ("intervalo_s", "codigos", "gravacao_min")
@@ -86,3 +92,20 @@ def restart_changes(old: AgentConfig, new: AgentConfig) -> list[str]:
         if getattr(old, name) != getattr(new, name):
             out.append(name)
     return out
+
+
+def apply_live_settings(agent: Any, new: AgentConfig, source: Source) -> int:
+    """RELOAD's live settings (LIVE_FIELDS) on a running agent, from its measuring thread;
+    returns the new interval in ms. A changed recording period starts a new window."""
+    old = agent.config
+    agent.config = replace(old, intervalo_s=new.intervalo_s, codigos=new.codigos, gravacao_min=new.gravacao_min)
+    if new.gravacao_min != old.gravacao_min:
+        agent._averager = WindowAverager(new.gravacao_min, agent.tz) if new.gravacao_min else None
+    set_codes = getattr(source, "set_codes", None)
+    if set_codes is not None:
+        set_codes(new.codigos)
+    logging.getLogger("medidor").info(
+        "%s: configuração relida: leitura a cada %g s, gravação %s, medidas %s", old.medidor, new.intervalo_s,
+        f"{new.gravacao_min} min" if new.gravacao_min else "a cada leitura",
+        ",".join(new.codigos) if new.codigos else "todas")
+    return interval_ms(agent.config)
