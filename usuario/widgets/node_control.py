@@ -26,8 +26,7 @@ ACTIONS = {
     "node-id": ("GETID", "Aparelho"),
     "node-reload": ("RELOAD", "Reler config"),
 }
-NO_PORT = ("Porta de controle: este agente não informou nenhuma (inicie-o com medidor --porta-controle PORTA "
-           "para pausar, pedir leituras e reler o config.xml daqui).")
+NO_PORT = "Porta de controle: nenhuma (medidor --porta-controle PORTA a abre)."
 
 
 def title(meter: Meter) -> str:
@@ -58,11 +57,17 @@ class NodeControl(Vertical):
                     id="node-key", compact=True)
         yield Static("", id="node-answer", markup=False)
 
+    def on_mount(self) -> None:
+        self.show_meter(self.meter)
+
     def show_meter(self, meter: Meter) -> None:
         self.meter = meter
         self.query_one("#node-title", Static).update(title(meter))
         for button in self.query(".node-buttons Button").results(Button):
             button.disabled = not meter.controle
+        # Without a port only the one-line hint shows: the tab keeps its commands above the fold.
+        self.query_one(".node-buttons").display = bool(meter.controle)
+        self.query_one("#node-key").display = bool(meter.controle)
 
     @on(Button.Pressed, ".node-buttons Button")
     def _pressed(self, event: Button.Pressed) -> None:
