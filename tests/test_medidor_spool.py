@@ -1,6 +1,7 @@
 """The agent's spool: durable append, acknowledgement, bound, torn tails, and a Hypothesis model."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -194,9 +195,11 @@ class SpoolModel(RuleBasedStateMachine):
                 self.garbage = (segments[-1], clean + kept, cut - kept)
         self.spool = Spool(self.path, max_records=50, segment_bytes=300)
         if segments and not zeros:
-            whole = [r.seq for r in records if (r.seq - records[0].seq + 1) * len(encode(r)) <= cut]
+            ends = list(itertools.accumulate(len(encode(r)) for r in records))
+            whole = [r.seq for r, end in zip(records, ends) if end <= cut]
             self.pending += whole
-            torn = len(whole) < count and cut > len(whole) * len(encode(records[0])) + 15
+            # The next record's 16-byte header (length, seq, CRC) is whole: its seq is readable.
+            torn = len(whole) < count and cut >= (ends[len(whole) - 1] if whole else 0) + 16
             if whole or torn:
                 self.highest = whole[-1] if not torn else records[len(whole)].seq
         self.next_seq = (self.spool.last_seq + 1) if self.spool.last_seq is not None else self.next_seq
