@@ -129,6 +129,10 @@ class SpoolModel(RuleBasedStateMachine):
         self.next_seq = 0
         self.acked_max: int | None = None
         self.highest: int | None = None  # the highest seq that may have left the spool
+        # Spools abandoned by a simulated kill -9: their descriptors are closed at the end only,
+        # or ~1700 of them would stay open for the rest of the test session (past select()'s
+        # FD_SETSIZE, which pyserial and others use).
+        self.abandoned: list[Spool] = []
         # (segment, its size before, bytes) of the partial append the last crash left behind.
         self.garbage: tuple[Path, int, int] | None = None
 
@@ -142,6 +146,8 @@ class SpoolModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.spool.close()
+        for spool in self.abandoned:
+            spool.close()
         self.tmp.cleanup()
 
     @rule(count=st.integers(1, 8), gap=st.integers(0, 3), size=st.integers(0, 60))
@@ -193,6 +199,7 @@ class SpoolModel(RuleBasedStateMachine):
                 kept += len(encode(record))
             if cut > kept:
                 self.garbage = (segments[-1], clean + kept, cut - kept)
+        self.abandoned.append(self.spool)
         self.spool = Spool(self.path, max_records=50, segment_bytes=300)
         if segments and not zeros:
             ends = list(itertools.accumulate(len(encode(r)) for r in records))
