@@ -21,7 +21,9 @@ from medidor.device_source import SourceError
 from medidor.exports import ExportQueue, open_exports
 from medidor.month import MonthState, MonthTracker
 from medidor.node_state import NodeState, apply_live_settings
+from medidor.pacing import CHUNK, STATE_SAVE_EVERY_S, TICK_S
 from medidor.profiles import make_profile
+from medidor.push_loop import push_loop
 from medidor.recording import WindowAverager
 from medidor.resume import align_up, interval_ms, last_reading, open_source
 from medidor.sender import KeyStore, MeterFields, Sender
@@ -35,11 +37,6 @@ from medidor.status import StatusBoard
 
 log = logging.getLogger("medidor")
 
-# Readings made per loop turn while simulated time runs ahead (history, catch-up): one spool
-# append, so one fsync, each; small enough to notice a stop and refresh the status in between.
-CHUNK = 2000
-# The loop wakes at least this often to notice a stop request and refresh the status.
-TICK_S = 0.5
 # Consecutive failed device reads before `falha_dispositivo` is raised on the server: a bus
 # glitch fails one or two reads; five in a row (≥ 15 s with the retry backoff) is a device that
 # is off, unplugged or misconfigured.
@@ -47,8 +44,6 @@ DEVICE_ALERT_AFTER = 5
 # Device retries: 1 s, 2 s, … up to a minute, so an unplugged meter is polled gently.
 DEVICE_RETRY_BASE_S = 1.0
 DEVICE_RETRY_CAP_S = 60.0
-# The state is saved this often (month base, keys are saved when they change).
-STATE_SAVE_EVERY_S = 30.0
 # A spool below this fill ratio re-arms the "near full" warning.
 _WARN_REARM_RATIO = WARN_RATIO / 2
 
@@ -322,49 +317,7 @@ class Agent:
                 sender.wake()
 
     def _push_loop(self, stop: threading.Event, source: PushSource, spool: Spool, sender: Sender) -> None:
-        """A source that delivers (MQTT): spool what arrived, then confirm it to the source, so
-        that what is not on disk yet stays with the broker. Paused, messages are confirmed and
-        dropped (the device's counter keeps the energy); a full spool or disk takes nothing."""
-        batch: list = []
-        full = disk_error = warned_near = False
-        last_save = time.monotonic()
-        while not stop.is_set() and self._fatal is None:
-            if time.monotonic() - last_save >= STATE_SAVE_EVERY_S:
-                last_save = time.monotonic()
-                try:
-                    self._save_state()
-                except OSError as exc:
-                    log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
-            self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio, dispositivo=source.state)
-            warned_near = self._check_spool(spool, sender, warned_near)
-            if not batch:
-                if spool.free == 0:
-                    if not full:
-                        self._message(f"{self.config.medidor}: SPOOL CHEIO ({spool.pending} leituras esperando o "
-                                      "servidor): as mensagens esperam no broker")
-                    full = True
-                    stop.wait(TICK_S)
-                    continue
-                full = False
-                batch = source.take(min(CHUNK, spool.free), TICK_S)
-            measurements = [d.measurement for d in batch if d.measurement is not None]
-            if measurements and not self.controls.paused:
-                self.status.update(potencia_w=measurements[-1].potencia_w)
-                try:
-                    self._record(measurements, spool)
-                except OSError as exc:
-                    if not disk_error:
-                        self._message(f"{self.config.medidor}: ERRO ao gravar no disco ({exc}); as mensagens "
-                                      "esperam no broker; tentando de novo")
-                    disk_error = True
-                    stop.wait(TICK_S)
-                    continue
-                if disk_error:
-                    self._message(f"{self.config.medidor}: gravação no disco voltou a funcionar")
-                    disk_error = False
-                sender.wake()
-            source.confirm(batch)
-            batch = []
+        push_loop(self, stop, source, spool, sender)
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:
         """Number, spool (fsynced) and account the measurements. Raises OSError with nothing

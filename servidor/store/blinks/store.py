@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from shared.durable import fsync_dir
-from servidor.store.errors import StoreError, storage_error
+from servidor.store.errors import storage_error
 
 from .codec import (
     MAX_DELTA_MS,
     BlockHead,
-    FrameDamaged,
     Hour,
     Point,
     block_head,
@@ -40,8 +39,9 @@ from .codec import (
     encode_block,
     encode_journal,
     hours_of,
-    read_frame,
 )
+
+from .files import append_at, cut_torn_tail, frames
 
 log = logging.getLogger("servidor.pulsos")
 
@@ -54,10 +54,6 @@ CACHED_BLOCKS = 64
 JOURNAL_NAME = "diario.dat"
 BLOCKS_NAME = "blocos.dat"
 _WHAT = "os pulsos"
-
-
-class BlinksDamaged(StoreError):
-    """A blink file whose bytes no longer check out; the message says which and where."""
 
 
 @dataclass
@@ -145,7 +141,7 @@ class BlinkStore:
                     if stream not in self._streams:
                         state.directory.mkdir(exist_ok=True)
                         fsync_dir(state.directory.parent)
-                    _append_file(state.directory / JOURNAL_NAME, state.journal_size, data)
+                    append_at(state.directory / JOURNAL_NAME, state.journal_size, data)
                 except OSError as exc:
                     raise storage_error(exc, _WHAT) from exc
             self._streams[stream] = state
@@ -172,8 +168,8 @@ class BlinkStore:
         try:
             offset = state.blocks_size
             if state.directory is not None:
-                _append_file(state.directory / BLOCKS_NAME, state.blocks_size, b"".join(frames))
-                _append_file(state.directory / JOURNAL_NAME, 0, b"")
+                append_at(state.directory / BLOCKS_NAME, state.blocks_size, b"".join(frames))
+                append_at(state.directory / JOURNAL_NAME, 0, b"")
             for data in frames:
                 body = data[8:]
                 index = len(state.blocks)
@@ -322,17 +318,17 @@ class BlinkStore:
         blocks_path, journal_path = directory / BLOCKS_NAME, directory / JOURNAL_NAME
         data = blocks_path.read_bytes() if blocks_path.exists() else b""
         pos = 0
-        for body, end in _frames(blocks_path, data):
+        for body, end in frames(blocks_path, data):
             head = block_head(body)
             state.blocks.append(_Block(head, pos + 8, len(body)))
             state.watermark = max(state.watermark, head.watermark)
             _add_hours(state.hours, head.hours)
             pos = end
-        state.blocks_size = _cut(blocks_path, data, pos)
+        state.blocks_size = cut_torn_tail(blocks_path, data, pos)
         data = journal_path.read_bytes() if journal_path.exists() else b""
         pos = 0
         sealed = state.watermark
-        for body, end in _frames(journal_path, data):
+        for body, end in frames(journal_path, data):
             watermark, points = decode_journal(body)
             pos = end
             if watermark <= sealed:
@@ -342,55 +338,8 @@ class BlinkStore:
                 state.stamps.append(stamp)
                 state.ms.append(ms)
             _add_hours(state.hours, hours_of(points))
-        state.journal_size = _cut(journal_path, data, pos)
+        state.journal_size = cut_torn_tail(journal_path, data, pos)
         return state
-
-
-def _frames(path: Path, data: bytes) -> Iterator[tuple[bytes, int]]:
-    pos = 0
-    while True:
-        try:
-            found = read_frame(data, pos)
-        except FrameDamaged as exc:
-            raise BlinksDamaged(f"arquivo de pulsos danificado: {exc}", f"{path} posição {pos}") from None
-        if found is None:
-            return
-        yield found
-        pos = found[1]
-
-
-def _cut(path: Path, data: bytes, good: int) -> int:
-    """Cut a torn tail (an append that never returned, so never acknowledged) off `path`."""
-    if good < len(data):
-        log.info("pulsos: %d bytes de uma gravação interrompida descartados no fim de %s", len(data) - good, path)
-        with open(path, "r+b") as f:
-            f.truncate(good)
-            os.fsync(f.fileno())
-    return good
-
-
-def _append_file(path: Path, size: int, data: bytes) -> None:
-    """Write `data` at `size` (cutting anything after it) and fsync; on failure cut back to `size`."""
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            os.ftruncate(fd, size)
-            view, position = memoryview(data), size
-            while view:
-                written = os.pwrite(fd, view, position)
-                view, position = view[written:], position + written
-            os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, size)
-            except OSError:
-                pass  # cut at the next open: a torn tail is never acknowledged
-            raise
-    finally:
-        os.close(fd)
-    if created:
-        fsync_dir(path.parent)
 
 
 def _add_hours(table: dict[int, Hour], rows: Sequence[Hour]) -> None:
