@@ -1,0 +1,200 @@
+"""PostgresReadings: the readings interface (`servidor.store.interface.ReadingsBackend`) on a
+PostgreSQL database that several servers share.
+
+One append is one transaction: lock the stream's row, store the readings not stored yet
+(`ON CONFLICT DO NOTHING` on (stream, ts, seq)), change the rollups by the pairs it made, move
+the stream's counters, NOTIFY, commit; the agent is answered after the commit.
+
+Concurrency between servers: the stream's row in `streams` is locked (`SELECT … FOR UPDATE`)
+for the length of the append. A row lock, not an advisory lock, because that row holds the state
+that spans requests (the last reading, by which a counter reset is judged; the highest seq, by
+which duplicates are told; the deleted flag), so locking and reading it is one statement, it is
+released by the commit or rollback whatever happens to the server, and a deletion, which updates
+the same row, waits for an append in flight and vice versa. Two servers receiving the same meter
+at once therefore append one after the other, each seeing the other's readings.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import tzinfo
+from typing import Callable, Sequence
+
+from shared.models import Reading
+from servidor.store.readings import AppendResult, StreamDeleted
+from servidor.store.readings.codec import encode_meter_id
+from servidor.store.readings.medidas import encode_medidas
+
+from . import queries
+from .database import Database
+from .live import CHANNEL, NotificationListener, payload
+from .pairs import Point, RollupDelta, merge, resets
+from .partitions import Partitions
+
+log = logging.getLogger(__name__)
+
+_LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy FROM streams "
+                "WHERE stream = %s FOR UPDATE")
+_INSERT = """
+INSERT INTO readings (stream, ts, seq, energy, power, flags, measurements)
+SELECT %s, * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::int2[], %s::bytea[])
+ON CONFLICT DO NOTHING"""
+_BUCKETS = """
+INSERT INTO rollup_buckets (stream, bucket, wh, covered_ms)
+SELECT %s, * FROM unnest(%s::bigint[], %s::float8[], %s::bigint[])
+ON CONFLICT (stream, bucket) DO UPDATE
+SET wh = rollup_buckets.wh + EXCLUDED.wh, covered_ms = rollup_buckets.covered_ms + EXCLUDED.covered_ms"""
+_SPANS = """
+INSERT INTO rollup_spans (stream, t1, t2, wh, pairs)
+SELECT %s, * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::int4[])
+ON CONFLICT (stream, t1, t2) DO UPDATE
+SET wh = rollup_spans.wh + EXCLUDED.wh, pairs = rollup_spans.pairs + EXCLUDED.pairs"""
+
+
+class PostgresReadings(queries.Reads):
+    """Readings of every stream in PostgreSQL, committed before `append` returns."""
+
+    def __init__(self, db: Database, listen: bool = True) -> None:
+        super().__init__(db.acquire())
+        self._partitions = Partitions(db)
+        self._listeners: list[Callable[[str, int], None]] = []
+        self._instance = uuid.uuid4().hex[:12]
+        self._listener: NotificationListener | None = None
+        self._closed = False
+        self._close_lock = threading.Lock()
+        if listen:
+            self._listener = NotificationListener(db.url, self._instance, self._tell)
+            self._listener.start()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+        """Store the readings not yet stored (by seq), committed when this returns.
+        StreamDeleted for a deleted key; StorageUnavailable / StorageFull with nothing stored."""
+        encode_meter_id(meter_id)
+        self._partitions.ensure(r.ts_ms for r in readings)
+        with self._db.transaction() as conn:
+            state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+            if state is None:
+                conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
+                state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+            deleted, max_seq, last_ts, last_seq, last_energy = state
+            if deleted:
+                raise StreamDeleted(meter_id)
+            fresh = _fresh(conn, meter_id, readings, max_seq)
+            if not fresh:
+                return AppendResult(0, len(readings), max_seq)
+            fresh.sort(key=lambda r: (r.ts_ms, r.seq))
+            points = [(r.ts_ms, r.seq, r.energia_wh) for r in fresh]
+            last = (last_ts, last_seq, last_energy) if last_ts is not None else None
+            dropped = _roll(conn, meter_id, points, last)  # first: it reads the stored neighbours
+            _insert(conn, meter_id, fresh)
+            top = max(r.seq for r in fresh)
+            max_seq = top if max_seq is None else max(max_seq, top)
+            newest = points[-1] if last is None or points[-1][:2] > last[:2] else last
+            conn.execute("UPDATE streams SET readings = readings + %s, max_seq = %s, last_ts = %s, last_seq = %s, "
+                         "last_energy = %s WHERE stream = %s",
+                         (len(fresh), max_seq, newest[0], newest[1], newest[2], meter_id))
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload(self._instance, meter_id, max_seq)))
+        by_seq = {r.seq: r for r in fresh}
+        self._tell(meter_id, max_seq)
+        return AppendResult(len(fresh), len(readings) - len(fresh), max_seq,
+                            tuple(sorted((by_seq[s] for s in dropped), key=lambda r: (r.ts_ms, r.seq))))
+
+    def delete_meter(self, meter_id: str) -> None:
+        """Kill stream `meter_id` forever: its readings and rollups go in the same transaction."""
+        encode_meter_id(meter_id)
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO streams (stream, deleted) VALUES (%s, true) ON CONFLICT (stream) DO UPDATE "
+                         "SET deleted = true, readings = 0, max_seq = NULL, last_ts = NULL, last_seq = NULL, "
+                         "last_energy = NULL", (meter_id,))
+            for table in ("readings", "rollup_buckets", "rollup_spans"):
+                conn.execute(f"DELETE FROM {table} WHERE stream = %s", (meter_id,))
+        with self._lock:
+            self._zones.pop(meter_id, None)
+
+    def set_timezone(self, meter_id: str, tz: tzinfo) -> None:
+        """Local days of `meter_id` are days in `tz` from now on, for every server on the database."""
+        with self._lock:
+            self._zones[meter_id] = tz
+        name = queries.zone_name(tz)
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO streams (stream, zone) VALUES (%s, %s) ON CONFLICT (stream) "
+                         "DO UPDATE SET zone = EXCLUDED.zone WHERE streams.zone IS DISTINCT FROM EXCLUDED.zone",
+                         (meter_id, name))
+
+    def add_listener(self, callback: Callable[[str, int], None]) -> None:
+        """`callback(stream, max_seq)` after each committed append that stored something, made
+        through this server or any other on the database."""
+        with self._lock:
+            self._listeners.append(callback)
+
+    def _tell(self, meter_id: str, max_seq: int) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(meter_id, max_seq)
+            except Exception:
+                log.exception("ouvinte de leituras falhou para %s", meter_id)
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            if self._listener is not None:
+                self._listener.stop()
+        finally:
+            self._db.release()
+
+
+def _fresh(conn, meter_id: str, readings: Sequence[Reading], max_seq: int | None) -> list[Reading]:
+    """The readings whose seq is neither stored nor earlier in the batch (the first one wins)."""
+    seqs = [r.seq for r in readings]
+    if not seqs:
+        return []
+    if (max_seq is None or min(seqs) > max_seq) and len(set(seqs)) == len(seqs):
+        return list(readings)  # the usual batch: every seq above what is stored
+    stored: set[int] = set()
+    if max_seq is not None:
+        low = [s for s in seqs if s <= max_seq]
+        if low:
+            rows = conn.execute("SELECT seq FROM readings WHERE stream = %s AND seq = ANY(%s)", (meter_id, low))
+            stored = {row[0] for row in rows}
+    fresh = []
+    for reading in readings:
+        if reading.seq not in stored:
+            stored.add(reading.seq)
+            fresh.append(reading)
+    return fresh
+
+
+def _insert(conn, meter_id: str, readings: list[Reading]) -> None:
+    conn.execute(_INSERT, (meter_id, [r.ts_ms for r in readings], [r.seq for r in readings],
+                           [r.energia_wh for r in readings], [r.potencia_w for r in readings],
+                           [int(r.estimada) for r in readings],
+                           [encode_medidas(r.medidas) if r.medidas else None for r in readings]))
+
+
+def _roll(conn, meter_id: str, points: list[Point], last: Point | None) -> list[int]:
+    """Update the rollups for the new `points` (sorted); the seqs of new readings that reset."""
+    delta = RollupDelta()
+    if last is None or points[0][:2] > last[:2]:
+        chain = ([last] if last is not None else []) + points  # appended after everything stored
+    else:
+        lo, hi = points[0][:2], points[-1][:2]
+        stored = queries.neighbourhood(conn, meter_id, lo, hi)
+        delta.add_chain(stored, -1)
+        chain = merge(stored, points)
+    delta.add_chain(chain)
+    if delta.buckets:
+        buckets = sorted(delta.buckets.items())
+        conn.execute(_BUCKETS, (meter_id, [b for b, _ in buckets], [e[0] for _, e in buckets],
+                                [e[1] for _, e in buckets]))
+    if delta.spans:
+        spans = sorted(delta.spans.items())
+        conn.execute(_SPANS, (meter_id, [k[0] for k, _ in spans], [k[1] for k, _ in spans],
+                              [e[0] for _, e in spans], [e[1] for _, e in spans]))
+        conn.execute("DELETE FROM rollup_spans WHERE stream = %s AND pairs = 0", (meter_id,))
+    return resets(chain, {p[1] for p in points})
