@@ -36,13 +36,16 @@ exemplos:
   servidor                               escuta em http://127.0.0.1:5000, banco ./db.json
   servidor --porta 8080 --host 0.0.0.0   aceita conexões de outras máquinas
   servidor --db /dados/db.json           as leituras ficam ao lado, em /dados/db.leituras/
+  servidor --banco postgresql://monitor@db/monitor
+                                         leituras e documentos num PostgreSQL que vários
+                                         servidores compartilham (docs/postgresql.md)
 
 chaves: na primeira execução o servidor cria e mostra uma vez, já escutando, a chave de
 administração e a de registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO).
 Envie-as como Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
 Perdeu uma? `servidor chave nova --admin` (ou --registro) faz outra, com o servidor parado ou rodando.
 
-variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL,
+variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_BANCO, MONITOR_FUSO, MONITOR_LOG_LEVEL,
 MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome;
 MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração (demo-admin, demo-registro,
 as de db.json.example) só são aceitas com MONITOR_DEMO=1.
@@ -72,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="endereço de escuta (padrão: 127.0.0.1; use 0.0.0.0 para a rede)")
     parser.add_argument("--db", type=Path, default=Path(env("MONITOR_DB", "db.json")),
                         help="banco de documentos TinyDB (padrão: ./db.json; criado se não existir)")
+    parser.add_argument("--banco", default=env("MONITOR_BANCO") or None, metavar="URL",
+                        help="guarda leituras e documentos num PostgreSQL (postgresql://usuário@máquina/banco) em vez "
+                             "de --db; vários servidores podem usar o mesmo banco (ou MONITOR_BANCO)")
     parser.add_argument("--fuso", default=env("MONITOR_FUSO", "America/Sao_Paulo"),
                         help="fuso IANA padrão dos medidores novos (padrão: America/Sao_Paulo)")
     parser.add_argument("--log-level", default=env("MONITOR_LOG_LEVEL", "INFO"),
@@ -141,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         return fail(2, "limites por cliente não podem ser negativos (0 desliga)")
 
     raise_open_file_limit()
+    if args.banco:
+        opened = open_postgres_stores(args.banco)
+        if isinstance(opened, int):
+            return opened
+        docs, store, where = opened
+        return serve(args, docs, store, where, f"--banco {where}")
     db_path = args.db.resolve()
     try:
         docs = DocumentStore.open(db_path)
@@ -174,6 +186,25 @@ def main(argv: list[str] | None = None) -> int:
             store.delete_meter(stream)
         logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 
+    return serve(args, docs, store, str(db_path), f"--db {db_path}",
+                 f"(banco: {db_path}, leituras: {readings_dir(db_path)})")
+
+
+def open_postgres_stores(url: str) -> tuple[object, object, str] | int:
+    """The documents and readings in PostgreSQL, and the URL to show; an exit code if it cannot."""
+    from servidor.store.postgres import SchemaTooNew, open_postgres, redacted
+
+    try:
+        docs, store = open_postgres(url)
+    except SchemaTooNew as exc:
+        return fail(EXIT_STORE_TOO_NEW, str(exc))
+    except StoreError as exc:
+        return fail(EXIT_STORE_UNREADABLE, str(exc))
+    return docs, store, redacted(url)
+
+
+def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown: str | None = None) -> int:
+    """Serve the API over opened stores until SIGINT/SIGTERM; closes them."""
     settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado)
     public = demo_keys_in_use(settings.admin_key, settings.registration_key, docs)
     if public and os.environ.get(DEMO_ENV) != "1":
@@ -201,19 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         server.shutdown()
         app.close()
-        return fail(EXIT_STORE_UNREADABLE, f"não foi possível gravar as chaves novas em {db_path}: {exc}")
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível gravar as chaves novas em {where}: {exc}")
     for line in first_keys:
         print(line, flush=True)
     if first_keys:
-        print(f"  (perdeu uma? `servidor chave nova --admin --db {db_path}` faz outra)", flush=True)
+        print(f"  (perdeu uma? `servidor chave nova --admin {option}` faz outra)", flush=True)
     app.start()
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     host, port = server.address
-    print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  (banco: {db_path}, leituras: {readings_dir(db_path)})",
-          flush=True)
+    print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  {shown or f'(banco: {where})'}", flush=True)
     stop.wait()
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
     server.shutdown()

@@ -48,6 +48,7 @@ def _highest_generations(streams: Iterable[str]) -> dict[str, int]:
 class MeterRegistry:
     def __init__(self, docs: DocumentStore, keys: KeyRing, default_zone: str) -> None:
         self._docs = docs
+        self._shared = bool(getattr(docs, "shared", False))
         self._keys = keys
         self.default_zone = default_zone
         self._lock = threading.Lock()
@@ -55,13 +56,20 @@ class MeterRegistry:
         self._sorted: tuple[Meter, ...] | None = None
 
     def get(self, meter_id: str) -> Meter:
-        meter = self._meters.get(meter_id)
+        meter = self.find(meter_id)
         if meter is None:
             raise NotFound(f"medidor {meter_id} não existe")
         return meter
 
     def find(self, meter_id: str) -> Meter | None:
-        return self._meters.get(meter_id)
+        meter = self._meters.get(meter_id)
+        if meter is None and self._shared:
+            # Documents shared by several servers: the meter may have been made through another.
+            doc = self._docs.get(METERS, "id", meter_id)
+            if doc is not None:
+                meter = Meter.from_doc(doc)
+                self._store(meter)
+        return meter
 
     def all(self) -> tuple[Meter, ...]:
         listed = self._sorted

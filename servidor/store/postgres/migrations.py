@@ -66,6 +66,7 @@ CREATE TABLE documents (
     doc jsonb NOT NULL
 );
 CREATE INDEX documents_by_table ON documents (tbl, id);
+CREATE INDEX documents_by_content ON documents USING gin (doc jsonb_path_ops);
 """),
 )
 LATEST = MIGRATIONS[-1][0]
