@@ -108,6 +108,8 @@ class App:
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
         live = WaiterHub(history.after_stream)
+        # Appends through other servers on a shared database wake this server's long polls too.
+        store.add_listener(live.notify)
         self.metrics = Metrics()
         for meter in registry.all():
             store.set_timezone(meter.stream, meter.tz)
