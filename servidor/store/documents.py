@@ -234,6 +234,19 @@ class DocumentStore:
                     return dict(doc)
             return None
 
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(doc) for doc in self._db.table(table).all() if doc.get(key) == value]
+
+    def pop(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """Remove and return the documents whose `key` equals `value`, in one write."""
+        def change(tables: Tables) -> list[dict[str, Any]]:
+            found = [dict(doc) for doc in tables.matching(table, key, value)]
+            tables.remove(table, key, value)
+            return found
+
+        return self.atomic(change)
+
     def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None:
         """Insert `doc`, or replace the document whose `key` equals doc[key]."""
         def work(db: TinyDB) -> None:

@@ -70,6 +70,8 @@ class DocumentTables(Protocol):
 
     def find(self, table: str, key: str, value: Any) -> dict[str, Any] | None: ...
 
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]: ...
+
     def insert(self, table: str, doc: dict[str, Any]) -> None: ...
 
     def remove(self, table: str, key: str, value: Any) -> int: ...
@@ -94,9 +96,16 @@ class DocumentsBackend(Protocol):
 
     def get(self, table: str, key: str, value: Any) -> dict[str, Any] | None: ...
 
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """Every document whose `key` equals `value`, in insertion order."""
+
     def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None: ...
 
     def delete(self, table: str, key: str, value: Any) -> int: ...
+
+    def pop(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """Remove and return the documents whose `key` equals `value`: of two callers at once,
+        in this process or another, each document goes to exactly one."""
 
     def atomic(self, change: Callable[[DocumentTables], T]) -> T:
         """Run `change(tables)` as one change: all of it is stored, or (it raised, the write

@@ -18,6 +18,9 @@ class Tables:
     def find(self, table: str, key: str, value: Any) -> dict[str, Any] | None:
         return next((doc for doc in self._raw.get(table, {}).values() if doc.get(key) == value), None)
 
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        return [doc for doc in self._raw.get(table, {}).values() if doc.get(key) == value]
+
     def insert(self, table: str, doc: dict[str, Any]) -> None:
         rows = self._raw.setdefault(table, {})
         next_id = max((int(i) for i in rows), default=0) + 1

@@ -50,6 +50,9 @@ class SqlTables:
         found = self._ids(table, key, value)
         return found[0][1] if found else None
 
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        return [doc for _, doc in self._ids(table, key, value)]
+
     def insert(self, table: str, doc: dict[str, Any]) -> None:
         self._conn.execute("INSERT INTO documents (tbl, doc) VALUES (%s, %s)", (table, Jsonb(doc)))
 
@@ -94,6 +97,24 @@ class PostgresDocuments:
     def get(self, table: str, key: str, value: Any) -> dict[str, Any] | None:
         with self._db.transaction() as conn:
             return SqlTables(conn).find(table, key, value)
+
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        with self._db.transaction() as conn:
+            return SqlTables(conn).matching(table, key, value)
+
+    def pop(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """DELETE … RETURNING, without the documents lock: a row is deleted once, so each
+        document goes to one caller however many servers ask at once."""
+        match = _match(key, value)
+        with self._db.transaction() as conn:
+            if match is None:
+                ids = [doc_id for doc_id, _ in SqlTables(conn)._ids(table, key, value)]
+                rows = conn.execute("DELETE FROM documents WHERE id = ANY(%s) RETURNING id, doc", (ids,))
+            else:
+                rows = conn.execute(f"DELETE FROM documents WHERE tbl = %s AND {match[0]} RETURNING id, doc",
+                                    (table, *match[1]))
+            found = sorted((row[0], row[1]) for row in rows)
+        return [doc for _, doc in found if doc.get(key) == value]
 
     def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None:
         self.atomic(lambda tables: tables.upsert(table, key, doc))
