@@ -80,12 +80,16 @@ class AgentConfig:
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
     chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
+    servidores_reserva: tuple[str, ...] = ()  # where to post when `servidor` fails (one database)
 
     def __post_init__(self) -> None:
         if not METER_ID.fullmatch(self.medidor):
             raise ConfigError("--id deve ter de 1 a 64 letras, dígitos, '.', '_' ou '-', começando por letra ou dígito")
         if not self.servidor.startswith("http://"):
             raise ConfigError(f"--servidor deve ser uma URL http://host:porta (recebido {self.servidor!r})")
+        for url in self.servidores_reserva:
+            if not url.startswith("http://"):
+                raise ConfigError(f"--servidor deve ser uma URL http://host:porta (recebido {url!r})")
         try:
             ZoneInfo(self.fuso)
         except (ZoneInfoNotFoundError, ValueError):

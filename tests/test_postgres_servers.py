@@ -142,3 +142,37 @@ def test_two_servers_one_killed_lose_nothing_and_share_meters_keys_and_live_poll
         finally:
             for server in (a, b):
                 server.stop()
+
+
+def test_an_agent_with_two_servers_moves_to_the_other_when_its_server_dies(tmp_path: Path):
+    from medidor.config import AgentConfig
+    from medidor.spool import Spool
+    from tests.medidor_harness import Running, wait_for
+
+    with postgres.fresh_schema() as url:
+        a, b = serve(tmp_path / "a.json", url), serve(tmp_path / "b.json", url)
+        run = None
+        try:
+            config = AgentConfig(medidor="casa", servidor=f"http://127.0.0.1:{a.port}",
+                                 servidores_reserva=(f"http://127.0.0.1:{b.port}",), estado=tmp_path / "agente",
+                                 chave_registro="registro-do-subprocesso", intervalo_s=0.1)
+            run = Running(config)
+            wait_for(lambda: run.agent.next_seq >= 5 and run.agent.spool.pending == 0, "readings through A")
+            a.kill()
+            mark = run.agent.next_seq
+            wait_for(lambda: run.agent.next_seq >= mark + 10 and run.agent.spool.pending == 0,
+                     "readings through B after A died")
+            run.stop()
+            run = None
+            with Spool(config.estado / "spool") as spool:
+                last_seq = spool.last_seq
+            _, body = call(b.port, "POST", M, {"id": "x", "nome": "x"})  # the admin key works on B as well
+            assert body["id"] == "x"
+            meter = call(b.port, "GET", f"{M}/casa")[1]
+            assert meter["resumo"]["leituras"] == last_seq + 1
+            assert sorted(stored_seqs(b.port, "casa", ADMIN)) == list(range(last_seq + 1))
+        finally:
+            if run is not None:
+                run.stop()
+            for server in (a, b):
+                server.stop()

@@ -1,0 +1,214 @@
+"""Benchmark: readings ingest and month queries on PostgreSQL against the embedded store.
+
+    .venv/bin/python bench/postgres.py [--rounds 3] [--saida bench/RESULTS.md]
+
+In one process, through the readings interface (`append`, `energy`, `day_energy`), each round
+runs, for both stores in alternating order (so both see the same machine load):
+  - batched ingest: 4 threads, each appending batches of 1,000 readings to its own meter;
+  - single-reading ingest: 16 threads appending one reading per call (each one committed);
+  - the month query: a meter holding a month of 10-s readings (259,200), its month's energy
+    and its 30 local days, 25 times each.
+The embedded store is durable (every fsync); PostgreSQL commits synchronously, at
+127.0.0.1:5432 (MONITOR_TESTE_POSTGRES), in a schema made for the run and dropped after it.
+CPU per reading is this process's CPU time and, for PostgreSQL, also its server processes'
+(read from /proc): on this 2-core machine the database shares the CPU with the server.
+The figures go into bench/RESULTS.md, inside the kept notes, between postgresql markers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from report import NOTES_BEGIN, NOTES_END, machine_info  # noqa: E402  (bench/ is on sys.path)
+
+from servidor.store.readings import ReadingStore  # noqa: E402
+from shared.models import Reading  # noqa: E402
+
+URL = os.environ.get("MONITOR_TESTE_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BEGIN = "<!-- postgresql: written by bench/postgres.py -->"
+END = "<!-- /postgresql -->"
+BATCH = 1000
+BATCH_THREADS, BATCHES_PER_THREAD = 4, 25
+SINGLE_THREADS, SINGLES_PER_THREAD = 16, 150
+MONTH_READINGS = 30 * 8640
+QUERIES = 25
+T0 = int(datetime(2026, 9, 1, 3, tzinfo=timezone.utc).timestamp()) * 1000
+TZ = ZoneInfo("America/Sao_Paulo")
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds used so far by every process named postgres (the database's backends)."""
+    total, tick = 0, os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def threads(count: int, work) -> float:
+    barrier = threading.Barrier(count + 1)
+
+    def body(k: int) -> None:
+        barrier.wait()
+        work(k)
+
+    pool = [threading.Thread(target=body, args=(k,)) for k in range(count)]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def measure(store, prefix: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    cpu, db_cpu = time.process_time(), postgres_cpu_s()
+
+    def batched(k: int) -> None:
+        for b in range(BATCHES_PER_THREAD):
+            base = b * BATCH
+            store.append(f"{prefix}l{k}", [Reading(base + i, T0 + (base + i) * 10_000, (base + i) * 2.0, 700.0)
+                                           for i in range(BATCH)])
+
+    elapsed = threads(BATCH_THREADS, batched)
+    n = BATCH_THREADS * BATCHES_PER_THREAD * BATCH
+    out["batched_rps"] = n / elapsed
+    out["batched_cpu_us"] = (time.process_time() - cpu) / n * 1e6
+    out["batched_db_cpu_us"] = (postgres_cpu_s() - db_cpu) / n * 1e6
+
+    def singles(k: int) -> None:
+        for i in range(SINGLES_PER_THREAD):
+            store.append(f"{prefix}u{k}", [Reading(i, T0 + i * 10_000, i * 2.0)])
+
+    out["single_rps"] = SINGLE_THREADS * SINGLES_PER_THREAD / threads(SINGLE_THREADS, singles)
+
+    meter = f"{prefix}mes"
+    store.set_timezone(meter, TZ)
+    for start in range(0, MONTH_READINGS, BATCH):
+        store.append(meter, [Reading(i, T0 + i * 10_000, i * 1.5) for i in range(start, min(start + BATCH, MONTH_READINGS))])
+    month_ms, days_ms = [], []
+    end = T0 + 30 * 86_400_000
+    for _ in range(QUERIES):
+        t = time.perf_counter()
+        wh, _ = store.energy(meter, T0, end)
+        month_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        days = store.day_energy(meter, date(2026, 9, 1), date(2026, 9, 30))
+        days_ms.append((time.perf_counter() - t) * 1000)
+    assert abs(wh - (MONTH_READINGS - 1) * 1.5) < 1e-3 and len(days) == 30, (wh, len(days))
+    out["month_ms"] = statistics.median(month_ms)
+    out["days_ms"] = statistics.median(days_ms)
+    return out
+
+
+def run_postgres(prefix: str, schema: str) -> dict[str, float]:
+    from servidor.store.postgres import open_postgres
+    from urllib.parse import quote
+
+    url = f"{URL}{'&' if '?' in URL else '?'}options={quote(f'-csearch_path={schema}')}"
+    docs, store = open_postgres(url, listen=False)
+    try:
+        return measure(store, prefix)
+    finally:
+        store.close()
+        docs.close()
+
+
+def run_embedded(prefix: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, ReadingStore.open(Path(tmp) / "leituras") as store:
+        return measure(store, prefix)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--saida", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
+    args = parser.parse_args()
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    results: dict[str, list[dict[str, float]]] = {"embutido": [], "postgresql": []}
+    load_before = os.getloadavg()[0]
+    try:
+        for r in range(args.rounds):
+            order = ["embutido", "postgresql"] if r % 2 == 0 else ["postgresql", "embutido"]
+            for kind in order:
+                prefix = f"r{r}"
+                results[kind].append(run_embedded(prefix) if kind == "embutido" else run_postgres(prefix, schema))
+                print(kind, {k: round(v, 2) for k, v in results[kind][-1].items()}, flush=True)
+    finally:
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    block = report(results, load_before, os.getloadavg()[0], args.rounds)
+    print(block)
+    _write(args.saida, block)
+    return 0
+
+
+def report(results: dict, load_before: float, load_after: float, rounds: int) -> str:
+    def med(kind: str, key: str) -> float:
+        return statistics.median(x[key] for x in results[kind])
+
+    def span(kind: str, key: str, fmt: str) -> str:
+        values = [x[key] for x in results[kind]]
+        return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}–{format(max(values), fmt)})"
+
+    info = machine_info()
+    pg_cpu = med("postgresql", "batched_cpu_us") + med("postgresql", "batched_db_cpu_us")
+    rows = [
+        ("batched ingest, readings/s (4 threads × 1,000 per append)", "batched_rps", ",.0f"),
+        ("single-reading ingest, readings/s (16 threads, one per append)", "single_rps", ",.0f"),
+        ("CPU of this process per batched reading, µs", "batched_cpu_us", ".2f"),
+        ("month's energy of a meter with 259,200 readings, ms", "month_ms", ".2f"),
+        ("its 30 local days, ms", "days_ms", ".2f"),
+    ]
+    lines = [BEGIN, "### PostgreSQL against the embedded store (bench/postgres.py)", "",
+             f"Run on {info['date']}: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}; "
+             f"shared machine (1-min load {load_before:.2f} before, {load_after:.2f} after); PostgreSQL at "
+             f"127.0.0.1, synchronous commit; embedded store durable (fsync). In one process, through the "
+             f"readings interface; medians (min–max) of {rounds} interleaved rounds.", "",
+             "| figure | embedded store | PostgreSQL |", "|---|---|---|"]
+    for label, key, fmt in rows:
+        lines.append(f"| {label} | {span('embutido', key, fmt)} | {span('postgresql', key, fmt)} |")
+    lines.append(f"| CPU of the database's processes per batched reading, µs | — | "
+                 f"{span('postgresql', 'batched_db_cpu_us', '.2f')} |")
+    lines += ["", f"CPU per batched reading, server and database together: {pg_cpu:.2f} µs on PostgreSQL against "
+              f"{med('embutido', 'batched_cpu_us'):.2f} µs embedded "
+              f"({pg_cpu / med('embutido', 'batched_cpu_us'):.1f}×).", END]
+    return "\n".join(lines)
+
+
+def _write(path: Path, block: str) -> None:
+    """Replace the postgresql block inside the kept notes (so `make bench` keeps it), or add it."""
+    text = path.read_text() if path.exists() else f"# Benchmark results\n\n## Notes\n\n{NOTES_BEGIN}\n{NOTES_END}\n"
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    elif NOTES_END in text:
+        text = text.replace(NOTES_END, f"\n{block}\n{NOTES_END}", 1)
+    else:
+        text += f"\n{block}\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
