@@ -54,8 +54,23 @@ class RollupDelta:
             self._bucket(bucket, delta * part / span, covered * part)
 
     def add_chain(self, points: Sequence[Point], sign: int = 1) -> None:
+        """Every consecutive pair of `points`; pairs within one bucket (the usual 10-s readings)
+        are summed locally and reach the bucket once."""
+        current, wh, covered = -1, 0.0, 0
         for (t1, _, e1), (t2, _, e2) in zip(points, points[1:]):
-            self.add_pair(t1, e1, t2, e2, sign)
+            bucket = t1 // BUCKET_MS
+            if t2 <= (bucket + 1) * BUCKET_MS:
+                if bucket != current:
+                    if current >= 0:
+                        self._bucket(current, wh * sign, covered * sign)
+                    current, wh, covered = bucket, 0.0, 0
+                if e2 > e1:
+                    wh += e2 - e1
+                covered += t2 - t1
+            else:
+                self.add_pair(t1, e1, t2, e2, sign)
+        if current >= 0:
+            self._bucket(current, wh * sign, covered * sign)
 
 
 def merge(stored: Sequence[Point], new: Sequence[Point]) -> list[Point]:
