@@ -22,7 +22,7 @@ def pair() -> Iterator[tuple[Running, Running]]:
     with postgres.fresh_schema() as url:
         docs, readings = open_postgres(url)
         a = start_server(docs, readings, None)
-        a.docs = docs  # to read back what the servers stored
+        a.docs, a.url = docs, url  # to read back what the servers stored, and for the command line
         b = start_server(*open_postgres(url), None)
         try:
             yield a, b
@@ -89,3 +89,17 @@ def test_an_invoice_recorded_by_both_servers_is_issued_once(pair):
     assert len(records) == 1 and [v["versao"] for v in records[0]["versoes"]] == [1]
     again = [s.client(read).get(f"{M}/mes/faturas/2026-09").json for s in (a, b)]
     assert [x["versao"] for x in again] == [1, 1] and again[0]["emitida_em"] == again[1]["emitida_em"]
+
+
+def test_servidor_chave_nova_on_the_database_replaces_the_admin_key_of_every_server(pair, monkeypatch, capsys):
+    from servidor import keys_cli
+    from tests.conftest import ADMIN
+
+    a, b = pair
+    assert keys_cli.main(["nova", "--admin", "--banco", a.url]) == 0
+    new_key = capsys.readouterr().out.split(": ", 1)[1].split()[0]
+    monkeypatch.setattr(keys_module, "SHARED_RECHECK_S", 0.0)
+    for server in (a, b):
+        assert server.client(new_key).get(M).status == 200
+        assert server.client(ADMIN).get(M).status == 401
+    assert b.client(new_key).get("/api/v1/saude").json["armazenamento"]["documentos"].startswith("PostgreSQL (")

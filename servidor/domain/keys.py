@@ -148,9 +148,12 @@ class KeyRing:
             return found
         key_id = key_id_of(key)
         named = self._by_id.get(key_id) if key_id else None
-        if self._shared and key_id:
-            named = self._stored_now(key_id)
+        if self._shared:
             found = None
+            if key_id:
+                named = self._stored_now(key_id)
+            else:
+                self._unnamed_now()
         if named is not None and named.matches(key):
             found = named.principal
         elif self._unnamed:
@@ -164,6 +167,12 @@ class KeyRing:
             if self._shared:
                 self._checked_at[key] = time.monotonic()
         return found
+
+    def _unnamed_now(self) -> None:
+        """The keys without a public id (chosen by a person: scrypt) as the shared documents hold them."""
+        stored = [StoredKey.from_doc(d) for d in self._docs.matching(KEYS, "kdf", "scrypt") if not d.get("id_chave")]
+        with self._lock:
+            self._unnamed = stored
 
     def _stored_now(self, key_id: str) -> StoredKey | None:
         """The key as the shared documents hold it now: another server may have made or revoked it."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from .database import Database, redacted
+from .database import Database
 
 T = TypeVar("T")
 
@@ -83,7 +84,8 @@ class PostgresDocuments:
 
     def __init__(self, db: Database) -> None:
         self._db = db.acquire()
-        self.label = redacted(db.url)
+        # What /saude shows: the kind and the database's name, never the host or the user.
+        self.label = f"PostgreSQL ({conninfo_to_dict(db.url).get('dbname') or 'padrão'})"
 
     def atomic(self, change: Callable[[SqlTables], T]) -> T:
         with self._db.transaction() as conn:
