@@ -76,9 +76,10 @@ class Database:
     def open(cls, url: str, pool_size: int = DEFAULT_POOL_SIZE, wait_s: float = OPEN_WAIT_S) -> "Database":
         """Connect and migrate. DatabaseError when the database does not answer in `wait_s` or has
         no schema to write in; SchemaTooNew for a database migrated by a newer server."""
+        # No check on checkout (it would cost a round trip per transaction): a connection the
+        # database dropped fails its request (503, the agent resends) and the pool discards it.
         pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, configure=_configure,
-                              check=ConnectionPool.check_connection, timeout=CONNECTION_WAIT_S,
-                              name="monitor-energia")
+                              timeout=CONNECTION_WAIT_S, name="monitor-energia")
         try:
             pool.open(wait=True, timeout=wait_s)
         except (PoolTimeout, psycopg.Error) as exc:
