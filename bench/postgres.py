@@ -132,6 +132,57 @@ def run_postgres(prefix: str, schema: str) -> dict[str, float]:
         docs.close()
 
 
+def month_at_scale(schema: str, meters: int, per_meter: int) -> dict[str, float]:
+    """Month queries of one meter among `meters` × `per_meter` 10-s readings (10 M by default),
+    loaded by SQL (generate_series) rather than through append, which would take an hour here."""
+    from servidor.store.postgres import open_postgres
+    from urllib.parse import quote
+
+    url = f"{URL}{'&' if '?' in URL else '?'}options={quote(f'-csearch_path={schema}')}"
+    docs, store = open_postgres(url, listen=False)
+    try:
+        end_ms = T0 + per_meter * 10_000
+        month = T0
+        while month < end_ms:  # one reading a month through the interface: it makes the partitions
+            store.append("particoes", [Reading(month // 1000, month, 0.0)])
+            month += 28 * 86_400_000
+        store.append("particoes", [Reading(end_ms // 1000, end_ms, 0.0)])
+        started = time.perf_counter()
+        with store._db.transaction() as conn:  # noqa: SLF001 (a benchmark's bulk load, not the API)
+            conn.execute("INSERT INTO readings (stream, ts, seq, energy, power, flags) "
+                         "SELECT 'g' || m, %s + i * 10000, i, i * 1.5, 700, 0 "
+                         "FROM generate_series(0, %s) m, generate_series(0, %s) i",
+                         (T0, meters - 1, per_meter - 1))
+            conn.execute("INSERT INTO rollup_buckets SELECT 'g' || m, b, 135.0, 900000 "
+                         "FROM generate_series(0, %s) m, generate_series(%s, %s) b",
+                         (meters - 1, T0 // 900_000, (end_ms - 1) // 900_000))
+            conn.execute("INSERT INTO streams (stream, zone, readings, max_seq, last_ts, last_seq, last_energy) "
+                         "SELECT 'g' || m, 'America/Sao_Paulo', %s, %s, %s, %s, %s FROM generate_series(0, %s) m",
+                         (per_meter, per_meter - 1, T0 + (per_meter - 1) * 10_000, per_meter - 1,
+                          (per_meter - 1) * 1.5, meters - 1))
+        load_s = time.perf_counter() - started
+        with store._db.transaction() as conn:  # noqa: SLF001
+            conn.execute("ANALYZE")
+        meter, first = f"g{meters // 2}", date(2026, 10, 1)
+        lo = int(datetime(2026, 10, 1, 3, tzinfo=timezone.utc).timestamp()) * 1000
+        hi = int(datetime(2026, 11, 1, 3, tzinfo=timezone.utc).timestamp()) * 1000
+        timings: dict[str, list[float]] = {"month_ms": [], "days_ms": [], "raw_ms": []}
+        for _ in range(QUERIES):
+            for key, query in (("month_ms", lambda: store.energy(meter, lo, hi)),
+                               ("days_ms", lambda: store.day_energy(meter, first, date(2026, 10, 31))),
+                               ("raw_ms", lambda: store.readings(meter, lo + 15 * 86_400_000, hi, limit=1000))):
+                t = time.perf_counter()
+                query()
+                timings[key].append((time.perf_counter() - t) * 1000)
+        out = {key: statistics.median(values) for key, values in timings.items()}
+        out["total"] = meters * per_meter
+        out["load_s"] = load_s
+        return out
+    finally:
+        store.close()
+        docs.close()
+
+
 def run_embedded(prefix: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, ReadingStore.open(Path(tmp) / "leituras") as store:
         return measure(store, prefix)
@@ -140,6 +191,8 @@ def run_embedded(prefix: str) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--medidores-grandes", type=int, default=10, help="meters of the large table")
+    parser.add_argument("--leituras-por-medidor", type=int, default=1_000_000, help="10-s readings of each")
     parser.add_argument("--saida", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
     args = parser.parse_args()
     import psycopg
@@ -156,16 +209,21 @@ def main() -> int:
                 prefix = f"r{r}"
                 results[kind].append(run_embedded(prefix) if kind == "embutido" else run_postgres(prefix, schema))
                 print(kind, {k: round(v, 2) for k, v in results[kind][-1].items()}, flush=True)
-    finally:
         with psycopg.connect(URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
-    block = report(results, load_before, os.getloadavg()[0], args.rounds)
+            conn.execute(f"CREATE SCHEMA {schema}")
+        scale = month_at_scale(schema, args.medidores_grandes, args.leituras_por_medidor)
+        print("scale", scale, flush=True)
+    finally:
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    block = report(results, load_before, os.getloadavg()[0], args.rounds, scale)
     print(block)
     _write(args.saida, block)
     return 0
 
 
-def report(results: dict, load_before: float, load_after: float, rounds: int) -> str:
+def report(results: dict, load_before: float, load_after: float, rounds: int, scale: dict[str, float]) -> str:
     def med(kind: str, key: str) -> float:
         return statistics.median(x[key] for x in results[kind])
 
@@ -194,7 +252,12 @@ def report(results: dict, load_before: float, load_after: float, rounds: int) ->
                  f"{span('postgresql', 'batched_db_cpu_us', '.2f')} |")
     lines += ["", f"CPU per batched reading, server and database together: {pg_cpu:.2f} µs on PostgreSQL against "
               f"{med('embutido', 'batched_cpu_us'):.2f} µs embedded "
-              f"({pg_cpu / med('embutido', 'batched_cpu_us'):.1f}×).", END]
+              f"({pg_cpu / med('embutido', 'batched_cpu_us'):.1f}×); this process alone: "
+              f"{med('postgresql', 'batched_cpu_us') / med('embutido', 'batched_cpu_us'):.2f}×.", "",
+              f"At scale, PostgreSQL only: {scale['total']:,.0f} readings (10-s, loaded by SQL in "
+              f"{scale['load_s']:.0f} s, with their 15-minute rollups), one meter's October: energy "
+              f"{scale['month_ms']:.2f} ms, its 31 local days {scale['days_ms']:.2f} ms, 1,000 raw readings from "
+              f"mid-month {scale['raw_ms']:.2f} ms (medians of {QUERIES}).", END]
     return "\n".join(lines)
 
 
