@@ -3,8 +3,10 @@
 Starts the server, three simulated meters (a household, a shop, a house with solar panels that
 exports at noon) with a month of backfilled history, a simulated PM710 analyzer read by a fourth
 agent through the Modbus driver, then opens the terminal app. Quitting the app (Ctrl+Q) stops
-every process started here; nothing is left running or listening. Without a terminal (or with
---sem-app) the services run until Ctrl-C or SIGTERM.
+every process started here; nothing is left running or listening, even when the terminal closes
+or the demo itself is killed (its children get SIGTERM from the kernel when it dies). A second
+demo on the same folder refuses to start instead of deleting the first one's files. Without a
+terminal (or with --sem-app) the services run until Ctrl-C, SIGTERM or SIGHUP.
 
 Ports: the server takes MONITOR_PORTA (5000 by default) when it is free; otherwise, or with
 MONITOR_PORTA=0, it picks a free one itself and the demo reads which from its first line, as it
@@ -13,6 +15,7 @@ port found free here could be taken before the child binds it).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -43,6 +46,8 @@ METERS = (
     ("loja", "Loja (comercial)", "comercial"),
     ("solar", "Casa com painéis solares", "solar"),
 )
+# Linux's prctl option that sends the child a signal when its parent dies (PR_SET_PDEATHSIG).
+PR_SET_PDEATHSIG = 1
 # A cold Python start plus imports takes a second or two; more means something is wrong.
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
@@ -100,15 +105,21 @@ class Demo:
         log = open(DEMO_DIR / "logs" / f"{name}.log", "w", encoding="utf-8")
         # Own process group: a Ctrl-C in the app's terminal reaches the app only; we stop the rest.
         proc = subprocess.Popen([sys.executable, "-m", *args], cwd=DEMO_DIR, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_stop_with_parent)
         child = Child(name, proc, log)
         self.children.append(child)
         return child
 
     def start(self) -> None:
+        running = _running_demo()
+        if running:
+            raise RuntimeError(f"outra demonstração já roda (pid {running}) em {DEMO_DIR}; pare-a antes "
+                               f"(Ctrl+Q no app dela, ou kill {running})")
         if DEMO_DIR.exists():
             shutil.rmtree(DEMO_DIR)
         (DEMO_DIR / "logs").mkdir(parents=True)
+        (DEMO_DIR / PID_FILE).write_text(str(os.getpid()))
         shutil.copyfile(ROOT / "db.json.example", DEMO_DIR / "db.json")
         server = self.spawn("servidor", "servidor", "--porta", str(self.port), "--db", str(DEMO_DIR / "db.json"))
         self.port = wait_for_port(server, SERVER_READY)
@@ -147,6 +158,25 @@ class Demo:
         self.children.clear()
 
 
+PID_FILE = "demo.pid"
+
+
+def _running_demo() -> int | None:
+    """The pid of another live demo using DEMO_DIR: starting over would delete its files."""
+    try:
+        pid = int((DEMO_DIR / PID_FILE).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() else None
+
+
+def _stop_with_parent() -> None:
+    """In each child before exec: SIGTERM when the demo process dies, however it dies (kill -9
+    included), so no service outlives it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse_pt.parser(prog="make demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sem-app", action="store_true", help="só os serviços, sem o app de terminal")
@@ -163,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         stop_requested = True
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    # The terminal closed (window, ssh, tmux): stop like SIGTERM rather than die and leave the
+    # children behind; the app, on the same terminal, gets its own hangup and exits.
+    previous_hup = signal.signal(signal.SIGHUP, on_signal)
     try:
         demo.start()
         demo.announce()
@@ -183,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
         demo.stop()
     print("demonstração encerrada: todos os processos parados.")
     return 0

@@ -117,6 +117,37 @@ def test_demo_services_feed_the_server_and_stop_cleanly(tmp_path: Path):
     assert not listening(port)
 
 
+def test_a_second_demo_refuses_and_a_killed_demo_leaves_nothing_behind(tmp_path: Path):
+    """Starting over would delete the running demo's files under its agents (they then hold keys
+    the new server refuses); and a demo killed outright (kill -9, a closed terminal) must not leave
+    its services running in the background."""
+    env = demo_env(tmp_path)
+    first = subprocess.Popen([sys.executable, "-m", "demo", "--sem-app"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in first.stdout:
+            if SERVER_URL.search(line):
+                break
+        running = processes_in(tmp_path / "demo")
+        assert sorted(running.values()) == PROCESSES
+        second = subprocess.run([sys.executable, "-m", "demo", "--sem-app"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"outra demonstração já roda (pid {first.pid})" in second.stderr
+        assert processes_in(tmp_path / "demo") == running  # the first one untouched
+        first.kill()
+        first.wait()
+        deadline = time.monotonic() + 30
+        while processes_in(tmp_path / "demo") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes_in(tmp_path / "demo") == {}
+    finally:
+        if first.poll() is None:
+            first.kill()
+        for pid in processes_in(tmp_path / "demo"):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux não instalado")
 def test_quitting_the_app_in_make_demo_stops_everything(tmp_path: Path):
     env = demo_env(tmp_path)

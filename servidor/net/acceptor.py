@@ -92,11 +92,11 @@ class Acceptor:
                     self._health.note(OUT_OF_DESCRIPTORS)
                     if self._shed_one():
                         continue
-                    log.warning("accept failed (%s) with no reserve descriptor; pausing %.1f s", exc, ACCEPT_BACKOFF)
+                    log.warning("accept falhou (%s) sem descritor de reserva; pausa de %.1f s", exc, ACCEPT_BACKOFF)
                     self._pause()
                     return
                 if exc.errno in _MEMORY_ERRNOS:
-                    log.warning("accept failed (%s); pausing %.1f s", exc, ACCEPT_BACKOFF)
+                    log.warning("accept falhou (%s); pausa de %.1f s", exc, ACCEPT_BACKOFF)
                     self._pause()
                     return
                 continue                   # ECONNABORTED and friends: that client gave up
@@ -153,7 +153,7 @@ class Acceptor:
         now = time.monotonic()
         if now - self._logged_at >= REFUSAL_LOG_INTERVAL:
             # Under a flood, one line a second says enough; one per connection would be the flood.
-            log.warning("%d connection(s) refused, the last with %d (%s); %d connections open",
+            log.warning("%d conexão(ões) recusada(s), a última com %d (%s); %d conexões abertas",
                         self._refused, int(error.status), error.code, self._open_connections())
             self._refused, self._logged_at = 0, now
 

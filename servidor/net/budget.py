@@ -81,5 +81,5 @@ def return_freed_memory_promptly() -> bool:
     try:
         return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
     except (OSError, AttributeError):
-        log.debug("mallopt unavailable; freed body memory may stay with the process")
+        log.debug("mallopt indisponível; a memória de corpos liberados pode ficar com o processo")
         return False

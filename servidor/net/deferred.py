@@ -69,4 +69,4 @@ def _run(callback: Callback, response: Response) -> None:
     try:
         callback(response)
     except Exception:
-        log.exception("Deferred callback %r failed", callback)
+        log.exception("a continuação %r de um pedido adiado falhou", callback)

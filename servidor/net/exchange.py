@@ -41,11 +41,11 @@ def error_answer(error_response: ErrorResponse, exc: BaseException) -> Response:
     try:
         response = error_response(exc)
     except Exception:
-        log.exception("error_response failed for %r", exc)
+        log.exception("error_response falhou para %r", exc)
         return LAST_RESORT
     if isinstance(response, Response):
         return response
-    log.error("error_response returned %r for %r; expected a Response", type(response).__name__, exc)
+    log.error("error_response devolveu %r para %r; esperava um Response", type(response).__name__, exc)
     return LAST_RESORT
 
 
@@ -61,11 +61,11 @@ def call_handler(handler: Handler, request: Request, error_response: ErrorRespon
     except Exception as exc:
         response = error_answer(error_response, exc)
         if int(response.status) >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            log.error("handler failed on %s %s", request.method, request.target, exc_info=exc)
+            log.error("o tratador falhou em %s %s", request.method, request.target, exc_info=exc)
         return response
     if isinstance(result, (Response, Deferred)):
         return result
-    log.error("handler returned %r for %s %s; expected Response or Deferred",
+    log.error("o tratador devolveu %r para %s %s; esperava Response ou Deferred",
               type(result).__name__, request.method, request.target)
     return error_answer(error_response, TypeError(f"handler returned {type(result).__name__}"))
 

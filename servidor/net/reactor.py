@@ -142,7 +142,7 @@ class Reactor:
                     if not self.conns or now >= self._stop_deadline:
                         break
         except Exception:
-            log.exception("selector thread failed; closing every connection")
+            log.exception("a thread do seletor falhou; fechando todas as conexões")
         finally:
             self._finish()
 
@@ -176,7 +176,7 @@ class Reactor:
                 else:
                     self._poller.arm(conn.sock, conn, READ)
         except Exception:
-            log.exception("error on %r; closing it", conn)
+            log.exception("erro em %r; fechando a conexão", conn)
             self.close(conn)
 
     def _on_readable(self, conn: Connection) -> None:

@@ -101,7 +101,7 @@ class Responder:
                     return
                 request = self._write(conn, request, result, started)
         except Exception:
-            log.exception("unexpected failure serving %r", conn)
+            log.exception("falha inesperada ao atender %r", conn)
             if conn.state is State.BUSY:
                 self._reactor.close_later(conn)
 
@@ -121,7 +121,7 @@ class Responder:
         try:
             data = self._encoder.encode(response, request, keep_alive=keep_alive)
         except Exception:
-            log.exception("could not serialize the response to %s %s", request.method, request.target)
+            log.exception("não foi possível serializar a resposta a %s %s", request.method, request.target)
             response = LAST_RESORT
             data = self._encoder.encode(response, request, keep_alive=keep_alive)
         # Counted before the write so that a client holding the response always sees it counted;
@@ -210,7 +210,7 @@ class Responder:
         try:
             next_request = self._write(conn, request, response, started)
         except Exception:
-            log.exception("unexpected failure answering a parked request on %r", conn)
+            log.exception("falha inesperada ao responder um pedido em espera em %r", conn)
             if conn.state is State.BUSY:
                 self._reactor.close_later(conn)
             return

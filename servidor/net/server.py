@@ -133,7 +133,7 @@ class HttpServer:
             self._thread = threading.Thread(target=self._reactor.run, name="servidor-net-selector", daemon=True)
             self._reactor.thread = self._thread
             self._thread.start()
-        log.info("listening on %s:%d", *self._address)
+        log.info("ouvindo em %s:%d", *self._address)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop accepting, finish in-flight responses, close the rest, join every thread.
@@ -159,11 +159,11 @@ class HttpServer:
             deferred.resolve(self._responder.shutting_down())
         self._thread.join(max(0.0, deadline - time.monotonic()))
         if self._thread.is_alive():
-            log.warning("selector thread still running after %.1f s", timeout)
+            log.warning("a thread do seletor ainda roda depois de %.1f s", timeout)
         # Their sockets were closed with the selector; a late resolve must find nothing to answer.
         self._responder.abandon_parked()
         self._pool.shutdown(max(POOL_JOIN_GRACE, deadline - time.monotonic()))
-        log.info("server on %s:%d stopped", *self._address)
+        log.info("servidor em %s:%d parado", *self._address)
 
     def __enter__(self) -> "HttpServer":
         if self._thread is None:

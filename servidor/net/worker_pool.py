@@ -76,7 +76,7 @@ class WorkerPool:
             thread.join(max(0.0, deadline - time.monotonic()))
         stuck = [t.name for t in threads if t.is_alive() and t is not threading.current_thread()]
         if stuck:
-            log.warning("workers still busy after %.1f s: %s", timeout, ", ".join(stuck))
+            log.warning("trabalhadores ainda ocupados depois de %.1f s: %s", timeout, ", ".join(stuck))
         return not stuck
 
     def _run(self) -> None:
@@ -90,4 +90,4 @@ class WorkerPool:
             try:
                 fn(*args)
             except Exception:
-                log.exception("worker job %r failed", fn)
+                log.exception("tarefa de trabalhador %r falhou", fn)
