@@ -38,7 +38,8 @@ class SqlTables:
     def rows(self, table: str) -> list[dict[str, Any]]:
         return [row[0] for row in self._conn.execute("SELECT doc FROM documents WHERE tbl = %s ORDER BY id", (table,))]
 
-    def _ids(self, table: str, key: str, value: Any) -> list[tuple[int, dict[str, Any]]]:
+    def with_ids(self, table: str, key: str, value: Any) -> list[tuple[int, dict[str, Any]]]:
+        """(row id, document) of the documents whose `key` equals `value`, in insertion order."""
         match = _match(key, value)
         if match is None:
             rows = self._conn.execute("SELECT id, doc FROM documents WHERE tbl = %s ORDER BY id", (table,))
@@ -48,17 +49,17 @@ class SqlTables:
         return [(row[0], row[1]) for row in rows if row[1].get(key) == value]
 
     def find(self, table: str, key: str, value: Any) -> dict[str, Any] | None:
-        found = self._ids(table, key, value)
+        found = self.with_ids(table, key, value)
         return found[0][1] if found else None
 
     def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
-        return [doc for _, doc in self._ids(table, key, value)]
+        return [doc for _, doc in self.with_ids(table, key, value)]
 
     def insert(self, table: str, doc: dict[str, Any]) -> None:
         self._conn.execute("INSERT INTO documents (tbl, doc) VALUES (%s, %s)", (table, Jsonb(doc)))
 
     def remove(self, table: str, key: str, value: Any) -> int:
-        ids = [doc_id for doc_id, _ in self._ids(table, key, value)]
+        ids = [doc_id for doc_id, _ in self.with_ids(table, key, value)]
         if ids:
             self._conn.execute("DELETE FROM documents WHERE id = ANY(%s)", (ids,))
         return len(ids)
@@ -67,7 +68,7 @@ class SqlTables:
         self._conn.execute("DELETE FROM documents WHERE tbl = %s", (table,))
 
     def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None:
-        ids = [doc_id for doc_id, _ in self._ids(table, key, doc[key])]
+        ids = [doc_id for doc_id, _ in self.with_ids(table, key, doc[key])]
         if not ids:
             self.insert(table, doc)
             return
@@ -110,7 +111,7 @@ class PostgresDocuments:
         match = _match(key, value)
         with self._db.transaction() as conn:
             if match is None:
-                ids = [doc_id for doc_id, _ in SqlTables(conn)._ids(table, key, value)]
+                ids = [doc_id for doc_id, _ in SqlTables(conn).with_ids(table, key, value)]
                 rows = conn.execute("DELETE FROM documents WHERE id = ANY(%s) RETURNING id, doc", (ids,))
             else:
                 rows = conn.execute(f"DELETE FROM documents WHERE tbl = %s AND {match[0]} RETURNING id, doc",
