@@ -17,7 +17,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote

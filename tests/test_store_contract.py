@@ -22,7 +22,7 @@ from servidor.store.readings import InvalidMeterId, ReadingStore, StreamDeleted
 from shared.models import Reading
 from tests import postgres
 from tests import test_api_alerts, test_api_invoices, test_api_keys
-from tests.conftest import start_server, stop_server
+from tests.conftest import start_server
 
 BACKENDS = ["memoria", "embutido", "postgresql"]
 Q = 900_000  # one rollup bucket
