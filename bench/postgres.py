@@ -26,6 +26,7 @@ import time
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,17 +48,35 @@ T0 = int(datetime(2026, 9, 1, 3, tzinfo=timezone.utc).timestamp()) * 1000
 TZ = ZoneInfo("America/Sao_Paulo")
 
 
+# Set on every connection of the run (libpq's application_name), to tell its database processes
+# from those of anyone else using the same PostgreSQL.
+APP = f"monitor-bench-{uuid.uuid4().hex[:8]}"
+
+
+def with_schema(schema: str) -> str:
+    """URL of the run: its schema, and its application_name."""
+    options = quote(f"-csearch_path={schema}")
+    return f"{URL}{'&' if '?' in URL else '?'}options={options}&application_name={APP}"
+
+
 def postgres_cpu_s() -> float:
-    """CPU seconds used so far by every process named postgres (the database's backends)."""
+    """CPU seconds used so far by the database's processes serving this run: the backends of its
+    connections (by application_name) and the WAL writer, checkpointer and background writer,
+    which work for every client (others' share of those is counted too)."""
+    import psycopg
+
+    with psycopg.connect(URL, autocommit=True) as conn:
+        pids = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+            "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')", (APP,))]
     total, tick = 0, os.sysconf("SC_CLK_TCK")
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
-        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
     return total / tick
 
 
@@ -121,10 +140,8 @@ def measure(store, prefix: str) -> dict[str, float]:
 
 def run_postgres(prefix: str, schema: str) -> dict[str, float]:
     from servidor.store.postgres import open_postgres
-    from urllib.parse import quote
 
-    url = f"{URL}{'&' if '?' in URL else '?'}options={quote(f'-csearch_path={schema}')}"
-    docs, store = open_postgres(url, listen=False)
+    docs, store = open_postgres(with_schema(schema), listen=False)
     try:
         return measure(store, prefix)
     finally:
@@ -136,10 +153,8 @@ def month_at_scale(schema: str, meters: int, per_meter: int) -> dict[str, float]
     """Month queries of one meter among `meters` × `per_meter` 10-s readings (10 M by default),
     loaded by SQL (generate_series) rather than through append, which would take an hour here."""
     from servidor.store.postgres import open_postgres
-    from urllib.parse import quote
 
-    url = f"{URL}{'&' if '?' in URL else '?'}options={quote(f'-csearch_path={schema}')}"
-    docs, store = open_postgres(url, listen=False)
+    docs, store = open_postgres(with_schema(schema), listen=False)
     try:
         end_ms = T0 + per_meter * 10_000
         month = T0
@@ -150,7 +165,7 @@ def month_at_scale(schema: str, meters: int, per_meter: int) -> dict[str, float]
         started = time.perf_counter()
         with store._db.transaction() as conn:  # noqa: SLF001 (a benchmark's bulk load, not the API)
             conn.execute("INSERT INTO readings (stream, ts, seq, energy, power, flags) "
-                         "SELECT 'g' || m, %s + i * 10000, i, i * 1.5, 700, 0 "
+                         "SELECT 'g' || m, %s::bigint + i::bigint * 10000, i, i * 1.5, 700, 0 "
                          "FROM generate_series(0, %s) m, generate_series(0, %s) i",
                          (T0, meters - 1, per_meter - 1))
             conn.execute("INSERT INTO rollup_buckets SELECT 'g' || m, b, 135.0, 900000 "
@@ -261,11 +276,12 @@ def report(results: dict, load_before: float, load_after: float, rounds: int, sc
     return "\n".join(lines)
 
 
-def _write(path: Path, block: str) -> None:
-    """Replace the postgresql block inside the kept notes (so `make bench` keeps it), or add it."""
+def _write(path: Path, block: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the block between `begin` and `end` inside the kept notes (so `make bench` keeps
+    it), or add it."""
     text = path.read_text() if path.exists() else f"# Benchmark results\n\n## Notes\n\n{NOTES_BEGIN}\n{NOTES_END}\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
     elif NOTES_END in text:
         text = text.replace(NOTES_END, f"\n{block}\n{NOTES_END}", 1)
     else:

@@ -19,13 +19,12 @@ import statistics
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feed import MeterFeed  # noqa: E402  (bench/ is on sys.path)
 from load import ConnPlan, run_load  # noqa: E402
-from postgres import URL, _write, postgres_cpu_s  # noqa: E402
+from postgres import URL, _write, postgres_cpu_s, with_schema  # noqa: E402
 from report import machine_info  # noqa: E402
 from servers import MonitorServer  # noqa: E402
 
@@ -72,7 +71,7 @@ def main() -> int:
     import psycopg
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    url = f"{URL}{'&' if '?' in URL else '?'}options={quote(f'-csearch_path={schema}')}"
+    url = with_schema(schema)
     with psycopg.connect(URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     results: dict[str, list[dict[str, float]]] = {s: [] for s in SETUPS}

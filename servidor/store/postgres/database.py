@@ -53,9 +53,10 @@ def translated(exc: Exception) -> StoreError:
 class Database:
     """A pool of connections to one database, whose schema `open` brings to this version."""
 
-    def __init__(self, url: str, pool: ConnectionPool) -> None:
+    def __init__(self, url: str, pool: ConnectionPool, schema: str = "public") -> None:
         self.url = url
         self.pool = pool
+        self.schema = schema
         self._users = 0
         self._users_lock = threading.Lock()
 
@@ -94,7 +95,7 @@ class Database:
         except BaseException:
             pool.close()
             raise
-        return cls(url, pool)
+        return cls(url, pool, schema)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

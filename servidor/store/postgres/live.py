@@ -1,6 +1,7 @@
 """Appends made by the other servers on the database, heard through LISTEN/NOTIFY.
 
-Each append commits a NOTIFY on CHANNEL carrying "<instance>:<max seq>:<stream>"; every server
+Each append commits a NOTIFY on its schema's channel (`channel(schema)`: channels are per database,
+so two deployments in two schemas must not hear each other) carrying "<instance>:<max seq>:<stream>"; every server
 listens on one connection of its own (outside the pool) and tells its listeners of the appends
 whose instance is not its own (its own it told already, right after its commit). So a long poll
 waiting on server A is answered by a reading ingested through server B.
@@ -12,6 +13,7 @@ import threading
 from typing import Callable
 
 import psycopg
+from psycopg import sql
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,11 @@ CHANNEL = "monitor_readings"
 POLL_S = 0.5
 # After losing its connection the listener tries again this often (the database restarting).
 RECONNECT_S = 1.0
+
+
+def channel(schema: str) -> str:
+    """The channel of the deployment in `schema` (an identifier: at most 63 bytes)."""
+    return f"{CHANNEL}.{schema}".encode("utf-8")[:63].decode("utf-8", "ignore")
 
 
 def payload(instance: str, stream: str, max_seq: int) -> str:
@@ -35,8 +42,9 @@ def parse(text: str) -> tuple[str, int, str] | None:
 class NotificationListener:
     """A thread that calls `deliver(stream, max_seq)` for every other server's append."""
 
-    def __init__(self, url: str, instance: str, deliver: Callable[[str, int], None]) -> None:
+    def __init__(self, url: str, channel_name: str, instance: str, deliver: Callable[[str, int], None]) -> None:
         self._url = url
+        self._channel = channel_name
         self._instance = instance
         self._deliver = deliver
         self._stop = threading.Event()
@@ -55,7 +63,7 @@ class NotificationListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     self.listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=POLL_S):

@@ -50,6 +50,7 @@ class Partitions:
             return
         with self._lock, self._db.transaction() as conn:
             # Two servers creating the same month at once: the second waits, then finds it.
+            # Creating a partition briefly locks the whole table: once a month, at its first reading.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             for year, month in sorted(months):
                 start, end = _bounds(year, month)

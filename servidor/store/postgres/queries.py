@@ -156,8 +156,11 @@ class Reads:
             state = self._stream(conn, meter_id)
             if state is None:
                 return {}
-            with self._lock:
-                tz = self._zones.get(meter_id) or _zone(state[4])
+            if state[4]:  # what set_timezone stored, through this server or another
+                tz = _zone(state[4])
+            else:
+                with self._lock:
+                    tz = self._zones.get(meter_id, timezone.utc)
             lo, hi = local_midnight_ms(first, tz), local_midnight_ms(last + _ONE_DAY, tz)
             rows = conn.execute(
                 "SELECT (to_timestamp(bucket * %s) AT TIME ZONE %s)::date AS day, sum(wh), sum(covered_ms) "

@@ -28,7 +28,7 @@ from servidor.store.readings.medidas import encode_medidas
 
 from . import queries
 from .database import Database
-from .live import CHANNEL, NotificationListener, payload
+from .live import NotificationListener, channel, payload
 from .pairs import Point, RollupDelta, merge, resets
 from .partitions import Partitions
 
@@ -62,11 +62,12 @@ class PostgresReadings(queries.Reads):
         self._partitions = Partitions(db)
         self._listeners: list[Callable[[str, int], None]] = []
         self._instance = uuid.uuid4().hex[:12]
+        self._channel = channel(db.schema)
         self._listener: NotificationListener | None = None
         self._closed = False
         self._close_lock = threading.Lock()
         if listen:
-            self._listener = NotificationListener(db.url, self._instance, self._tell)
+            self._listener = NotificationListener(db.url, self._channel, self._instance, self._tell)
             self._listener.start()
 
     # -- writes -------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ class PostgresReadings(queries.Reads):
                 conn.execute("UPDATE streams SET readings = readings + %s, max_seq = %s, last_ts = %s, "
                              "last_seq = %s, last_energy = %s WHERE stream = %s",
                              (len(fresh), max_seq, newest[0], newest[1], newest[2], meter_id))
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload(self._instance, meter_id, max_seq)))
+                conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
         by_seq = {r.seq: r for r in fresh}
         self._tell(meter_id, max_seq)
         return AppendResult(len(fresh), len(readings) - len(fresh), max_seq,
