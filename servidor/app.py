@@ -42,6 +42,7 @@ from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
+from servidor.store import backup
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import DocumentsBackend, ReadingsBackend
 
@@ -130,7 +131,9 @@ class App:
         if self.webhooks is not None:
             alerts.on_open = self._alert_opened
         # `servidor chave nova` reaches a running server through a folder beside its files.
-        self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys) if docs.path else None
+        # ... and so does `servidor backup`, which asks for a snapshot taken under the stores' locks.
+        self.key_requests = KeyRequests(Inbox(inbox_dir(docs.path)), keys,
+                                        others={"backup": self._backup}) if docs.path else None
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
             self.router.routes(), version=VERSION))
         self.router = build_router(self._system_routes, with_legacy=settings.legacy)
@@ -164,6 +167,17 @@ class App:
         meter = self.services.meters.find(alert["medidor"])
         if meter is not None and meter.webhook_url and self.webhooks is not None:
             self.webhooks.send(meter.webhook_url, alert, f"alerta {alert['tipo']} de {meter.id}")
+
+    def _backup(self, request: dict) -> dict:
+        """A `servidor backup` request: the snapshot now, written to the absolute path it names."""
+        destination = request.get("destino")
+        if not isinstance(destination, str) or not os.path.isabs(destination):
+            raise ValueError("destino deve ser um caminho absoluto")
+        if not hasattr(self._store, "snapshot"):
+            raise ValueError("este armazenamento de leituras não faz backup por aqui")
+        snapshot = backup.take(self._docs, self._store)  # type: ignore[arg-type]
+        backup.write(snapshot, Path(destination))
+        return {"ok": True, "leituras": snapshot.readings, "destino": destination}
 
     def make_missing_keys(self) -> list[str]:
         """The admin and registration keys made now because none is stored (each stored before

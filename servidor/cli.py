@@ -9,18 +9,21 @@ import resource
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared import argparse_pt
 from shared.contract import API_PREFIX
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
+from servidor.backup_cli import backup_command, restore_command
+from servidor.data_cli import export_command, import_command
 from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
 from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
 from servidor.net import DEFAULT_SERVER_LIMITS
-from servidor.store import StoreError
+from servidor.store import StoreError, retention
 from servidor.store.documents import DocumentStore, StoreTooNew
 from servidor.store.readings import ReadingStore
 from servidor.store.repair import command as repair_command
@@ -46,9 +49,9 @@ Envie-as como Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/
 Perdeu uma? `servidor chave nova --admin` (ou --registro) faz outra, com o servidor parado ou rodando.
 
 variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_BANCO, MONITOR_FUSO, MONITOR_LOG_LEVEL,
-MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO valem como as opções de mesmo nome;
-MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração (demo-admin, demo-registro,
-as de db.json.example) só são aceitas com MONITOR_DEMO=1.
+MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO, MONITOR_RETENCAO_MESES valem como as
+opções de mesmo nome; MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração
+(demo-admin, demo-registro, as de db.json.example) só são aceitas com MONITOR_DEMO=1.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 4 banco ilegível, leituras danificadas, ou banco vazio/ausente ao lado de leituras gravadas;
@@ -59,6 +62,16 @@ servidor reparar [--db ARQUIVO]   com o servidor parado, repara leituras danific
 servidor chave nova --admin|--registro [--db ARQUIVO]
                                   faz uma chave de administração ou de registro nova (a anterior
                                   deixa de valer), com o servidor parado ou rodando
+servidor exportar ARQUIVO [--db ARQUIVO] [--medidor ID] [--de DIA] [--ate DIA]
+                                  leituras para CSV, parado ou rodando (docs/dados.md)
+servidor importar ARQUIVO [--db ARQUIVO]
+                                  com o servidor parado, leituras de um CSV; importar de novo
+                                  não duplica nada
+servidor backup PASTA [--db ARQUIVO]
+                                  copia banco e leituras num instante só, parado ou rodando
+servidor restaurar PASTA [--db ARQUIVO]
+                                  com o servidor parado, põe um backup no lugar (o que havia
+                                  fica guardado ao lado)
 """
 
 
@@ -98,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sem-legado", action="store_true", default=env("MONITOR_SEM_LEGADO") == "1",
                         help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=), abertas sem chave "
                              "(ou MONITOR_SEM_LEGADO=1)")
+    parser.add_argument("--retencao-meses", type=int, metavar="N", default=int(env("MONITOR_RETENCAO_MESES", "0")),
+                        help="ao iniciar, leituras com mais de N meses viram uma por 15 minutos, sem mudar nenhum "
+                             "total, dia, mês ou fatura (padrão: 0, guarda tudo; ou MONITOR_RETENCAO_MESES)")
     parser.add_argument("--descartar-leituras-orfas", action="store_true",
                         help="com o banco vazio ou ausente, apaga as leituras gravadas ao lado dele e começa do "
                              "zero (sem isto o servidor recusa iniciar, para não perder o banco por engano)")
@@ -135,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         return repair_command(argv[1:], readings_dir)
     if argv[:1] == ["chave"]:
         return keys_command(argv[1:])
+    if argv[:1] == ["exportar"]:
+        return export_command(argv[1:])
+    if argv[:1] == ["importar"]:
+        return import_command(argv[1:])
+    if argv[:1] == ["backup"]:
+        return backup_command(argv[1:])
+    if argv[:1] == ["restaurar"]:
+        return restore_command(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_json)
     try:
@@ -145,9 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         return fail(2, f"porta inválida: {args.porta}")
     if args.conexoes_por_cliente < 0 or args.requisicoes_por_segundo < 0:
         return fail(2, "limites por cliente não podem ser negativos (0 desliga)")
+    if args.retencao_meses < 0:
+        return fail(2, "--retencao-meses não pode ser negativo (0 guarda tudo)")
 
     raise_open_file_limit()
     if args.banco:
+        if args.retencao_meses:
+            return fail(EXIT_USAGE, "--retencao-meses vale só para o armazenamento embutido (--db); no PostgreSQL, "
+                                    "apague ou desanexe partições antigas (docs/postgresql.md)")
         opened = open_postgres_stores(args.banco)
         if isinstance(opened, int):
             return opened
@@ -161,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreError, OSError) as exc:
         return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir o banco {db_path}: {exc}")
     try:
+        if args.retencao_meses:
+            kept = retention.apply(readings_dir(db_path), retention.cut_for(args.retencao_meses, date.today()))
+            if kept.streams:
+                logging.getLogger("servidor").info("retenção de %d meses: %d leituras antigas viraram %d",
+                                                   args.retencao_meses, kept.before, kept.after)
         store = ReadingStore.open(readings_dir(db_path))
     except StoreError as exc:
         docs.close()
@@ -177,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(EXIT_STORE_UNREADABLE, (
             f"o banco {db_path} está vazio ou ausente, mas {readings_dir(db_path)} guarda {orphans} leituras: "
             "o servidor não começa do zero por cima delas.\n"
-            f"  restaure o banco: copie um backup para {db_path} e inicie de novo;\n"
+            f"  restaure um backup: servidor restaurar PASTA_DO_BACKUP --db {db_path}, e inicie de novo;\n"
             f"  ou aceite a perda: servidor --db {db_path} --descartar-leituras-orfas"))
     if orphans:
         streams = store.meters()

@@ -56,6 +56,7 @@ def test_unreadable_store_exits_4(tmp_path: Path):
     result = run_cli("--db", str(db))
     assert result.returncode == 4
     assert "JSON" in result.stderr
+    assert "servidor restaurar PASTA_DO_BACKUP" in result.stderr  # names the command, not just "a backup"
     assert db.read_text() == "{isto não é json"  # left untouched for the person to recover
 
 
@@ -118,6 +119,7 @@ def test_a_missing_or_emptied_database_beside_stored_readings_refuses_to_start(t
         assert result.returncode == 4, result.stderr
         assert "5 leituras" in result.stderr
         assert "restaure" in result.stderr and f"servidor --db {db} --descartar-leituras-orfas" in result.stderr
+        assert f"servidor restaurar PASTA_DO_BACKUP --db {db}" in result.stderr  # the command that does it
         assert (tmp_path / "db.leituras").is_dir()  # nothing was touched
     db.write_bytes(saved)  # restoring the database is enough to start again
     server = start(db)

@@ -24,7 +24,7 @@ ALLOWED = {
     "servidor.notify": ("shared", "servidor.notify"),
 }
 FORBIDDEN_IN_DOMAIN = ("shared.http", "servidor.net", "servidor.api")
-WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.demo_guard", "servidor.healthcheck", "servidor.__main__", "servidor.example", "servidor.logs"}
+WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.data_cli", "servidor.backup_cli", "servidor.demo_guard", "servidor.healthcheck", "servidor.__main__", "servidor.example", "servidor.logs"}
 MAX_LINES = 400
 
 

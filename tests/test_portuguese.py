@@ -19,12 +19,16 @@ ENGLISH = re.compile(r"\busage:|\boptions:|optional arguments|positional argumen
                      r"\(default:|help message")
 HELPS = [
     ("servidor", "--help"), ("servidor", "reparar", "--help"), ("servidor", "chave", "nova", "--help"),
+    ("servidor", "exportar", "--help"), ("servidor", "importar", "--help"), ("servidor", "backup", "--help"),
+    ("servidor", "restaurar", "--help"),
     ("medidor", "--help"), ("medidor", "simular-dispositivo", "--help"), ("medidor", "reparar", "--help"),
     ("usuario", "--help"),
 ]
 MISTAKES = [
     ("servidor", "--porta", "x"), ("servidor", "--nada"), ("servidor", "chave", "nova"),
     ("servidor", "chave", "nova", "--admin", "--registro"), ("servidor", "reparar", "--db"),
+    ("servidor", "exportar"), ("servidor", "importar", "a.csv", "--nada"), ("servidor", "exportar", "x", "--de", "ontem"),
+    ("servidor", "backup"), ("servidor", "restaurar"),
     ("medidor", "--fonte", "z"), ("medidor", "--intervalo"), ("medidor", "simular-dispositivo", "--modelo"),
     ("usuario", "--nada"), ("usuario", "--tema", "roxo"),
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from servidor.domain.auth import KEY_ID_BYTES, Role
 from servidor.domain.errors import DomainError
@@ -38,13 +38,20 @@ def key_doc(request: dict[str, Any]) -> tuple[Role, dict[str, Any]]:
     return role, {"id_chave": key_id, "hash": digest, "papel": role.value, "medidor": None, "criado_em": now_iso()}
 
 
-class KeyRequests:
-    """Owns its thread: `start()` looks at the inbox every POLL_S, `stop()` ends and joins it."""
+# Another kind of request (its "pedido" field names it, e.g. "backup") → what carries it out and
+# returns the answer; an exception's message becomes the answer's "erro".
+Handlers = Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
 
-    def __init__(self, inbox: Inbox, keys: KeyRing, poll_s: float = POLL_S) -> None:
+
+class KeyRequests:
+    """Owns its thread: `start()` looks at the inbox every POLL_S, `stop()` ends and joins it.
+    Requests naming a kind in `others` go to its handler; the rest are key requests."""
+
+    def __init__(self, inbox: Inbox, keys: KeyRing, poll_s: float = POLL_S, others: Handlers | None = None) -> None:
         self._inbox = inbox
         self._keys = keys
         self._poll_s = poll_s
+        self._others = dict(others or {})
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pedidos-de-chave", daemon=True)
 
@@ -53,6 +60,15 @@ class KeyRequests:
 
     def run_once(self) -> None:
         for request_id, request in self._inbox.claim():
+            handler = self._others.get(request.get("pedido")) if request is not None else None  # type: ignore[arg-type]
+            if handler is not None:
+                try:
+                    answer = handler(request)
+                except Exception as exc:  # noqa: BLE001 - the requester waits for an answer, whatever failed
+                    log.error("pedido %s falhou: %s", request.get("pedido"), exc)
+                    answer = {"ok": False, "erro": str(exc)}
+                self._inbox.answer(request_id, answer)
+                continue
             try:
                 if request is None:
                     raise ValueError("pedido ilegível")

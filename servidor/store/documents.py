@@ -72,7 +72,8 @@ class AtomicJSONStorage(Storage):
                 except json.JSONDecodeError as exc:
                     raise StoreUnreadable(
                         f"{self.path.name} não é JSON válido (linha {exc.lineno}, coluna {exc.colno}): "
-                        "restaure um backup ou aponte --db para outro arquivo"
+                        "restaure um backup (`servidor restaurar PASTA_DO_BACKUP --db ...`, com o servidor parado) "
+                        "ou aponte --db para outro arquivo"
                     ) from exc
 
     def read(self) -> dict[str, Any] | None:
@@ -113,6 +114,10 @@ class AtomicJSONStorage(Storage):
             return False
         self._commit(pending)
         return True
+
+    @property
+    def committed_text(self) -> str | None:
+        return self._text
 
     def rewrite(self) -> None:
         """Write the committed text again (the health probe: exactly what a change needs)."""
@@ -270,6 +275,12 @@ class DocumentStore:
             return len(ids)
 
         return self.transaction(work)
+
+    def frozen(self, work: Callable[[str | None], T]) -> T:
+        """Run `work(text)` with the committed file text (None: empty store) while no change can
+        happen: a backup reads the other stores inside it, so the copies share one instant."""
+        with self._lock:
+            return work(self._storage.committed_text)
 
     def iter_table(self, table: str) -> Iterator[dict[str, Any]]:
         return iter(self.all(table))

@@ -50,8 +50,9 @@ class StoreFacts:
             return None
         db, readings = self.documents_path, self.readings_path
         return (f"o banco {db.name} está {self.documents.value}, mas {readings.name}/ ao lado guarda leituras: "
-                f"começar do zero faria um medidor novo com um id antigo mostrar leituras antigas. Restaure o "
-                f"backup de {db.name}, ou execute `{REPAIR_COMMAND} --db {db}` para guardar as leituras de lado "
+                f"começar do zero faria um medidor novo com um id antigo mostrar leituras antigas. Restaure um "
+                f"backup (`servidor restaurar PASTA_DO_BACKUP --db {db}`), ou execute `{REPAIR_COMMAND} --db {db}` "
+                "para guardar as leituras de lado "
                 "(nada é apagado) e começar do zero")
 
 

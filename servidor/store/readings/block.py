@@ -45,6 +45,8 @@ class Columns:
     @classmethod
     def from_readings(cls, readings: Sequence[Reading]) -> "Columns":
         """Columns of `readings`, in the given order."""
+        if isinstance(readings, ColumnBatch):
+            return readings.columns
         if len(readings) == 1:  # a meter's reading every 10 s: the commonest append by far
             r = readings[0]
             return cls(array("q", (r.seq,)), array("q", (r.ts_ms,)), array("d", (r.energia_wh,)),
@@ -119,6 +121,28 @@ class Columns:
         if len(keep) == n and keep == list(range(n)):
             return self
         return self.take(keep)
+
+
+class ColumnBatch(Sequence[Reading]):
+    """Readings already held as columns (a bulk import builds them without a Reading each),
+    passed to `ReadingStore.append` like any sequence of readings: the store takes the columns
+    as they are, and builds a Reading only for the few it reports (resets)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self.columns))
+            if step != 1:
+                raise ValueError("passo diferente de 1")
+            return ColumnBatch(self.columns.slice(start, stop))
+        return self.columns.reading(index)
 
 
 def make_reading(seq: int, ts: int, energia: float, potencia: float, flags: int, blob: bytes | None) -> Reading:

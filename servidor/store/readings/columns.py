@@ -14,7 +14,7 @@ from typing import Sequence
 
 from shared.models import Reading
 
-from .block import Columns, make_reading
+from .block import ColumnBatch, Columns, make_reading
 from .codec import Accumulator
 from .rollups import MeterRollup
 
@@ -51,22 +51,28 @@ class MeterColumns:
     def partition(self, readings: Sequence[Reading]) -> tuple[Sequence[Reading], int]:
         """(readings to store, duplicates): a seq already stored or earlier in the batch is a
         duplicate. Fast path: a batch of rising seqs above everything stored."""
-        seqs = [r.seq for r in readings]
+        batch = readings if isinstance(readings, ColumnBatch) else None
+        seqs = batch.columns.seq if batch is not None else [r.seq for r in readings]
         top = self.seq_sorted[-1] if self.seq_sorted else -1
         if seqs[0] > top and all(map(lt, seqs, seqs[1:])):
             return readings, 0
         stored = self.seq_sorted
-        accepted, seen = [], set()
-        for reading, seq in zip(readings, seqs):
+        if batch is not None and all(map(lt, seqs, seqs[1:])):  # a bulk import sent again: one compare
+            at = bisect_left(stored, seqs[0])
+            if stored[at:at + len(seqs)] == seqs:
+                return ColumnBatch(Columns.empty()), len(seqs)
+        kept, seen = [], set()
+        for i, seq in enumerate(seqs):
             if seq in seen:
                 continue
             if seq <= top:
-                i = bisect_left(stored, seq)
-                if i < len(stored) and stored[i] == seq:
+                at = bisect_left(stored, seq)
+                if at < len(stored) and stored[at] == seq:
                     continue
             seen.add(seq)
-            accepted.append(reading)
-        return accepted, len(readings) - len(accepted)
+            kept.append(i)
+        accepted = ColumnBatch(batch.columns.take(kept)) if batch is not None else [readings[i] for i in kept]
+        return accepted, len(readings) - len(kept)
 
     def insert(self, cols: Columns) -> list[int]:
         """Store `cols` (no seq repeated among them or already stored) and return the indices in
@@ -177,6 +183,11 @@ class MeterColumns:
         self._by_seq = None
         self.rollup.clear()
         self.rollup.add_series(self.ts, self.energia, 1)
+
+    def copy_columns(self) -> Columns:
+        """A copy that later inserts leave alone (array slices: memory copies, no walk)."""
+        return Columns(self.seq[:], self.ts[:], self.energia[:], self.potencia[:], self.flags[:],
+                       None if self.medidas is None else self.medidas[:])
 
     def as_columns(self) -> Columns:
         return Columns(self.seq, self.ts, self.energia, self.potencia, self.flags, self.medidas)

@@ -362,6 +362,12 @@ class ReadingStore:
             self._check_open()
             return sorted(m for m, meter in self._meters.items() if len(meter))
 
+    def snapshot(self) -> tuple[dict[str, Columns], frozenset[str]]:
+        """Copies of every live stream's readings and the deleted keys, at one instant (a backup)."""
+        with self._lock:
+            self._check_open()
+            return {key: m.copy_columns() for key, m in self._meters.items() if len(m)}, self._deleted.keys
+
     def stats(self) -> dict:
         """Counts and disk usage; never fails for lack of descriptors (the last usage is kept)."""
         with self._lock:
