@@ -103,3 +103,17 @@ def test_servidor_chave_nova_on_the_database_replaces_the_admin_key_of_every_ser
         assert server.client(new_key).get(M).status == 200
         assert server.client(ADMIN).get(M).status == 401
     assert b.client(new_key).get("/api/v1/saude").json["armazenamento"]["documentos"].startswith("PostgreSQL (")
+
+
+def test_a_meter_changed_or_deleted_through_one_server_is_so_on_the_other(pair, monkeypatch):
+    a, b = pair
+    write, read = a.create_meter("casa")
+    assert b.client(read).get(f"{M}/casa").json["estado"] == "ativo"
+    assert a.client(read).post(f"{M}/casa/comandos", {"comando": "pausar"}).status == 202
+    monkeypatch.setattr(keys_module, "SHARED_RECHECK_S", 0.0)  # instead of waiting the 5 s
+    assert b.client(read).get(f"{M}/casa").json["estado"] == "pausado"
+    assert [m["id"] for m in b.admin.get(M).json["medidores"]] == ["casa"]
+    assert a.admin.delete(f"{M}/casa").status in (200, 204)
+    assert b.admin.get(f"{M}/casa").status == 404
+    assert b.admin.get(M).json["medidores"] == []
+    assert b.client(write).post(f"{M}/casa/leituras", {"seq": 1, "ts": now_ms(), "energia_wh": 1}).status in (401, 404)
