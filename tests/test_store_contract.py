@@ -223,6 +223,15 @@ def test_an_atomic_change_is_stored_whole_or_not_at_all(docs):
     assert docs.all("chaves") == [] and len(docs.all("medidores")) == 1
 
 
+def test_documents_taken_by_key_go_to_one_caller_and_the_rest_stay(docs):
+    for n, meter in enumerate(["a", "b", "a"]):
+        docs.atomic(lambda tables, n=n, meter=meter: tables.insert("comandos", {"id": n, "medidor": meter}))
+    assert [d["id"] for d in docs.matching("comandos", "medidor", "a")] == [0, 2]
+    assert [d["id"] for d in docs.pop("comandos", "medidor", "a")] == [0, 2]
+    assert docs.pop("comandos", "medidor", "a") == [] and docs.matching("comandos", "medidor", "a") == []
+    assert [d["id"] for d in docs.all("comandos")] == [1]
+
+
 # -- the domain over each backend, through the API -----------------------------------------------
 
 SCENARIOS = [
