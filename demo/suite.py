@@ -16,6 +16,8 @@ port found free here could be taken before the child binds it).
 from __future__ import annotations
 
 import ctypes
+import http.client
+import json
 import os
 import re
 import shutil
@@ -44,8 +46,14 @@ INTERVAL_S = 15
 METERS = (
     ("casa", "Casa (residencial)", "residencial"),
     ("loja", "Loja (comercial)", "comercial"),
-    ("solar", "Casa com painéis solares", "solar"),
+    ("solar", "Painéis da casa solar", "solar"),
+    ("rede-solar", "Ligação da casa solar", "casa-solar"),
 )
+# The solar house: its grid connection (gridNet: the counter goes down while it exports) and its
+# panels (pvProd), one site; the same seed makes the panels the ones the connection sees.
+SITE = {"id": "casa-solar", "nome": "Casa com painéis solares", "ligacao": "bifasica"}
+SITE_METERS = {"solar", "rede-solar"}
+SOLAR_SEED = "7"
 # Linux's prctl option that sends the child a signal when its parent dies (PR_SET_PDEATHSIG).
 PR_SET_PDEATHSIG = 1
 # A cold Python start plus imports takes a second or two; more means something is wrong.
@@ -63,6 +71,20 @@ class Child:
 # What the server and the simulator print once they listen; the demo reads their ports there.
 SERVER_READY = re.compile(r"servidor ouvindo em http://[^:/]+:(\d+)/")
 SIMULATOR_READY = re.compile(r"--porta-modbus (\d+)")
+
+
+def create_site(port: int, site: dict) -> None:
+    """The demo's site, made with the admin key before its meters' agents register into it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=START_TIMEOUT_S)
+    try:
+        connection.request("POST", "/api/v1/sites", json.dumps(site),
+                           {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"})
+        reply = connection.getresponse()
+        reply.read()
+        if reply.status not in (201, 409):
+            raise RuntimeError(f"o servidor recusou o site {site['id']} da demonstração: HTTP {reply.status}")
+    finally:
+        connection.close()
 
 
 def port_is_free(port: int) -> bool:
@@ -126,11 +148,13 @@ class Demo:
         device = self.spawn("analisador-pm710", "medidor", "simular-dispositivo", "--modelo", "pm710",
                             "--perfil", "comercial", "--porta-modbus", "0")
         modbus_port = wait_for_port(device, SIMULATOR_READY)
+        create_site(self.port, SITE)
         common = ("--servidor", self.url, "--estado", str(DEMO_DIR / "medidores"), "--intervalo", str(INTERVAL_S),
                   "--sem-teclado")
         for meter_id, name, profile in METERS:
+            site = ("--site", SITE["id"], "--semente", SOLAR_SEED) if meter_id in SITE_METERS else ()
             self.spawn(meter_id, "medidor", "--id", meter_id, "--nome", name, "--perfil", profile,
-                       "--historico", f"{HISTORY_DAYS:g}", *common)
+                       "--historico", f"{HISTORY_DAYS:g}", *site, *common)
         self.spawn("quadro", "medidor", "--id", "quadro", "--nome", "Quadro geral (PM710)", "--fonte", "modbus",
                    "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port), *common)
 
@@ -141,6 +165,7 @@ class Demo:
         for meter_id, (read_key, _) in DEMO_KEYS.items():
             print(f"  leitura de {meter_id:<13} {read_key}")
         print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)} e quadro (PM710 via Modbus)")
+        print(f"  site {SITE['id']}: {' + '.join(sorted(SITE_METERS))} (rede com exportação e painéis)")
         print(f"  registros em {DEMO_DIR / 'logs'}")
 
     def stop(self) -> None:

@@ -123,7 +123,7 @@ class Agent:
         # The server's silence alert must not fire between two regular readings.
         quiet_s = max(60, math.ceil(3 * max(cfg.intervalo_s, cfg.gravacao_min * 60)))
         return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self.controls.limit_kwh,
-                           self.controls.multiplier, quiet_s)
+                           self.controls.multiplier, quiet_s, cfg.site)
 
     def _on_fatal(self, exc: BaseException) -> None:
         self._fatal = exc

@@ -121,14 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="segundos entre leituras (padrão: 10; mínimo 0.1)")
     who.add_argument("--fuso", default=_env("MONITOR_FUSO", "America/Sao_Paulo"),
                      help="fuso IANA do medidor (padrão: America/Sao_Paulo)")
-    who.add_argument("--categoria", help="categoria no servidor (padrão: gridImport; pvProd com --perfil solar)")
+    who.add_argument("--categoria", help="categoria no servidor (padrão: gridImport; pvProd com --perfil solar, "
+                                         "gridNet com --perfil casa-solar)")
+    who.add_argument("--site", default=_env("MONITOR_SITE", None),
+                     help="id do site (criado antes em /api/v1/sites) a que o medidor pertence")
 
     sim = parser.add_argument_group("consumo simulado (--fonte simulado)")
     sim.add_argument("--fonte", choices=SOURCES, default=_env("MONITOR_FONTE", "simulado"),
                      help="de onde vêm as leituras (padrão: simulado)")
     sim.add_argument("--perfil", choices=PROFILES, default=_env("MONITOR_PERFIL", "residencial"),
                      help="residencial (chuveiro, geladeira, picos de manhã e à noite), comercial (loja/padaria), "
-                          "solar (inversor fotovoltaico: potência negativa, exporta ao meio-dia) (padrão: residencial)")
+                          "solar (inversor fotovoltaico: potência negativa, exporta ao meio-dia), casa-solar (a "
+                          "ligação de uma casa com painéis: o contador desce quando exporta) (padrão: residencial)")
     sim.add_argument("--semente", type=int, default=_env_number("MONITOR_SEMENTE", int, None),
                      help="semente do sorteio: a mesma semente repete o mesmo consumo (padrão: derivada do --id)")
     sim.add_argument("--historico", type=float, default=_env_number("MONITOR_HISTORICO", float, 0.0), metavar="DIAS",
@@ -205,7 +209,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         chave_registro=args.chave_registro, nome=args.nome, fuso=args.fuso, limite_alerta_kwh=args.limite_alerta,
         multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
         semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,
-        historico_dias=args.historico, categoria=args.categoria, dispositivo=device, codigos=codes,
+        historico_dias=args.historico, categoria=args.categoria, site=args.site, dispositivo=device, codigos=codes,
         max_spool=args.max_spool, chave_escrita=args.chave_escrita,
     )
 

@@ -75,6 +75,7 @@ class AgentConfig:
     acelerar: float | None = None     # None: real time (or as fast as possible for the history)
     historico_dias: float = 0.0
     categoria: str | None = None      # None: from the profile (gridImport, pvProd for solar)
+    site: str | None = None           # the server's site the meter belongs to (made beforehand)
     dispositivo: DeviceSettings = field(default_factory=DeviceSettings)
     codigos: tuple[str, ...] | None = None  # measurement codes to send; None: all the device gives
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-PROFILES = ("residencial", "comercial", "solar")
+PROFILES = ("residencial", "comercial", "solar", "casa-solar")
 _MASK = (1 << 64) - 1
 # Minutes of a "block": appliance activity is redrawn every 5 minutes, like real use.
 _BLOCK_S = 300
@@ -80,6 +80,11 @@ class Profile(ABC):
     @property
     def tz(self) -> ZoneInfo:
         return _zone(self.fuso)
+
+    @property
+    def bidirectional(self) -> bool:
+        """Whether the counter follows signed power: up with import, down with export (gridNet)."""
+        return self.categoria == "gridNet"
 
     @property
     def exports(self) -> bool:
@@ -229,7 +234,26 @@ class Solar(Profile):
         return -self.PEAK_W * self.EFFICIENCY * clear * sun
 
 
-_KINDS: dict[str, type[Profile]] = {"residencial": Residential, "comercial": Commercial, "solar": Solar}
+@dataclass(frozen=True)
+class SolarHouse(Profile):
+    """The grid connection of a house with panels: the residential profile plus the solar one of
+    the same seed (negative at midday), read by a bidirectional (gridNet) meter. A `solar` meter
+    with the same seed measures that house's production."""
+
+    name: str = field(default="casa-solar", init=False)
+    categoria: str = field(default="gridNet", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_parts", (Residential(seed=self.seed, fuso=self.fuso),
+                                            Solar(seed=self.seed, fuso=self.fuso)))
+
+    def _power(self, epoch_s: float, local: _Local) -> float:
+        house, panels = self._parts  # type: ignore[attr-defined]
+        return house._power(epoch_s, local) + panels._power(epoch_s, local)
+
+
+_KINDS: dict[str, type[Profile]] = {"residencial": Residential, "comercial": Commercial, "solar": Solar,
+                                    "casa-solar": SolarHouse}
 
 
 def make_profile(name: str, seed: int, fuso: str = "America/Sao_Paulo") -> Profile:

@@ -51,11 +51,15 @@ class MeterFields:
     multiplicador: float
     # The server raises "silêncio" after this long without readings; it must exceed the interval.
     silencio_min_s: int = 60
+    site: str | None = None  # None: the agent leaves the meter's site alone
 
     def for_register(self) -> dict[str, Any]:
-        return {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
+        body = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
                 "limite_alerta_kwh": self.limite_alerta_kwh, "multiplicador": self.multiplicador,
                 "silencio_s": max(self.silencio_min_s, 15 * 60)}
+        if self.site is not None:
+            body["site"] = self.site
+        return body
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
         """The whole PUT body: a PUT resets every editable field it leaves out, so the server's
@@ -64,6 +68,8 @@ class MeterFields:
         out.update(nome=self.nome, categoria=self.categoria, fuso=self.fuso,
                    limite_alerta_kwh=self.limite_alerta_kwh, multiplicador=self.multiplicador)
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
+        if self.site is not None:
+            out["site"] = self.site
         return out
 
 

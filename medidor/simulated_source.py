@@ -18,6 +18,9 @@ from medidor.sources import Measurement
 # Integration step: finer than any profile feature that matters for energy (a shower lasts
 # minutes, a refrigerator cycle tens of minutes); 10 s is also the default reading interval.
 INTEGRATION_STEP_S = 10.0
+# Where a bidirectional (gridNet) counter starts: 1 MWh, so that a month of export never takes
+# it below zero (the server refuses negative counters).
+NET_START_WH = 1_000_000.0
 # A gap of months (an agent switched off for long) is integrated in at most this many steps, so
 # the first reading after it costs well under a second.
 MAX_INTEGRATION_STEPS = 20_000
@@ -72,7 +75,7 @@ class SimulatedMeter:
         self.description = f"simulado ({profile.name})"
         self._lock = threading.Lock()
         self._last_ms = start_ms
-        self._counter_wh = start_wh
+        self._counter_wh = start_wh if start_wh or not profile.bidirectional else NET_START_WH
         self._multiplier = multiplier
         # (instant in ms, profile watts there): the left end of the next interval.
         self._last_power: tuple[int, float] | None = None
@@ -92,7 +95,10 @@ class SimulatedMeter:
         return self._counter_wh
 
     def _signed_to_counter(self, watts: float) -> float:
-        """The part of signed power the counter counts: import, or export for a PV meter."""
+        """The part of signed power the counter counts: import, export for a PV meter, both
+        (signed) for a net meter."""
+        if self.profile.bidirectional:
+            return watts
         return max(-watts, 0.0) if self.profile.exports else max(watts, 0.0)
 
     def measure(self, ts_ms: int) -> Measurement:

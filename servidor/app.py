@@ -20,6 +20,7 @@ from servidor.api.routes import build_router
 from servidor.api.system import SystemRoutes
 from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
+from servidor.domain.categories import export_stream, flow_policy
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -35,6 +36,8 @@ from servidor.domain.meter_service import MeterService
 from servidor.domain.registry import MeterRegistry
 from servidor.domain.seed import import_seed_readings
 from servidor.domain.services import Services
+from servidor.domain.site_flows import SiteFlows
+from servidor.domain.sites import SiteBook, SiteService
 from servidor.domain.system import HealthCheck, SystemStatus
 from servidor.domain.tariff_comparison import TariffComparison
 from servidor.domain.tariffs import TariffBook
@@ -104,7 +107,8 @@ class App:
         tariffs = TariffBook(docs)
         consumption = Consumption(store, heavy)
         usage = UsageReader(store)
-        invoices = Invoices(docs, store, tariffs, heavy, usage)
+        site_book = SiteBook(docs, keys, settings.default_zone)
+        invoices = Invoices(docs, store, tariffs, heavy, usage, site_book.connection)
         alerts = Alerts(docs, store, consumption, started_ms=int(settings.clock() * 1000))
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
@@ -113,17 +117,21 @@ class App:
         store.add_listener(live.notify)
         self.metrics = Metrics()
         for meter in registry.all():
-            store.set_timezone(meter.stream, meter.tz)
+            for stream in (meter.stream, export_stream(meter)):
+                store.set_timezone(stream, meter.tz)
+            store.set_flow(meter.stream, flow_policy(meter))
         import_seed_readings(docs, registry, store)
         self.services = Services(
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
-                                MeterViews(store, consumption, invoices, alerts, commands)),
+                                MeterViews(store, consumption, invoices, alerts, commands), site_book.exists),
             ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
-            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy),
+            commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy,
+                                                                                   site_book.connection),
             system=SystemStatus(store, registry, VERSION, documents=_documents_label(docs),
                                 checks=_health_checks(store, docs)),
+            sites=SiteService(site_book, registry.all), flows=SiteFlows(store, consumption, heavy),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
         )
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)

@@ -18,11 +18,11 @@ from tests.conftest import Api
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-METERS = ("casa", "loja", "solar", "quadro")
+METERS = ("casa", "loja", "solar", "rede-solar", "quadro")
 # What the demo prints once the server listens: the port it picked (MONITOR_PORTA=0).
 SERVER_URL = re.compile(r"servidor:\s+http://127\.0\.0\.1:(\d+)/api/v1")
 # Every process the demo starts, by what its command line says.
-PROCESSES = ["agent casa", "agent loja", "agent quadro", "agent solar", "server", "simulator"]
+PROCESSES = ["agent casa", "agent loja", "agent quadro", "agent rede-solar", "agent solar", "server", "simulator"]
 
 
 def processes_in(folder: Path) -> dict[int, str]:
@@ -92,6 +92,24 @@ def wait_meters(port: int, timeout: float = 60) -> dict[str, int]:
     raise AssertionError(f"meters did not report in time: {counts}")
 
 
+def solar_house_is_shown_as_such(port: int) -> None:
+    """The site casa-solar: its panels produce, its grid meter exports at noon without a reset,
+    and the panels get no bill and no limit alert."""
+    api = Api(port, "demo-admin")
+    site = api.get("/api/v1/sites/casa-solar").json
+    assert {m["id"]: m["categoria"] for m in site["medidores"]} == {"solar": "pvProd", "rede-solar": "gridNet"}
+    deadline = time.monotonic() + 60  # the agents may still be sending their day of history
+    while True:
+        totals = api.get("/api/v1/sites/casa-solar/consumo?intervalo=dia").json["totais"]
+        if totals["producao_kwh"] > 1 and totals["exportado_kwh"] > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert totals["producao_kwh"] > 1 and totals["exportado_kwh"] > 0 and totals["consumo_kwh"] > 0, totals
+    kinds = {a["tipo"] for m in ("solar", "rede-solar") for a in api.get(f"/api/v1/medidores/{m}/alertas").json["alertas"]}
+    assert not kinds & {"limite_excedido", "projecao_limite", "reinicio_contador"}, kinds
+    assert api.get("/api/v1/medidores/solar/faturas").json["faturas"] == []
+
+
 def test_demo_services_feed_the_server_and_stop_cleanly(tmp_path: Path):
     demo = subprocess.Popen([sys.executable, "-m", "demo", "--sem-app"], cwd=ROOT,
                             env=demo_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -107,6 +125,7 @@ def test_demo_services_feed_the_server_and_stop_cleanly(tmp_path: Path):
             raise AssertionError("".join(seen))
         counts = wait_meters(port)
         assert counts["casa"] > 24 * 60 * 60 // 15 // 2  # a day of backfill, not just live readings
+        solar_house_is_shown_as_such(port)
         assert sorted(processes_in(tmp_path / "demo").values()) == PROCESSES
     finally:
         demo.send_signal(signal.SIGTERM)

@@ -136,12 +136,14 @@ def test_an_agents_repeated_failure_counts_on_one_open_alert_and_reopens_after_a
 def test_a_batch_whose_counter_resets_on_every_reading_makes_one_alert(meter):
     server, agent, owner = meter
     start = now_ms() - 1000 * 1000
-    resets = [{"seq": i, "ts": start + i * 1000, "energia_wh": 1000.0 if i % 2 == 0 else 0.0} for i in range(1000)]
+    # Every reading below the one before and none coming back: each is a reset (confirmed by the
+    # next one), not a momentary zero.
+    resets = [{"seq": i, "ts": start + i * 1000, "energia_wh": 1000.0 - i} for i in range(1000)]
     size_before = server.db_path.stat().st_size
     reply = agent.post(f"{M}/alvo/leituras", {"leituras": resets})
     assert reply.status == 200 and reply.json["aceitas"] == 1000
     alerts = [a for a in owner.get(f"{M}/alvo/alertas").json["alertas"] if a["tipo"] == "reinicio_contador"]
-    assert len(alerts) == 1 and alerts[0]["ocorrencias"] == 500
+    assert len(alerts) == 1 and alerts[0]["ocorrencias"] == 998  # the last one awaits the next reading
     assert server.db_path.stat().st_size - size_before < 4096  # one alert, not 500 of them
 
 

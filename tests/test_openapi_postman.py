@@ -144,11 +144,11 @@ def test_every_request_of_the_collection_gets_a_documented_answer_from_the_demo_
     finally:
         stop_server(running)
     # Only the examples that name something the demo store lacks are not found: the throwaway
-    # meter and tariff of the delete requests and of the key changes, an alert id, and the 004
+    # meter, site and tariff of the delete requests and of the key changes, an alert id, and the 004
     # meter before it is sent.
     not_found = sorted(k for k, status in answered.items() if status == 404)
     assert not_found == ["DELETE /api/v1/medidores/{id}", "DELETE /api/v1/medidores/{id}/chaves/{papel}",
-                         "DELETE /api/v1/tarifas/{id}", "DELETE /api/v1/tarifas/{id}/versoes/{vigencia}", "GET /{id}",
+                         "DELETE /api/v1/sites/{id}", "DELETE /api/v1/tarifas/{id}", "DELETE /api/v1/tarifas/{id}/versoes/{vigencia}", "GET /{id}",
                          "POST /api/v1/medidores/{id}/alertas/{alerta}/reconhecer",
                          "POST /api/v1/medidores/{id}/chaves"], answered
     assert all(status < 300 for k, status in answered.items() if k not in not_found), answered

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from shared.models import Reading
 from servidor.store.readings import BUCKET_MS, AppendResult, InvalidMeterId, ReadingStore, ReadingStoreError
 from servidor.store.readings.files import journal_path, scan
+from servidor.store.readings.flows import MONOTONIC, is_reset
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % BUCKET_MS
 DAY = 86_400_000
@@ -207,7 +208,9 @@ def test_damaged_segment_stops_open_naming_the_file(tmp_path):
 
 def test_resets_of_an_unordered_batch_are_the_readings_below_their_predecessor(store):
     late, drop = Reading(2, T0 + 20_000, 50.0), Reading(4, T0 + 40_000, 10.0)
-    result = store.append("m", [Reading(3, T0 + 30_000, 60.0), drop, Reading(1, T0 + 10_000, 40.0), late])
+    # The reading after the drop goes on from its new base: a reset, not a momentary zero.
+    result = store.append("m", [Reading(3, T0 + 30_000, 60.0), drop, Reading(1, T0 + 10_000, 40.0), late,
+                                Reading(5, T0 + 50_000, 12.0)])
     assert result.resets == (drop,)
 
 
@@ -239,8 +242,10 @@ def test_any_batches_store_the_first_copy_of_each_seq_and_survive_restart(raw_ba
                 kept.update(fresh)
             by_time = sorted(kept.values(), key=lambda r: (r.ts_ms, r.seq))
             assert [r for r, _ in store.readings("m")] == by_time
+            # A reset is a drop that the next reading does not undo (flows.is_reset).
+            ts, energia = [r.ts_ms for r in by_time], [r.energia_wh for r in by_time]
             assert [reset for _, reset in store.readings("m")] == [
-                i > 0 and r.energia_wh < by_time[i - 1].energia_wh for i, r in enumerate(by_time)]
+                is_reset(MONOTONIC, ts, energia, i) for i in range(len(by_time))]
             assert store.after_seq("m", -1) == sorted(kept.values(), key=lambda r: r.seq)
             if kept:
                 assert store.last("m") == by_time[-1] and store.max_seq("m") == max(kept)

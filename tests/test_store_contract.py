@@ -21,7 +21,7 @@ from servidor.store.memory import MemoryReadings
 from servidor.store.readings import InvalidMeterId, ReadingStore, StreamDeleted
 from shared.models import Reading
 from tests import postgres
-from tests import test_api_alerts, test_api_invoices, test_api_keys
+from tests import test_api_alerts, test_api_invoices, test_api_keys, test_api_sites, test_api_solar_invoices
 from tests.conftest import start_server
 
 BACKENDS = ["memoria", "embutido", "postgresql"]
@@ -105,14 +105,26 @@ def test_a_counter_that_goes_back_is_a_reset_reported_once_and_never_negative_en
     assert store.energy("m", T0, T0 + Q) == pytest.approx((330.0, 5 * 60_000))
 
 
-def test_a_backfill_in_the_middle_reports_its_reset_and_moves_the_energy(store):
+def test_a_momentary_zero_backfilled_in_the_middle_is_a_glitch_that_moves_no_energy(store):
     store.append("m", run(1, T0, 31, wh=10.0))
     assert store.energy("m", T0, T0 + 4 * Q)[0] == pytest.approx(300.0)
-    result = store.append("m", [Reading(100, T0 + 15 * 60_000 + 30_000, 50.0)])
-    assert [r.seq for r in result.resets] == [100]
-    # The pair 16→17 (10 Wh) is replaced by 16→100 (a reset: 0) and 100→17 (160 - 50).
-    assert store.energy("m", T0, T0 + 4 * Q)[0] == pytest.approx(300.0 - 10.0 + 110.0)
+    result = store.append("m", [Reading(100, T0 + 15 * 60_000 + 30_000, 0.0)])
+    assert result.resets == ()  # the reading after it is back at the level before it
+    assert store.energy("m", T0, T0 + 4 * Q)[0] == pytest.approx(300.0)
+    assert not any(reset for _, reset in store.readings("m"))
     assert store.last("m").seq == 31
+
+
+def test_a_bidirectional_counter_sends_its_drops_to_the_exported_rollup(store):
+    from servidor.store.readings import FlowPolicy
+
+    store.set_flow("m", FlowPolicy(bidirectional=True))
+    store.append("m", [Reading(1, T0, 1000.0), Reading(2, T0 + 60_000, 1100.0), Reading(3, T0 + 120_000, 1040.0)])
+    assert store.energy("m", T0, T0 + Q)[0] == pytest.approx(100.0)
+    assert store.energy("m", T0, T0 + Q, exported=True)[0] == pytest.approx(60.0)
+    store.set_flow("m", FlowPolicy())  # monotonic again: the drop is a reset, no export
+    assert store.energy("m", T0, T0 + Q, exported=True)[0] == 0.0
+    assert store.energy("m", T0, T0 + Q)[0] == pytest.approx(100.0)
 
 
 def test_rollups_equal_the_reference_however_the_readings_arrive(store):
@@ -242,6 +254,9 @@ SCENARIOS = [
     test_api_alerts.test_live_poll_answers_as_soon_as_a_reading_arrives,
     test_api_invoices.test_a_month_at_the_default_price_is_one_energy_line_of_kwh_times_price,
     test_api_invoices.test_late_data_a_tariff_change_and_a_flag_change_each_issue_a_new_version,
+    test_api_sites.test_a_two_counter_meter_reports_import_and_export,
+    test_api_sites.test_a_producer_never_gets_the_limit_alert_nor_a_bill,
+    test_api_solar_invoices.test_the_projected_invoice_of_a_meter_that_injects_counts_its_compensation,
 ]
 
 

@@ -219,6 +219,12 @@ class ApiClient:
         data = self._json("GET", f"{_meter_path(meter_id)}/consumo?{query}")
         return _parse(lambda: Consumption.from_json(data))
 
+    def site_consumption(self, site_id: str, interval: str, start: date, end: date) -> dict[str, Any]:
+        """A site's energy per hour, day or month (the server's `ConsumoDoSite` answer, as JSON)."""
+        query = urlencode({"intervalo": interval, "de": start.isoformat(), "ate": end.isoformat()})
+        data = self._json("GET", f"{API_PREFIX}/sites/{quote(site_id, safe='')}/consumo?{query}")
+        return _parse(lambda: _checked_site(data))
+
     def invoices(self, meter_id: str) -> tuple[Invoice, ...]:
         """Every billing cycle with readings, newest first as the server lists them."""
         return self.invoice_listing(meter_id)[0]
@@ -346,6 +352,16 @@ class LiveSession:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _checked_site(data: Any) -> dict[str, Any]:
+    """The site answer, with the fields the site screen reads checked (KeyError/TypeError else)."""
+    names = ("rotulo", "consumo_kwh", "importado_kwh", "exportado_kwh", "producao_kwh", "autoconsumo_kwh")
+    for row in [*data["consumo"], data["totais"]]:
+        missing = [name for name in names[1:] if name not in row]
+        if missing:
+            raise KeyError(missing[0])
+    return dict(data)
 
 
 def _meter_path(meter_id: str) -> str:

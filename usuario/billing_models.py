@@ -59,6 +59,8 @@ class Invoice:
     versao: int | None
     reemitida_em: str | None
     avisos: tuple[str, ...]
+    # Net metering: kWh of credit left after this cycle (None: the meter does not inject).
+    saldo_creditos_kwh: float | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Invoice":
@@ -72,6 +74,7 @@ class Invoice:
             parcial=bool(data.get("parcial", False)), situacao=str(data.get("situacao") or ""),
             versao=_optional(data.get("versao"), int), reemitida_em=_optional(data.get("reemitida_em"), str),
             avisos=tuple(str(note) for note in data.get("avisos") or ()),
+            saldo_creditos_kwh=_optional(data.get("saldo_creditos_kwh"), float),
         )
 
 

@@ -69,6 +69,14 @@ class Summary:
     limite_uso_pct: float | None
     alertas_ativos: int
     leituras: int
+    # What kwh_hoje / kwh_mes are (consumo, producao, exportacao, volume) and, for meters that
+    # export, this month's import, export and net (import − export).
+    grandeza: str = "consumo"
+    unidade: str = "kWh"
+    importado_kwh_mes: float | None = None
+    exportado_kwh_mes: float | None = None
+    liquido_kwh_mes: float | None = None
+    saldo_creditos_kwh: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.cobertura_mes <= 1.0:
@@ -86,6 +94,12 @@ class Summary:
             limite_uso_pct=_optional_float(data.get("limite_uso_pct")),
             alertas_ativos=int(data["alertas_ativos"]),
             leituras=int(data["leituras"]),
+            grandeza=str(data.get("grandeza") or "consumo"),
+            unidade=str(data.get("unidade") or "kWh"),
+            importado_kwh_mes=_optional_float(data.get("importado_kwh_mes")),
+            exportado_kwh_mes=_optional_float(data.get("exportado_kwh_mes")),
+            liquido_kwh_mes=_optional_float(data.get("liquido_kwh_mes")),
+            saldo_creditos_kwh=_optional_float(data.get("saldo_creditos_kwh")),
         )
 
 
@@ -136,6 +150,7 @@ class Meter:
     resumo: Summary
     alertas: tuple[Alert, ...] = ()
     comandos_pendentes: tuple[Command, ...] = ()
+    site: str | None = None
 
     @property
     def paused(self) -> bool:
@@ -165,6 +180,7 @@ class Meter:
             resumo=Summary.from_json(data["resumo"]),
             alertas=tuple(Alert.from_json(a) for a in data.get("alertas_ativos") or ()),
             comandos_pendentes=tuple(Command.from_json(c) for c in data.get("comandos_pendentes") or ()),
+            site=None if data.get("site") is None else str(data["site"]),
         )
 
 
@@ -217,7 +233,9 @@ class Bucket:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Bucket":
-        return cls(str(data["rotulo"]), _instant(data["inicio"]), _instant(data["fim"]), float(data["kwh"]),
+        # Water and gas meters count m³ (`m3`), never kWh: the same column of the chart.
+        amount = data["kwh"] if "kwh" in data else data["m3"]
+        return cls(str(data["rotulo"]), _instant(data["inicio"]), _instant(data["fim"]), float(amount),
                    float(data["cobertura"]), bool(data.get("parcial", False)))
 
 
@@ -242,7 +260,8 @@ class Consumption:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Consumption":
-        return cls(str(data["intervalo"]), tuple(Bucket.from_json(b) for b in data["consumo"]), float(data["total_kwh"]))
+        buckets = tuple(Bucket.from_json(b) for b in data["consumo"])
+        return cls(str(data["intervalo"]), buckets, float(data.get("total_kwh", sum(b.kwh for b in buckets))))
 
 
 @dataclass(frozen=True, slots=True)

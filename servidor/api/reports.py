@@ -6,6 +6,7 @@ from datetime import timedelta
 from servidor.api.call import Call, now_ms, ok
 from servidor.billing.calendar import INTERVALS, parse_instant
 from servidor.domain.auth import require_read
+from servidor.domain.categories import FIGURES, MEASURE, unit
 from servidor.domain.errors import InvalidInput
 from shared.http.messages import Response
 
@@ -29,7 +30,9 @@ def get_consumption(call: Call, id: str) -> Response:
         raise InvalidInput(str(exc)) from None
     # The future has no consumption yet: buckets stop at the one holding now (marked parcial).
     rows = call.services.consumption.buckets(meter, interval, start, min(end, now), now)
-    return ok({
-        "medidor": id, "intervalo": interval, "fuso": meter.fuso, "unidade": "kWh",
-        "total_kwh": round(sum(r["kwh"] for r in rows), 6), "consumo": rows,
-    })
+    totals = {key: round(sum(r.get(key, 0.0) for r in rows), 6) for key in FIGURES if rows and key in rows[0]}
+    body = {"medidor": id, "intervalo": interval, "fuso": meter.fuso, "categoria": meter.categoria,
+            "grandeza": MEASURE[meter.categoria], "unidade": unit(meter), "totais": totals, "consumo": rows}
+    if "kwh" in totals or "m3" not in totals:
+        body["total_kwh"] = totals.get("kwh", 0.0)
+    return ok(body)

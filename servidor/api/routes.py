@@ -2,7 +2,7 @@
 so a route cannot be served without being documented, nor documented without being served."""
 from __future__ import annotations
 
-from servidor.api import alerts, invoices, keys, legacy, live, meters, readings, reports, tariffs
+from servidor.api import alerts, invoices, keys, legacy, live, meters, readings, reports, sites, tariffs
 from servidor.api.metrics import Metrics
 from servidor.api.page import page
 from servidor.api.router import Route, Router
@@ -11,6 +11,7 @@ from shared.contract import API_PREFIX
 
 METERS = f"{API_PREFIX}/medidores"
 METER = f"{METERS}/{{id}}"
+SITES = f"{API_PREFIX}/sites"
 
 
 def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
@@ -22,6 +23,7 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
     r.add(f"{METER}/leituras", GET=readings.get_readings, POST=readings.post_readings)
     r.add(f"{METER}/ao-vivo", GET=live.get_live)
     r.add(f"{METER}/consumo", GET=reports.get_consumption)
+    r.add(f"{METER}/serie", GET=sites.meter_series)
     r.add(f"{METER}/faturas", GET=invoices.list_invoices)
     r.add(f"{METER}/faturas/{{ciclo}}", GET=invoices.get_invoice)
     r.add(f"{METER}/faturas/{{ciclo}}/versoes", GET=invoices.list_invoice_versions)
@@ -33,6 +35,10 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
     r.add(f"{METER}/comandos", GET=alerts.list_commands, POST=alerts.queue_command)
     r.add(f"{METER}/chaves", GET=keys.list_keys, POST=keys.replace_keys)
     r.add(f"{METER}/chaves/{{papel}}", DELETE=keys.revoke_key)
+    r.add(SITES, GET=sites.list_sites, POST=sites.create_site)
+    r.add(f"{SITES}/{{id}}", GET=sites.get_site, PUT=sites.put_site, DELETE=sites.delete_site)
+    r.add(f"{SITES}/{{id}}/consumo", GET=sites.site_consumption)
+    r.add(f"{SITES}/{{id}}/serie", GET=sites.site_series)
     r.add(f"{API_PREFIX}/tarifas", GET=tariffs.list_tariffs, POST=tariffs.create_tariff)
     r.add(f"{API_PREFIX}/tarifas/{{id}}", GET=tariffs.get_tariff, PUT=tariffs.put_tariff, DELETE=tariffs.delete_tariff)
     r.add(f"{API_PREFIX}/tarifas/{{id}}/versoes", GET=tariffs.list_versions, POST=tariffs.add_version)

@@ -12,7 +12,9 @@ The steps, each a group of lines (every line rounded to the centavo, half up):
 4. taxa_fixa: the version's fixed monthly charge, pro rata by days when versions change.
 5. tributo: ICMS, PIS/PASEP, COFINS "por dentro" over steps 1–4 (see charges.py), with the rates of
    the version in force on the cycle's last day; then cip, by the same version, untaxed.
-Issue 10's compensation of injected energy goes between steps 4 and 5 (group `compensacao`).
+4b. compensacao (net metering, compensation.py): injected energy and credits credited back at the
+   base price, and the TUSD Fio B they still pay; the bandeira then applies to the energy left
+   after compensation (never below the minimum).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from shared.money import format_brl, to_cents
 from servidor.billing.charges import CONNECTION_LABELS, MINIMUM_KWH, check_connection
+from servidor.billing.compensation import Compensacao, compensation_lines
 from servidor.billing.cycles import MONTH_NAMES, Ciclo
 from servidor.billing.errors import BillingError
 from servidor.billing.fields import HUNDRED, KWH_QUANTUM, ZERO, day_text, kwh_text, plain, price_text
@@ -187,8 +190,9 @@ def _fixed_lines(segments: list[Segment], total_days: int) -> list[LinhaFatura]:
 
 
 def compute_invoice(plano: PlanoTarifario, uso: UsoCiclo, bandeiras: TabelaBandeiras,
-                    ligacao: str | None = None) -> FaturaCiclo:
-    """The invoice of one cycle's consumption (`uso`, summed with this tariff's holidays)."""
+                    ligacao: str | None = None, compensacao: Compensacao | None = None) -> FaturaCiclo:
+    """The invoice of one cycle's consumption (`uso`, summed with this tariff's holidays), with
+    the cycle's net-metering compensation when the meter injects energy."""
     plano = check_plan(plano)
     ligacao = check_connection(ligacao)
     if uso.calendario != plano.calendar:
@@ -202,12 +206,18 @@ def compute_invoice(plano: PlanoTarifario, uso: UsoCiclo, bandeiras: TabelaBande
     notes: list[str] = []
     lines = _energy_lines(uso, segments, kwh)
     lines += _minimum_lines(segments, kwh, ligacao, ciclo.dias)
-    billed = max(kwh, MINIMUM_KWH[ligacao]) if ligacao else kwh
+    minimum = MINIMUM_KWH[ligacao] if ligacao else ZERO
+    billed = max(kwh, minimum)
+    closing = segments[-1].versao
+    credited = []
+    if compensacao is not None:
+        credited = compensation_lines(compensacao, closing.energia.base.total, closing.fio_b, ciclo.ultimo_dia.year)
+        billed = max(kwh - compensacao.compensado_kwh, minimum)
     flag_lines, flags = _flag_lines(ciclo, billed, bandeiras, notes)
     lines += flag_lines
     lines += _fixed_lines(segments, ciclo.dias)
+    lines += credited
     subtotal = sum((line.valor for line in lines if line.grupo in TAXED_GROUPS), ZERO)
-    closing = segments[-1].versao
     for tax in closing.tributos.taxes(subtotal):
         lines.append(LinhaFatura("tributo", f"{tax.nome} ({plain(tax.pct)} %)", tax.valor,
                                  f"{plain(tax.pct)} % × {format_brl(tax.base)} = {format_brl(tax.valor)}",
@@ -222,11 +232,11 @@ def compute_invoice(plano: PlanoTarifario, uso: UsoCiclo, bandeiras: TabelaBande
     return FaturaCiclo(
         plano.id, plano.nome, closing.modalidade, ciclo, kwh, billed, tuple(lines), subtotal,
         sum((line.valor for line in lines), ZERO), uso.cobertura, uso.dias_com_dados, tuple(flags),
-        uso.feriados, tuple(notes))
+        uso.feriados, tuple(notes), compensacao)
 
 
 def invoice_for(plano: PlanoTarifario, ciclo: Ciclo, perfil: PerfilConsumo, bandeiras: TabelaBandeiras,
-                ligacao: str | None = None) -> FaturaCiclo:
+                ligacao: str | None = None, compensacao: Compensacao | None = None) -> FaturaCiclo:
     """The invoice of `ciclo` for a consumption profile (the usual entry point)."""
     plano = check_plan(plano)
-    return compute_invoice(plano, cycle_usage(perfil, ciclo, plano.calendar), bandeiras, ligacao)
+    return compute_invoice(plano, cycle_usage(perfil, ciclo, plano.calendar), bandeiras, ligacao, compensacao)

@@ -84,6 +84,8 @@ class FaturaCiclo:
     bandeiras: tuple[tuple[str, str | None], ...] = ()
     feriados: tuple[tuple[date, str], ...] = ()
     avisos: tuple[str, ...] = ()
+    # Net metering: the cycle's compensation and credit balance (billing/compensation.py).
+    compensacao: Any = None
 
     def __post_init__(self) -> None:
         if self.total != sum((line.valor for line in self.linhas), Decimal(0)):
@@ -116,4 +118,7 @@ class FaturaCiclo:
             "bandeiras": [{"mes": month, "bandeira": flag} for month, flag in self.bandeiras],
             "feriados": [{"dia": day.isoformat(), "nome": name} for day, name in self.feriados],
             "avisos": list(self.avisos),
+            # Only for a meter that injects energy: every other invoice keeps its JSON.
+            **({} if self.compensacao is None else {"compensacao": self.compensacao.to_json(),
+                                                      "saldo_creditos_kwh": float(self.compensacao.saldo_kwh)}),
         }

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from servidor.billing.charges import Cip, Tributos
+from servidor.billing.compensation import FioB
 from servidor.billing.cycles import Ciclo
 from servidor.billing.errors import BillingError, InvalidTariff, NoTariffInForce
 from servidor.billing.fields import ZERO, amount, day_text
@@ -45,6 +46,8 @@ class VersaoTarifa:
     tributos: Tributos = field(default_factory=Tributos)
     cip: Cip | None = None
     fonte: str = ""
+    # The TUSD Fio B share compensated energy still pays (net metering); None: nothing.
+    fio_b: FioB | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.vigencia, date):
@@ -53,6 +56,8 @@ class VersaoTarifa:
             raise InvalidTariff("energia deve ser preço único, faixas ou postos horários", "energia")
         object.__setattr__(self, "taxa_fixa_mensal",
                            amount("taxa_fixa_mensal", self.taxa_fixa_mensal, MAX_FIXED_CHARGE, InvalidTariff))
+        if self.fio_b is not None and not isinstance(self.fio_b, FioB):
+            raise InvalidTariff("fio_b inválido", "fio_b")
         if not isinstance(self.fonte, str) or len(self.fonte) > MAX_SOURCE:
             raise InvalidTariff(f"fonte deve ser um texto de até {MAX_SOURCE} caracteres", "fonte")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Callable, Mapping, TypeVar
 
+from servidor.billing.compensation import FioB
 from servidor.billing.charges import Cip, FaixaCip, Tributos
 from servidor.billing.errors import BillingError, InvalidFlagTable, InvalidTariff
 from servidor.billing.fields import day
@@ -23,7 +24,8 @@ T = TypeVar("T")
 # "modalidade" is derived from the energy price and written for readers; it is accepted back
 # (a GET body can be PUT unchanged) and ignored.
 _PLAN_KEYS = frozenset({"id", "nome", "versoes", "feriados_extras", "feriados_aneel", "modalidade"})
-_VERSION_KEYS = frozenset({"vigencia", "energia", "taxa_fixa_mensal", "tributos", "cip", "fonte", "modalidade"})
+_VERSION_KEYS = frozenset({"vigencia", "energia", "taxa_fixa_mensal", "tributos", "cip", "fonte", "modalidade",
+                           "fio_b"})
 _ENERGY_KEYS = {"unico": frozenset({"tipo", "preco"}), "faixas": frozenset({"tipo", "faixas"}),
                 "postos": frozenset({"tipo", "fora_ponta", "ponta", "intermediario", "janelas"})}
 _PRICE_KEYS = frozenset({"kwh", "tusd", "te"})
@@ -152,6 +154,7 @@ def version_from_json(value: Any) -> VersaoTarifa:
         tributos=_at("tributos", lambda: _taxes(obj.get("tributos", {}))),
         cip=_at("cip", lambda: _cip(obj.get("cip"))),
         fonte=obj.get("fonte", ""),
+        fio_b=_at("fio_b", lambda: FioB.from_json(obj.get("fio_b"))),
     )
 
 
@@ -169,6 +172,8 @@ def version_to_json(version: VersaoTarifa) -> dict[str, Any]:
             {"valor_fixo": float(cip.valor_fixo)} if cip.valor_fixo is not None else
             {"faixas": [{"ate_kwh": _number(b.ate_kwh), "valor": float(b.valor)} for b in cip.faixas]}),
         "fonte": version.fonte,
+        # Only when set: tariffs without it keep the JSON (and the invoices) they always had.
+        **({} if version.fio_b is None else {"fio_b": version.fio_b.to_json()}),
     }
 
 

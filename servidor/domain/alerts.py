@@ -28,6 +28,7 @@ from servidor.domain.alert_rules import (
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.consumption import Consumption
 from servidor.domain.errors import InvalidInput, NotFound
+from servidor.domain.categories import consumes
 from servidor.domain.meters import Meter, now_iso
 from servidor.store.interface import ReadingsBackend
 from shared.models import Reading
@@ -183,8 +184,8 @@ class Alerts:
         return rows[-1][0].energia_wh if rows else 0.0
 
     def month_findings(self, meter: Meter, now_ms: int) -> list[Finding]:
-        if meter.limite_alerta_kwh is None:
-            return []
+        if meter.limite_alerta_kwh is None or not consumes(meter):
+            return []  # production, export and m³ are not consumption: no limit to watch
         window = self._consumption.current_month(meter, now_ms)
         if self._month_done.get(meter.id) == window.key:
             return []  # this month's limit alert exists: nothing more to find this month

@@ -29,11 +29,15 @@ class Role(Enum):
 class Principal:
     role: Role
     meter_id: str | None = None
+    site_id: str | None = None  # a site's read key (servidor/domain/sites.py) reads that site
 
     def can_read(self, meter_id: str) -> bool:
         return self.role is Role.ADMIN or (
             self.role in (Role.READ, Role.WRITE) and self.meter_id == meter_id
         )
+
+    def can_read_site(self, site_id: str) -> bool:
+        return self.role is Role.ADMIN or (self.role is Role.READ and self.site_id == site_id)
 
     def can_write(self, meter_id: str) -> bool:
         return self.role is Role.ADMIN or (self.role is Role.WRITE and self.meter_id == meter_id)
@@ -67,6 +71,13 @@ def require_read(principal: Principal | None, meter_id: str) -> Principal:
     principal = require(principal)
     if not principal.can_read(meter_id):
         raise Forbidden(f"esta chave não dá acesso ao medidor {meter_id}")
+    return principal
+
+
+def require_site_read(principal: Principal | None, site_id: str) -> Principal:
+    principal = require(principal)
+    if not principal.can_read_site(site_id):
+        raise Forbidden(f"esta chave não dá acesso ao site {site_id}")
     return principal
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from servidor.billing.calendar import day_bounds, local_buckets, local_date, month_bounds
+from servidor.domain.categories import bucket_figures, export_stream
 from servidor.domain.errors import InvalidInput, TooCostly
 from servidor.domain.gate import HeavyReads
 from servidor.domain.meters import Meter
@@ -109,8 +110,13 @@ class Consumption:
         length = end_ms - start_ms
         return Energy(max(wh, 0.0) / WH_PER_KWH, min(1.0, covered / length) if length > 0 else 0.0)
 
+    def two_way(self, meter: Meter) -> bool:
+        """Whether the meter reports export: a net counter, or a second (exported) counter."""
+        return meter.categoria == "gridNet" or self._readings.count(export_stream(meter)) > 0
+
     def buckets(self, meter: Meter, interval: str, start_ms: int, end_ms: int, now_ms: int) -> list[dict[str, Any]]:
-        """The API's `consumo` rows: rotulo, inicio, fim, kwh, cobertura; `parcial` for now's.
+        """The API's `consumo` rows: rotulo, inicio, fim, the category's figures
+        (categories.bucket_figures), cobertura; `parcial` for now's.
 
         InvalidInput for a range the calendar refuses, TooCostly past MAX_QUERY_COST, Busy when
         the heavy-read gate stays full."""
@@ -121,23 +127,26 @@ class Consumption:
             raise TooCostly(f"consulta grande demais: até {periods} períodos de '{interval}' × {days} dias = {cost} "
                             f"(máximo {MAX_QUERY_COST}); peça um período menor ou um intervalo maior")
         tz = meter.tz
+        two_way = self.two_way(meter)
         with self._heavy.turn():
             try:
                 spans = local_buckets(tz, interval, start_ms, end_ms)
             except ValueError as exc:
                 raise InvalidInput(str(exc)) from None
-            if interval == "hora":
-                energies = [self._readings.energy(meter.stream, b.inicio_ms, b.fim_ms) for b in spans]
-            else:
-                energies = self._day_sums(meter, spans)
+            energies = self._energies(meter.stream, meter, interval, spans)
+            exported = [0.0] * len(spans)
+            if two_way:
+                for stream, flag in ((meter.stream, True), (export_stream(meter), False)):
+                    for k, (wh, _) in enumerate(self._energies(stream, meter, interval, spans, exported=flag)):
+                        exported[k] += wh
         rows = []
-        for bucket, (wh, covered) in zip(spans, energies):
+        for bucket, (wh, covered), wh_out in zip(spans, energies, exported):
             length = bucket.fim_ms - bucket.inicio_ms
             row = {
                 "rotulo": bucket.rotulo,
                 "inicio": format_timestamp(bucket.inicio_ms, tz),
                 "fim": format_timestamp(bucket.fim_ms, tz),
-                "kwh": round(max(wh, 0.0) / WH_PER_KWH, 6),
+                **bucket_figures(meter, max(wh, 0.0), max(wh_out, 0.0), two_way),
                 "cobertura": round(min(1.0, covered / length), 4) if length > 0 else 0.0,
             }
             if bucket.inicio_ms <= now_ms < bucket.fim_ms:
@@ -145,11 +154,18 @@ class Consumption:
             rows.append(row)
         return rows
 
-    def _day_sums(self, meter: Meter, spans: list) -> list[tuple[float, int]]:
+    def _energies(self, stream: str, meter: Meter, interval: str, spans: list, *,
+                  exported: bool = False) -> list[tuple[float, int]]:
+        """(Wh, covered ms) of each bucket of `stream` (with `exported`, its export rollup)."""
+        if interval == "hora":
+            return [self._readings.energy(stream, b.inicio_ms, b.fim_ms, exported=exported) for b in spans]
+        return self._day_sums(stream, meter, spans, exported)
+
+    def _day_sums(self, stream: str, meter: Meter, spans: list, exported: bool = False) -> list[tuple[float, int]]:
         """(Wh, covered ms) of each day or month bucket from one read of the day rollups."""
         tz = meter.tz
-        days = self._readings.day_energy(meter.stream, local_date(tz, spans[0].inicio_ms),
-                                         local_date(tz, spans[-1].fim_ms - 1))
+        days = self._readings.day_energy(stream, local_date(tz, spans[0].inicio_ms),
+                                         local_date(tz, spans[-1].fim_ms - 1), exported=exported)
         out = []
         for bucket in spans:
             first, last = local_date(tz, bucket.inicio_ms), local_date(tz, bucket.fim_ms - 1)
@@ -172,9 +188,17 @@ class Consumption:
         if last.potencia_w is not None:
             return last.potencia_w
         before = self._readings.previous(meter.stream)
-        if before is None or last.ts_ms <= before.ts_ms or last.energia_wh < before.energia_wh:
+        if before is None or last.ts_ms <= before.ts_ms:
             return None
+        if last.energia_wh < before.energia_wh and meter.categoria != "gridNet":
+            return None  # a reset or a glitch: no power to tell
         return (last.energia_wh - before.energia_wh) * 3_600_000.0 / (last.ts_ms - before.ts_ms)
+
+    def exported_kwh(self, meter: Meter, first: date, last: date) -> float:
+        """kWh the meter sent to the grid over local days [first, last] (0 for one-way meters)."""
+        wh = sum(v[0] for v in self._readings.day_energy(meter.stream, first, last, exported=True).values())
+        wh += sum(v[0] for v in self._readings.day_energy(export_stream(meter), first, last).values())
+        return max(wh, 0.0) / WH_PER_KWH
 
     def month_progress(self, meter: Meter, now_ms: int) -> tuple[Energy, MonthWindow]:
         """This month's energy so far, and the month."""

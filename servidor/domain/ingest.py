@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from servidor.domain.alerts import Alerts
+from servidor.domain.categories import export_stream
 from servidor.domain.commands import Command, CommandQueue
 from servidor.domain.errors import InvalidInput
 from servidor.domain.live import WaiterHub
@@ -46,8 +47,28 @@ class Outcome:
     rejeitadas: tuple[Rejection, ...] = ()
 
 
-def parse_batch(body: Any, now_ms: int) -> tuple[list[Reading], list[Rejection], bool]:
-    """Readings to store, the rejected ones with their reasons, and whether it was a batch."""
+IMPORTED, EXPORTED = "energia_importada_wh", "energia_exportada_wh"
+
+
+def _two_counters(item: Any, now_ms: int) -> tuple[Reading, Reading | None]:
+    """A reading, and the exported-energy counter's when it carries two counters: then
+    `energia_importada_wh` is the reading's `energia_wh` and `energia_exportada_wh` is a reading
+    of the export stream with the same seq and ts."""
+    if type(item) is not dict or (IMPORTED not in item and EXPORTED not in item):
+        return Reading.from_json(item, now_ms), None
+    if "energia_wh" in item or IMPORTED not in item or EXPORTED not in item:
+        raise InvalidReading(f"envie energia_wh, ou {IMPORTED} e {EXPORTED} juntos")
+    main = {k: v for k, v in item.items() if k not in (IMPORTED, EXPORTED)}
+    main["energia_wh"] = item[IMPORTED]
+    reading = Reading.from_json(main, now_ms)
+    exported = Reading.from_json({"seq": item.get("seq"), "ts": item.get("ts"), "energia_wh": item[EXPORTED]}, now_ms)
+    return reading, exported
+
+
+def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
+                ) -> tuple[list[Reading], list[Rejection], bool]:
+    """Readings to store, the rejected ones with their reasons, and whether it was a batch;
+    the export counters of two-counter readings are appended to `exports`."""
     if isinstance(body, dict) and "leituras" in body:
         items = body["leituras"]
         if not isinstance(items, list):
@@ -62,7 +83,12 @@ def parse_batch(body: Any, now_ms: int) -> tuple[list[Reading], list[Rejection],
     rejected: list[Rejection] = []
     for index, item in enumerate(items):
         try:
-            good.append(Reading.from_json(item, now_ms))
+            reading, exported = _two_counters(item, now_ms)
+            if exported is not None:
+                if exports is None:
+                    raise InvalidReading(f"{IMPORTED}/{EXPORTED} não são aceitos aqui")
+                exports.append(exported)
+            good.append(reading)
         except (InvalidReading, OverflowError) as exc:
             motive = str(exc) if isinstance(exc, InvalidReading) else "número fora do intervalo aceito"
             seq = item.get("seq") if isinstance(item, dict) else None
@@ -85,12 +111,15 @@ class Ingest:
         """Store one reading or a batch of `meter`. InvalidInput when nothing in it can be stored
         (with every reason); a store failure propagates with nothing stored."""
         now_ms = int(self._clock() * 1000)
-        readings, rejected, batch = parse_batch(body, now_ms)
+        exports: list[Reading] = []
+        readings, rejected, batch = parse_batch(body, now_ms, exports)
         if rejected and not readings:
             self._counts(0, 0, len(rejected))
             motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
             raise InvalidInput(motives[:2000], code="leitura_invalida")
         result = self._readings.append(meter.stream, readings)
+        if exports:  # after the main counters: a failure here is retried with both, by seq
+            self._readings.append(export_stream(meter), exports)
         commands: list[Command] = []
         try:
             self._counts(result.aceitas, result.duplicadas, len(rejected))

@@ -19,12 +19,13 @@ import logging
 import threading
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from servidor.billing import Ciclo, PerfilConsumo, cycle_for_day, invoice_for, parse_cycle
 from servidor.billing.calendar import local_date
 from servidor.billing.usage import DiaConsumo
 from servidor.domain.atomic import Tables, atomic
+from servidor.domain.credits import Credits
 from servidor.domain.errors import Conflict, NotFound
 from servidor.domain.gate import HeavyReads
 from servidor.domain.meters import Meter, now_iso
@@ -80,12 +81,14 @@ def check_billed(meter: Meter) -> None:
 
 class Invoices:
     def __init__(self, docs: DocumentStore, readings: ReadingsBackend, tariffs: TariffBook, heavy: HeavyReads,
-                 usage: UsageReader) -> None:
+                 usage: UsageReader, connection: Callable[[Meter], str | None] = lambda meter: meter.ligacao) -> None:
         self._docs = docs
         self._readings = readings
         self._tariffs = tariffs
         self._heavy = heavy
         self._usage = usage
+        self._connection = connection  # the meter's ligacao, else its site's
+        self._credits = Credits(readings, connection)
         self._lock = threading.Lock()
         self._recorded: dict[str, dict[str, Any]] = {d["chave"]: _versions_of(d) for d in docs.all(INVOICES)}
         self._pending: dict[str, dict[str, Any]] = {}
@@ -99,7 +102,9 @@ class Invoices:
         check_billed(meter)
         ciclo = self._cycle(meter, text, now_ms)
         with self._heavy.turn():
-            return self._issue(meter, ciclo, self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia), now_ms)
+            credits = self._credits.chain(meter, ciclo) if self._credits.injects(meter) else {}
+            return self._issue(meter, ciclo, self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia), now_ms,
+                               credits)
 
     def listing(self, meter: Meter, now_ms: int) -> dict[str, Any]:
         """Every cycle's invoice, from the open one back to the first with readings."""
@@ -111,7 +116,8 @@ class Invoices:
             return {"medidor": meter.id, "faturas": []}
         with self._heavy.turn():
             profile = self._profile(meter, cycles[-1].primeiro_dia, cycles[0].ultimo_dia)
-            return {"medidor": meter.id, "faturas": [self._issue(meter, c, profile, now_ms) for c in cycles]}
+            credits = self._credits.chain(meter, cycles[0]) if self._credits.injects(meter) else {}
+            return {"medidor": meter.id, "faturas": [self._issue(meter, c, profile, now_ms, credits) for c in cycles]}
 
     def versions(self, meter: Meter, text: str, now_ms: int) -> dict[str, Any]:
         """The recorded versions of a closed cycle (issuing the current one first if it changed)."""
@@ -150,13 +156,27 @@ class Invoices:
             return None  # the tariff starts within or after this cycle: nothing prices all of it
         start, end = ciclo.bounds_ms(meter.tz)
         profile = self._profile(meter, ciclo.primeiro_dia, ciclo.ultimo_dia)
+        factor = Decimal(1)
         if now_ms > start:
             factor = Decimal(end - start) / Decimal(min(now_ms, end) - start)
             profile = PerfilConsumo({day: DiaConsumo(day, tuple(kwh * factor for kwh in found.kwh), found.cobertura)
                                      for day, found in profile.dias.items()})
-        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
+        done = None
+        if self._credits.injects(meter):  # injection keeps its pace too, against the credits carried in
+            consumed = sum((sum(day.kwh) for day in profile.dias.values()), Decimal(0))
+            done = self._credits.projected(meter, ciclo, consumed, factor)
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), self._connection(meter),
+                                              done))
         return {"kwh": float(invoice.kwh_medido), "total": float(invoice.total),
                 "total_formatado": invoice.to_json()["total_formatado"]}
+
+    def credit_balance(self, meter: Meter, now_ms: int) -> float | None:
+        """kWh of net-metering credit after the current cycle (None: the meter does not inject)."""
+        if no_bill_reason(meter) is not None or not self._credits.injects(meter):
+            return None
+        ciclo = cycle_for_day(local_date(meter.tz, now_ms), meter.dia_leitura)
+        done = self._credits.chain(meter, ciclo).get(ciclo.nome)
+        return 0.0 if done is None else float(done.saldo_kwh)
 
     # -- computing and issuing -------------------------------------------------------------------
 
@@ -183,9 +203,13 @@ class Invoices:
         plan = self._tariffs.for_meter(meter.tarifa)
         return self._usage.profile(meter, first, last, resolution([plan], first, last))
 
-    def _issue(self, meter: Meter, ciclo: Ciclo, profile: PerfilConsumo, now_ms: int) -> dict[str, Any]:
+    def _issue(self, meter: Meter, ciclo: Ciclo, profile: PerfilConsumo, now_ms: int,
+               credits: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The cycle's invoice (with its compensation, for a meter that injects), recorded as a
+        new version when a closed cycle's JSON changed."""
         plan = self._tariffs.for_meter(meter.tarifa)
-        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), meter.ligacao))
+        done = (credits or {}).get(ciclo.nome)
+        invoice = refused(lambda: invoice_for(plan, ciclo, profile, self._tariffs.flags(), self._connection(meter), done))
         body = {"medidor": meter.id, "mes": ciclo.nome, **invoice.to_json()}
         if ciclo.ultimo_dia >= local_date(meter.tz, now_ms):
             return {**body, "parcial": True, "situacao": "aberta"}

@@ -61,7 +61,7 @@ class StoredKey:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "StoredKey":
-        principal = Principal(Role(doc["papel"]), doc.get("medidor"))
+        principal = Principal(Role(doc["papel"]), doc.get("medidor"), doc.get("site"))
         if doc.get("kdf") == "scrypt":
             return cls(principal, doc["hash"], doc["sal"], int(doc["n"]))
         return cls(principal, doc["hash"])
@@ -277,6 +277,12 @@ class KeyRing:
         with self._lock:
             self._by_id = {k: v for k, v in self._by_id.items()
                            if (v.principal.role, v.principal.meter_id) not in gone}
+            self._cache.clear()
+
+    def revoke_site(self, site_id: str) -> None:
+        """A site's read key stops working (its document went in a committed transaction)."""
+        with self._lock:
+            self._by_id = {k: v for k, v in self._by_id.items() if v.principal.site_id != site_id}
             self._cache.clear()
 
     def meter_keys(self, meter_id: str) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 lifecycle done across every service that keeps something of it."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from servidor.domain.alerts import Alerts
 from servidor.domain.atomic import Tables
@@ -10,6 +10,7 @@ from servidor.domain.commands import CommandQueue
 from servidor.domain.errors import InvalidInput
 from servidor.domain.invoices import Invoices
 from servidor.domain.auth import Role
+from servidor.domain.categories import export_stream, flow_policy
 from servidor.domain.keys import METER_ROLES, NewMeterKeys
 from servidor.domain.meters import Meter
 from servidor.domain.registry import MeterRegistry
@@ -20,7 +21,8 @@ from servidor.store.interface import ReadingsBackend
 
 class MeterService:
     def __init__(self, registry: MeterRegistry, tariffs: TariffBook, readings: ReadingsBackend,
-                 alerts: Alerts, invoices: Invoices, commands: CommandQueue, views: MeterViews) -> None:
+                 alerts: Alerts, invoices: Invoices, commands: CommandQueue, views: MeterViews,
+                 site_exists: Callable[[str], bool] = lambda site: False) -> None:
         self._registry = registry
         self._tariffs = tariffs
         self._readings = readings
@@ -28,6 +30,7 @@ class MeterService:
         self._invoices = invoices
         self._commands = commands
         self._views = views
+        self._site_exists = site_exists
 
     def get(self, meter_id: str) -> Meter:
         return self._registry.get(meter_id)
@@ -44,20 +47,29 @@ class MeterService:
     def _check_tariff(self, body: Any) -> None:
         if isinstance(body, dict) and "tarifa" in body and not self._tariffs.exists(str(body["tarifa"])):
             raise InvalidInput(f"tarifa {str(body['tarifa'])[:100]} não existe")
+        site = body.get("site") if isinstance(body, dict) else None
+        if isinstance(site, str) and not self._site_exists(site):
+            raise InvalidInput(f"site {site[:100]} não existe (crie-o em /api/v1/sites)", campo="site")
+
+    def configure_store(self, meter: Meter) -> None:
+        """Tell the readings store the meter's zone and how its counters move."""
+        for stream in (meter.stream, export_stream(meter)):
+            self._readings.set_timezone(stream, meter.tz)
+        self._readings.set_flow(meter.stream, flow_policy(meter))
 
     def create(self, body: Any) -> tuple[Meter, NewMeterKeys]:
         """A new meter with its keys (one write); its readings start empty even if its id was
         used before (see servidor.domain.meters)."""
         self._check_tariff(body)
         meter, keys = self._registry.create(body)
-        self._readings.set_timezone(meter.stream, meter.tz)
+        self.configure_store(meter)
         return meter, keys
 
     def replace(self, meter_id: str, body: Any) -> Meter:
         self._registry.get(meter_id)
         self._check_tariff(body)
         meter = self._registry.replace_fields(meter_id, body)
-        self._readings.set_timezone(meter.stream, meter.tz)
+        self.configure_store(meter)
         return meter
 
     def delete(self, meter_id: str) -> None:
@@ -72,6 +84,7 @@ class MeterService:
         for service in (self._alerts, self._invoices, self._commands):
             service.forget(meter_id)
         self._readings.delete_meter(meter.stream)
+        self._readings.delete_meter(export_stream(meter))
 
     # -- keys ----------------------------------------------------------------------------------------
 

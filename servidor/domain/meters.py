@@ -19,7 +19,7 @@ from servidor.billing import BillingError, check_connection, check_reading_day
 from servidor.domain.errors import InvalidInput
 from servidor.domain.numbers import positive_within, within
 from shared.contract import EDITABLE
-from shared.models import METER_ID
+from shared.models import MAX_POWER_W, METER_ID
 
 # opengrid's sensor categories (seed 003): import, export, production, net, consumption, ...
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
@@ -96,6 +96,10 @@ class Meter:
     dia_leitura: int | None = None
     ligacao: str | None = None
     webhook_url: str | None = None  # where its alerts are POSTed when they open (servidor/notify)
+    site: str | None = None  # the site (servidor/domain/sites.py) it belongs to, if any
+    # The fastest the meter's energy can flow, in W: a counter jump needing more is a reset or a
+    # glitch, not energy (servidor/store/readings/flows.py). None: the store's defaults.
+    potencia_maxima_w: float | None = None
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -128,6 +132,10 @@ class Meter:
         if self.webhook_url is not None and not valid_webhook(self.webhook_url):
             raise InvalidInput(f"webhook_url deve ser uma URL http:// ou https:// com host, de até {MAX_WEBHOOK_URL} "
                                "caracteres, ou null")
+        if self.site is not None and (not isinstance(self.site, str) or not METER_ID.fullmatch(self.site)):
+            raise InvalidInput("site deve ser o id de um site ou null", campo="site")
+        if self.potencia_maxima_w is not None and not positive_within(self.potencia_maxima_w, MAX_POWER_W):
+            raise InvalidInput(f"potencia_maxima_w deve ser > 0 e ≤ {MAX_POWER_W:g} W, ou null", campo="potencia_maxima_w")
         if type(self.geracao) is not int or self.geracao < 0:
             raise InvalidInput("geracao deve ser um inteiro ≥ 0")
 
@@ -153,7 +161,7 @@ class Meter:
         values["id"] = meter_id if meter_id is not None else obj.get("id")
         if "nome" not in values:
             values["nome"] = values["id"] if isinstance(values["id"], str) else ""
-        for name in ("multiplicador", "limite_alerta_kwh"):
+        for name in ("multiplicador", "limite_alerta_kwh", "potencia_maxima_w"):
             # Bounded first: float() of a 400-digit integer raises OverflowError.
             if type(values.get(name)) is int and within(values[name], -MAX_LIMIT_KWH, MAX_LIMIT_KWH):
                 values[name] = float(values[name])

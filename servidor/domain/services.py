@@ -13,6 +13,8 @@ from servidor.domain.keys import KeyRing
 from servidor.domain.legacy import LegacyMeters
 from servidor.domain.live import WaiterHub
 from servidor.domain.meter_service import MeterService
+from servidor.domain.site_flows import SiteFlows
+from servidor.domain.sites import SiteService
 from servidor.domain.system import SystemStatus
 from servidor.domain.tariff_comparison import TariffComparison
 from servidor.domain.tariffs import TariffBook
@@ -32,4 +34,6 @@ class Services:
     tariffs: TariffBook
     comparison: TariffComparison
     system: SystemStatus
+    sites: SiteService
+    flows: SiteFlows
     legacy: LegacyMeters | None = None

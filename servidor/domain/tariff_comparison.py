@@ -10,7 +10,7 @@ left out, and the answer says how many. The verdict, the hours that make the dif
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from servidor.billing import PlanoTarifario, closed_cycles, compare_tariffs
 from servidor.billing.comparison import MAX_TARIFFS
@@ -28,7 +28,9 @@ DEFAULT_CYCLES = 12
 
 
 class TariffComparison:
-    def __init__(self, tariffs: TariffBook, usage: UsageReader, readings: ReadingsBackend, heavy: HeavyReads) -> None:
+    def __init__(self, tariffs: TariffBook, usage: UsageReader, readings: ReadingsBackend, heavy: HeavyReads,
+                 connection: Callable[[Meter], str | None] = lambda meter: meter.ligacao) -> None:
+        self._connection = connection  # the meter's ligacao, else its site's
         self._tariffs = tariffs
         self._readings = readings
         self._usage = usage
@@ -78,8 +80,8 @@ class TariffComparison:
             # no tariff compared has posts.
             step = resolution(plans, first, last)
             profile = self._usage.profile(meter, first, last, Resolution.HOUR if step is Resolution.DAY else step)
-            result = refused(lambda: compare_tariffs(plans, kept, profile, self._tariffs.flags(), meter.ligacao))
+            result = refused(lambda: compare_tariffs(plans, kept, profile, self._tariffs.flags(), self._connection(meter)))
         body = result.to_json()
         body["avisos"] = notes + body["avisos"]
-        return {"medidor": meter.id, "ligacao": meter.ligacao, "dia_leitura": meter.dia_leitura,
+        return {"medidor": meter.id, "ligacao": self._connection(meter), "dia_leitura": meter.dia_leitura,
                 "ciclos_pedidos": cycles, "historico_curto": result.ciclos_completos == 0, **body}

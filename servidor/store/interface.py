@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, TypeVar, runtime_checkable
 
 from shared.models import Reading
-from servidor.store.readings import AppendResult
+from servidor.store.readings import AppendResult, FlowPolicy
 
 T = TypeVar("T")
 
@@ -21,6 +21,9 @@ T = TypeVar("T")
 @runtime_checkable
 class ReadingsBackend(Protocol):
     def set_timezone(self, meter_id: str, tz: tzinfo) -> None: ...
+
+    def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
+        """How the stream's counter moves (monotonic until set): rollups follow the policy."""
 
     def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
         """Store new readings durably; repeated seqs are counted as duplicates, not stored.
@@ -42,10 +45,12 @@ class ReadingsBackend(Protocol):
 
     def after_seq(self, meter_id: str, seq: int, limit: int = 1000) -> list[Reading]: ...
 
-    def energy(self, meter_id: str, start_ms: int, end_ms: int) -> tuple[float, int]:
-        """(Wh, covered ms) over 15-minute-aligned [start, end), from the rollups."""
+    def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
+        """(Wh, covered ms) over 15-minute-aligned [start, end), from the rollups; with
+        `exported`, what a bidirectional counter went down by."""
 
-    def day_energy(self, meter_id: str, first: date, last: date) -> dict[date, tuple[float, int]]: ...
+    def day_energy(self, meter_id: str, first: date, last: date, *,
+                   exported: bool = False) -> dict[date, tuple[float, int]]: ...
 
     def delete_meter(self, meter_id: str) -> None:
         """Kill the stream key forever, durably: reads return nothing, appends raise

@@ -17,6 +17,7 @@ from .readings import AppendResult, StreamDeleted
 from .readings.block import Columns
 from .readings.codec import encode_meter_id
 from .readings.columns import MeterColumns
+from .readings.flows import MONOTONIC, FlowPolicy
 from .readings.rollups import MeterRollup, check_aligned
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class MemoryReadings:
         self._lock = threading.Lock()
         self._meters: dict[str, MeterColumns] = {}
         self._zones: dict[str, tzinfo] = {}
+        self._policies: dict[str, FlowPolicy] = {}
         self._deleted: set[str] = set()
         self._listeners: list[Callable[[str, int], None]] = []
 
@@ -38,10 +40,11 @@ class MemoryReadings:
                 raise StreamDeleted(meter_id)
             meter = self._meters.get(meter_id)
             if meter is None:
-                meter = MeterColumns(MeterRollup(self._zones.get(meter_id, timezone.utc)))
+                meter = MeterColumns(MeterRollup(self._zones.get(meter_id, timezone.utc)),
+                                     self._policies.get(meter_id, MONOTONIC))
             accepted, duplicates = meter.partition(readings) if readings else ((), 0)
             if accepted:
-                resets = [accepted[i] for i in meter.insert(Columns.from_readings(accepted))]
+                resets = meter.insert(Columns.from_readings(accepted))
                 self._meters[meter_id] = meter
             last_seq = meter.max_seq
         if accepted:
@@ -61,7 +64,14 @@ class MemoryReadings:
             self._zones[meter_id] = tz
             meter = self._meters.get(meter_id)
             if meter is not None:
-                meter.rollup.set_timezone(tz)
+                meter.set_timezone(tz)
+
+    def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
+        with self._lock:
+            self._policies[meter_id] = policy
+            meter = self._meters.get(meter_id)
+            if meter is not None:
+                meter.set_policy(policy)
 
     def last(self, meter_id: str) -> Reading | None:
         with self._lock:
@@ -101,16 +111,17 @@ class MemoryReadings:
             meter = self._meter(meter_id)
             return [meter.reading(i) for i in meter.indices_after_seq(seq, limit)] if meter else []
 
-    def energy(self, meter_id: str, start_ms: int, end_ms: int) -> tuple[float, int]:
+    def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
         check_aligned(start_ms, end_ms)
         with self._lock:
             meter = self._meter(meter_id)
-            return meter.rollup.energy(start_ms, end_ms) if meter else (0.0, 0)
+            return (meter.export if exported else meter.rollup).energy(start_ms, end_ms) if meter else (0.0, 0)
 
-    def day_energy(self, meter_id: str, first: date, last: date) -> dict[date, tuple[float, int]]:
+    def day_energy(self, meter_id: str, first: date, last: date, *,
+                   exported: bool = False) -> dict[date, tuple[float, int]]:
         with self._lock:
             meter = self._meter(meter_id)
-            return meter.rollup.day_energy(first, last) if meter else {}
+            return (meter.export if exported else meter.rollup).day_energy(first, last) if meter else {}
 
     def delete_meter(self, meter_id: str) -> None:
         encode_meter_id(meter_id)
@@ -118,6 +129,7 @@ class MemoryReadings:
             self._deleted.add(meter_id)
             self._meters.pop(meter_id, None)
             self._zones.pop(meter_id, None)
+            self._policies.pop(meter_id, None)
 
     def is_deleted(self, meter_id: str) -> bool:
         with self._lock:

@@ -67,7 +67,9 @@ def downsample(cols: Columns, cut_ms: int) -> Columns | None:
     last = min(old, len(ts) - 1)  # pairs (i, i+1) starting before the cut
     for i in range(last):
         t1, e1, t2, e2 = ts[i], energy[i], ts[i + 1], energy[i + 1]
-        if _linear(t1, e1, t2, e2):
+        # The pair after a drop is kept as it is: whether it is a glitch's return depends on the
+        # reading before the drop (flows.py), which sampling it would cut off.
+        if _linear(t1, e1, t2, e2) and not (i > 0 and e1 < energy[i - 1]):
             edge = (t1 // BUCKET_MS + 1) * BUCKET_MS
             stop = min(t2, cut_ms + 1)  # up to the cut (included), never past the next reading
             while edge < stop:

@@ -19,6 +19,7 @@ from ..messages import Reconnected
 from ..models import Meter, MeterList
 from ..widgets.banner import Banner
 from .meter import MeterScreen
+from .site import SiteScreen
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ class MetersScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filtrar"),
         Binding("ctrl+o", "next_sort", "Ordenar"),
         Binding("ctrl+r", "reverse_sort", "Inverter"),
+        # Out of the footer (it is full at 80 columns): the palette lists it, with its key.
+        Binding("ctrl+s", "open_site", "Site", show=False),
         Binding("escape", "clear_filter", "Limpar filtro", show=False),
     ]
 
@@ -203,6 +206,14 @@ class MetersScreen(Screen[None]):
             return
         self.app.push_screen(MeterScreen(meter))
 
+    def action_open_site(self) -> None:
+        """The site of the selected meter (its grid, its panels), if it belongs to one."""
+        meter = next((m for m in self._meters if m.id == self.selected_id), None)
+        if meter is None or meter.site is None:
+            self.notify("Este medidor não pertence a um site.", severity="warning")
+            return
+        self.app.push_screen(SiteScreen(meter.site))
+
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
 
@@ -263,6 +274,8 @@ class MetersScreen(Screen[None]):
         yield SystemCommand("Abrir medidor", "Abre o medidor selecionado (Enter)", self.action_open)
         yield SystemCommand("Filtrar medidores", "Vai para o campo de filtro (/)", self.action_focus_filter)
         yield SystemCommand("Limpar filtro", "Mostra todos os medidores (Esc)", self.action_clear_filter)
+        yield SystemCommand("Abrir o site do medidor", "Rede e solar da casa do medidor selecionado, hora a hora "
+                            "(Ctrl+S)", self.action_open_site)
         for column in COLUMNS:
             label = column.label.replace("\n", " ")
             yield SystemCommand(f"Ordenar por {label}", f"Ordena a tabela pela coluna {label}",

@@ -36,8 +36,9 @@ def invoice_heading(invoice: Invoice) -> str:
     state = invoice.situacao + (f", versão {invoice.versao}" if invoice.versao else "")
     partial = f" · parcial: cobertura {fmt.percent(100 * invoice.cobertura)}" if invoice.parcial else ""
     tariff = f" · tarifa {invoice.tarifa}" if invoice.tarifa else ""
+    credits = "" if invoice.saldo_creditos_kwh is None else f" · créditos {fmt.kwh(invoice.saldo_creditos_kwh)}"
     return (f"Fatura de {invoice.rotulo} ({_day(invoice.primeiro_dia)} a {_day(invoice.ultimo_dia)}; {state})"
-            f"{tariff}{partial}")
+            f"{tariff}{credits}{partial}")
 
 
 def versions_text(invoice: Invoice, versions: tuple[InvoiceVersion, ...]) -> str:

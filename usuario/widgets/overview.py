@@ -9,6 +9,7 @@ from textual.widgets import Digits, Label, ProgressBar, Static
 from .. import format as fmt
 from ..models import Meter
 from .base import MeterPane
+from .flows import flow_text, watches_limit
 
 
 def power_digits(meter: Meter) -> str:
@@ -28,15 +29,19 @@ def power_note(meter: Meter) -> str:
 
 
 def limit_text(meter: Meter) -> str:
-    """How far this month is from the alert limit, in words."""
-    limit = meter.limite_alerta_kwh
-    if not limit:
-        return "Sem limite de alerta definido (ajuste em Controle)."
+    """How far this month is from the alert limit, in words; for a producer or a net meter, its
+    month's production, import and export (a producer has no limit to watch)."""
+    flows = flow_text(meter)
+    if not watches_limit(meter):
+        return flows or "Sem limite de alerta definido (ajuste em Controle)."
+    limit = meter.limite_alerta_kwh or 0.0
     used = meter.resumo.kwh_mes
     pct = meter.resumo.limite_uso_pct if meter.resumo.limite_uso_pct is not None else 100.0 * used / limit
     if used > limit:
-        return f"{fmt.percent(pct)} do limite de {fmt.kwh(limit)}: passou {fmt.kwh(used - limit)}."
-    return f"{fmt.percent(pct)} do limite de {fmt.kwh(limit)}: faltam {fmt.kwh(limit - used)}."
+        text = f"{fmt.percent(pct)} do limite de {fmt.kwh(limit)}: passou {fmt.kwh(used - limit)}."
+    else:
+        text = f"{fmt.percent(pct)} do limite de {fmt.kwh(limit)}: faltam {fmt.kwh(limit - used)}."
+    return text if flows is None else f"{text}\n{flows}"
 
 
 class OverviewPane(MeterPane):
@@ -78,10 +83,10 @@ class OverviewPane(MeterPane):
             "nenhum" if not alerts else f"{alerts} (veja a aba Alertas)")
         self.query_one("#ov-alertas", Static).set_class(bool(alerts), "warning")
         self.query_one("#ov-limite", Static).update(limit_text(meter))
-        over = bool(meter.limite_alerta_kwh) and summary.kwh_mes > (meter.limite_alerta_kwh or 0)
+        over = watches_limit(meter) and summary.kwh_mes > (meter.limite_alerta_kwh or 0)
         self.query_one("#ov-limite", Static).set_class(over, "warning")
         bar = self.query_one("#limit-bar", ProgressBar)
-        bar.display = bool(meter.limite_alerta_kwh)
+        bar.display = watches_limit(meter)
         if meter.limite_alerta_kwh:
             bar.update(progress=min(100.0, 100.0 * summary.kwh_mes / meter.limite_alerta_kwh))
         bar.set_class(over, "over")

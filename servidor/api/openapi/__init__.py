@@ -22,6 +22,7 @@ from servidor.api.openapi.operations_keys import key_operations, key_schemas
 from servidor.api.openapi.operations_meters import meter_operations
 from servidor.api.openapi.operations_reports import report_operations
 from servidor.api.openapi.operations_root import root_operations
+from servidor.api.openapi.operations_sites import site_operations, site_schemas
 from servidor.api.openapi.operations_billing import billing_operations
 from servidor.api.openapi.schemas_billing import consumption_schemas
 from servidor.api.openapi.schemas_invoices import invoice_schemas
@@ -38,6 +39,8 @@ TAGS = [
     ("Leituras", "Envio de leituras pelo agente do medidor, histórico bruto e acompanhamento ao vivo."),
     ("Consumo e faturas", "kWh por hora, dia ou mês no calendário local do medidor, as faturas por ciclo de "
                           "leitura (com suas versões) e qual tarifa compensa."),
+    ("Sites", "Casas ou empresas com vários medidores (rede, painéis solares, submedidores): consumo pela fórmula "
+              "do opengrid, importação, exportação, produção, autoconsumo e a série para análise."),
     ("Alertas", "Limite do mês, projeção, silêncio, contador reiniciado e falhas informadas pelo agente."),
     ("Comandos", "Comandos remotos entregues ao agente do medidor na resposta à sua próxima leitura."),
     ("Tarifas", "Tarifas com versões (vigência), preço único, por faixas ou por posto horário (Tarifa Branca), "
@@ -79,7 +82,7 @@ class UndocumentedRoute(Exception):
 def descriptions(legacy: bool) -> dict[str, dict[str, Any]]:
     """Every description, by path and method (lower-case, as OpenAPI writes them)."""
     return {**meter_operations(), **report_operations(), **billing_operations(), **root_operations(legacy),
-            **key_operations()}
+            **key_operations(), **site_operations()}
 
 
 def paths(routes: Iterable[Route]) -> dict[str, Any]:
@@ -121,7 +124,7 @@ def schemas() -> dict[str, Any]:
         "DocumentoOpenApi": {"type": "object", "required": ["openapi", "info", "paths"],
                              "description": "Este documento."},
         **reading_schemas(), **alert_and_command_schemas(), **meter_schemas(), **tariff_schemas(),
-        **invoice_schemas(), **consumption_schemas(), **key_schemas(),
+        **invoice_schemas(), **consumption_schemas(), **key_schemas(), **site_schemas(),
     }
 
 

@@ -56,7 +56,24 @@ def _invoice_fields() -> dict[str, Any]:
         "feriados": {"type": "array", "items": obj({"dia": DAY, "nome": {"type": "string"}}, ["dia", "nome"])},
         "avisos": {"type": "array", "items": {"type": "string"}},
         "parcial": {"type": "boolean", "description": "O ciclo não terminou: o total ainda vai mudar."},
+        "compensacao": {**obj({
+            "injetado_kwh": NUMBER, "compensavel_kwh": {**NUMBER, "description": "Consumo acima do mínimo."},
+            "compensado_no_ciclo_kwh": NUMBER, "compensado_de_creditos_kwh": NUMBER,
+            "credito_gerado_kwh": NUMBER, "credito_expirado_kwh": NUMBER,
+            "saldo_anterior_kwh": NUMBER, "saldo_kwh": NUMBER,
+            "creditos": {"type": "array", "items": obj({
+                "origem": {"type": "string", "pattern": MONTH_PATTERN}, "kwh": NUMBER,
+                "valido_ate": {"type": "string", "pattern": MONTH_PATTERN}}, ["origem", "kwh", "valido_ate"])},
+        }, ["injetado_kwh", "compensavel_kwh", "compensado_no_ciclo_kwh", "compensado_de_creditos_kwh",
+            "credito_gerado_kwh", "credito_expirado_kwh", "saldo_anterior_kwh", "saldo_kwh", "creditos"]),
+            "description": "Só para medidores que injetam energia (SCEE): o que foi compensado e os créditos "
+                           "em kWh, válidos por 60 ciclos."},
+        "saldo_creditos_kwh": {**NUMBER, "description": "Saldo de créditos em kWh depois deste ciclo."},
     }
+
+
+# Only invoices of meters that inject energy have these.
+OPTIONAL_FIELDS = ("compensacao", "saldo_creditos_kwh")
 
 
 def invoice_schemas() -> dict[str, Any]:
@@ -68,7 +85,7 @@ def invoice_schemas() -> dict[str, Any]:
                                                                    "atrasados, uma tarifa ou as bandeiras a mudam."},
         "emitida_em": instant("Só em faturas fechadas: a primeira emissão."),
         "reemitida_em": nullable(instant("Só em faturas fechadas: a emissão desta versão, se não é a primeira.")),
-    }, list(fields) + ["situacao"])
+    }, [name for name in fields if name not in OPTIONAL_FIELDS] + ["situacao"])
     summary = obj({"versao": {"type": "integer", "minimum": 1}, "emitida_em": instant("Emissão desta versão."),
                    "tarifa": nullable({"type": "string"}), "kwh_medido": nullable(NUMBER), "total": nullable(NUMBER)},
                   ["versao", "emitida_em", "tarifa", "kwh_medido", "total"])

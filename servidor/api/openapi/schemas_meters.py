@@ -7,6 +7,8 @@ from servidor.api.openapi.blocks import instant, nullable, obj, ref
 from servidor.billing import MINIMUM_KWH
 from servidor.billing.cycles import MAX_READING_DAY
 from servidor.domain import meters
+from servidor.domain.categories import MEASURE
+from shared.models import MAX_POWER_W
 from shared.models import METER_ID
 
 
@@ -17,6 +19,15 @@ BILLING_FIELDS = {
     "ligacao": {"enum": [*MINIMUM_KWH, None], "default": None,
                 "description": "Tipo de ligação, para o custo de disponibilidade (mínimo de 30, 50 ou 100 kWh); "
                                "null: sem mínimo."},
+}
+
+FLOW_FIELDS = {
+    "site": {"anyOf": [{"type": "string", "pattern": METER_ID.pattern}, {"type": "null"}], "default": None,
+             "description": "Id do site (`/api/v1/sites`) a que o medidor pertence; null: nenhum."},
+    "potencia_maxima_w": {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_POWER_W},
+                                    {"type": "null"}], "default": None,
+                          "description": "A maior potência possível do medidor: um salto do contador que exigiria "
+                                         "mais é reinício ou falha, não energia; null: o padrão do servidor."},
 }
 
 
@@ -42,6 +53,7 @@ def meter_schemas() -> dict[str, Any]:
                         "default": None, "description": "Cada alerta que abre é enviado (POST, o alerta em JSON) a "
                                                         "esta URL, com novas tentativas se ela falhar; null desliga."},
         **BILLING_FIELDS,
+        **FLOW_FIELDS,
     }
     # A client that PUTs back what it GOT may include these; the handler ignores them.
     echoed = {name: {"description": "Ignorado (aceito para que o corpo de um GET possa ser reenviado)."}
@@ -66,6 +78,7 @@ def meter_schemas() -> dict[str, Any]:
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
         "webhook_url": {"type": ["string", "null"]},
         **BILLING_FIELDS,
+        **FLOW_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),
         "ultima_leitura": nullable(obj({
@@ -97,9 +110,18 @@ def meter_schemas() -> dict[str, Any]:
                                              "total_formatado": {"type": "string"}}, ["kwh", "total", "total_formatado"])),
                              "description": "A fatura do ciclo atual se o ritmo até agora se mantiver; null para "
                                             "um medidor sem fatura de energia (produção, exportação, água, gás)."},
-        "limite_uso_pct": {"type": ["number", "null"], "description": "kWh do mês em % do limite."},
+        "limite_uso_pct": {"type": ["number", "null"],
+                           "description": "kWh do mês em % do limite; null sem limite ou para quem não consome."},
         "alertas_ativos": {"type": "integer", "minimum": 0},
         "leituras": {"type": "integer", "minimum": 0},
+        "grandeza": {"enum": sorted(set(MEASURE.values())),
+                     "description": "O que `kwh_hoje` e `kwh_mes` medem: consumo, produção, exportação ou volume."},
+        "unidade": {"enum": ["kWh", "m³"]},
+        "importado_kwh_mes": {"type": "number", "description": "Só medidores que exportam: energia tomada da rede."},
+        "exportado_kwh_mes": {"type": "number", "description": "Só medidores que exportam: energia enviada à rede."},
+        "liquido_kwh_mes": {"type": "number", "description": "Só medidores que exportam: importado − exportado."},
+        "saldo_creditos_kwh": {"type": "number", "description": "Só medidores faturados que injetam energia: "
+                                                                "créditos de energia (kWh) depois do ciclo atual."},
     }, ["potencia_w", "kwh_hoje", "kwh_mes", "cobertura_mes", "fatura_projetada", "limite_uso_pct",
         "alertas_ativos", "leituras"])
     # 004's payloads are free JSON; these are read from them as they came.

@@ -69,6 +69,8 @@ def _version(answer: bool) -> dict[str, Any]:
                                   obj({"faixas": {"type": "array", "items": band}}, ["faixas"])]})
     else:  # the server takes `valor_fixo` or `faixas` (not both); a null one counts as absent
         cip = nullable(obj({"valor_fixo": nullable(number), "faixas": {"type": "array", "items": band}}))
+    fio_b = obj({"preco_kwh": number, "pct_por_ano": {"type": "object", "propertyNames": {"pattern": "^[0-9]{4}$"},
+                                                      "additionalProperties": number}}, ["preco_kwh"])
     props = {
         "vigencia": {**DAY, "description": "Primeiro dia em que esta versão vale."},
         "modalidade": ({"enum": [plans.CONVENCIONAL, plans.BRANCA], "description": "Tirada do preço da energia."}
@@ -80,8 +82,12 @@ def _version(answer: bool) -> dict[str, Any]:
                                              "PIS/COFINS e depois ICMS; `conjunto`: uma só gross-up."},
         "cip": {**cip, "description": "CIP/COSIP: valor fixo ou faixas por kWh medido; não tributada."},
         "fonte": {"type": "string", "maxLength": plans.MAX_SOURCE, "description": "De onde vêm os preços."},
+        "fio_b": {**(fio_b if answer else nullable(fio_b)),
+                  "description": "Geração distribuída: o preço da TUSD Fio B (R$/kWh) e a parte dele (%) que a "
+                                 "energia compensada ainda paga, por ano (Lei 14.300: 15 % em 2023 … 90 % em 2028). "
+                                 "Ausente: nada."},
     }
-    required = list(props) if answer else ["vigencia", "energia"]
+    required = [k for k in props if k != "fio_b"] if answer else ["vigencia", "energia"]
     return obj(props, required, description=None if answer else "Uma versão da tarifa." + _NOTE)
 
 

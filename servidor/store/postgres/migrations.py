@@ -68,6 +68,14 @@ CREATE TABLE documents (
 CREATE INDEX documents_by_table ON documents (tbl, id);
 CREATE INDEX documents_by_content ON documents USING gin (doc jsonb_path_ops);
 """),
+    # Counters that move both ways (flows.py): the stream's policy, and the rollups of what a
+    # bidirectional counter gave back.
+    (2, """
+ALTER TABLE streams ADD COLUMN bidirectional boolean NOT NULL DEFAULT false,
+                    ADD COLUMN max_power_w double precision;
+CREATE TABLE export_buckets (LIKE rollup_buckets INCLUDING ALL);
+CREATE TABLE export_spans (LIKE rollup_spans INCLUDING ALL);
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 

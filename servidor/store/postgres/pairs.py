@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Sequence
 
+from servidor.store.readings.flows import FlowPolicy, is_reset, pair_flow
 from servidor.store.readings.rollups import BUCKET_MS, LONG_SPAN_MS, MAX_COVERED_GAP_MS, local_midnight_ms
 
 # (ts, seq, energia): what the rollups need of a reading.
@@ -36,7 +37,11 @@ class RollupDelta:
 
     def add_pair(self, t1: int, e1: float, t2: int, e2: float, sign: int = 1) -> None:
         """The contribution of consecutive readings t1 <= t2, added (sign 1) or removed (-1)."""
-        delta = max(e2 - e1, 0.0) * sign
+        self.add_delta(t1, t2, max(e2 - e1, 0.0), sign)
+
+    def add_delta(self, t1: int, t2: int, wh: float, sign: int = 1) -> None:
+        """`wh` (>= 0) spread over [t1, t2], and the time the pair covers, added or removed."""
+        delta = wh * sign
         span = t2 - t1
         if span == 0:
             self._bucket(t1 // BUCKET_MS, delta, 0)
@@ -73,14 +78,43 @@ class RollupDelta:
             self._bucket(current, wh * sign, covered * sign)
 
 
+@dataclass
+class FlowDelta:
+    """The changes to both rollups: energy in (`consumed`) and what a bidirectional counter gave
+    back (`exported`), pair by pair as flows.py counts them."""
+
+    policy: FlowPolicy
+    consumed: RollupDelta = field(default_factory=RollupDelta)
+    exported: RollupDelta = field(default_factory=RollupDelta)
+
+    def add_pairs(self, points: Sequence[Point], lo: int, sign: int = 1) -> None:
+        """The pairs of `points` ending at lo <= k: each looks two readings back (a glitch's
+        return), so `points` must hold the two readings before lo."""
+        lo = max(lo, 1)
+        if lo >= len(points):
+            return
+        energy = [p[2] for p in points]
+        if self.policy.plain and all(a <= b for a, b in zip(energy[max(lo - 2, 0):], energy[max(lo - 1, 1):])):
+            self.consumed.add_chain(points[lo - 1:], sign)  # no drop: every pair is its rise
+            return
+        ts = [p[0] for p in points]
+        for k in range(lo, len(points)):
+            wh_in, wh_out = pair_flow(self.policy, ts, energy, k)
+            self.consumed.add_delta(ts[k - 1], ts[k], wh_in, sign)
+            if wh_out:
+                self.exported.add_delta(ts[k - 1], ts[k], wh_out, sign)
+
+    def resets(self, points: Sequence[Point], candidates: range) -> list[int]:
+        """Seqs of the readings at `candidates` that are counter resets (flows.is_reset), each
+        confirmed by a reading after it."""
+        ts, energy = [p[0] for p in points], [p[2] for p in points]
+        return [points[k][1] for k in candidates
+                if 1 <= k < len(points) - 1 and energy[k] < energy[k - 1] and is_reset(self.policy, ts, energy, k)]
+
+
 def merge(stored: Sequence[Point], new: Sequence[Point]) -> list[Point]:
     """Both in (ts, seq) order, no seq in both: one list in (ts, seq) order."""
     return sorted([*stored, *new], key=lambda p: (p[0], p[1]))
-
-
-def resets(chain: Sequence[Point], new_seqs: set[int]) -> list[int]:
-    """Seqs of the new readings whose counter is below the reading before them in `chain`."""
-    return [cur[1] for prev, cur in zip(chain, chain[1:]) if cur[1] in new_seqs and cur[2] < prev[2]]
 
 
 def apportion_span(t1: int, t2: int, wh: float, first: date, last: date, tz: tzinfo, out: dict) -> None:

@@ -14,11 +14,15 @@ from shared.models import Reading
 from servidor.store.readings.block import make_reading
 from servidor.store.readings.rollups import BUCKET_MS, check_aligned, local_midnight_ms
 
+from servidor.store.readings.flows import FlowPolicy, is_reset
+
 from .database import Database
 from .pairs import Point, apportion_span, positive
 
-_COLUMNS = "seq, ts, energy, power, flags, measurements"
+COLUMNS = "seq, ts, energy, power, flags, measurements"
 _ONE_DAY = timedelta(days=1)
+# (buckets, spans) of energy in, and of what a bidirectional counter gave back.
+ROLLUP_TABLES = (("rollup_buckets", "rollup_spans"), ("export_buckets", "export_spans"))
 
 
 def zone_name(tz: tzinfo) -> str:
@@ -33,22 +37,29 @@ def _zone(name: str | None) -> tzinfo:
         return timezone.utc
 
 
-def _reading(row) -> Reading:
+def reading_of(row) -> Reading:
     seq, ts, energy, power, flags, blob = row
     return make_reading(seq, ts, energy, float("nan") if power is None else power, flags,
                         bytes(blob) if blob is not None else None)
 
 
-def neighbourhood(conn, meter_id: str, lo: tuple[int, int], hi: tuple[int, int]) -> list[Point]:
-    """The stored readings from the one before `lo` to the one after `hi` in (ts, seq) order:
-    every pair that an insertion between lo and hi can change."""
-    before = conn.execute("SELECT ts, seq, energy FROM readings WHERE stream = %s AND (ts, seq) < (%s, %s) "
-                          "ORDER BY ts DESC, seq DESC LIMIT 1", (meter_id, *lo)).fetchall()
+def before(conn, meter_id: str, key: tuple[int, int], count: int, inclusive: bool = False) -> list[Point]:
+    """The `count` stored readings before (ts, seq) `key` (and it, `inclusive`), in order."""
+    rows = conn.execute(f"SELECT ts, seq, energy FROM readings WHERE stream = %s AND (ts, seq) {'<=' if inclusive else '<'} "
+                        "(%s, %s) ORDER BY ts DESC, seq DESC LIMIT %s", (meter_id, *key, count + int(inclusive)))
+    return [tuple(row) for row in reversed(rows.fetchall())]
+
+
+def neighbourhood(conn, meter_id: str, lo: tuple[int, int], hi: tuple[int, int]) -> tuple[list[Point], list[Point]]:
+    """(the 3 stored readings before `lo`, those and every stored reading up to the 2 after `hi`)
+    in (ts, seq) order: every pair an insertion between lo and hi can change, and what a pair's
+    flow looks back to (flows.py)."""
+    first = before(conn, meter_id, lo, 3)
     inside = conn.execute("SELECT ts, seq, energy FROM readings WHERE stream = %s AND (ts, seq) >= (%s, %s) "
                           "AND (ts, seq) <= (%s, %s) ORDER BY ts, seq", (meter_id, *lo, *hi)).fetchall()
     after = conn.execute("SELECT ts, seq, energy FROM readings WHERE stream = %s AND (ts, seq) > (%s, %s) "
-                         "ORDER BY ts, seq LIMIT 1", (meter_id, *hi)).fetchall()
-    return [tuple(row) for row in (*before, *inside, *after)]
+                         "ORDER BY ts, seq LIMIT 2", (meter_id, *hi)).fetchall()
+    return first, first + [tuple(row) for row in (*inside, *after)]
 
 
 class Reads:
@@ -58,8 +69,9 @@ class Reads:
         self._zones: dict[str, tzinfo] = {}
 
     def _stream(self, conn, meter_id: str):
-        """(readings, max_seq, last_ts, last_seq, zone) of a live stream, None if none or deleted."""
-        row = conn.execute("SELECT readings, max_seq, last_ts, last_seq, zone FROM streams "
+        """(readings, max_seq, last_ts, last_seq, zone, bidirectional, max_power_w) of a live
+        stream, None if none or deleted."""
+        row = conn.execute("SELECT readings, max_seq, last_ts, last_seq, zone, bidirectional, max_power_w FROM streams "
                            "WHERE stream = %s AND NOT deleted AND readings > 0", (meter_id,)).fetchone()
         return row
 
@@ -68,18 +80,18 @@ class Reads:
             state = self._stream(conn, meter_id)
             if state is None:
                 return None
-            row = conn.execute(f"SELECT {_COLUMNS} FROM readings WHERE stream = %s AND ts = %s AND seq = %s",
+            row = conn.execute(f"SELECT {COLUMNS} FROM readings WHERE stream = %s AND ts = %s AND seq = %s",
                                (meter_id, state[2], state[3])).fetchone()
-        return _reading(row) if row else None
+        return reading_of(row) if row else None
 
     def previous(self, meter_id: str) -> Reading | None:
         with self._db.transaction() as conn:
             state = self._stream(conn, meter_id)
             if state is None:
                 return None
-            row = conn.execute(f"SELECT {_COLUMNS} FROM readings WHERE stream = %s AND (ts, seq) < (%s, %s) "
+            row = conn.execute(f"SELECT {COLUMNS} FROM readings WHERE stream = %s AND (ts, seq) < (%s, %s) "
                                "ORDER BY ts DESC, seq DESC LIMIT 1", (meter_id, state[2], state[3])).fetchone()
-        return _reading(row) if row else None
+        return reading_of(row) if row else None
 
     def count(self, meter_id: str) -> int:
         with self._db.transaction() as conn:
@@ -108,18 +120,25 @@ class Reads:
         lo = -1 if start_ms is None else start_ms
         hi = 2**63 - 1 if end_ms is None else end_ms
         with self._db.transaction() as conn:
-            if self._stream(conn, meter_id) is None:
+            state = self._stream(conn, meter_id)
+            if state is None:
                 return []
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM readings WHERE stream = %s AND ts >= %s AND ts < %s "
+            rows = conn.execute(f"SELECT {COLUMNS} FROM readings WHERE stream = %s AND ts >= %s AND ts < %s "
                                 "ORDER BY ts, seq LIMIT %s", (meter_id, lo, hi, limit)).fetchall()
             if not rows:
                 return []
-            before = conn.execute("SELECT energy FROM readings WHERE stream = %s AND (ts, seq) < (%s, %s) "
-                                  "ORDER BY ts DESC, seq DESC LIMIT 1", (meter_id, rows[0][1], rows[0][0])).fetchone()
-        out, previous = [], before[0] if before else None
-        for row in rows:
-            out.append((_reading(row), previous is not None and row[2] < previous))
-            previous = row[2]
+            # A reset is judged from two readings before it to the one after it (flows.is_reset).
+            first = before(conn, meter_id, (rows[0][1], rows[0][0]), 2)
+            after = conn.execute("SELECT ts, seq, energy FROM readings WHERE stream = %s AND (ts, seq) > (%s, %s) "
+                                 "ORDER BY ts, seq LIMIT 1", (meter_id, rows[-1][1], rows[-1][0])).fetchall()
+        policy = FlowPolicy(state[5], state[6])
+        ts = [p[0] for p in first] + [row[1] for row in rows] + [row[0] for row in after]
+        energy = [p[2] for p in first] + [row[2] for row in rows] + [row[2] for row in after]
+        out = []
+        for n, row in enumerate(rows):
+            i = len(first) + n
+            reset = i > 0 and energy[i] < energy[i - 1] and is_reset(policy, ts, energy, i)
+            out.append((reading_of(row), reset))
         return out
 
     def after_seq(self, meter_id: str, seq: int, limit: int = 1000) -> list[Reading]:
@@ -128,28 +147,32 @@ class Reads:
         with self._db.transaction() as conn:
             if self._stream(conn, meter_id) is None:
                 return []
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM readings WHERE stream = %s AND seq > %s ORDER BY seq LIMIT %s",
+            rows = conn.execute(f"SELECT {COLUMNS} FROM readings WHERE stream = %s AND seq > %s ORDER BY seq LIMIT %s",
                                 (meter_id, seq, limit)).fetchall()
-        return [_reading(row) for row in rows]
+        return [reading_of(row) for row in rows]
 
-    def energy(self, meter_id: str, start_ms: int, end_ms: int) -> tuple[float, int]:
-        """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError)."""
+    def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
+        """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError); with
+        `exported`, what a bidirectional counter gave back."""
+        buckets, spans_table = ROLLUP_TABLES[exported]
         check_aligned(start_ms, end_ms)
         with self._db.transaction() as conn:
             if self._stream(conn, meter_id) is None:
                 return 0.0, 0
             wh, covered = conn.execute(
-                "SELECT coalesce(sum(wh), 0), coalesce(sum(covered_ms), 0) FROM rollup_buckets "
+                f"SELECT coalesce(sum(wh), 0), coalesce(sum(covered_ms), 0) FROM {buckets} "
                 "WHERE stream = %s AND bucket >= %s AND bucket < %s",
                 (meter_id, start_ms // BUCKET_MS, end_ms // BUCKET_MS)).fetchone()
-            spans = conn.execute("SELECT t1, t2, wh FROM rollup_spans WHERE stream = %s AND t1 < %s AND t2 > %s",
+            spans = conn.execute(f"SELECT t1, t2, wh FROM {spans_table} WHERE stream = %s AND t1 < %s AND t2 > %s",
                                  (meter_id, end_ms, start_ms)).fetchall()
         for t1, t2, span_wh in spans:
             wh += span_wh * (min(t2, end_ms) - max(t1, start_ms)) / (t2 - t1)
         return positive(float(wh), int(covered))
 
-    def day_energy(self, meter_id: str, first: date, last: date) -> dict[date, tuple[float, int]]:
+    def day_energy(self, meter_id: str, first: date, last: date, *,
+                   exported: bool = False) -> dict[date, tuple[float, int]]:
         """(Wh, covered ms) per local day of the meter in [first, last], days with data only."""
+        buckets, spans_table = ROLLUP_TABLES[exported]
         if last < first:
             return {}
         with self._db.transaction() as conn:
@@ -164,9 +187,9 @@ class Reads:
             lo, hi = local_midnight_ms(first, tz), local_midnight_ms(last + _ONE_DAY, tz)
             rows = conn.execute(
                 "SELECT (to_timestamp(bucket * %s) AT TIME ZONE %s)::date AS day, sum(wh), sum(covered_ms) "
-                "FROM rollup_buckets WHERE stream = %s AND bucket >= %s AND bucket < %s GROUP BY day",
+                f"FROM {buckets} WHERE stream = %s AND bucket >= %s AND bucket < %s GROUP BY day",
                 (BUCKET_MS // 1000, zone_name(tz), meter_id, -(-lo // BUCKET_MS), -(-hi // BUCKET_MS))).fetchall()
-            spans = conn.execute("SELECT t1, t2, wh FROM rollup_spans WHERE stream = %s AND t1 < %s AND t2 > %s",
+            spans = conn.execute(f"SELECT t1, t2, wh FROM {spans_table} WHERE stream = %s AND t1 < %s AND t2 > %s",
                                  (meter_id, hi, lo)).fetchall()
         out: dict[date, list] = {day: [float(wh), int(covered)] for day, wh, covered in rows}
         for t1, t2, span_wh in spans:

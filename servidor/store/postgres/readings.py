@@ -22,19 +22,19 @@ from datetime import tzinfo
 from typing import Callable, Sequence
 
 from shared.models import Reading
-from servidor.store.readings import AppendResult, StreamDeleted
+from servidor.store.readings import AppendResult, FlowPolicy, StreamDeleted
 from servidor.store.readings.codec import encode_meter_id
 from servidor.store.readings.medidas import encode_medidas
 
 from . import queries
 from .database import Database
 from .live import NotificationListener, channel, payload
-from .pairs import Point, RollupDelta, merge, resets
+from .pairs import FlowDelta, Point, merge
 from .partitions import Partitions
 
 log = logging.getLogger(__name__)
 
-_LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy FROM streams "
+_LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w FROM streams "
                 "WHERE stream = %s FOR UPDATE")
 _INSERT = """
 INSERT INTO readings (stream, ts, seq, energy, power, flags, measurements)
@@ -42,16 +42,16 @@ SELECT %s, * FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s,
                          string_to_array(%s, ',')::float8[], string_to_array(%s, ',', '')::float8[],
                          string_to_array(%s, ',')::int2[], %b::bytea[])
 ON CONFLICT DO NOTHING"""
-_BUCKETS = """
-INSERT INTO rollup_buckets (stream, bucket, wh, covered_ms)
+_ROLLUP_UPSERT = """
+INSERT INTO {buckets} (stream, bucket, wh, covered_ms)
 SELECT %s, * FROM unnest(%b::bigint[], %b::float8[], %b::bigint[])
 ON CONFLICT (stream, bucket) DO UPDATE
-SET wh = rollup_buckets.wh + EXCLUDED.wh, covered_ms = rollup_buckets.covered_ms + EXCLUDED.covered_ms"""
-_SPANS = """
-INSERT INTO rollup_spans (stream, t1, t2, wh, pairs)
+SET wh = {buckets}.wh + EXCLUDED.wh, covered_ms = {buckets}.covered_ms + EXCLUDED.covered_ms"""
+_SPAN_UPSERT = """
+INSERT INTO {spans} (stream, t1, t2, wh, pairs)
 SELECT %s, * FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::int4[])
 ON CONFLICT (stream, t1, t2) DO UPDATE
-SET wh = rollup_spans.wh + EXCLUDED.wh, pairs = rollup_spans.pairs + EXCLUDED.pairs"""
+SET wh = {spans}.wh + EXCLUDED.wh, pairs = {spans}.pairs + EXCLUDED.pairs"""
 
 
 class PostgresReadings(queries.Reads):
@@ -82,7 +82,7 @@ class PostgresReadings(queries.Reads):
             if state is None:
                 conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
                 state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
-            deleted, max_seq, last_ts, last_seq, last_energy = state
+            deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w = state
             if deleted:
                 raise StreamDeleted(meter_id)
             fresh = _fresh(conn, meter_id, readings, max_seq)
@@ -91,7 +91,8 @@ class PostgresReadings(queries.Reads):
             fresh.sort(key=lambda r: (r.ts_ms, r.seq))
             points = [(r.ts_ms, r.seq, r.energia_wh) for r in fresh]
             last = (last_ts, last_seq, last_energy) if last_ts is not None else None
-            delta, dropped = _roll(conn, meter_id, points, last)  # first: it reads the stored neighbours
+            policy = FlowPolicy(bidirectional, max_power_w)
+            delta, dropped = _roll(conn, meter_id, points, last, policy)  # first: it reads the stored neighbours
             top = max(r.seq for r in fresh)
             max_seq = top if max_seq is None else max(max_seq, top)
             newest = points[-1] if last is None or points[-1][:2] > last[:2] else last
@@ -103,10 +104,9 @@ class PostgresReadings(queries.Reads):
                              "last_seq = %s, last_energy = %s WHERE stream = %s",
                              (len(fresh), max_seq, newest[0], newest[1], newest[2], meter_id))
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
-        by_seq = {r.seq: r for r in fresh}
+            resets = _resets(conn, meter_id, dropped, fresh) if dropped else []
         self._tell(meter_id, max_seq)
-        return AppendResult(len(fresh), len(readings) - len(fresh), max_seq,
-                            tuple(sorted((by_seq[s] for s in dropped), key=lambda r: (r.ts_ms, r.seq))))
+        return AppendResult(len(fresh), len(readings) - len(fresh), max_seq, tuple(resets))
 
     def delete_meter(self, meter_id: str) -> None:
         """Kill stream `meter_id` forever: its readings and rollups go in the same transaction."""
@@ -115,7 +115,7 @@ class PostgresReadings(queries.Reads):
             conn.execute("INSERT INTO streams (stream, deleted) VALUES (%s, true) ON CONFLICT (stream) DO UPDATE "
                          "SET deleted = true, readings = 0, max_seq = NULL, last_ts = NULL, last_seq = NULL, "
                          "last_energy = NULL", (meter_id,))
-            for table in ("readings", "rollup_buckets", "rollup_spans"):
+            for table in ("readings", "rollup_buckets", "rollup_spans", "export_buckets", "export_spans"):
                 conn.execute(f"DELETE FROM {table} WHERE stream = %s", (meter_id,))
         with self._lock:
             self._zones.pop(meter_id, None)
@@ -129,6 +129,25 @@ class PostgresReadings(queries.Reads):
             conn.execute("INSERT INTO streams (stream, zone) VALUES (%s, %s) ON CONFLICT (stream) "
                          "DO UPDATE SET zone = EXCLUDED.zone WHERE streams.zone IS DISTINCT FROM EXCLUDED.zone",
                          (meter_id, name))
+
+    def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
+        """How the stream's counter moves (flows.py), for every server; a change rebuilds its
+        rollups from its readings, in the transaction that records it."""
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
+            changed = conn.execute(
+                "UPDATE streams SET bidirectional = %s, max_power_w = %s WHERE stream = %s "
+                "AND (bidirectional, max_power_w) IS DISTINCT FROM (%s, %s) RETURNING readings",
+                (policy.bidirectional, policy.max_power_w, meter_id, policy.bidirectional, policy.max_power_w)).fetchone()
+            if changed is None or not changed[0]:
+                return
+            for table in ("rollup_buckets", "rollup_spans", "export_buckets", "export_spans"):
+                conn.execute(f"DELETE FROM {table} WHERE stream = %s", (meter_id,))
+            points = [tuple(row) for row in conn.execute(
+                "SELECT ts, seq, energy FROM readings WHERE stream = %s ORDER BY ts, seq", (meter_id,))]
+            delta = FlowDelta(policy)
+            delta.add_pairs(points, 1)
+            _write_rollups(conn, meter_id, delta)
 
     def add_listener(self, callback: Callable[[str, int], None]) -> None:
         """`callback(stream, max_seq)` after each committed append that stored something, made
@@ -188,27 +207,49 @@ def _insert(conn, meter_id: str, readings: list[Reading]) -> None:
                            [encode_medidas(r.medidas) if r.medidas else None for r in readings] if measured else None))
 
 
-def _roll(conn, meter_id: str, points: list[Point], last: Point | None) -> tuple[RollupDelta, list[int]]:
-    """The rollup change the new `points` (sorted) make, and the seqs of new readings that reset."""
-    delta = RollupDelta()
-    if last is None or points[0][:2] > last[:2]:
-        chain = ([last] if last is not None else []) + points  # appended after everything stored
-    else:
-        lo, hi = points[0][:2], points[-1][:2]
-        stored = queries.neighbourhood(conn, meter_id, lo, hi)
-        delta.add_chain(stored, -1)
+def _roll(conn, meter_id: str, points: list[Point], last: Point | None,
+          policy: FlowPolicy) -> tuple[FlowDelta, list[int]]:
+    """The rollup change the new `points` (sorted) make, and the counter resets they confirm:
+    new readings, or the stored one before them, whose drop the reading after them keeps."""
+    delta = FlowDelta(policy)
+    if last is None or points[0][:2] > last[:2]:  # after everything stored
+        before = queries.before(conn, meter_id, last[:2], 2, inclusive=True) if last is not None else []
+        chain = before + points
+        candidates = range(max(len(before) - 1, 1), len(chain) - 1)
+        lo = len(before)
+    else:  # a backfill: the pairs from the one after its first stored neighbour change
+        before, stored = queries.neighbourhood(conn, meter_id, points[0][:2], points[-1][:2])
+        delta.add_pairs(stored, len(before), -1)
         chain = merge(stored, points)
-    delta.add_chain(chain)
-    return delta, resets(chain, {p[1] for p in points})
+        new = {p[1] for p in points}
+        candidates = range(len(before), len(chain) - 1)
+        candidates = [k for k in candidates if chain[k][1] in new]
+        lo = len(before)
+    delta.add_pairs(chain, lo)
+    return delta, delta.resets(chain, candidates)
 
 
-def _write_rollups(conn, meter_id: str, delta: RollupDelta) -> None:
-    if delta.buckets:
-        buckets = sorted(delta.buckets.items())
-        conn.execute(_BUCKETS, (meter_id, [b for b, _ in buckets], [e[0] for _, e in buckets],
-                                [e[1] for _, e in buckets]))
-    if delta.spans:
-        spans = sorted(delta.spans.items())
-        conn.execute(_SPANS, (meter_id, [k[0] for k, _ in spans], [k[1] for k, _ in spans],
-                              [e[0] for _, e in spans], [e[1] for _, e in spans]))
-        conn.execute("DELETE FROM rollup_spans WHERE stream = %s AND pairs = 0", (meter_id,))
+def _resets(conn, meter_id: str, seqs: list[int], fresh: list[Reading]) -> list[Reading]:
+    """The readings of `seqs`: new ones from the batch, a stored one from the database."""
+    by_seq = {r.seq: r for r in fresh}
+    found = [by_seq[s] for s in seqs if s in by_seq]
+    stored = [s for s in seqs if s not in by_seq]
+    if stored:
+        rows = conn.execute(f"SELECT {queries.COLUMNS} FROM readings WHERE stream = %s AND seq = ANY(%s)",
+                            (meter_id, stored))
+        found += [queries.reading_of(row) for row in rows]
+    return sorted(found, key=lambda r: (r.ts_ms, r.seq))
+
+
+def _write_rollups(conn, meter_id: str, delta: FlowDelta) -> None:
+    for part, (buckets_table, spans_table) in zip((delta.consumed, delta.exported), queries.ROLLUP_TABLES):
+        if part.buckets:
+            buckets = sorted(part.buckets.items())
+            conn.execute(_ROLLUP_UPSERT.format(buckets=buckets_table),
+                         (meter_id, [b for b, _ in buckets], [e[0] for _, e in buckets], [e[1] for _, e in buckets]))
+        if part.spans:
+            spans = sorted(part.spans.items())
+            conn.execute(_SPAN_UPSERT.format(spans=spans_table),
+                         (meter_id, [k[0] for k, _ in spans], [k[1] for k, _ in spans],
+                          [e[0] for _, e in spans], [e[1] for _, e in spans]))
+            conn.execute(f"DELETE FROM {spans_table} WHERE stream = %s AND pairs = 0", (meter_id,))

@@ -9,12 +9,15 @@ from .errors import (
     StoreLocked,
     StreamDeleted,
 )
+from .flows import MONOTONIC, FlowPolicy
 from .rollups import BUCKET_MS, MAX_COVERED_GAP_MS
 from .store import AppendResult, ReadingStore
 
 __all__ = [
     "AppendResult",
     "BUCKET_MS",
+    "FlowPolicy",
+    "MONOTONIC",
     "Damage",
     "InvalidMeterId",
     "MAX_COVERED_GAP_MS",

@@ -9,13 +9,14 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from itertools import compress
-from operator import lt
+from operator import le, lt
 from typing import Sequence
 
 from shared.models import Reading
 
 from .block import ColumnBatch, Columns, make_reading
 from .codec import Accumulator
+from .flows import MONOTONIC, FlowPolicy, is_reset, pair_flow
 from .rollups import MeterRollup
 
 
@@ -26,9 +27,9 @@ class MeterColumns:
     by any insertion in the middle (which shifts positions)."""
 
     __slots__ = ("seq", "ts", "energia", "potencia", "flags", "medidas", "seq_sorted",
-                 "seq_follows_ts", "_by_seq", "rollup")
+                 "seq_follows_ts", "_by_seq", "rollup", "export", "policy")
 
-    def __init__(self, rollup: MeterRollup) -> None:
+    def __init__(self, rollup: MeterRollup, policy: FlowPolicy = MONOTONIC) -> None:
         self.seq, self.ts = array("q"), array("q")
         self.energia, self.potencia = array("d"), array("d")
         self.flags = array("B")
@@ -38,6 +39,9 @@ class MeterColumns:
         self.seq_follows_ts = True
         self._by_seq: array | None = None
         self.rollup = rollup
+        # What a bidirectional counter gave back (its drops that were export): empty otherwise.
+        self.export = MeterRollup(rollup.tz)
+        self.policy = policy
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -74,9 +78,10 @@ class MeterColumns:
         accepted = ColumnBatch(batch.columns.take(kept)) if batch is not None else [readings[i] for i in kept]
         return accepted, len(readings) - len(kept)
 
-    def insert(self, cols: Columns) -> list[int]:
-        """Store `cols` (no seq repeated among them or already stored) and return the indices in
-        `cols` of readings whose counter is below the previous reading's by ts.
+    def insert(self, cols: Columns) -> list[Reading]:
+        """Store `cols` (no seq repeated among them or already stored) and return the counter
+        resets they show (flows.is_reset): readings of `cols`, or the last stored reading, whose
+        drop the reading after them confirms.
 
         The batch is put in (ts, seq) order and cut into runs that each fall between the same
         two stored neighbours; a run goes in with one slice assignment per array. An in-order
@@ -88,7 +93,7 @@ class MeterColumns:
             order.sort(key=cols.ts.__getitem__)  # stable: (ts, seq) order
             cols = cols.take(order)
         ts, seq, k = cols.ts, cols.seq, len(cols)
-        resets: list[int] = []
+        resets: list[Reading] = []
         i = 0
         while i < k:
             n = len(self.ts)
@@ -101,7 +106,8 @@ class MeterColumns:
                     j += 1
             resets += self._insert_run(pos, cols, i, j)
             i = j
-        return resets if order is None else sorted(order[r] for r in resets)
+        resets.sort(key=lambda r: (r.ts_ms, r.seq))
+        return resets
 
     def _position(self, ts: int, seq: int) -> int:
         """Where a reading goes in (ts, seq) order."""
@@ -113,13 +119,15 @@ class MeterColumns:
             pos -= 1
         return pos
 
-    def _insert_run(self, pos: int, cols: Columns, i: int, j: int) -> list[int]:
-        """Insert rows [i, j) of `cols` (in (ts, seq) order) at `pos`; return the run-relative
-        offsets plus i of rows whose counter is below their predecessor's."""
+    def _insert_run(self, pos: int, cols: Columns, i: int, j: int) -> list[Reading]:
+        """Insert rows [i, j) of `cols` (in (ts, seq) order) at `pos`; return the resets the
+        run confirms (its rows followed by a reading, and the last stored one before it)."""
         n, count = len(self.ts), j - i
         whole = i == 0 and j == len(cols)
-        if 0 < pos < n:  # the pair the run splits is replaced by the run's pairs
-            self.rollup.add_pair(self.ts[pos - 1], self.energia[pos - 1], self.ts[pos], self.energia[pos], -1)
+        # The pair the run splits, and the one after it (whose flow looks one reading back), are
+        # replaced by the run's pairs.
+        if pos < n:
+            self._add_pairs(pos, pos + 2, -1)
         if whole:
             self.seq[pos:pos], self.ts[pos:pos], self.energia[pos:pos] = cols.seq, cols.ts, cols.energia
             self.potencia[pos:pos], self.flags[pos:pos] = cols.potencia, cols.flags
@@ -132,11 +140,42 @@ class MeterColumns:
         if self.medidas is not None:
             self.medidas[pos:pos] = cols.medidas[i:j] if cols.medidas is not None else [None] * count
         self._index_seqs(pos, n, cols.seq if whole else cols.seq[i:j])
-        self.rollup.add_series(self.ts, self.energia, max(pos, 1), pos + count + 1)
-        # Counter drops among the new rows, each against the row before it.
-        window = self.energia[pos - 1:pos + count] if pos else self.energia[:count]
-        offset = i if pos else i + 1
-        return [r + offset for r in compress(range(len(window) - 1), map(lt, window[1:], window[:-1]))]
+        self._add_pairs(pos, pos + count + 2)
+        # Drops among the new rows and the last stored one, each against the row before it.
+        first = pos - 1 if pos == n else pos
+        window = self.energia[max(first - 1, 0):pos + count]
+        drops = compress(range(max(first, 1), pos + count), map(lt, window[1:], window[:-1]))
+        return [self.reading(k) for k in drops if k + 1 < len(self.ts) and self.is_reset(k)]
+
+    def _add_pairs(self, lo: int, hi: int, sign: int = 1) -> None:
+        """Add (sign=1) or remove (sign=-1) the flows of the pairs ending at lo <= i < hi."""
+        lo, hi = max(lo, 1), min(hi, len(self.ts))
+        if lo >= hi:
+            return
+        ts, energia = self.ts, self.energia
+        if sign > 0 and self.policy.plain and all(map(le, energia[max(lo - 2, 0):hi - 1], energia[max(lo - 1, 1):hi])):
+            self.rollup.add_series(ts, energia, lo, hi)  # no drop: every pair is its rise
+            return
+        for k in range(lo, hi):
+            wh_in, wh_out = pair_flow(self.policy, ts, energia, k)
+            self.rollup.add_delta(ts[k - 1], ts[k], wh_in, sign)
+            if wh_out:
+                self.export.add_delta(ts[k - 1], ts[k], wh_out, sign)
+
+    def set_policy(self, policy: FlowPolicy) -> None:
+        """Count this stream's pairs by `policy` from now on (rebuilds both rollups)."""
+        if policy != self.policy:
+            self.policy = policy
+            self._rebuild()
+
+    def set_timezone(self, tz) -> None:
+        self.rollup.set_timezone(tz)
+        self.export.set_timezone(tz)
+
+    def _rebuild(self) -> None:
+        self.rollup.clear()
+        self.export.clear()
+        self._add_pairs(1, len(self.ts))
 
     def _index_seqs(self, pos: int, n: int, seqs: array) -> None:
         """Add a run's seqs (inserted at ts position `pos`) to the sorted seq index."""
@@ -181,8 +220,7 @@ class MeterColumns:
         self.seq_follows_ts = all(map(lt, cols.seq, cols.seq[1:]))
         self.seq_sorted = array("q", cols.seq) if self.seq_follows_ts else array("q", sorted(cols.seq))
         self._by_seq = None
-        self.rollup.clear()
-        self.rollup.add_series(self.ts, self.energia, 1)
+        self._rebuild()
 
     def copy_columns(self) -> Columns:
         """A copy that later inserts leave alone (array slices: memory copies, no walk)."""
@@ -199,7 +237,7 @@ class MeterColumns:
                             None if self.medidas is None else self.medidas[i])
 
     def is_reset(self, i: int) -> bool:
-        return i > 0 and self.energia[i] < self.energia[i - 1]
+        return i > 0 and self.energia[i] < self.energia[i - 1] and is_reset(self.policy, self.ts, self.energia, i)
 
     def index_range(self, start_ms: int | None, end_ms: int | None) -> range:
         lo = 0 if start_ms is None else bisect_left(self.ts, start_ms)

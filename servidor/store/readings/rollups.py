@@ -4,6 +4,8 @@ Consumption is the rise of the cumulative counter between consecutive readings i
 Each pair (t1, e1) -> (t2, e2) contributes delta = e2 - e1, or 0 when the counter went back
 (a reset: consumption goes on from the new base, never negative), spread linearly over
 [t1, t2) into 15-minute UTC-aligned buckets, and the same amounts to the meter's local days.
+The columns feed pairs through flows.py, which may give a pair another delta (a glitch's
+return) and sends a bidirectional counter's drops to a second rollup, of exported energy.
 A pure data structure: no I/O, no locks (the store serialises access).
 """
 from __future__ import annotations
@@ -99,8 +101,11 @@ class MeterRollup:
     def add_pair(self, t1: int, e1: float, t2: int, e2: float, sign: int = 1) -> None:
         """Add (sign=1) or remove (sign=-1) the contribution of consecutive readings t1 <= t2."""
         delta = e2 - e1
-        if delta < 0.0:
-            delta = 0.0
+        self.add_delta(t1, t2, delta if delta > 0.0 else 0.0, sign)
+
+    def add_delta(self, t1: int, t2: int, delta: float, sign: int = 1) -> None:
+        """Add (sign=1) or remove (sign=-1) `delta` Wh (>= 0) spread over [t1, t2], and the time
+        the pair covers (servidor/store/readings/flows.py decides what a pair carries)."""
         if sign < 0:
             delta = -delta
         span = t2 - t1

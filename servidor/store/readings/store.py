@@ -30,6 +30,7 @@ from .codec import MAX_READINGS_PER_RECORD, encode_batch, encode_meter_id
 from .columns import MeterColumns
 from .deleted import DeletedStreams
 from .errors import ReadingStoreError, StoreDamaged, StreamDeleted
+from .flows import MONOTONIC, FlowPolicy
 from .files import DirectoryLock, disk_usage, probe_write, remove
 from .journal import JournalWriter, create_journal, cut_torn_tail
 from .recovery import recover
@@ -49,7 +50,8 @@ MIN_JOURNAL_MAX_BYTES = 1024
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     """Outcome of one append. `ultimo_seq` is the meter's highest stored seq afterwards;
-    `resets` are the accepted readings whose counter is below the previous reading's by ts."""
+    `resets` are the counter resets the batch confirmed (flows.is_reset: a drop that the next
+    reading does not undo; the stream's last reading may be one, confirmed by this batch)."""
 
     aceitas: int
     duplicadas: int
@@ -70,6 +72,7 @@ class ReadingStore:
         self._lock = threading.Lock()
         self._meters: dict[str, MeterColumns] = {}
         self._zones: dict[str, tzinfo] = {}
+        self._policies: dict[str, FlowPolicy] = {}
         self._listeners: list[Callable[[str, int], None]] = []
         self._count = 0
         self._closed = False
@@ -159,26 +162,23 @@ class ReadingStore:
                     raise StreamDeleted(meter_id)
                 meter = self._meters.get(meter_id)
                 if meter is None:
-                    meter = MeterColumns(MeterRollup(self._zones.get(meter_id, timezone.utc)))
+                    meter = MeterColumns(MeterRollup(self._zones.get(meter_id, timezone.utc)),
+                                         self._policies.get(meter_id, MONOTONIC))
                 if readings:
                     accepted, duplicates = meter.partition(readings)
                 if accepted:
                     if len(accepted) <= MAX_READINGS_PER_RECORD:  # always, from the API
-                        chunks: Sequence[Sequence[Reading]] = (accepted,)
                         columns: Sequence[Columns] = (Columns.from_readings(accepted),)
                         record = encode_batch(raw_id, columns[0])
                     else:
                         step = MAX_READINGS_PER_RECORD
-                        chunks = [accepted[i:i + step] for i in range(0, len(accepted), step)]
-                        columns = [Columns.from_readings(chunk) for chunk in chunks]
+                        columns = [Columns.from_readings(accepted[i:i + step]) for i in range(0, len(accepted), step)]
                         record = b"".join(encode_batch(raw_id, cols) for cols in columns)
                     # Journal first, all records in one write: if it fails, memory has not moved
                     # and the file holds none of them.
                     self._journal.write(record)
-                    for chunk, cols in zip(chunks, columns, strict=True):
-                        dropped = meter.insert(cols)
-                        if dropped:
-                            resets += [chunk[i] for i in dropped]
+                    for cols in columns:
+                        resets += meter.insert(cols)
                     self._meters[meter_id] = meter
                     self._count += len(accepted)
                 # Also for an all-duplicate batch: its readings may be another writer's, written
@@ -213,6 +213,7 @@ class ReadingStore:
                 self._health.failed(error)
                 raise
             self._zones.pop(meter_id, None)
+            self._policies.pop(meter_id, None)
             meter = self._meters.pop(meter_id, None)
             if meter is not None:
                 self._count -= len(meter)
@@ -229,7 +230,16 @@ class ReadingStore:
             self._zones[meter_id] = tz
             meter = self._meters.get(meter_id)
             if meter is not None:
-                meter.rollup.set_timezone(tz)
+                meter.set_timezone(tz)
+
+    def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
+        """How `meter_id`'s counter moves (flows.py; monotonic until set); rebuilds its rollups."""
+        with self._lock:
+            self._check_open()
+            self._policies[meter_id] = policy
+            meter = self._meters.get(meter_id)
+            if meter is not None:
+                meter.set_policy(policy)
 
     def add_listener(self, callback: Callable[[str, int], None]) -> None:
         """`callback(meter_id, max_seq)` after each durable append that stored something; its
@@ -344,18 +354,20 @@ class ReadingStore:
                 return []
             return [meter.reading(i) for i in meter.indices_after_seq(seq, limit)]
 
-    def energy(self, meter_id: str, start_ms: int, end_ms: int) -> tuple[float, int]:
-        """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError)."""
+    def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
+        """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError); with
+        `exported`, the Wh a bidirectional counter went down by (flows.py)."""
         check_aligned(start_ms, end_ms)
         with self._lock:
             meter = self._meter(meter_id)
-            return meter.rollup.energy(start_ms, end_ms) if meter else (0.0, 0)
+            return (meter.export if exported else meter.rollup).energy(start_ms, end_ms) if meter else (0.0, 0)
 
-    def day_energy(self, meter_id: str, first: date, last: date) -> dict[date, tuple[float, int]]:
+    def day_energy(self, meter_id: str, first: date, last: date, *,
+                   exported: bool = False) -> dict[date, tuple[float, int]]:
         """(Wh, covered ms) per local day of the meter in [first, last], days with data only."""
         with self._lock:
             meter = self._meter(meter_id)
-            return meter.rollup.day_energy(first, last) if meter else {}
+            return (meter.export if exported else meter.rollup).day_energy(first, last) if meter else {}
 
     def meters(self) -> list[str]:
         with self._lock:
