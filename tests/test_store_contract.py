@@ -115,6 +115,14 @@ def test_a_momentary_zero_backfilled_in_the_middle_is_a_glitch_that_moves_no_ene
     assert store.last("m").seq == 31
 
 
+def test_a_momentary_zero_at_the_end_is_undone_by_the_next_batch(store):
+    store.append("m", [Reading(1, T0, 1000.0), Reading(2, T0 + 60_000, 0.0)])
+    result = store.append("m", [Reading(3, T0 + 120_000, 1010.0)])
+    assert result.resets == ()
+    assert store.energy("m", T0, T0 + Q)[0] == pytest.approx(10.0)
+    assert [reset for _, reset in store.readings("m")] == [False, False, False]
+
+
 def test_a_bidirectional_counter_sends_its_drops_to_the_exported_rollup(store):
     from servidor.store.readings import FlowPolicy
 
