@@ -71,6 +71,7 @@ class Child:
 # What the server and the simulator print once they listen; the demo reads their ports there.
 SERVER_READY = re.compile(r"servidor ouvindo em http://[^:/]+:(\d+)/")
 SIMULATOR_READY = re.compile(r"--porta-modbus (\d+)")
+PULSES_READY = re.compile(r"--porta-serial (\S+)")
 
 
 def create_site(port: int, site: dict) -> None:
@@ -99,12 +100,17 @@ def port_is_free(port: int) -> bool:
 
 def wait_for_port(child: Child, ready: re.Pattern[str]) -> int:
     """The port `child` printed in its log once listening (the `ready` line's first group)."""
+    return int(wait_for_text(child, ready))
+
+
+def wait_for_text(child: Child, ready: re.Pattern[str]) -> str:
+    """The first group of `ready` once `child` printed it in its log."""
     deadline = time.monotonic() + START_TIMEOUT_S
     log_path = Path(child.log.name)
     while time.monotonic() < deadline:
         found = ready.search(log_path.read_text(encoding="utf-8", errors="replace"))
         if found:
-            return int(found.group(1))
+            return found.group(1)
         if child.proc.poll() is not None:
             raise RuntimeError(f"{child.name} terminou ao iniciar; veja {child.log.name}")
         time.sleep(0.1)
@@ -157,6 +163,12 @@ class Demo:
                        "--historico", f"{HISTORY_DAYS:g}", *site, *common)
         self.spawn("quadro", "medidor", "--id", "quadro", "--nome", "Quadro geral (PM710)", "--fonte", "modbus",
                    "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port), *common)
+        # An Arduino counting a meter's LED blinks on a pseudo-terminal: its blinks feed /blip.html.
+        arduino = self.spawn("arduino-pulsos", "medidor", "simular-dispositivo", "--modelo", "pulsos",
+                             "--perfil", "residencial")
+        tty = wait_for_text(arduino, PULSES_READY)
+        self.spawn("pulsos", "medidor", "--id", "pulsos", "--nome", "Medidor de pulsos (LED)", "--fonte", "pulsos",
+                   "--porta-serial", tty, "--pulsos-por-kwh", "1000", *common)
 
     def announce(self) -> None:
         print("monitor-energia, demonstração")
@@ -164,8 +176,10 @@ class Demo:
         print(f"  administração: {ADMIN_KEY}    registro: {REGISTRATION_KEY}")
         for meter_id, (read_key, _) in DEMO_KEYS.items():
             print(f"  leitura de {meter_id:<13} {read_key}")
-        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)} e quadro (PM710 via Modbus)")
+        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)}, quadro (PM710 via Modbus) e pulsos "
+              "(Arduino)")
         print(f"  site {SITE['id']}: {' + '.join(sorted(SITE_METERS))} (rede com exportação e painéis)")
+        print(f"  pulsos ao vivo: {self.url}/blip.html?id=2&chave={ADMIN_KEY}   (blipserver: /last/2, /since/2/0)")
         print(f"  registros em {DEMO_DIR / 'logs'}")
 
     def stop(self) -> None:

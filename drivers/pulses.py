@@ -135,6 +135,10 @@ class PulseCounter:
             return None
         elapsed = None if self._last_stamp_ms is None else stamp_ms - self._last_stamp_ms
         interval = unwrap_interval(parsed.ms, elapsed)
+        if self._last_stamp_ms is not None and stamp_ms <= self._last_stamp_ms:
+            # Lines read together get the same arrival time; two blinks are never the same
+            # millisecond, and stored points must move forward (blipserver pages by stamp + 1).
+            stamp_ms = self._last_stamp_ms + 1
         if interval <= 0:
             # Zero ms cannot be a blink interval; a glitch, and counting it would add energy.
             self.ignored += 1

@@ -122,8 +122,9 @@ class Agent:
         categoria = cfg.categoria or (make_profile(cfg.perfil, cfg.semente).categoria if cfg.simulated else "gridImport")
         # The server's silence alert must not fire between two regular readings.
         quiet_s = max(60, math.ceil(3 * max(cfg.intervalo_s, cfg.gravacao_min * 60)))
+        pulses = cfg.dispositivo.pulsos_por_kwh if cfg.fonte == "pulsos" else None
         return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self.controls.limit_kwh,
-                           self.controls.multiplier, quiet_s, cfg.site)
+                           self.controls.multiplier, quiet_s, cfg.site, pulses)
 
     def _on_fatal(self, exc: BaseException) -> None:
         self._fatal = exc
@@ -308,7 +309,12 @@ class Agent:
             except InvalidReading as exc:
                 log.error("%s: leitura descartada (%s): %s", self.config.medidor, exc, m)
                 continue
-            records.append(SpoolRecord(seq, reading_payload(reading.to_json(self.tz))))
+            payload = reading.to_json(self.tz)
+            if m.pulsos:
+                # The blinks travel with the reading they came with: spooled and acknowledged
+                # together, so stored once (docs/protocolos.md §3). Old spools simply lack them.
+                payload["pulsos"] = [list(point) for point in m.pulsos]
+            records.append(SpoolRecord(seq, reading_payload(payload)))
             readings.append(m)
             seq += 1
         if not records:

@@ -27,6 +27,7 @@ from shared import argparse_pt
 # The status line is redrawn this often in a terminal.
 STATUS_REDRAW_S = 0.5
 SIMULATE = "simular-dispositivo"
+EVENTS = "enviar-eventos"  # energy-sensors' replay clients (medidor/events_cli.py)
 
 EPILOG = f"""\
 exemplos:
@@ -336,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         return simulate_main(argv[1:])
     if argv and argv[0] == REPAIR:
         return repair_main(argv[1:])
+    if argv and argv[0] == EVENTS:
+        from medidor.events_cli import main as events_main
+
+        return events_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console()

@@ -6,6 +6,7 @@ the agent as a SourceError, which it retries with backoff and never dies of.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 from shared.models import MAX_VALUES_PER_CODE, MEASUREMENT_CODES
@@ -13,6 +14,16 @@ from medidor.config import AgentConfig, ConfigError
 from medidor.sources import Measurement
 
 log = logging.getLogger("medidor.dispositivo")
+
+# Blinks one reading carries: a spooled reading is at most 16 KiB and a blink is at most 30 bytes
+# of JSON. 400 per 10-s reading is 144 kW on a 1000 imp/kWh meter; more wait for the next readings.
+MAX_PULSES_PER_READING = 400
+# The server stores an interval as int32: a longer one (25 days without a blink) is not a blink
+# interval worth keeping; the energy of that blink is in the counter all the same.
+MAX_PULSE_MS = 2**31 - 1
+# Blinks waiting for a reading (the device keeps as many of its own while nobody reads it):
+# 10 minutes at 10 blinks a second. Beyond that the oldest go; the energy counter keeps them.
+MAX_WAITING_PULSES = 6000
 
 
 class SourceError(Exception):
@@ -63,6 +74,7 @@ class DeviceSource:
         self._integrator: Any = None
         self._start_wh = start_wh or 0.0
         self._last_wh: float | None = start_wh
+        self._pulses: deque[tuple[int, int]] = deque(maxlen=MAX_WAITING_PULSES)
         modelo = config.dispositivo.modelo
         self.description = f"{config.fonte} {modelo}" if modelo else config.fonte
         self.multiplier = config.multiplicador
@@ -107,9 +119,11 @@ class DeviceSource:
             log.warning("%s: contador voltou de %.3f para %.3f Wh (medidor trocado ou zerado?)",
                         self.description, self._last_wh, energy)
         self._last_wh = energy
+        self._pulses.extend(p for p in getattr(sample, "pulsos", ()) if 0 < p[1] <= MAX_PULSE_MS)
+        pulses = tuple(self._pulses.popleft() for _ in range(min(len(self._pulses), MAX_PULSES_PER_READING)))
         return Measurement(int(sample.ts_ms), round(float(energy), 3),
                            None if sample.potencia_w is None else round(float(sample.potencia_w), 1),
-                           _clean(sample.medidas, self._wanted), estimada)
+                           _clean(sample.medidas, self._wanted), estimada, pulses)
 
     def _close_device(self) -> None:
         if self._device is not None:

@@ -63,4 +63,4 @@ def average(items: list[Measurement]) -> Measurement:
             mean = values[-1]  # the device changed shape mid-window: keep the latest
         medidas.append((code, mean))
     return Measurement(last.ts_ms, last.energia_wh, round(sum(powers) / len(powers), 1) if powers else None,
-                       tuple(medidas), any(m.estimada for m in items))
+                       tuple(medidas), any(m.estimada for m in items), tuple(p for m in items for p in m.pulsos))

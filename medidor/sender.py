@@ -52,6 +52,8 @@ class MeterFields:
     # The server raises "silêncio" after this long without readings; it must exceed the interval.
     silencio_min_s: int = 60
     site: str | None = None  # None: the agent leaves the meter's site alone
+    # A pulse counter's blinks per kWh: the server's blipserver routes turn blinks into W and Wh.
+    pulsos_por_kwh: float | None = None
 
     def for_register(self) -> dict[str, Any]:
         body = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
@@ -59,6 +61,8 @@ class MeterFields:
                 "silencio_s": max(self.silencio_min_s, 15 * 60)}
         if self.site is not None:
             body["site"] = self.site
+        if self.pulsos_por_kwh is not None:
+            body["pulsos_por_kwh"] = self.pulsos_por_kwh
         return body
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +74,8 @@ class MeterFields:
         out["silencio_s"] = max(int(current.get("silencio_s") or 0), self.silencio_min_s)
         if self.site is not None:
             out["site"] = self.site
+        if self.pulsos_por_kwh is not None:
+            out["pulsos_por_kwh"] = self.pulsos_por_kwh
         return out
 
 

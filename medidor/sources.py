@@ -10,13 +10,15 @@ from shared.models import Measurement as MeasurementValue
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """One measurement: the energy counter (Wh, only grows), power (W, signed: negative is
-    export) and any other codes (TPF, IPF, …). `estimada`: the counter was integrated from power."""
+    export) and any other codes (TPF, IPF, …). `estimada`: the counter was integrated from power.
+    `pulsos`: a pulse counter's blinks since the previous measurement, (stamp_ms, interval_ms)."""
 
     ts_ms: int
     energia_wh: float
     potencia_w: float | None = None
     medidas: tuple[tuple[str, MeasurementValue], ...] = ()
     estimada: bool = False
+    pulsos: tuple[tuple[int, int], ...] = ()
 
 
 class Source(Protocol):

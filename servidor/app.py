@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +20,10 @@ from servidor.api.routes import build_router
 from servidor.api.system import SystemRoutes
 from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
+from servidor.domain.blinks import Blinks
+from servidor.domain.clusters import DEFAULT_EVERY, ClusterWorker
+from servidor.domain.event_line import FEATURES, PEAKS_USED
+from servidor.domain.events import EventService
 from servidor.domain.categories import export_stream, flow_policy
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
@@ -45,7 +49,9 @@ from servidor.domain.usage_profile import UsageReader
 from servidor.domain.views import MeterViews
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
+from servidor.store.blinks import BlinkStore
 from servidor.store import backup
+from servidor.store.events import EventStore
 from servidor.store.inbox import Inbox, inbox_dir
 from servidor.store.interface import DocumentsBackend, ReadingsBackend
 
@@ -69,6 +75,8 @@ class Settings:
     # Alerts POSTed to each meter's webhook_url; the tests' servers leave it off, since a fuzzed
     # URL must never be called from this machine.
     webhooks: bool = True
+    # energy-sensors' clusters are recomputed each time this many more events are stored.
+    clusters_every: int = DEFAULT_EVERY
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -79,6 +87,16 @@ class Settings:
 def readings_dir(db_path: Path) -> Path:
     """The journal lives beside the document store: db.json → db.leituras/."""
     return db_path.with_name(db_path.stem + ".leituras")
+
+
+def blinks_dir(db_path: Path) -> Path:
+    """Blink points of pulse meters live beside the readings: db.json → db.pulsos/."""
+    return db_path.with_name(db_path.stem + ".pulsos")
+
+
+def events_dir(db_path: Path) -> Path:
+    """energy-sensors' events beside the documents: db.json → db.eventos/."""
+    return db_path.with_name(db_path.stem + ".eventos")
 
 
 def _health_checks(*stores: object) -> list[HealthCheck]:
@@ -94,9 +112,10 @@ def _documents_label(docs: DocumentsBackend) -> str:
 
 class App:
     def __init__(self, docs: DocumentsBackend, store: ReadingsBackend, settings: Settings = Settings(),
-                 announce: Callable[[str], None] | None = print) -> None:
+                 announce: Callable[[str], None] | None = print, blink_store: BlinkStore | None = None) -> None:
         """`announce` shows the admin and registration keys made because none is stored; the
-        command line passes None and calls `make_missing_keys` once the server listens."""
+        command line passes None and calls `make_missing_keys` once the server listens.
+        `blink_store` defaults to db.pulsos/ beside the documents (in memory without a file)."""
         self.settings = settings
         self._docs = docs
         self._store = store
@@ -115,6 +134,10 @@ class App:
         live = WaiterHub(history.after_stream)
         # Appends through other servers on a shared database wake this server's long polls too.
         store.add_listener(live.notify)
+        if blink_store is None:
+            blink_store = BlinkStore.open(blinks_dir(docs.path)) if docs.path else BlinkStore.memory()
+        self._blink_store = blink_store
+        blinks = Blinks(blink_store, registry, clock=settings.clock)
         self.metrics = Metrics()
         for meter in registry.all():
             for stream in (meter.stream, export_stream(meter)):
@@ -125,7 +148,8 @@ class App:
             keys=keys,
             meters=MeterService(registry, tariffs, store, alerts, invoices, commands,
                                 MeterViews(store, consumption, invoices, alerts, commands), site_book.exists),
-            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock),
+            ingest=Ingest(store, alerts, commands, live, self.metrics.ingested, clock=settings.clock,
+                          blinks=blinks.record),
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
             commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy,
                                                                                    site_book.connection),
@@ -133,7 +157,13 @@ class App:
                                 checks=_health_checks(store, docs)),
             sites=SiteService(site_book, registry.all), flows=SiteFlows(store, consumption, heavy),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,
+            blinks=blinks,
         )
+        self.services.meters.on_delete.append(blinks.forget)
+        event_store = EventStore(events_dir(docs.path) if docs.path else None, len(FEATURES) + PEAKS_USED)
+        self._clusters = ClusterWorker(event_store.feature_rows, settings.clusters_every)
+        self.services = replace(self.services, events=EventService(
+            event_store, self.services.meters, self.services.ingest, store, self._clusters, clock=settings.clock))
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
         self.webhooks = WebhookSender() if settings.webhooks else None
         if self.webhooks is not None:
@@ -165,6 +195,10 @@ class App:
         for meter in self.services.meters.all():
             self.services.alerts.check_month(meter, now_ms)
         self.services.live.start()
+        if self.services.blinks is not None:
+            self.services.blinks.hub.start()
+        if self.services.events is not None:
+            self._clusters.start(self.services.events.count)
         self.housekeeper.start()
         if self.key_requests is not None:
             self.key_requests.start()
@@ -200,5 +234,9 @@ class App:
         if self.webhooks is not None:
             self.webhooks.stop()
         self.services.live.stop()
+        if self.services.blinks is not None:
+            self.services.blinks.hub.stop()
+        self._clusters.stop()
+        self._blink_store.close()
         self._store.close()
         self._docs.close()

@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared import argparse_pt
 from shared.contract import API_PREFIX
+from servidor.api.dispatch import CORS
+from servidor.api.envelope import error_response
+from servidor.api.events import parse_service
 from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
 from servidor.backup_cli import backup_command, restore_command
 from servidor.data_cli import export_command, import_command
@@ -22,7 +25,7 @@ from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
 from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
-from servidor.net import DEFAULT_SERVER_LIMITS
+from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store import StoreError, retention
 from servidor.store.documents import DocumentStore, StoreTooNew
 from servidor.store.readings import ReadingStore
@@ -109,8 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requisições por segundo por endereço, com rajadas do dobro; além disso, 429 (padrão: "
                              f"{DEFAULT_SERVER_LIMITS.requests_per_second_per_client:g}; 0 desliga)")
     parser.add_argument("--sem-legado", action="store_true", default=env("MONITOR_SEM_LEGADO") == "1",
-                        help="desliga as rotas antigas do sistema 004 (POST /<id>, GET /?id=), abertas sem chave "
+                        help="desliga as rotas antigas: do sistema 004 (POST /<id>, GET /?id=), do blipserver "
+                             "(/blip, /last, /since, ...) e do energy-sensors (/log/store, ...); as do 004 e do energy-sensors são abertas, sem chave "
                              "(ou MONITOR_SEM_LEGADO=1)")
+    parser.add_argument("--somente-parse", action="store_true",
+                        help="só o serviço sem estado POST /log/parse do energy-sensors (sem banco), para "
+                             "distribuir a interpretação de eventos, ex.: --somente-parse --porta 5001")
+    parser.add_argument("--grupos-a-cada", type=int, metavar="N", default=int(env("MONITOR_GRUPOS_A_CADA", "1000")),
+                        help="recalcula os grupos de /clusters/summary a cada N eventos guardados (padrão: 1000)")
     parser.add_argument("--retencao-meses", type=int, metavar="N", default=int(env("MONITOR_RETENCAO_MESES", "0")),
                         help="ao iniciar, leituras com mais de N meses viram uma por 15 minutos, sem mudar nenhum "
                              "total, dia, mês ou fatura (padrão: 0, guarda tudo; ou MONITOR_RETENCAO_MESES)")
@@ -172,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.retencao_meses < 0:
         return fail(2, "--retencao-meses não pode ser negativo (0 guarda tudo)")
 
+    if args.grupos_a_cada < 1:
+        return fail(2, "--grupos-a-cada deve ser pelo menos 1")
     raise_open_file_limit()
+    if args.somente_parse:
+        return parse_only(args)
     if args.banco:
         if args.retencao_meses:
             return fail(EXIT_USAGE, "--retencao-meses vale só para o armazenamento embutido (--db); no PostgreSQL, "
@@ -239,7 +252,7 @@ def open_postgres_stores(url: str) -> tuple[object, object, str] | int:
 
 def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown: str | None = None) -> int:
     """Serve the API over opened stores until SIGINT/SIGTERM; closes them."""
-    settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado)
+    settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado, clusters_every=args.grupos_a_cada)
     public = demo_keys_in_use(settings.admin_key, settings.registration_key, docs)
     if public and os.environ.get(DEMO_ENV) != "1":
         store.close()
@@ -248,7 +261,12 @@ def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown:
             f"este servidor usaria chaves da demonstração, publicadas no README: {'; '.join(public)}.\n"
             "  Escolha chaves suas (MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO, ou nenhuma para o servidor criar),\n"
             f"  ou, se é mesmo uma demonstração, defina {DEMO_ENV}=1."))
-    app = App(docs, store, settings, announce=None)
+    try:
+        app = App(docs, store, settings, announce=None)
+    except StoreError as exc:  # blink or event files that no longer read back (db.pulsos/, db.eventos/)
+        store.close()
+        docs.close()
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir os dados ao lado de {where}: {exc}")
     server = app.listen(args.host, args.porta, workers=args.trabalhadores, server_limits=DEFAULT_SERVER_LIMITS.per_client(
         args.conexoes_por_cliente, args.requisicoes_por_segundo))
     try:
@@ -282,6 +300,27 @@ def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown:
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
     server.shutdown()
     app.close()
+    print("servidor parado", flush=True)
+    return EXIT_OK
+
+
+def parse_only(args: argparse.Namespace) -> int:
+    """energy-sensors' stateless parse service: POST /log/parse only, no database."""
+    limits = DEFAULT_SERVER_LIMITS.per_client(args.conexoes_por_cliente, args.requisicoes_por_segundo)
+    server = HttpServer(parse_service, args.host, args.porta, workers=args.trabalhadores, default_headers=CORS,
+                        error_response=error_response, server_limits=limits)
+    try:
+        server.start()
+    except OSError as exc:
+        code = "já está em uso" if exc.errno == errno.EADDRINUSE else f"não pôde ser usada ({exc})"
+        return fail(EXIT_PORT_IN_USE, f"a porta {args.porta} {code} em {args.host}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    host, port = server.address
+    print(f"serviço de interpretação ouvindo em http://{host}:{port}/log/parse", flush=True)
+    stop.wait()
+    server.shutdown()
     print("servidor parado", flush=True)
     return EXIT_OK
 

@@ -36,7 +36,7 @@ DEMO_KEYS = {
 }
 METERS = [
     {"id": "casa-silva", "nome": "Casa da família Silva", "categoria": "gridImport", "limite_alerta_kwh": 250.0, "tarifa": "residencial", "base_w": 180, "peak_w": 2200,
-     "dia_leitura": 10, "ligacao": "bifasica"},
+     "dia_leitura": 10, "ligacao": "bifasica", "id_blip": 1},
     {"id": "padaria-sol", "nome": "Padaria Sol Nascente", "categoria": "gridImport", "limite_alerta_kwh": 1500.0, "tarifa": "comercial", "base_w": 900, "peak_w": 5200},
     {"id": "escola-norte", "nome": "Escola Municipal Norte", "categoria": "gridImport", "limite_alerta_kwh": 3000.0, "tarifa": "comercial", "base_w": 600, "peak_w": 9000},
 ]
@@ -71,7 +71,8 @@ def build() -> dict:
             "id": spec["id"], "nome": spec["nome"], "categoria": spec["categoria"], "fuso": "America/Sao_Paulo",
             "limite_alerta_kwh": spec["limite_alerta_kwh"], "multiplicador": 1.0, "tarifa": spec["tarifa"],
             "estado": "ativo", "silencio_s": 900, "dia_leitura": spec.get("dia_leitura"),
-            "ligacao": spec.get("ligacao"), "criado_em": stamp, "atualizado_em": stamp,
+            "ligacao": spec.get("ligacao"), **({"id_blip": spec["id_blip"]} if "id_blip" in spec else {}),
+            "criado_em": stamp, "atualizado_em": stamp,
         }
         read_key, write_key = DEMO_KEYS[spec["id"]]
         for key, role in ((read_key, Role.READ), (write_key, Role.WRITE)):

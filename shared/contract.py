@@ -19,7 +19,8 @@ MAX_BATCH = 1000
 # Meter fields a PUT replaces as a whole; a field left out of a PUT goes back to its default,
 # so a client that updates a meter sends every one of these it knows.
 EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s",
-            "dia_leitura", "ligacao", "webhook_url", "site", "potencia_maxima_w")
+            "dia_leitura", "ligacao", "webhook_url", "site", "potencia_maxima_w", "id_blip", "publico",
+            "pulsos_por_kwh")
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:

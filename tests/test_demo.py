@@ -18,11 +18,12 @@ from tests.conftest import Api
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-METERS = ("casa", "loja", "solar", "rede-solar", "quadro")
+METERS = ("casa", "loja", "solar", "rede-solar", "quadro", "pulsos")
 # What the demo prints once the server listens: the port it picked (MONITOR_PORTA=0).
 SERVER_URL = re.compile(r"servidor:\s+http://127\.0\.0\.1:(\d+)/api/v1")
 # Every process the demo starts, by what its command line says.
-PROCESSES = ["agent casa", "agent loja", "agent quadro", "agent rede-solar", "agent solar", "server", "simulator"]
+PROCESSES = ["agent casa", "agent loja", "agent pulsos", "agent quadro", "agent rede-solar", "agent solar", "server",
+             "simulator", "simulator"]
 
 
 def processes_in(folder: Path) -> dict[int, str]:

@@ -143,7 +143,10 @@ def test_every_registered_route_is_documented_and_every_documented_one_is_regist
     assert [p for p in doc["paths"]["/"]["get"]["parameters"] if p["name"] == "id"][0]["deprecated"]
     open_routes = {(path, method) for path, ops in doc["paths"].items() for method, op in ops.items()
                    if op["security"] == []}
-    outside = {(path, method) for path, method in documented if not path.startswith("/api/")}
+    # blipserver's data routes read a meter that is not public only with a key (servidor/api/blip.py).
+    blip_data = {(path, method) for path, method in documented if path.startswith("/") and "/{id}" in path
+                 and path.split("/")[1] in ("blip", "last", "since", "aggregate", "aggregate_hourly", "hourly", "usage")}
+    outside = {(path, method) for path, method in documented if not path.startswith("/api/")} - blip_data
     assert open_routes == outside | {("/api/v1/saude", "get"), ("/api/v1/openapi.json", "get")}
 
 

@@ -2,7 +2,7 @@
 so a route cannot be served without being documented, nor documented without being served."""
 from __future__ import annotations
 
-from servidor.api import alerts, invoices, keys, legacy, live, meters, readings, reports, sites, tariffs
+from servidor.api import alerts, blip, events, invoices, keys, legacy, live, meters, readings, reports, sites, tariffs
 from servidor.api.metrics import Metrics
 from servidor.api.page import page
 from servidor.api.router import Route, Router
@@ -52,9 +52,27 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
         r.add("/", legacy=True, GET=legacy.legacy_root)
         r.add("/{id}", legacy=True, GET=legacy.legacy_get, POST=legacy.legacy_store, PUT=legacy.legacy_store_put,
               DELETE=legacy.legacy_delete)
+        add_blip_routes(r)
+        # energy-sensors' routes (servidor/api/events.py); legacy: OPTIONS answers 200.
+        r.add("/log/store", legacy=True, POST=events.log_store)
+        r.add("/log/parse", legacy=True, POST=events.log_parse)
+        r.add("/clusters/summary", legacy=True, GET=events.clusters_summary)
     else:
         r.add("/", GET=page)
     return r
+
+
+def add_blip_routes(r: Router) -> None:
+    """blipserver's routes (servidor/api/blip.py), by numeric id_blip; legacy: OPTIONS answers 200."""
+    r.add("/blip.html", legacy=True, GET=blip.blip_page)
+    r.add("/blip/{id}", legacy=True, GET=blip.blip_wait)
+    r.add("/last/{id}", legacy=True, GET=blip.blip_last)
+    r.add("/last/{id}/{ms}", legacy=True, GET=blip.blip_last_ms)
+    r.add("/since/{id}/{instante}", legacy=True, GET=blip.blip_since)
+    r.add("/aggregate/{id}/{inicio}/{intervalo}/{quantidade}", legacy=True, GET=blip.blip_aggregate)
+    r.add("/aggregate_hourly/{id}/{inicio}/{intervalo}/{quantidade}", legacy=True, GET=blip.blip_aggregate_hourly)
+    r.add("/hourly/{id}/{inicio}/{fim}", legacy=True, GET=blip.blip_hourly)
+    r.add("/usage/{id}/{ms}", legacy=True, GET=blip.blip_usage)
 
 
 def route_table(*, with_legacy: bool = True) -> tuple[Route, ...]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from servidor.domain.alerts import Alerts
+from servidor.domain.blinks import parse_pulses
 from servidor.domain.categories import export_stream
 from servidor.domain.commands import Command, CommandQueue
 from servidor.domain.errors import InvalidInput
@@ -26,6 +27,8 @@ log = logging.getLogger("servidor.ingestao")
 
 # (accepted, duplicates, rejected) after each request, for the server's counters.
 Counts = Callable[[int, int, int], None]
+# Stores the blinks (`pulsos`) each reading seq carried, durably and once; raises on failure.
+RecordBlinks = Callable[[Meter, list[tuple[int, list[tuple[int, int]]]]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,11 @@ def _two_counters(item: Any, now_ms: int) -> tuple[Reading, Reading | None]:
 
 
 def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
+                pulses: list[tuple[int, list[tuple[int, int]]]] | None = None,
                 ) -> tuple[list[Reading], list[Rejection], bool]:
     """Readings to store, the rejected ones with their reasons, and whether it was a batch;
-    the export counters of two-counter readings are appended to `exports`."""
+    the export counters of two-counter readings are appended to `exports`. With `pulses`, the
+    blinks of each good reading that carries some are appended to it as (seq, points)."""
     if isinstance(body, dict) and "leituras" in body:
         items = body["leituras"]
         if not isinstance(items, list):
@@ -83,12 +88,18 @@ def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
     rejected: list[Rejection] = []
     for index, item in enumerate(items):
         try:
+            points = None
+            if pulses is not None and type(item) is dict and "pulsos" in item:
+                item = dict(item)
+                points = parse_pulses(item.pop("pulsos"))
             reading, exported = _two_counters(item, now_ms)
             if exported is not None:
                 if exports is None:
                     raise InvalidReading(f"{IMPORTED}/{EXPORTED} não são aceitos aqui")
                 exports.append(exported)
             good.append(reading)
+            if points:
+                pulses.append((reading.seq, points))
         except (InvalidReading, OverflowError) as exc:
             motive = str(exc) if isinstance(exc, InvalidReading) else "número fora do intervalo aceito"
             seq = item.get("seq") if isinstance(item, dict) else None
@@ -99,20 +110,22 @@ def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
 
 class Ingest:
     def __init__(self, readings: ReadingsBackend, alerts: Alerts, commands: CommandQueue, live: WaiterHub,
-                 counts: Counts, clock: Callable[[], float] = time.time) -> None:
+                 counts: Counts, clock: Callable[[], float] = time.time, blinks: RecordBlinks | None = None) -> None:
         self._readings = readings
         self._alerts = alerts
         self._commands = commands
         self._live = live
         self._counts = counts
         self._clock = clock
+        self._blinks = blinks
 
     def submit(self, meter: Meter, body: Any) -> Outcome:
         """Store one reading or a batch of `meter`. InvalidInput when nothing in it can be stored
         (with every reason); a store failure propagates with nothing stored."""
         now_ms = int(self._clock() * 1000)
         exports: list[Reading] = []
-        readings, rejected, batch = parse_batch(body, now_ms, exports)
+        pulses: list[tuple[int, list[tuple[int, int]]]] | None = [] if self._blinks is not None else None
+        readings, rejected, batch = parse_batch(body, now_ms, exports, pulses)
         if rejected and not readings:
             self._counts(0, 0, len(rejected))
             motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
@@ -128,6 +141,11 @@ class Ingest:
             self._alerts.after_ingest(meter, result.resets, result.aceitas, now_ms)
         except Exception:
             log.exception("leituras de %s gravadas, mas a verificação depois delas falhou", meter.id)
+        if pulses and self._blinks is not None:
+            # Raises (503) if the blinks cannot be stored: the agent sends the batch again, its
+            # readings count as duplicates and the blinks are stored then (the store skips any
+            # it already has), so an acknowledged batch always has its blinks.
+            self._blinks(meter, pulses)
         try:
             commands = self._commands.take(meter.id)
         except Exception:

@@ -31,6 +31,8 @@ class MeterService:
         self._commands = commands
         self._views = views
         self._site_exists = site_exists
+        # Called with the deleted meter, after its readings: stores kept beside them (blinks).
+        self.on_delete: list[Callable[[Meter], None]] = []
 
     def get(self, meter_id: str) -> Meter:
         return self._registry.get(meter_id)
@@ -85,6 +87,8 @@ class MeterService:
             service.forget(meter_id)
         self._readings.delete_meter(meter.stream)
         self._readings.delete_meter(export_stream(meter))
+        for forget in self.on_delete:
+            forget(meter)
 
     # -- keys ----------------------------------------------------------------------------------------
 

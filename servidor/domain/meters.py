@@ -43,6 +43,10 @@ STREAM_SEPARATOR = "~"
 MAX_ZONE_NAME = 64
 # A webhook URL: the service's long tokens fit; browsers' practical limit is about the same.
 MAX_WEBHOOK_URL = 2000
+# blipserver refused numeric URL arguments longer than 15 digits; a blip id is one of them.
+MAX_BLIP_ID = 10**15 - 1
+# Blinks per kWh of a pulse meter's LED: 1000 and 600 are common, 10000 exists; more is a typo.
+MAX_PULSES_PER_KWH = 100_000.0
 
 
 def now_iso() -> str:
@@ -96,6 +100,11 @@ class Meter:
     dia_leitura: int | None = None
     ligacao: str | None = None
     webhook_url: str | None = None  # where its alerts are POSTed when they open (servidor/notify)
+    # blipserver's clients address a pulse meter by number (/blip/1); given on the first blinks.
+    id_blip: int | None = None
+    # Readable without a key on the blipserver routes (blink times tell when people are home).
+    publico: bool = False
+    pulsos_por_kwh: float = 1000.0
     site: str | None = None  # the site (servidor/domain/sites.py) it belongs to, if any
     # The fastest the meter's energy can flow, in W: a counter jump needing more is a reset or a
     # glitch, not energy (servidor/store/readings/flows.py). None: the store's defaults.
@@ -132,6 +141,12 @@ class Meter:
         if self.webhook_url is not None and not valid_webhook(self.webhook_url):
             raise InvalidInput(f"webhook_url deve ser uma URL http:// ou https:// com host, de até {MAX_WEBHOOK_URL} "
                                "caracteres, ou null")
+        if self.id_blip is not None and (type(self.id_blip) is not int or not 1 <= self.id_blip <= MAX_BLIP_ID):
+            raise InvalidInput(f"id_blip deve ser um inteiro de 1 a {MAX_BLIP_ID}, ou null", campo="id_blip")
+        if type(self.publico) is not bool:
+            raise InvalidInput("publico deve ser true ou false", campo="publico")
+        if not positive_within(self.pulsos_por_kwh, MAX_PULSES_PER_KWH):
+            raise InvalidInput(f"pulsos_por_kwh deve ser > 0 e ≤ {MAX_PULSES_PER_KWH:g}", campo="pulsos_por_kwh")
         if self.site is not None and (not isinstance(self.site, str) or not METER_ID.fullmatch(self.site)):
             raise InvalidInput("site deve ser o id de um site ou null", campo="site")
         if self.potencia_maxima_w is not None and not positive_within(self.potencia_maxima_w, MAX_POWER_W):
@@ -161,7 +176,7 @@ class Meter:
         values["id"] = meter_id if meter_id is not None else obj.get("id")
         if "nome" not in values:
             values["nome"] = values["id"] if isinstance(values["id"], str) else ""
-        for name in ("multiplicador", "limite_alerta_kwh", "potencia_maxima_w"):
+        for name in ("multiplicador", "limite_alerta_kwh", "pulsos_por_kwh", "potencia_maxima_w"):
             # Bounded first: float() of a 400-digit integer raises OverflowError.
             if type(values.get(name)) is int and within(values[name], -MAX_LIMIT_KWH, MAX_LIMIT_KWH):
                 values[name] = float(values[name])

@@ -108,6 +108,7 @@ class MeterRegistry:
         with self._lock:
             if meter.id in self._meters:
                 raise Conflict(f"já existe um medidor com id {meter.id}")
+            self._check_blip_id(meter)
 
             def change(tables: Tables) -> Meter:
                 reused = tables.find(GENERATIONS, "id", meter.id)
@@ -126,14 +127,28 @@ class MeterRegistry:
         """PUT: the editable fields in `body` replace the meter's; omitted ones return to defaults."""
         with self._lock:
             current = self.get(meter_id)
-            fresh = Meter.from_json(body, meter_id=meter_id, defaults={"fuso": self.default_zone})
+            # blipserver's clients keep the number in their URLs: a PUT that does not name
+            # id_blip (a client that predates it) keeps it; null removes it.
+            defaults = {"fuso": self.default_zone, "id_blip": current.id_blip}
+            fresh = Meter.from_json(body, meter_id=meter_id, defaults=defaults)
+            self._check_blip_id(fresh)
             return self._save(replace(fresh, criado_em=current.criado_em, atualizado_em=now_iso(),
                                       geracao=current.geracao))
 
     def update(self, meter_id: str, **changes: Any) -> Meter:
         with self._lock:
             current = self.get(meter_id)
-            return self._save(replace(current, **changes, atualizado_em=now_iso()))
+            changed = replace(current, **changes, atualizado_em=now_iso())
+            self._check_blip_id(changed)
+            return self._save(changed)
+
+    def _check_blip_id(self, meter: Meter) -> None:
+        """Conflict when another meter already has `meter`'s blip id (called under the lock)."""
+        if meter.id_blip is None:
+            return
+        for other in self._meters.values():
+            if other.id_blip == meter.id_blip and other.id != meter.id:
+                raise Conflict(f"id_blip {meter.id_blip} já é do medidor {other.id}")
 
     def _save(self, meter: Meter) -> Meter:
         atomic(self._docs, lambda tables: tables.upsert(METERS, "id", meter.to_doc()))

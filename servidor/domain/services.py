@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servidor.domain.alerts import Alerts
+from servidor.domain.blinks import Blinks
+from servidor.domain.events import EventService
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.history import History
@@ -37,3 +39,5 @@ class Services:
     sites: SiteService
     flows: SiteFlows
     legacy: LegacyMeters | None = None
+    blinks: Blinks | None = None
+    events: EventService | None = None

@@ -18,6 +18,8 @@ import json
 from typing import Any, Iterable
 
 from servidor.api.openapi.blocks import OPENAPI_VERSION, error_components, obj
+from servidor.api.openapi.operations_blip import TAG as BLIP_TAG, TAG_TEXT as BLIP_TAG_TEXT
+from servidor.api.openapi.operations_events import TAG as EVENTS_TAG, TAG_TEXT as EVENTS_TAG_TEXT
 from servidor.api.openapi.operations_keys import key_operations, key_schemas
 from servidor.api.openapi.operations_meters import meter_operations
 from servidor.api.openapi.operations_reports import report_operations
@@ -47,6 +49,8 @@ TAGS = [
                 "TUSD/TE, ICMS, PIS, COFINS, CIP e a tabela de bandeiras usadas nas faturas."),
     ("Legado 004", "As rotas do sistema 004, mantidas sem mudança para os medidores antigos. "
                    "Abertas (sem chave), como no 004; desligadas com `--sem-legado`."),
+    (BLIP_TAG, BLIP_TAG_TEXT + " Desligadas com `--sem-legado`."),
+    (EVENTS_TAG, EVENTS_TAG_TEXT + " Desligadas com `--sem-legado`."),
 ]
 
 DESCRIPTION = f"""\
@@ -132,7 +136,7 @@ def document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `routes` (those of the router that serves it)."""
     routes = tuple(routes)
     legacy = any(r.legacy for r in routes)
-    tags = TAGS if legacy else [t for t in TAGS if t[0] != "Legado 004"]
+    tags = TAGS if legacy else [t for t in TAGS if t[0] not in ("Legado 004", BLIP_TAG, EVENTS_TAG)]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

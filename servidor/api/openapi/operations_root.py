@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from servidor.api.openapi.blocks import JSON, PROMETHEUS, json_content, ok, operation, ref
+from servidor.api.openapi.operations_blip import blip_operations
+from servidor.api.openapi.operations_events import event_operations
 from servidor.domain.legacy import MAX_METERS, MAX_PAYLOAD_BYTES
 from shared.models import METER_ID
 
@@ -26,7 +28,7 @@ def root_operations(legacy: bool) -> dict[str, dict[str, Any]]:
             "Sistema", "Painel do navegador", _PAGE + " Sem pedir HTML, 404.",
             {"200": {"description": "O painel.", "content": _HTML}}, errors=("404",), open_route=True)}
         return paths
-    return {**paths, **_legacy_operations()}
+    return {**paths, **_legacy_operations(), **blip_operations(), **event_operations()}
 
 
 def _legacy_operations() -> dict[str, dict[str, Any]]:

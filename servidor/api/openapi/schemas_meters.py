@@ -21,6 +21,18 @@ BILLING_FIELDS = {
                                "null: sem mínimo."},
 }
 
+BLIP_FIELDS = {
+    "id_blip": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": meters.MAX_BLIP_ID}, {"type": "null"}],
+                "default": None, "description": "Número do medidor de pulsos nas rotas do blipserver (`/blip/1`), "
+                                                "único; dado nos primeiros pulsos se for null. Num PUT, omitido "
+                                                "mantém o atual; null o retira."},
+    "publico": {"type": "boolean", "default": False,
+                "description": "As rotas do blipserver leem este medidor sem chave."},
+    "pulsos_por_kwh": {"type": "number", "exclusiveMinimum": 0, "maximum": meters.MAX_PULSES_PER_KWH,
+                       "default": 1000.0, "description": "Pulsos do LED por kWh (potência e Wh das rotas do "
+                                                         "blipserver)."},
+}
+
 FLOW_FIELDS = {
     "site": {"anyOf": [{"type": "string", "pattern": METER_ID.pattern}, {"type": "null"}], "default": None,
              "description": "Id do site (`/api/v1/sites`) a que o medidor pertence; null: nenhum."},
@@ -53,6 +65,7 @@ def meter_schemas() -> dict[str, Any]:
                         "default": None, "description": "Cada alerta que abre é enviado (POST, o alerta em JSON) a "
                                                         "esta URL, com novas tentativas se ela falhar; null desliga."},
         **BILLING_FIELDS,
+        **BLIP_FIELDS,
         **FLOW_FIELDS,
     }
     # A client that PUTs back what it GOT may include these; the handler ignores them.
@@ -78,6 +91,7 @@ def meter_schemas() -> dict[str, Any]:
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
         "webhook_url": {"type": ["string", "null"]},
         **BILLING_FIELDS,
+        **BLIP_FIELDS,
         **FLOW_FIELDS,
         "criado_em": instant("Quando o medidor foi criado."),
         "atualizado_em": instant("Última alteração do cadastro."),
