@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[servidor,medidor,usuario,test]'
 	touch $(STAMP)
 
+# `make demo MQTT=mqtt://127.0.0.1:1883` adds a Tasmota plug over MQTT and Home Assistant discovery.
 demo: $(STAMP)
-	$(BIN)/python -m demo
+	$(BIN)/python -m demo $(if $(MQTT),--mqtt $(MQTT))
 
 # Everything: unit, integration, subprocess, crash, load, fuzzing, the terminal app and the browser.
 test: $(STAMP)

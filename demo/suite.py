@@ -117,10 +117,18 @@ def wait_for_text(child: Child, ready: re.Pattern[str]) -> str:
     raise RuntimeError(f"{child.name} não começou a escutar em {START_TIMEOUT_S} s; veja {child.log.name}")
 
 
+# With a broker (`make demo MQTT=mqtt://127.0.0.1:1883`): a simulated Tasmota plug publishes here
+# and an agent reads it (`--fonte mqtt`), and the server publishes every meter for Home Assistant.
+MQTT_METER = "tomada"
+MQTT_TOPIC = "tele/tomada-demo/SENSOR"
+
+
 class Demo:
-    def __init__(self, port: int) -> None:
-        """`port` for the server; 0 lets it pick a free one (then `self.port` is set from it)."""
+    def __init__(self, port: int, mqtt: str | None = None) -> None:
+        """`port` for the server; 0 lets it pick a free one (then `self.port` is set from it).
+        `mqtt`: a broker URL, or None for the demo without MQTT."""
         self.port = port
+        self.mqtt = mqtt
         self.children: list[Child] = []
         self.env = {**os.environ, "MONITOR_CHAVE_ADMIN": ADMIN_KEY, "MONITOR_CHAVE_REGISTRO": REGISTRATION_KEY,
                     "MONITOR_DEMO": "1", "PYTHONUNBUFFERED": "1"}
@@ -149,7 +157,9 @@ class Demo:
         (DEMO_DIR / "logs").mkdir(parents=True)
         (DEMO_DIR / PID_FILE).write_text(str(os.getpid()))
         shutil.copyfile(ROOT / "db.json.example", DEMO_DIR / "db.json")
-        server = self.spawn("servidor", "servidor", "--porta", str(self.port), "--db", str(DEMO_DIR / "db.json"))
+        mqtt_output = ("--mqtt", self.mqtt) if self.mqtt else ()
+        server = self.spawn("servidor", "servidor", "--porta", str(self.port), "--db", str(DEMO_DIR / "db.json"),
+                            *mqtt_output)
         self.port = wait_for_port(server, SERVER_READY)
         device = self.spawn("analisador-pm710", "medidor", "simular-dispositivo", "--modelo", "pm710",
                             "--perfil", "comercial", "--porta-modbus", "0")
@@ -169,6 +179,10 @@ class Demo:
         tty = wait_for_text(arduino, PULSES_READY)
         self.spawn("pulsos", "medidor", "--id", "pulsos", "--nome", "Medidor de pulsos (LED)", "--fonte", "pulsos",
                    "--porta-serial", tty, "--pulsos-por-kwh", "1000", *common)
+        if self.mqtt:
+            self.spawn("tomada-tasmota", "medidor", "simular-tasmota", "--broker", self.mqtt, "--topico", MQTT_TOPIC)
+            self.spawn(MQTT_METER, "medidor", "--id", MQTT_METER, "--nome", "Tomada Tasmota (MQTT)", "--fonte", "mqtt",
+                       "--broker", self.mqtt, "--topico", MQTT_TOPIC, "--formato-mqtt", "tasmota", *common)
 
     def announce(self) -> None:
         print("monitor-energia, demonstração")
@@ -180,6 +194,9 @@ class Demo:
               "(Arduino)")
         print(f"  site {SITE['id']}: {' + '.join(sorted(SITE_METERS))} (rede com exportação e painéis)")
         print(f"  pulsos ao vivo: {self.url}/blip.html?id=2&chave={ADMIN_KEY}   (blipserver: /last/2, /since/2/0)")
+        if self.mqtt:
+            print(f"  MQTT ({self.mqtt}): tomada Tasmota simulada em {MQTT_TOPIC}, lida pelo medidor {MQTT_METER};")
+            print("    Home Assistant: descoberta em homeassistant/…, estado em monitor-energia/<medidor>/estado")
         print(f"  registros em {DEMO_DIR / 'logs'}")
 
     def stop(self) -> None:
@@ -219,12 +236,14 @@ def _stop_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse_pt.parser(prog="make demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sem-app", action="store_true", help="só os serviços, sem o app de terminal")
+    parser.add_argument("--mqtt", metavar="URL",
+                        help="um broker MQTT (mqtt://127.0.0.1:1883): mostra a tomada Tasmota e o Home Assistant")
     args = parser.parse_args(argv)
     wanted = int(os.environ.get("MONITOR_PORTA", DEFAULT_PORT))
     if wanted and not port_is_free(wanted):
         print(f"a porta {wanted} está ocupada; o servidor escolhe uma livre")
         wanted = 0
-    demo = Demo(wanted)
+    demo = Demo(wanted, args.mqtt)
     stop_requested = False
 
     def on_signal(*_: object) -> None:

@@ -26,7 +26,7 @@ from medidor.sender import KeyStore, MeterFields, Sender
 from medidor.sequence import SeqNumbers
 from medidor.server_api import REQUEST_TIMEOUT_S, MeterApi, MeterKeys, reading_payload
 from medidor.simulated_source import SimClock, real_now_ms
-from medidor.sources import Measurement, Source
+from medidor.sources import Measurement, PushSource, Source
 from medidor.spool import WARN_RATIO, Spool, SpoolRecord
 from medidor.state import AgentState, StateError, StateFile
 from medidor.status import StatusBoard
@@ -177,10 +177,14 @@ class Agent:
             self.controls.attach(source=source, tracker=self._tracker, fields_changed=sender.fields_changed)
             self._save_state()
             sender.start()
-            log.info("%s: medindo (%s) a cada %g s; estado em %s; próximo seq %d", cfg.medidor,
-                     source.description, cfg.intervalo_s, cfg.estado, self.next_seq)
+            pace = "conforme o aparelho publica" if getattr(source, "push", False) else f"a cada {cfg.intervalo_s:g} s"
+            log.info("%s: medindo (%s) %s; estado em %s; próximo seq %d", cfg.medidor, source.description, pace,
+                     cfg.estado, self.next_seq)
             try:
-                self._loop(stop, source, clock, next_due, spool, sender)
+                if getattr(source, "push", False):
+                    self._push_loop(stop, source, spool, sender)  # type: ignore[arg-type]
+                else:
+                    self._loop(stop, source, clock, next_due, spool, sender)  # type: ignore[arg-type]
             finally:
                 sender.stop()
                 sender.join(REQUEST_TIMEOUT_S + 10)
@@ -293,6 +297,51 @@ class Agent:
                     disk_error = False
                 chunk = min(CHUNK, chunk * 2)
                 sender.wake()
+
+    def _push_loop(self, stop: threading.Event, source: PushSource, spool: Spool, sender: Sender) -> None:
+        """A source that delivers (MQTT): spool what arrived, then confirm it to the source, so
+        that what is not on disk yet stays with the broker. Paused, messages are confirmed and
+        dropped (the device's counter keeps the energy); a full spool or disk takes nothing."""
+        batch: list = []
+        full = disk_error = warned_near = False
+        last_save = time.monotonic()
+        while not stop.is_set() and self._fatal is None:
+            if time.monotonic() - last_save >= STATE_SAVE_EVERY_S:
+                last_save = time.monotonic()
+                try:
+                    self._save_state()
+                except OSError as exc:
+                    log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
+            self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio, dispositivo=source.state)
+            warned_near = self._check_spool(spool, sender, warned_near)
+            if not batch:
+                if spool.free == 0:
+                    if not full:
+                        self._message(f"{self.config.medidor}: SPOOL CHEIO ({spool.pending} leituras esperando o "
+                                      "servidor): as mensagens esperam no broker")
+                    full = True
+                    stop.wait(TICK_S)
+                    continue
+                full = False
+                batch = source.take(min(CHUNK, spool.free), TICK_S)
+            measurements = [d.measurement for d in batch if d.measurement is not None]
+            if measurements and not self.controls.paused:
+                self.status.update(potencia_w=measurements[-1].potencia_w)
+                try:
+                    self._record(measurements, spool)
+                except OSError as exc:
+                    if not disk_error:
+                        self._message(f"{self.config.medidor}: ERRO ao gravar no disco ({exc}); as mensagens "
+                                      "esperam no broker; tentando de novo")
+                    disk_error = True
+                    stop.wait(TICK_S)
+                    continue
+                if disk_error:
+                    self._message(f"{self.config.medidor}: gravação no disco voltou a funcionar")
+                    disk_error = False
+                sender.wake()
+            source.confirm(batch)
+            batch = []
 
     def _record(self, measurements: list[Measurement], spool: Spool) -> None:
         """Number, spool (fsynced) and account the measurements. Raises OSError with nothing

@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 
 from medidor import keyboard
 from medidor.agent import Agent
-from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings
+from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings, MqttSettings
+from medidor.mqtt_payloads import FORMATS as MQTT_FORMATS
 from medidor.control import KEY_STEP
 from medidor.exit_codes import EXIT_OK, EXIT_SPOOL_DAMAGED, EXIT_STATE, EXIT_USAGE
 from medidor.profiles import PROFILES
@@ -22,12 +23,13 @@ from medidor.repair_cli import COMMAND as REPAIR, main as repair_main
 from medidor.spool import MAX_RECORDS, SpoolDamaged, SpoolError
 from medidor.state import StateError
 from medidor.status import STATUS_LOG_EVERY_S, Console, render
-from shared import argparse_pt
+from shared import argparse_pt, mqtt_broker
 
 # The status line is redrawn this often in a terminal.
 STATUS_REDRAW_S = 0.5
 SIMULATE = "simular-dispositivo"
 EVENTS = "enviar-eventos"  # energy-sensors' replay clients (medidor/events_cli.py)
+TASMOTA = "simular-tasmota"  # medidor/simulate_tasmota.py
 
 EPILOG = f"""\
 exemplos:
@@ -39,9 +41,12 @@ exemplos:
       um dia simulado por minuto até alcançar o relógio
   medidor --id quadro --fonte modbus --modelo pm710 --porta-serial /dev/ttyUSB0 --baud 19200 --endereco 1 ...
   medidor --id quadro --fonte modbus --modelo pm710 --host-modbus 10.0.0.7 --porta-modbus 502 ...
+  medidor --id tomada --fonte mqtt --broker mqtt://127.0.0.1:1883 --topico tele/tomada/SENSOR ...
+      uma tomada Tasmota (ou Shelly: --topico shellyplus1pm-a8032ab12345/status/switch:0)
   medidor --config config.xml --chave-registro ...    um agente por analisador do Tesla Analyzer
   medidor {SIMULATE} --modelo pm710                  serve um PM710 simulado (veja --help dele)
   medidor {REPAIR} estado-medidor/casa-1             repara um spool danificado (código de saída 4)
+  medidor {TASMOTA} --topico tele/tomada/SENSOR     uma tomada Tasmota simulada que publica num broker MQTT
 
 registro: na primeira execução o medidor se registra com a chave de registro do servidor
 (--chave-registro ou MONITOR_CHAVE_REGISTRO) e guarda as chaves dele em <estado>/<id>/estado.json;
@@ -55,7 +60,8 @@ MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE
 MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
 MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
 MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_MAX_SPOOL, MONITOR_CONFIG,
-MONITOR_LOG_LEVEL.
+MONITOR_LOG_LEVEL, MONITOR_BROKER, MONITOR_TOPICO, MONITOR_FORMATO_MQTT, MONITOR_MQTT_USUARIO,
+MONITOR_MQTT_SENHA (a senha do broker: só assim ou em --senha-mqtt-arquivo), MONITOR_MQTT_SENHA_ARQUIVO.
 
 códigos de saída: 0 parado normalmente; 2 opção ou arquivo de configuração inválido;
 3 diretório de estado inutilizável (ilegível, de outro medidor, em uso por outro processo);
@@ -162,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--sensor", help="id do sensor num contador de pulsos com vários sensores")
     dev.add_argument("--codigos", help="medidas a enviar, separadas por vírgula (TPF,IPF,PAT …; padrão: todas)")
 
+    mqtt_group = parser.add_argument_group("aparelho que publica num broker MQTT (--fonte mqtt)")
+    mqtt_group.add_argument("--broker", default=_env("MONITOR_BROKER"), metavar="URL",
+                            help="mqtt://host:1883 ou mqtts://host:8883 (TLS); usuário e senha nas opções abaixo")
+    mqtt_group.add_argument("--topico", default=_env("MONITOR_TOPICO"),
+                            help="tópico do aparelho: tele/<nome>/SENSOR (Tasmota), <prefixo>/status/switch:0 "
+                                 "(Shelly Gen2) ou um tópico com {\"energia_wh\": …, \"potencia_w\": …}")
+    mqtt_group.add_argument("--formato-mqtt", choices=MQTT_FORMATS, default=_env("MONITOR_FORMATO_MQTT", "auto"),
+                            help="formato das mensagens (padrão: auto, reconhecido em cada mensagem)")
+    mqtt_broker.add_options(parser, "login e TLS do broker MQTT")
+
     who.add_argument("--max-spool", type=int, default=_env_number("MONITOR_MAX_SPOOL", int, MAX_RECORDS),
                      metavar="LEITURAS", help="leituras guardadas à espera do servidor, no máximo (padrão: "
                      f"{MAX_RECORDS:_}; ~150-400 bytes cada); com 80%% o agente avisa".replace("_", "."))
@@ -204,6 +220,14 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
                             host=args.host_modbus, tcp_porta=args.porta_modbus, pulsos_por_kwh=args.pulsos_por_kwh,
                             sensor=args.sensor)
     codes = tuple(c.strip().upper() for c in args.codigos.split(",") if c.strip()) if args.codigos else None
+    mqtt = None
+    if args.fonte == "mqtt":
+        if not args.broker or not args.topico:
+            raise ConfigError("--fonte mqtt precisa de --broker mqtt://host:1883 e --topico")
+        try:
+            mqtt = MqttSettings(mqtt_broker.broker_from_args(args.broker, args), args.topico, args.formato_mqtt)
+        except mqtt_broker.BrokerError as exc:
+            raise ConfigError(str(exc)) from None
     return AgentConfig(
         medidor=args.id, servidor=args.servidor.rstrip("/"), estado=args.estado / args.id,
         servidores_reserva=tuple(url.rstrip("/") for url in args.servidores_reserva),
@@ -211,7 +235,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
         semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,
         historico_dias=args.historico, categoria=args.categoria, site=args.site, dispositivo=device, codigos=codes,
-        max_spool=args.max_spool, chave_escrita=args.chave_escrita,
+        max_spool=args.max_spool, chave_escrita=args.chave_escrita, mqtt=mqtt,
     )
 
 
@@ -243,6 +267,8 @@ def setup_logging(console: Console, level: str, log_dir: Path | None = None) -> 
     root.setLevel(level)
     # pymodbus writes frame dumps at DEBUG; above WARNING it is only noise on a status line.
     logging.getLogger("pymodbus").setLevel(max(logging.WARNING, root.level))
+    # paho's own log (packets at DEBUG) says nothing a user acts on; our messages say it.
+    logging.getLogger("medidor.mqtt.paho").setLevel(max(logging.WARNING, root.level))
 
 
 def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
@@ -341,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         from medidor.events_cli import main as events_main
 
         return events_main(argv[1:])
+    if argv and argv[0] == TASMOTA:
+        from medidor.simulate_tasmota import main as tasmota_main
+
+        return tasmota_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console()

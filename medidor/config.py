@@ -7,10 +7,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.models import MEASUREMENT_CODES, METER_ID
+from shared.mqtt_broker import Broker
+from medidor.mqtt_payloads import FORMATS as MQTT_FORMATS
 from medidor.profiles import PROFILES
 from medidor.spool import MAX_RECORDS
 
-SOURCES = ("simulado", "modbus", "cirbus", "pulsos")
+SOURCES = ("simulado", "modbus", "cirbus", "pulsos", "mqtt")
+# MQTT 3.1.1 §1.5.3: a topic is a UTF-8 string of at most 65,535 bytes.
+MAX_TOPIC_BYTES = 65_535
 CATEGORIES = ("gridImport", "gridExport", "pvProd", "gridNet", "gridCons", "gridSub", "gridWater", "gridGas", "heatProd")
 PARITIES = ("N", "E", "O")
 # Below this the agent would spend its time fsyncing; 0.1 s serves tests and live demos, and
@@ -59,6 +63,24 @@ class DeviceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """A meter that publishes to a broker: one topic (one device) per agent."""
+
+    broker: Broker
+    topico: str
+    formato: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.topico or len(self.topico.encode("utf-8")) > MAX_TOPIC_BYTES:
+            raise ConfigError("--topico deve ser o tópico MQTT do aparelho, por exemplo tele/tomada/SENSOR")
+        if "+" in self.topico or "#" in self.topico:
+            # One agent is one meter: a wildcard would mix several devices' counters in one.
+            raise ConfigError("--topico não aceita + nem #: um agente lê um aparelho (rode um agente por tópico)")
+        if self.formato not in MQTT_FORMATS:
+            raise ConfigError(f"--formato-mqtt deve ser um de: {', '.join(MQTT_FORMATS)}")
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     medidor: str
     servidor: str
@@ -82,6 +104,7 @@ class AgentConfig:
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
     chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
     servidores_reserva: tuple[str, ...] = ()  # where to post when `servidor` fails (one database)
+    mqtt: MqttSettings | None = None  # --fonte mqtt
 
     def __post_init__(self) -> None:
         if not METER_ID.fullmatch(self.medidor):
@@ -123,6 +146,8 @@ class AgentConfig:
             raise ConfigError("--fonte modbus precisa de --porta-serial (serial ou socket://host:porta) ou --host-modbus")
         if self.fonte == "modbus" and not self.dispositivo.modelo:
             raise ConfigError("--fonte modbus precisa de --modelo (pm710, pm500, das8000 …)")
+        if self.fonte == "mqtt" and self.mqtt is None:
+            raise ConfigError("--fonte mqtt precisa de --broker mqtt://host:1883 e --topico")
         if self.fonte in ("cirbus", "pulsos") and not self.dispositivo.porta:
             raise ConfigError(f"--fonte {self.fonte} precisa de --porta-serial (por exemplo /dev/ttyUSB0)")
 

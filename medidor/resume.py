@@ -11,7 +11,7 @@ from shared.models import InvalidReading, parse_timestamp_ms
 from medidor.config import AgentConfig
 from medidor.profiles import make_profile
 from medidor.simulated_source import SimClock, SimulatedMeter
-from medidor.sources import Source
+from medidor.sources import PushSource, Source
 
 log = logging.getLogger("medidor")
 
@@ -45,11 +45,16 @@ def interval_ms(config: AgentConfig) -> int:
 
 
 def open_source(config: AgentConfig, last: LastReading | None, multiplier: float,
-                real_ms: Callable[[], int]) -> tuple[Source, SimClock, int]:
+                real_ms: Callable[[], int]) -> tuple[Source | PushSource, SimClock, int]:
     """The source, the clock the readings follow, and the first instant to measure."""
     cfg = config
     iv = interval_ms(cfg)
     now = real_ms()
+    if cfg.fonte == "mqtt":
+        # Imported here: paho is needed only by agents that read a broker.
+        from medidor.mqtt_source import MqttSource
+
+        return MqttSource(cfg, last), SimClock(now, 1.0, real_ms=real_ms), now
     if not cfg.simulated:
         from medidor.device_source import DeviceSource
 

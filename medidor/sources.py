@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.models import Measurement as MeasurementValue
 
@@ -31,6 +31,25 @@ class Source(Protocol):
     replayable: bool
 
     def measure(self, ts_ms: int) -> Measurement: ...
+
+    def set_multiplier(self, value: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PushSource(Protocol):
+    """A meter that delivers readings as it makes them (MQTT): the agent takes what arrived,
+    spools it, then confirms it, so that what is not yet on disk stays with the sender."""
+
+    description: str
+    replayable: bool
+    push: bool
+    # What the connection is doing, for the status line ("conectado", "sem conexão …").
+    state: str
+
+    def take(self, limit: int, timeout_s: float) -> list[Any]: ...
+
+    def confirm(self, deliveries: list[Any]) -> None: ...
 
     def set_multiplier(self, value: float) -> None: ...
 

@@ -18,18 +18,20 @@ from shared.contract import API_PREFIX
 from servidor.api.dispatch import CORS
 from servidor.api.envelope import error_response
 from servidor.api.events import parse_service
-from servidor.app import DEFAULT_WORKERS, App, Settings, readings_dir
+from servidor.app import DEFAULT_WORKERS, VERSION, App, Settings, readings_dir
 from servidor.backup_cli import backup_command, restore_command
 from servidor.data_cli import export_command, import_command
 from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
 from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
+from servidor.mqtt import add_options as add_mqtt_options, output_from_args as mqtt_output
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store import StoreError, retention
 from servidor.store.documents import DocumentStore, StoreTooNew
 from servidor.store.readings import ReadingStore
 from servidor.store.repair import command as repair_command
+from shared.mqtt_broker import BrokerError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -55,6 +57,8 @@ variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_BANCO, 
 MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO, MONITOR_RETENCAO_MESES valem como as
 opções de mesmo nome; MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração
 (demo-admin, demo-registro, as de db.json.example) só são aceitas com MONITOR_DEMO=1.
+MONITOR_MQTT, MONITOR_MQTT_PREFIXO, MONITOR_MQTT_BASE, MONITOR_MQTT_USUARIO e MONITOR_MQTT_SENHA_ARQUIVO
+valem como as opções MQTT; a senha do broker vem só de MONITOR_MQTT_SENHA ou de --senha-mqtt-arquivo.
 
 códigos de saída: 0 parado normalmente; 2 opção inválida; 3 porta em uso;
 4 banco ilegível, leituras danificadas, ou banco vazio/ausente ao lado de leituras gravadas;
@@ -126,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--descartar-leituras-orfas", action="store_true",
                         help="com o banco vazio ou ausente, apaga as leituras gravadas ao lado dele e começa do "
                              "zero (sem isto o servidor recusa iniciar, para não perder o banco por engano)")
+    add_mqtt_options(parser)
     return parser
 
 
@@ -180,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(2, "limites por cliente não podem ser negativos (0 desliga)")
     if args.retencao_meses < 0:
         return fail(2, "--retencao-meses não pode ser negativo (0 guarda tudo)")
+    try:
+        mqtt = mqtt_output(args)
+    except BrokerError as exc:
+        return fail(EXIT_USAGE, str(exc))
 
     if args.grupos_a_cada < 1:
         return fail(2, "--grupos-a-cada deve ser pelo menos 1")
@@ -290,6 +299,12 @@ def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown:
     if first_keys:
         print(f"  (perdeu uma? `servidor chave nova --admin {option}` faz outra)", flush=True)
     app.start()
+    bridge = None
+    if mqtt is not None:
+        from servidor.mqtt.bridge import HomeAssistantBridge
+
+        bridge = HomeAssistantBridge(app.services, mqtt.broker, mqtt.topics, VERSION)
+        bridge.start()
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -298,6 +313,8 @@ def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown:
     print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  {shown or f'(banco: {where})'}", flush=True)
     stop.wait()
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
+    if bridge is not None:
+        bridge.stop()
     server.shutdown()
     app.close()
     print("servidor parado", flush=True)

@@ -77,6 +77,41 @@ def test_page_shows_meters_and_the_chart_moves_when_a_reading_arrives(servidor_j
     assert shot.stat().st_size > 5000
 
 
+def test_history_chart_has_axes_a_time_scale_and_portuguese_categories(servidor_json, browser):
+    """Issue 14 #9: the page had live sparklines only; each meter now has a history chart (24 h,
+    31 days, 12 months) with labelled axes, and the category reads "solar", not "pvProd"."""
+    write, _ = servidor_json.create_meter("casa", nome="Casa de teste")
+    servidor_json.create_meter("telhado", nome="Painéis do telhado", categoria="pvProd")
+    agent = servidor_json.client(write)
+    hour = 3_600_000
+    now = int(time.time() * 1000)
+    # Four days of hourly readings, 0,5 kWh an hour, the last one a second ago: every hour of the
+    # last 24, the current one included, has readings.
+    rows = [{"seq": i, "ts": now - (96 - i) * hour - 1000, "energia_wh": 500.0 * i} for i in range(97)]
+    assert agent.post("/api/v1/medidores/casa/leituras", {"leituras": rows}).status == 200
+
+    browser.get(f"http://127.0.0.1:{servidor_json.port}/#chave={ADMIN}")
+    casa = wait_for(lambda: browser.find_elements("css selector", 'section[data-medidor="casa"]'))[0]
+    telhado = browser.find_element("css selector", 'section[data-medidor="telhado"]')
+    assert telhado.find_element("css selector", ".muted").text == "telhado · geração solar"
+    chart = casa.find_element("css selector", "canvas.historico")
+    wait_for(lambda: chart.get_attribute("data-barras"))
+    assert 4 <= int(chart.get_attribute("data-barras")) <= 5  # the days with readings, no bar for the others
+    assert int(chart.get_attribute("data-marcas")) >= 5  # dated ticks along the 31 days
+    note = casa.find_element("css selector", ".historico-nota").text
+    assert note.startswith("kWh por dia: total 4") and "≈ R$" in note and "/kWh" in note
+
+    casa.find_element("css selector", 'button[data-intervalo="hora"]').click()
+    wait_for(lambda: casa.get_attribute("data-historico") == "hora" and chart.get_attribute("data-barras") == "24")
+    assert casa.find_element("css selector", 'button[data-intervalo="hora"]').get_attribute("aria-pressed") == "true"
+    wait_for(lambda: casa.find_element("css selector", ".historico-nota").text.startswith("kWh por hora: total 1"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'end'})", casa.find_element("css selector", ".historico-nota"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "painel-historico.png"
+    browser.save_screenshot(str(shot))
+    print(f"\ncaptura do histórico: {shot}")
+
+
 def test_a_wrong_key_is_reported_on_the_page(servidor_json, browser):
     browser.get(f"http://127.0.0.1:{servidor_json.port}/#chave=errada")
     status = wait_for(lambda: "entrar" in browser.find_element("id", "estado").text and browser.find_element("id", "estado"))

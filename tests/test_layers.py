@@ -22,6 +22,8 @@ ALLOWED = {
     "servidor.net": ("shared.http", "servidor.net"),
     # Alerts sent out (webhooks): knows HTTP clients and the shared backoff, not the domain.
     "servidor.notify": ("shared", "servidor.notify"),
+    # Home Assistant over MQTT: reads the domain's services, publishes to a broker (paho).
+    "servidor.mqtt": ("shared", "servidor.domain", "servidor.mqtt"),
 }
 FORBIDDEN_IN_DOMAIN = ("shared.http", "servidor.net", "servidor.api")
 WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.data_cli", "servidor.backup_cli", "servidor.demo_guard", "servidor.healthcheck", "servidor.__main__", "servidor.example", "servidor.logs"}

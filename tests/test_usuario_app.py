@@ -10,13 +10,15 @@ import json
 import shutil
 import time
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from textual.command import CommandList
+from textual.command import CommandInput, CommandList
 from textual.widgets import DataTable, Input, Static, TextArea
 from textual.worker import WorkerState
+from textual_plotext import PlotextPlot
 
 from servidor import example
 from servidor.app import App, readings_dir
@@ -258,8 +260,8 @@ async def test_consumption_shows_last_30_days_with_coverage_and_arrows_move(serv
         await open_meter(app, pilot, "casa-silva")
         await pilot.press("2")
         await settle(app, pilot)
-        days = server.api().get("/api/v1/medidores/casa-silva/consumo?intervalo=dia&de=2026-10-24&ate=2026-11-22").json
-        assert "por dia de 24/10 a 22/11/2026" in text_of(app, "#consumo-title")
+        days = server.api().get("/api/v1/medidores/casa-silva/consumo?intervalo=dia&de=2026-10-23&ate=2026-11-22").json
+        assert "por dia de 23/10 a 22/11/2026" in text_of(app, "#consumo-title")
         info = text_of(app, "#consumo-info")
         assert f"Total {fmt.kwh(days['total_kwh'])}" in info
         gaps = sum(1 for d in days["consumo"] if d["cobertura"] == 0)
@@ -268,16 +270,68 @@ async def test_consumption_shows_last_30_days_with_coverage_and_arrows_move(serv
         assert f"cobertura {fmt.percent(100 * mean)}" in info
         await pilot.press("left")
         await settle(app, pilot)
-        assert "por dia de 24/09 a 23/10/2026" in text_of(app, "#consumo-title")
+        assert "por dia de 22/09 a 22/10/2026" in text_of(app, "#consumo-title")
         await pilot.press("right", "right")  # the second is refused: no future
         await settle(app, pilot)
-        assert "por dia de 24/10 a 22/11/2026" in text_of(app, "#consumo-title")
-        await pilot.press("h", "left")
+        assert "por dia de 23/10 a 22/11/2026" in text_of(app, "#consumo-title")
+        await pilot.press("h")
         await settle(app, pilot)
-        assert "por hora em 21/11/2026" in text_of(app, "#consumo-title")
+        assert "por hora de 21/11 13h a 22/11/2026 12h" in text_of(app, "#consumo-title")
+        await pilot.press("left")
+        await settle(app, pilot)
+        assert "por hora de 20/11 13h a 21/11/2026 12h" in text_of(app, "#consumo-title")
         await pilot.press("m")
         await settle(app, pilot)
         assert "por mês de dez/2025 a nov/2026" in text_of(app, "#consumo-title")
+
+
+def plotted(app: UsuarioApp) -> tuple[list[float], list[str]]:
+    """The x of every point the consumption chart draws and its x-axis labels (plotext's own data)."""
+    monitor = app.screen.query_one("#consumo-plot", PlotextPlot).plt._active.monitor
+    return [x for series in monitor.x for x in series], sorted(monitor.xlabels[0])
+
+
+async def test_just_after_midnight_the_hour_chart_shows_yesterdays_hours(server: Server, tmp_path: Path):
+    """Issue 14 #3: at 00:10 the hourly chart had one "00h" tick; it shows the last 24 hours."""
+    clock = lambda: datetime(2026, 11, 10, 3, 10, tzinfo=timezone.utc)  # noqa: E731 - 00:10 in São Paulo
+    app = make_app(tmp_path, server.url, ADMIN, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("2", "h")
+        await settle(app, pilot)
+        assert "por hora de 09/11 01h a 10/11/2026 00h" in text_of(app, "#consumo-title")
+        hours = server.api().get("/api/v1/medidores/casa-silva/consumo?intervalo=hora"
+                                 "&de=2026-11-09T01:00&ate=2026-11-10T01:00").json
+        assert len(hours["consumo"]) == 24
+        assert f"Total {fmt.kwh(hours['total_kwh'])}" in text_of(app, "#consumo-info")
+        xs, labels = plotted(app)
+        assert min(xs) == 1 and max(xs) == 24  # 01h yesterday to 00h today, each hour in its place
+        assert labels == sorted(["04h", "08h", "12h", "16h", "20h", "10/11"])  # midnight shows its date
+
+
+async def test_on_the_first_of_a_month_the_day_chart_shows_the_month_before(server: Server, tmp_path: Path):
+    """Issue 14 #3: on the 1st the daily chart showed one point; it shows the 31 days up to today."""
+    clock = lambda: datetime(2026, 11, 1, 3, 30, tzinfo=timezone.utc)  # noqa: E731 - 00:30 in São Paulo
+    app = make_app(tmp_path, server.url, ADMIN, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meter(app, pilot, "casa-silva")
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert "por dia de 02/10 a 01/11/2026" in text_of(app, "#consumo-title")
+        days = server.api().get("/api/v1/medidores/casa-silva/consumo?intervalo=dia&de=2026-10-02&ate=2026-11-01").json
+        assert f"Total {fmt.kwh(days['total_kwh'])}" in text_of(app, "#consumo-info")
+        xs, labels = plotted(app)
+        assert min(xs) == 1 and max(xs) == 31 and "02/10" in labels
+        await pilot.press("r")
+        await settle(app, pilot)
+        # The projection moves with the server's clock, so the price is the one of the summary the
+        # app last read (the server's own answer, a moment ago).
+        projected = app.screen.meter.resumo.fatura_projetada
+        assert projected is not None and projected.kwh > 0
+        price = projected.total / Decimal(str(projected.kwh))
+        assert text_of(app, "#consumo-title").startswith("R$ por dia")
+        info = text_of(app, "#consumo-info")
+        assert f"≈ {fmt.brl(price * Decimal(str(days['total_kwh'])))}" in info and f"{fmt.brl(price)}/kWh" in info
 
 
 async def test_invoices_list_cycles_show_lines_and_versions_and_export_csv(server: Server, tmp_path: Path):
@@ -362,9 +416,16 @@ async def test_control_pauses_the_meter_and_changes_its_multiplier(server: Serve
 async def test_admin_edits_the_tariff_and_a_meter_key_cannot(server: Server, tmp_path: Path):
     app = make_app(tmp_path, server.url, ADMIN)
     async with app.run_test(size=SIZE) as pilot:
-        await open_meter(app, pilot, "casa-silva")
+        screen = await open_meter(app, pilot, "casa-silva")
+        # Issue 14 #6: the heading named the tariff by its id ("tarifa residencial").
+        assert text_of(app, "#meter-heading").endswith("tarifa Residencial B1 (faixas)")
         await pilot.press("6")
         await settle(app, pilot)
+        app.screen.query_one("#t-nome", Input).value = "Residencial da Casa"
+        app.screen.query_one("#rename-tariff").press()
+        await settle(app, pilot)
+        assert text_of(app, "#meter-heading").endswith("tarifa Residencial da Casa")
+        assert screen is app.screen
         editor = app.screen.query_one("#t-versao", TextArea)
         version = json.loads(editor.text)
         assert version["energia"]["faixas"][0] == {"ate_kwh": 100.0, "preco": {"kwh": 0.62}}
@@ -506,3 +567,19 @@ async def test_palette_reaches_every_tab_action_and_theme_toggles(server: Server
         assert app.theme == "textual-dark"
         await pilot.press("ctrl+t")
         assert app.theme == "textual-light"
+
+
+async def test_palette_speaks_portuguese_even_when_nothing_matches(server: Server, tmp_path: Path):
+    """Issue 14 #5: Textual's "Search for commands…" and "No matches found" were shown in English."""
+    app = make_app(tmp_path, server.url, ADMIN)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.screen.query_one(CommandInput).placeholder == "Busque um comando…"
+        await pilot.press(*"xyzwq")
+        results = app.screen.query_one(CommandList)
+        # Textual adds its one disabled option half a second after a search finds nothing.
+        await until(pilot, lambda: results.option_count == 1 and results.get_option_at_index(0).disabled)
+        assert "Nenhum comando encontrado" in str(results.get_option_at_index(0).prompt)
+        assert "No matches" not in app.export_screenshot()

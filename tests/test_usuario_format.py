@@ -13,9 +13,11 @@ from usuario import format as fmt
 from usuario import periods
 from usuario.export import write_invoice_csv
 from usuario.billing_models import Comparison, Invoice
-from usuario.models import Bucket
-from usuario.widgets.chart import y_ticks
-from usuario.widgets.consumption import covered_runs
+from usuario.models import Bucket, Consumption, Meter
+from usuario.widgets.chart import span_ticks, y_ticks
+from usuario.widgets.consumption import (
+    coverage_text, covered_runs, positioned, price_per_kwh, tick_label, tick_slots,
+)
 from usuario.widgets.live import to_points
 from usuario.widgets.tariff_comparison import verdict_text
 from usuario.models import LiveReading
@@ -60,15 +62,61 @@ def test_a_formatted_number_parses_back(value: Decimal):
 def test_windows_end_today_and_move_by_whole_windows():
     today = date(2026, 11, 22)
     days = periods.current("dia", today)
-    assert (days.start, days.end) == (date(2026, 10, 24), today)
-    assert periods.previous(days) == periods.Window("dia", date(2026, 9, 24), date(2026, 10, 23))
+    assert (days.start, days.end, days.slots) == (date(2026, 10, 23), today, 31)
+    assert periods.previous(days) == periods.Window("dia", date(2026, 9, 22), date(2026, 10, 22))
     assert periods.shift(periods.previous(days), 1) == days
     months = periods.current("mes", today)
-    assert (months.start, months.end) == (date(2025, 12, 1), date(2026, 11, 30))
+    assert (months.start, months.end, months.slots) == (date(2025, 12, 1), date(2026, 11, 30), 12)
     assert periods.previous(months) == periods.Window("mes", date(2024, 12, 1), date(2025, 11, 30))
     hour = periods.current("hora", date(2026, 3, 1))
-    assert periods.shift(hour, -1).start == date(2026, 2, 28)
-    assert days.title == "por dia de 24/10 a 22/11/2026"
+    assert (hour.start, hour.end) == (datetime(2026, 3, 1, 0), datetime(2026, 3, 1, 23))
+    assert periods.shift(hour, -1).start == datetime(2026, 2, 28, 0)
+    assert days.title == "por dia de 23/10 a 22/11/2026"
+
+
+def test_just_after_midnight_the_hour_window_is_the_last_24_hours():
+    """Issue 14 #3: at 00:10 the hourly chart showed one "00h" point; it shows 24 hours, 23 of them yesterday's."""
+    window = periods.current("hora", datetime(2026, 12, 1, 0, 10))
+    assert (window.start, window.end, window.slots) == (datetime(2026, 11, 30, 1), datetime(2026, 12, 1, 0), 24)
+    assert window.title == "por hora de 30/11 01h a 01/12/2026 00h"
+    assert window.slot(datetime(2026, 11, 30, 1)) == 0 and window.slot(datetime(2026, 12, 1, 0)) == 23
+    assert periods.previous(window) == periods.Window("hora", datetime(2026, 11, 29, 1), datetime(2026, 11, 30, 0))
+    assert tick_slots(window) == [3, 7, 11, 15, 19, 23]  # 04h 08h … and midnight, labelled with its date
+    assert [tick_label(window.slot_start(i), "hora") for i in tick_slots(window)] == [
+        "04h", "08h", "12h", "16h", "20h", "01/12"]
+
+
+def test_on_the_first_of_a_month_the_day_window_holds_the_month_before():
+    """Issue 14 #3: on the 1st the daily chart showed one point; it shows the 31 days up to today."""
+    window = periods.current("dia", datetime(2026, 12, 1, 0, 5))
+    assert (window.start, window.end, window.slots) == (date(2026, 11, 1), date(2026, 12, 1), 31)
+    assert window.slot(datetime(2026, 11, 1)) == 0 and window.slot(datetime(2026, 12, 1, 0, 0)) == 30
+    march = periods.current("dia", date(2026, 3, 1))  # after a 28-day February
+    assert (march.start, march.slots) == (date(2026, 1, 30), 31)
+
+
+def test_buckets_sit_on_their_slot_by_time_not_by_their_index():
+    """A window the server answered only in part keeps its width: the points sit where their time is."""
+    zone = periods_zone()
+    window = periods.current("hora", datetime(2026, 12, 1, 0, 10))
+    buckets = tuple(Bucket(f"h{h}", datetime(2026, 11, 30, h, tzinfo=zone), datetime(2026, 11, 30, h, tzinfo=zone),
+                           1.0, 1.0, False) for h in (22, 23))
+    placed = positioned(window, Consumption("hora", buckets, 2.0), zone)
+    assert [slot for slot, _ in placed] == [21, 22]
+
+
+def test_cost_uses_the_projected_invoices_mean_price():
+    meter = Meter.from_json({
+        "id": "m", "nome": "M", "categoria": "gridImport", "fuso": "America/Sao_Paulo", "limite_alerta_kwh": None,
+        "multiplicador": 1.0, "tarifa": "residencial", "estado": "ativo", "ultima_leitura": None,
+        "resumo": {"potencia_w": None, "kwh_hoje": 1.0, "kwh_mes": 100.0, "cobertura_mes": 1.0,
+                   "fatura_projetada": {"kwh": 200.0, "total": 236.0, "total_formatado": ""},
+                   "limite_uso_pct": None, "alertas_ativos": 0, "leituras": 1}})
+    price = price_per_kwh(meter)
+    assert price == Decimal("1.18")
+    window = periods.current("dia", date(2026, 11, 22))
+    text = coverage_text(window, Consumption("dia", (), 10.0), None, price)
+    assert text.startswith("Total 10,00 kWh ≈ R$ 11,80")
 
 
 def _bucket(kwh: float, cobertura: float) -> Bucket:
@@ -132,3 +180,12 @@ def test_a_comparison_without_complete_cycles_says_plainly_that_history_is_too_s
         "conclusao": "histórico curto demais para comparar: nenhum ciclo tem leituras suficientes", "avisos": []})
     assert verdict_text(short) == ("Ainda não dá para dizer: histórico curto demais para comparar: nenhum ciclo "
                                    "tem leituras suficientes.")
+
+
+def test_exporting_power_is_drawn_below_zero_not_off_the_chart():
+    """Issue 14 #6: a solar meter's live chart was empty while it exported (negative watts)."""
+    values, labels = span_ticks(-209.0, -150.0)
+    assert values[0] <= -209.0 and values[-1] == 0 and labels[0] == "-250"
+    values, _ = span_ticks(-2500.0, 4200.0)
+    assert values[0] <= -2500.0 <= 0 <= 4200.0 <= values[-1]
+    assert span_ticks(10.0, 1234.0) == y_ticks(1234.0)

@@ -6,9 +6,11 @@ on the wall clock. Run `pytest --snapshot-update` after an intended change and l
 """
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from textual.worker import WorkerState
@@ -17,12 +19,15 @@ from usuario.api import Unauthorized
 from usuario.app import UsuarioApp
 from usuario.config import Settings
 from usuario.billing_models import Comparison, Invoice, Tariff
-from usuario.models import Alert, Consumption, Meter, MeterList
+from usuario.models import Alert, Consumption, LiveBatch, Meter, MeterKey, MeterList
 
 pytestmark = pytest.mark.slow
 
 SIZE = (80, 24)
+WIDE = (120, 40)
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+# 00:20 in São Paulo: the hourly chart must still show yesterday's hours.
+AFTER_MIDNIGHT = datetime(2026, 11, 22, 3, 20, tzinfo=timezone.utc)
 URL = "http://127.0.0.1:5000"
 KEY = "demo-admin"
 
@@ -95,6 +100,27 @@ COMPARISON = {
 }
 
 
+ALERTS = [
+    {"id": "a1", "tipo": "projecao_limite", "reconhecido": False, "criado_em": "2026-11-22T09:15:00-03:00",
+     "mensagem": "no ritmo atual, o mês fecha em 402,5 kWh, acima do limite de 250,00 kWh (161% do limite); "
+                 "reduza o uso no horário de ponta"},
+    {"id": "a2", "tipo": "silencio", "reconhecido": True, "criado_em": "2026-11-20T03:40:00-03:00",
+     "mensagem": "medidor sem leituras há 2 horas e 15 minutos (última recebida em 20/11/2026 01:25)"},
+]
+
+
+def _hours(start: datetime, end: datetime, offset: float) -> dict[str, Any]:
+    """An hour series [start, end] in local time, up to NOW as the server stops at now."""
+    zone = ZoneInfo("America/Sao_Paulo")
+    rows, hour = [], start
+    while hour <= end and hour.replace(tzinfo=zone) <= NOW:
+        kwh = round(0.3 + offset + (1.4 if 18 <= hour.hour < 21 else 0.2 * (hour.hour % 5)), 3)
+        rows.append({"rotulo": f"{hour:%Y-%m-%dT%H}", "inicio": hour.replace(tzinfo=zone).isoformat(),
+                     "fim": (hour + timedelta(hours=1)).replace(tzinfo=zone).isoformat(), "kwh": kwh, "cobertura": 1.0})
+        hour += timedelta(hours=1)
+    return {"intervalo": "hora", "total_kwh": round(sum(r["kwh"] for r in rows), 4), "consumo": rows}
+
+
 def _days(start: date, end: date, offset: float) -> dict[str, Any]:
     """A day series with a three-day gap, so the chart shows one."""
     rows = []
@@ -133,6 +159,8 @@ class FixedApi:
         return Meter.from_json(next(m for m in METERS if m["id"] == meter_id))
 
     def consumption(self, meter_id: str, interval: str, start: date, end: date) -> Consumption:
+        if interval == "hora":
+            return Consumption.from_json(_hours(start, end, 0.0 if end.date() >= date(2026, 11, 22) else 0.3))
         return Consumption.from_json(_days(start, end, 0.0 if end >= date(2026, 11, 1) else 1.5))
 
     def invoices(self, meter_id: str) -> tuple[Invoice, ...]:
@@ -148,28 +176,55 @@ class FixedApi:
         return Comparison.from_json(COMPARISON)
 
     def alerts(self, meter_id: str) -> tuple[Alert, ...]:
-        return ()
+        return tuple(Alert.from_json(a) for a in ALERTS)
 
     def tariff(self, tariff_id: str) -> Tariff:
         return Tariff.from_json({"id": tariff_id, "nome": "Residencial B1", "modalidade": "convencional", "versoes": [
             {"vigencia": "1970-01-01", "modalidade": "convencional", "fonte": "exemplo",
              "energia": {"tipo": "unico", "preco": {"kwh": 0.78}}}]})
 
-    def live(self) -> Any:
-        raise AssertionError("the snapshots do not open the live tab")
+    def meter_keys(self, meter_id: str) -> tuple[MeterKey, ...]:
+        return (MeterKey("escrita", "00000000000000b1", "2026-10-01T00:00:00-03:00"),
+                MeterKey("leitura", "00000000000000a1", "2026-10-01T00:00:00-03:00"))
+
+    def live(self) -> "FixedLive":
+        return FixedLive()
 
 
-def fixed_app(tmp_path: Path, key: str = KEY) -> UsuarioApp:
+class FixedLive:
+    """The live long poll: a solar meter's last two hours at once, then nothing new."""
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    def poll(self, meter_id: str, after_seq: int | None, wait_s: float) -> LiveBatch:
+        if self.sent:
+            time.sleep(min(wait_s, 0.05))
+            return LiveBatch((), after_seq or 0)
+        self.sent = True
+        # Near noon, power high from the first reading: the chart's top-left corner, where
+        # plotext put its legend, is where the line is.
+        rows = [{"seq": i, "ts": (NOW - timedelta(minutes=2 * (60 - i))).isoformat(), "energia_wh": 0.0,
+                 "potencia_w": 4200.0 - 30 * i + (150.0 if i % 7 == 0 else 0.0)} for i in range(60)]
+        return LiveBatch.from_json({"leituras": rows, "ultimo_seq": 59})
+
+    def close(self) -> None:
+        pass
+
+
+def fixed_app(tmp_path: Path, key: str = KEY, clock: datetime = NOW) -> UsuarioApp:
     # The config path is shown on the connection screen, so it is fixed too; nothing writes it.
     settings = Settings(servidor=URL, chave=key, servidor_source="--servidor", chave_source="MONITOR_CHAVE",
                         config_path=Path("/home/ana/.config/monitor-energia/usuario.toml"), exportar_para=tmp_path)
-    return UsuarioApp(settings, api_factory=FixedApi, clock=lambda: NOW, refresh_s=3600.0)
+    return UsuarioApp(settings, api_factory=FixedApi, clock=lambda: clock, refresh_s=3600.0)
 
 
 async def settle(pilot: Any) -> None:
+    """Wait for the workers (but the live long poll, which runs while its tab is open)."""
     app = pilot.app
     for _ in range(4):
-        pending = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        pending = [w for w in app.workers
+                   if w.group != "ao-vivo" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
         if pending:
             await app.workers.wait_for_complete(pending)
         await pilot.pause()
@@ -237,5 +292,74 @@ def test_which_tariff_pays(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("7")
         await settle(pilot)
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def _on_tab(tab: str, *keys: str) -> Any:
+    """run_before: open the first meter, go to tab `tab` (its digit), press `keys`."""
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press(tab, *keys)
+        await settle(pilot)
+    return run_before
+
+
+def test_meters_list_wide(snap_compare: Any, tmp_path: Path) -> None:
+    """At 120x40 the names are whole and the table spans the terminal (issue 14 #6: 40 columns were empty)."""
+    assert snap_compare(fixed_app(tmp_path), terminal_size=WIDE, run_before=settle)
+
+
+def test_meter_alerts_wide(snap_compare: Any, tmp_path: Path) -> None:
+    """At 120x40 an alert's message uses the width there is; the heading names the tariff, not its id."""
+    assert snap_compare(fixed_app(tmp_path), terminal_size=WIDE, run_before=_on_tab("4"))
+
+
+def test_meter_alerts(snap_compare: Any, tmp_path: Path) -> None:
+    """At 80x24 a long message ends in "…" in the table and is shown whole under it."""
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=_on_tab("4"))
+
+
+def test_meter_control(snap_compare: Any, tmp_path: Path) -> None:
+    """Controle at 80x24: the commands, the tariff and its buttons, the footer whole."""
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=_on_tab("6"))
+
+
+def test_meter_consumption_by_hour_after_midnight(snap_compare: Any, tmp_path: Path) -> None:
+    """At 00:20 the hourly chart shows the last 24 hours, yesterday's included, dated at midnight."""
+    assert snap_compare(fixed_app(tmp_path, clock=AFTER_MIDNIGHT), terminal_size=SIZE, run_before=_on_tab("2", "h"))
+
+
+def test_meter_consumption_in_reais_wide(snap_compare: Any, tmp_path: Path) -> None:
+    """r: the 31 days in R$ at the projected invoice's mean price, at 120x40."""
+    assert snap_compare(fixed_app(tmp_path), terminal_size=WIDE, run_before=_on_tab("2", "r"))
+
+
+def test_meter_live(snap_compare: Any, tmp_path: Path) -> None:
+    """Ao vivo: a solar meter's high power from the first point; no legend drawn over the line."""
+    async def run_before(pilot: Any) -> None:
+        await _on_tab("5")(pilot)
+        live = pilot.app.screen.query_one("#pane-ao-vivo")
+        for _ in range(100):
+            if live.points:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+
+    assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_meter_control_tariff_buttons(snap_compare: Any, tmp_path: Path) -> None:
+    """At 80x24 the tariff's buttons, scrolled to, are whole ("Salvar versão" was cut), the footer too."""
+    async def run_before(pilot: Any) -> None:
+        await _on_tab("6")(pilot)
+        save = pilot.app.screen.query_one("#save-tariff")
+        save.scroll_visible(animate=False, top=True)
+        await pilot.pause()
+        await pilot.pause()
+        screen = pilot.app.screen.region
+        assert screen.contains_region(save.region) and save.region.width >= len("Salvar versão")
 
     assert snap_compare(fixed_app(tmp_path), terminal_size=SIZE, run_before=run_before)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -34,6 +34,7 @@ LONG_POLL_MARGIN_S = 5.0
 MAX_IDLE_CONNECTIONS = 4
 
 T = TypeVar("T")
+HOUR = timedelta(hours=1)
 
 
 class ApiError(Exception):
@@ -212,10 +213,17 @@ class ApiClient:
         return _parse(lambda: Meter.from_json(data))
 
     def consumption(self, meter_id: str, interval: str, start: date, end: date) -> Consumption:
-        """kWh per hour, day or month over the local days [start, end], both included."""
+        """kWh per hour, day or month over the local days [start, end], both included; given naive
+        local datetimes, over the hours that start at `start` through `end`, both included (the
+        last 24 hours cross midnight)."""
         if interval not in INTERVALS:
             raise ValueError(f"intervalo deve ser um de {INTERVALS}")
-        query = urlencode({"intervalo": interval, "de": start.isoformat(), "ate": end.isoformat()})
+        if isinstance(start, datetime) and isinstance(end, datetime):
+            # Naive local times: the server reads them in the meter's zone; `ate` is exclusive.
+            span = {"de": start.isoformat(timespec="minutes"), "ate": (end + HOUR).isoformat(timespec="minutes")}
+        else:
+            span = {"de": start.isoformat(), "ate": end.isoformat()}
+        query = urlencode({"intervalo": interval, **span})
         data = self._json("GET", f"{_meter_path(meter_id)}/consumo?{query}")
         return _parse(lambda: Consumption.from_json(data))
 

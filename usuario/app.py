@@ -23,6 +23,7 @@ from .api import ApiClient, ApiError, Forbidden, NotFound, ServerUnreachable, Un
 from .config import Settings, save_config
 from .messages import ApiFailed, ApiSucceeded, Reconnected
 from .models import MeterList
+from .palette import THEMES_PLACEHOLDER, Palette
 from .screens.connect import ConnectScreen
 from .screens.meters import MetersScreen
 
@@ -37,9 +38,6 @@ REFRESH_S = 10.0
 # the app still notices within seconds when it returns.
 RETRY_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 
-# Textual's palette says "Search for commands…" and "Search for themes…" unless told otherwise.
-PALETTE_PLACEHOLDER = "Busque um comando…"
-THEMES_PLACEHOLDER = "Busque um tema…"
 
 Clock = Callable[[], datetime]
 
@@ -56,8 +54,10 @@ class UsuarioApp(App[None]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Sair", priority=True),
         Binding("ctrl+p", "command_palette", "Comandos", show=False, priority=True),
-        Binding("ctrl+t", "switch_theme", "Tema"),
-        Binding("f5", "reload", "Atualizar"),
+        # In the palette ("Tema claro ou escuro"), not in the footer: 80 columns are short.
+        Binding("ctrl+t", "switch_theme", "Tema", show=False),
+        # Screens re-read every REFRESH_S anyway; F5 (and the palette's "Atualizar") is for now.
+        Binding("f5", "reload", "Atualizar", show=False),
     ]
 
     offline_reason: reactive[str | None] = reactive(None)
@@ -214,12 +214,12 @@ class UsuarioApp(App[None]):
     def action_command_palette(self) -> None:
         """Ctrl+P: Textual's palette, with its search field in Portuguese."""
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(id="--command-palette", placeholder=PALETTE_PLACEHOLDER))
+            self.push_screen(Palette(id="--command-palette"))
 
     def search_themes(self) -> None:
         from textual.theme import ThemeProvider
 
-        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=THEMES_PLACEHOLDER))
+        self.push_screen(Palette(providers=[ThemeProvider], placeholder=THEMES_PLACEHOLDER))
 
     def action_switch_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

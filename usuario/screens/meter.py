@@ -24,6 +24,7 @@ from ..widgets.invoices import InvoicesPane
 from ..widgets.live import LivePane
 from ..widgets.overview import OverviewPane
 from ..widgets.tariff_comparison import ComparisonPane
+from ..widgets.tariff_editor import TariffEditor
 
 # Tab ids in order; the digit keys 1-7 jump to them.
 TABS = (
@@ -33,9 +34,10 @@ TABS = (
 )
 
 
-def meter_heading(meter: Meter) -> str:
+def meter_heading(meter: Meter, tariff_name: str | None = None) -> str:
+    """Name, id, category, state and the tariff by its name (its id until the name is known)."""
     state = "PAUSADO" if meter.paused else "ativo"
-    tariff = f" · tarifa {meter.tarifa}" if meter.tarifa else ""
+    tariff = f" · tarifa {tariff_name or meter.tarifa}" if meter.tarifa else ""
     return f"{meter.nome} · {meter.id} · {fmt.category(meter.categoria)} · {state}{tariff}"
 
 
@@ -51,11 +53,14 @@ class MeterScreen(Screen[None]):
     @dataclass
     class Loaded(Message):
         meter: Meter
+        tariff_name: str | None = None
 
     def __init__(self, meter: Meter) -> None:
         super().__init__()
         self.meter = meter
         self._active: str = "visao"
+        # The meter carries its tariff's id; the heading shows the name, read once per tariff.
+        self._tariff_names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -84,14 +89,30 @@ class MeterScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="medidor")
     def _load(self) -> None:
         meter = call_api(self, "carregar o medidor", lambda: self.app.api.meter(self.meter.id))
-        if meter is not None:
-            self.post_message(self.Loaded(meter))
+        if meter is None:
+            return
+        name = self._tariff_names.get(meter.tarifa) if meter.tarifa else None
+        if meter.tarifa and name is None:
+            tariff = call_api(self, "carregar a tarifa", lambda: self.app.api.tariff(meter.tarifa))
+            name = None if tariff is None else tariff.nome
+        self.post_message(self.Loaded(meter, name))
 
     def on_meter_screen_loaded(self, message: Loaded) -> None:
         self.meter = message.meter
-        self.query_one("#meter-heading", Static).update(meter_heading(message.meter))
+        if message.tariff_name:
+            self._tariff_names[message.meter.tarifa] = message.tariff_name
+        self._show_heading()
         for pane in self.query(MeterPane):
             pane.show_meter(message.meter)
+
+    def on_tariff_editor_loaded(self, message: TariffEditor.Loaded) -> None:
+        """The Controle tab read or renamed the tariff: the heading follows its name."""
+        self._tariff_names[message.tariff.id] = message.tariff.nome
+        self._show_heading()
+
+    def _show_heading(self) -> None:
+        self.query_one("#meter-heading", Static).update(
+            meter_heading(self.meter, self._tariff_names.get(self.meter.tarifa)))
 
     def on_reconnected(self, _message: Reconnected) -> None:
         self._load()

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.events import Key
+from textual.events import Key, Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -54,6 +54,24 @@ COLUMNS = (
     Column("alertas", "Alertas\nativos", lambda m: m.resumo.alertas_ativos, numeric=True, width=7),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
+# Each column has one cell of padding on each side; the vertical scrollbar takes one more.
+COLUMN_PADDING = 2
+SCROLLBAR = 1
+# A wider terminal widens the category up to its longest word ("consumo total") and gives the rest
+# to the name, so a long name is not cut while columns stay empty.
+CATEGORY_MAX = max(len(name) for name in fmt.CATEGORIES.values())
+
+
+def column_widths(table_width: int) -> dict[str, int]:
+    """Each column's content width for a table `table_width` cells wide: the 80-column layout,
+    with whatever is left over going to the category (up to its longest word) and then the name."""
+    widths = {c.key: c.width or 0 for c in COLUMNS}
+    spare = table_width - SCROLLBAR - sum(w + COLUMN_PADDING for w in widths.values())
+    if spare > 0:
+        grow = min(spare, CATEGORY_MAX - widths["categoria"])
+        widths["categoria"] += grow
+        widths["nome"] += spare - grow
+    return widths
 
 
 def matches(meter: Meter, text: str) -> bool:
@@ -114,8 +132,9 @@ class MetersScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#meters", DataTable)
+        self._widths = column_widths(0)
         for column in COLUMNS:
-            table.add_column(column.label, key=column.key, width=column.width)
+            table.add_column(column.label, key=column.key, width=self._widths[column.key])
         self._render_table()
         table.focus()
         self.set_interval(self.app.refresh_s, self.reload)
@@ -151,6 +170,20 @@ class MetersScreen(Screen[None]):
 
     # -- the table --------------------------------------------------------------------------------
 
+    def on_resize(self, event: Resize) -> None:
+        """Columns as wide as the terminal allows (the table spans the screen's width): rebuilt,
+        since Textual's columns have no public resize, with the rows, order and selection kept."""
+        widths = column_widths(event.size.width)
+        if widths == self._widths:
+            return
+        self._widths = widths
+        table = self.query_one("#meters", DataTable)
+        selected = self.selected_id
+        table.clear(columns=True)
+        for column in COLUMNS:
+            table.add_column(column.label, key=column.key, width=widths[column.key])
+        self._render_table(selected)
+
     @property
     def visible(self) -> list[Meter]:
         """The meters that pass the filter, in the chosen order."""
@@ -160,9 +193,9 @@ class MetersScreen(Screen[None]):
         shown.sort(key=lambda m: (column.sort_key(m), m.nome.casefold()), reverse=self._reverse)
         return shown
 
-    def _render_table(self) -> None:
+    def _render_table(self, selected: str | None = None) -> None:
         table = self.query_one("#meters", DataTable)
-        selected = self.selected_id
+        selected = selected or self.selected_id
         shown = self.visible
         table.clear()
         for meter in shown:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -16,12 +17,21 @@ from ..background import call_api
 from ..models import Alert
 from .base import MeterPane
 
-# "Quando" (16) + "Situação" (11) + "Tipo" (11) + padding (8) leave this much of 80 columns.
-MESSAGE_WIDTH = 30
+# "Quando" (dd/mm/aaaa hh:mm), "Situação" ("reconhecido") and "Tipo" ("dispositivo") are this wide;
+# the message takes the rest of the terminal's width, never less than MIN_MESSAGE_WIDTH.
+FIXED_COLUMNS = (("quando", "Quando", 16), ("situacao", "Situação", 11), ("tipo", "Tipo", 11))
+MIN_MESSAGE_WIDTH = 30
+# Each of the four columns has one cell of padding on each side; the vertical scrollbar takes one.
+PADDING = 4 * 2 + 1
 KINDS = {
     "limite_excedido": "limite", "projecao_limite": "projeção", "silencio": "silêncio",
     "reinicio_contador": "contador", "falha_dispositivo": "dispositivo", "spool_cheio": "fila cheia",
 }
+
+
+def message_width(pane_width: int) -> int:
+    """The message column's width in a pane `pane_width` cells wide."""
+    return max(MIN_MESSAGE_WIDTH, pane_width - PADDING - sum(width for _, _, width in FIXED_COLUMNS))
 
 
 class AlertsPane(MeterPane):
@@ -50,11 +60,26 @@ class AlertsPane(MeterPane):
         yield Static("", id="alert-detail")
 
     def on_mount(self) -> None:
+        self._message_width = MIN_MESSAGE_WIDTH
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         table = self.query_one("#alerts", DataTable)
-        table.add_column("Quando", key="quando")
-        table.add_column("Situação", key="situacao")
-        table.add_column("Tipo", key="tipo")
-        table.add_column("Mensagem", key="mensagem", width=MESSAGE_WIDTH)
+        for key, label, width in FIXED_COLUMNS:
+            table.add_column(label, key=key, width=width)
+        table.add_column("Mensagem", key="mensagem", width=self._message_width)
+
+    def on_resize(self, event: Resize) -> None:
+        """The message column takes the width the terminal has (Textual's columns have no public
+        resize, so the table is rebuilt, keeping the selected alert)."""
+        width = message_width(event.size.width)
+        if width == self._message_width:
+            return
+        self._message_width = width
+        selected = self.selected
+        self.query_one("#alerts", DataTable).clear(columns=True)
+        self._add_columns()
+        self._show_alerts(None if selected is None else selected.id)
 
     def reload(self) -> None:
         self._load()
@@ -66,12 +91,18 @@ class AlertsPane(MeterPane):
             self.post_message(self.Loaded(alerts))
 
     def on_alerts_pane_loaded(self, message: Loaded) -> None:
-        table = self.query_one("#alerts", DataTable)
         selected = self.selected.id if self.selected else None
         # The server lists newest first already; sorting here keeps that true whatever it sends.
         self._alerts = tuple(sorted(message.alerts, key=lambda a: a.criado_em, reverse=True))
         first_load = not self._loaded
         self._loaded = True
+        self._show_alerts(selected)
+        if first_load and self._acknowledge_when_loaded:
+            self._acknowledge_when_loaded = False
+            self.action_acknowledge()
+
+    def _show_alerts(self, selected: str | None) -> None:
+        table = self.query_one("#alerts", DataTable)
         table.clear()
         for alert in self._alerts:
             state = Text("reconhecido", style="dim") if alert.reconhecido else Text("ativo", style="bold red")
@@ -88,9 +119,6 @@ class AlertsPane(MeterPane):
             status = f"{len(self._alerts)} {noun}, {active} {'ativo' if active == 1 else 'ativos'} · Enter ou r reconhece o selecionado"
         self.query_one("#alerts-status", Static).update(status)
         self._show_detail()
-        if first_load and self._acknowledge_when_loaded:
-            self._acknowledge_when_loaded = False
-            self.action_acknowledge()
 
     @on(DataTable.RowHighlighted, "#alerts")
     def _show_detail(self) -> None:

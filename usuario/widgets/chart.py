@@ -30,3 +30,16 @@ def y_ticks(maximum: float, count: int = Y_TICKS) -> tuple[list[float], list[str
     top = step * math.ceil(maximum / step) if maximum > 0 else step
     values = [round(i * step, 6) for i in range(int(round(top / step)) + 1)]
     return values, [fmt.number(v, decimals) for v in values]
+
+
+def span_ticks(lowest: float, highest: float, count: int = Y_TICKS) -> tuple[list[float], list[str]]:
+    """Ticks covering [min(0, lowest), max(0, highest)]: a meter that exports (solar: negative
+    watts) is drawn below the zero line instead of off the chart."""
+    if lowest >= 0:
+        return y_ticks(highest, count)
+    step = nice_step(max(highest, 0.0) - lowest, count)
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else (1 if step * 10 % 10 else 0)
+    first = math.floor(lowest / step)
+    last = max(1, math.ceil(highest / step)) if highest > 0 else 0
+    ticks = [round(i * step, 6) for i in range(first, last + 1)]
+    return ticks, [fmt.number(v, decimals) for v in ticks]

@@ -20,7 +20,7 @@ from .. import format as fmt
 from ..background import call_api
 from ..models import LiveReading
 from .base import MeterPane
-from .chart import y_ticks
+from .chart import span_ticks
 
 # Readings fetched when the tab opens, so the chart starts with recent history, not empty.
 LIVE_HISTORY = 60
@@ -140,14 +140,17 @@ class LivePane(MeterPane):
         plt.clear_figure()
         if self.points:
             xs = list(range(1, len(self.points) + 1))
-            plt.plot(xs, [p.watts for p in self.points], color=LIVE_COLOR, marker="braille", label="W")
+            # No plotext legend: it is drawn over the plot's top-left corner and hides the line
+            # there; the status line above says the unit.
+            plt.plot(xs, [p.watts for p in self.points], color=LIVE_COLOR, marker="braille")
             step = max(1, -(-len(xs) // MAX_TICKS))
             ticks = list(range(0, len(xs), step))
             span_days = (self.points[-1].ts - self.points[0].ts).days
             # Readings spanning more than a day need the date, or 13:00 appears twice.
             stamp = "%d/%m %H:%M" if span_days >= 1 else "%H:%M:%S"
             plt.xticks([i + 1 for i in ticks], [f"{self.points[i].ts.astimezone(self.meter.tz):{stamp}}" for i in ticks])
-            values, labels = y_ticks(max(p.watts for p in self.points))
+            watts = [p.watts for p in self.points]
+            values, labels = span_ticks(min(watts), max(watts))
             plt.yticks(values, labels)
-            plt.ylim(0, values[-1])
+            plt.ylim(values[0], values[-1])
         plot.refresh()
