@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(opened, int):
             return opened
         docs, store, where = opened
-        return serve(args, docs, store, where, f"--banco {where}")
+        return serve(args, docs, store, where, f"--banco {where}", mqtt=mqtt)
     db_path = args.db.resolve()
     try:
         docs = DocumentStore.open(db_path)
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 
     return serve(args, docs, store, str(db_path), f"--db {db_path}",
-                 f"(banco: {db_path}, leituras: {readings_dir(db_path)})")
+                 f"(banco: {db_path}, leituras: {readings_dir(db_path)})", mqtt=mqtt)
 
 
 def open_postgres_stores(url: str) -> tuple[object, object, str] | int:
@@ -259,8 +259,10 @@ def open_postgres_stores(url: str) -> tuple[object, object, str] | int:
     return docs, store, redacted(url)
 
 
-def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown: str | None = None) -> int:
-    """Serve the API over opened stores until SIGINT/SIGTERM; closes them."""
+def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown: str | None = None,
+          mqtt=None) -> int:
+    """Serve the API over opened stores until SIGINT/SIGTERM (and publish to Home Assistant
+    through `mqtt`, when given); closes them."""
     settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado, clusters_every=args.grupos_a_cada)
     public = demo_keys_in_use(settings.admin_key, settings.registration_key, docs)
     if public and os.environ.get(DEMO_ENV) != "1":
