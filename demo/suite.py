@@ -172,7 +172,9 @@ class Demo:
             self.spawn(meter_id, "medidor", "--id", meter_id, "--nome", name, "--perfil", profile,
                        "--historico", f"{HISTORY_DAYS:g}", *site, *common)
         self.spawn("quadro", "medidor", "--id", "quadro", "--nome", "Quadro geral (PM710)", "--fonte", "modbus",
-                   "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port), *common)
+                   "--modelo", "pm710", "--host-modbus", "127.0.0.1", "--porta-modbus", str(modbus_port),
+                   # Its control port (a free one): the app's Controle tab pauses it and reads its values.
+                   "--porta-controle", "0", *common)
         # An Arduino counting a meter's LED blinks on a pseudo-terminal: its blinks feed /blip.html.
         arduino = self.spawn("arduino-pulsos", "medidor", "simular-dispositivo", "--modelo", "pulsos",
                              "--perfil", "residencial")
@@ -190,8 +192,8 @@ class Demo:
         print(f"  administração: {ADMIN_KEY}    registro: {REGISTRATION_KEY}")
         for meter_id, (read_key, _) in DEMO_KEYS.items():
             print(f"  leitura de {meter_id:<13} {read_key}")
-        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)}, quadro (PM710 via Modbus) e pulsos "
-              "(Arduino)")
+        print(f"  medidores simulados: {', '.join(m for m, _, _ in METERS)}, quadro (PM710 via Modbus, com porta de "
+              "controle) e pulsos (Arduino)")
         print(f"  site {SITE['id']}: {' + '.join(sorted(SITE_METERS))} (rede com exportação e painéis)")
         print(f"  pulsos ao vivo: {self.url}/blip.html?id=2&chave={ADMIN_KEY}   (blipserver: /last/2, /since/2/0)")
         if self.mqtt:

@@ -18,7 +18,9 @@ from shared.models import InvalidReading, Reading
 from medidor.config import AgentConfig
 from medidor.control import Controls
 from medidor.device_source import SourceError
+from medidor.exports import ExportQueue, open_exports
 from medidor.month import MonthState, MonthTracker
+from medidor.node_state import NodeState, apply_live_settings
 from medidor.profiles import make_profile
 from medidor.recording import WindowAverager
 from medidor.resume import align_up, interval_ms, last_reading, open_source
@@ -77,6 +79,9 @@ class Agent:
         self._fatal: BaseException | None = None
         self.spool: Spool | None = None
         self._averager = WindowAverager(config.gravacao_min, self.tz) if config.gravacao_min else None
+        # What the node's control port sees and asks (medidor/node_commands.py).
+        self.node = NodeState()
+        self.exports: list[ExportQueue] = []  # config.xml's <dataexport>s, open while running
 
     @property
     def next_seq(self) -> int:
@@ -124,7 +129,8 @@ class Agent:
         quiet_s = max(60, math.ceil(3 * max(cfg.intervalo_s, cfg.gravacao_min * 60)))
         pulses = cfg.dispositivo.pulsos_por_kwh if cfg.fonte == "pulsos" else None
         return MeterFields(cfg.nome or cfg.medidor, categoria, cfg.fuso, self.controls.limit_kwh,
-                           self.controls.multiplier, quiet_s, cfg.site, pulses)
+                           self.controls.multiplier, quiet_s, site=cfg.site, pulsos_por_kwh=pulses,
+                           controle=cfg.controle, local=cfg.local)
 
     def _on_fatal(self, exc: BaseException) -> None:
         self._fatal = exc
@@ -176,16 +182,23 @@ class Agent:
                             announce=self._message, backoff=self._server_backoff, on_fatal=self._on_fatal)
             self.controls.attach(source=source, tracker=self._tracker, fields_changed=sender.fields_changed)
             self._save_state()
+            self.exports = open_exports(cfg, self.tz)
+            for export in self.exports:
+                export.start()
             sender.start()
             pace = "conforme o aparelho publica" if getattr(source, "push", False) else f"a cada {cfg.intervalo_s:g} s"
             log.info("%s: medindo (%s) %s; estado em %s; próximo seq %d", cfg.medidor, source.description, pace,
                      cfg.estado, self.next_seq)
             try:
+                self.node.running(True)
                 if getattr(source, "push", False):
                     self._push_loop(stop, source, spool, sender)  # type: ignore[arg-type]
                 else:
                     self._loop(stop, source, clock, next_due, spool, sender)  # type: ignore[arg-type]
             finally:
+                self.node.running(False)
+                for export in self.exports:
+                    export.stop()
                 sender.stop()
                 sender.join(REQUEST_TIMEOUT_S + 10)
                 if sender.is_alive():
@@ -220,6 +233,14 @@ class Agent:
                 except OSError as exc:
                     log.error("%s: não foi possível gravar %s: %s", self.config.medidor, self.state_file.path, exc)
             now = clock.now_ms()
+            changed = self.node.take_config()
+            if changed is not None and interval_ms(changed) != iv:
+                iv = apply_live_settings(self, changed, source)
+                next_due = min(next_due, align_up(now + 1, iv))
+            elif changed is not None:
+                apply_live_settings(self, changed, source)
+            if self.node.take_force() and not self.controls.paused:
+                next_due, retry_at = min(next_due, now), 0.0
             self.status.update(pendentes=spool.pending, spool_pct=100 * spool.fill_ratio,
                                tempo_simulado_ms=None if clock.caught_up else now)
             warned_near = self._check_spool(spool, sender, warned_near)
@@ -253,6 +274,7 @@ class Agent:
             try:
                 measurements = [source.measure(ts) for ts in stamps]
             except SourceError as exc:
+                self.node.read_failed(str(exc))
                 device_failures += 1
                 delay = device_backoff.next_delay()
                 retry_at = time.monotonic() + delay
@@ -269,6 +291,7 @@ class Agent:
                 device_failures = 0
                 device_backoff.reset()
             self.status.update(dispositivo="ok")
+            self.node.read_ok(measurements[-1])
             next_due = stamps[-1] + iv if source.replayable else align_up(now + 1, iv)
             self.status.update(potencia_w=measurements[-1].potencia_w)
             if self._averager is not None:
@@ -371,6 +394,8 @@ class Agent:
         seqs.reserve_before(seq)
         spool.append(records)
         seqs.used_up_to(seq)
+        for export in self.exports:
+            export.append(records)
         # Counted only once spooled: a reading the disk refused is not in the month either.
         alerts = []
         for m in readings:

@@ -16,6 +16,7 @@ from medidor import keyboard
 from medidor.agent import Agent
 from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings, MqttSettings
 from medidor.mqtt_payloads import FORMATS as MQTT_FORMATS
+from medidor import node_cli
 from medidor.control import KEY_STEP
 from medidor.exit_codes import EXIT_OK, EXIT_SPOOL_DAMAGED, EXIT_STATE, EXIT_USAGE
 from medidor.profiles import PROFILES
@@ -46,6 +47,8 @@ exemplos:
   medidor --config config.xml --chave-registro ...    um agente por analisador do Tesla Analyzer
   medidor {SIMULATE} --modelo pm710                  serve um PM710 simulado (veja --help dele)
   medidor {REPAIR} estado-medidor/casa-1             repara um spool danificado (código de saída 4)
+  medidor --config config.xml --porta-controle 7010 ...   com a porta de controle do Tesla Analyzer
+  medidor {node_cli.COMMAND} 127.0.0.1:7010 STATUS           um comando à porta de controle (veja --help dele)
   medidor {TASMOTA} --topico tele/tomada/SENSOR     uma tomada Tasmota simulada que publica num broker MQTT
 
 registro: na primeira execução o medidor se registra com a chave de registro do servidor
@@ -60,6 +63,7 @@ MONITOR_ESTADO, MONITOR_FONTE, MONITOR_PERFIL, MONITOR_INTERVALO, MONITOR_LIMITE
 MONITOR_MULTIPLICADOR, MONITOR_SEMENTE, MONITOR_HISTORICO, MONITOR_ACELERAR, MONITOR_FUSO,
 MONITOR_MODELO, MONITOR_PORTA_SERIAL, MONITOR_BAUD, MONITOR_PARIDADE, MONITOR_ENDERECO,
 MONITOR_HOST_MODBUS, MONITOR_PORTA_MODBUS, MONITOR_PULSOS_POR_KWH, MONITOR_MAX_SPOOL, MONITOR_CONFIG,
+MONITOR_PORTA_CONTROLE, MONITOR_HOST_CONTROLE, MONITOR_CHAVE_CONTROLE,
 MONITOR_LOG_LEVEL, MONITOR_BROKER, MONITOR_TOPICO, MONITOR_FORMATO_MQTT, MONITOR_MQTT_USUARIO,
 MONITOR_MQTT_SENHA (a senha do broker: só assim ou em --senha-mqtt-arquivo), MONITOR_MQTT_SENHA_ARQUIVO.
 
@@ -186,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="config.xml: um agente por analisador habilitado")
     tesla.add_argument("--lector", type=Path,
                        help="lector.ini com log_level e log_dir (padrão: lector.ini ao lado do config.xml, se houver)")
+    tesla.add_argument("--chave-central", default=_env("MONITOR_CHAVE_CENTRAL"),
+                       help="chave do nó na central, para as exportações clientRest (servidor: POST /api/v1/nos/<nó>/chave)")
 
+    node_cli.add_options(parser)
     parser.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         default=_env("MONITOR_LOG_LEVEL"), help="detalhe do log (padrão: INFO)")
     parser.add_argument("--sem-teclado", action="store_true", help="não lê teclas mesmo num terminal")
@@ -363,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         return simulate_main(argv[1:])
     if argv and argv[0] == REPAIR:
         return repair_main(argv[1:])
+    if argv and argv[0] == node_cli.COMMAND:
+        return node_cli.main(argv[1:])
     if argv and argv[0] == EVENTS:
         from medidor.events_cli import main as events_main
 
@@ -374,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     console = Console()
+    auto_start = True
     if args.config is not None:
         from medidor.tesla_config import TeslaConfigError, agents_from_tesla
 
@@ -383,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"medidor: {exc}", file=sys.stderr)
             return EXIT_USAGE
         setup_logging(console, args.log_level or lector.log_level, lector.log_dir)
+        auto_start = lector.auto_start
     else:
         try:
             configs = [config_from_args(args)]
@@ -390,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         setup_logging(console, args.log_level or "INFO")
     agents = [Agent(c, on_message=console.message) for c in configs]
-    return run_agents(agents, console, use_keyboard=not args.sem_teclado)
+    return node_cli.run_with_port(args, agents, auto_start, lambda stop: run_agents(
+        agents, console, use_keyboard=not args.sem_teclado, stop=stop))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,18 @@ class MqttSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportSpec:
+    """A Tesla Analyzer <dataexport>: recorded periods also go to a file or a central server
+    (medidor/exports.py), each through its own durable queue."""
+
+    tipo: str          # localFile or clientRest
+    destino: str       # localFile: a directory; clientRest: the central's URL (…/ws/v2)
+    no: str = ""       # the node id (clientRest's path)
+    equip: str = ""    # the analyzer id (localFile's subdirectory, clientRest's path)
+    modelo: str = ""   # clientRest's MODEL
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     medidor: str
     servidor: str
@@ -104,6 +116,10 @@ class AgentConfig:
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
     chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
     servidores_reserva: tuple[str, ...] = ()  # where to post when `servidor` fails (one database)
+    controle: str | None = None       # the control port's HOST:PORTA, registered on the server
+    exportacoes: tuple[ExportSpec, ...] = ()
+    chave_central: str | None = None  # the node key clientRest exports send (servidor: POST /api/v1/nos/…)
+    local: str | None = None          # where the meter is (config.xml's <node location>)
     mqtt: MqttSettings | None = None  # --fonte mqtt
 
     def __post_init__(self) -> None:

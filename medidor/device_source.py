@@ -83,6 +83,10 @@ class DeviceSource:
         # A real meter's consumption cannot be scaled: the value is only reported to the server.
         self.multiplier = value
 
+    def set_codes(self, codes: tuple[str, ...] | None) -> None:
+        """The codes sent from the next read on (RELOAD of config.xml's <peticions>)."""
+        self._wanted = codes
+
     def measure(self, ts_ms: int) -> Measurement:
         drivers = self._drivers
         try:

@@ -54,6 +54,9 @@ class MeterFields:
     site: str | None = None  # None: the agent leaves the meter's site alone
     # A pulse counter's blinks per kWh: the server's blipserver routes turn blinks into W and Wh.
     pulsos_por_kwh: float | None = None
+    # The control port's HOST:PORTA (medidor --porta-controle); None: the agent opened none.
+    controle: str | None = None
+    local: str | None = None  # Tesla Analyzer's <node location>
 
     def for_register(self) -> dict[str, Any]:
         body = {"nome": self.nome, "categoria": self.categoria, "fuso": self.fuso,
@@ -63,6 +66,10 @@ class MeterFields:
             body["site"] = self.site
         if self.pulsos_por_kwh is not None:
             body["pulsos_por_kwh"] = self.pulsos_por_kwh
+        if self.controle is not None:
+            body["controle"] = self.controle
+        if self.local is not None:
+            body["local"] = self.local
         return body
 
     def merged_with(self, current: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +83,9 @@ class MeterFields:
             out["site"] = self.site
         if self.pulsos_por_kwh is not None:
             out["pulsos_por_kwh"] = self.pulsos_por_kwh
+        out["controle"] = self.controle
+        if self.local is not None:  # set by config.xml; a meter placed by hand keeps its own
+            out["local"] = self.local
         return out
 
 

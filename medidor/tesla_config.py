@@ -7,7 +7,6 @@ directly so each element keeps the line it started on; xml.etree drops that.
 """
 from __future__ import annotations
 
-import configparser
 import logging
 import re
 from dataclasses import dataclass, field
@@ -16,21 +15,21 @@ from typing import Any
 from xml.parsers import expat
 
 from shared.models import MEASUREMENT_CODES
-from medidor.config import MAX_RECORDING_MIN, AgentConfig, ConfigError, DeviceSettings
+from medidor.config import MAX_RECORDING_MIN, AgentConfig, ConfigError, DeviceSettings, ExportSpec
+from medidor.lector_ini import LectorIni, TeslaConfigError, parse_lector_ini
 
 log = logging.getLogger("medidor.tesla")
 
 # Tesla's model names → the drivers' map names, for those spelled differently.
 _MODEL_ALIASES = {"das-8000": "das8000", "cvm-k": "cvmk"}
-_LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "warn": "WARNING", "error": "ERROR",
-               "critical": "ERROR"}
 _BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+# expat's usual complaints, in the language of the rest of the message.
+_EXPAT_PT = {"no element found": "o arquivo termina antes do fim do XML",
+             "mismatched tag": "a marca de fechamento não corresponde à aberta",
+             "not well-formed (invalid token)": "caractere inválido (XML malformado)",
+             "junk after document element": "conteúdo depois do fim do elemento raiz"}
 # Ids of the meters made from a config.xml: "<prefix><node>-<analyzer>".
 METER_PREFIX = "tesla-"
-
-
-class TeslaConfigError(ValueError):
-    """An invalid config.xml or lector.ini; the message starts with "<file>, linha N:"."""
 
 
 @dataclass
@@ -75,6 +74,7 @@ class Analyzer:
     tempslectura_s: float
     tempsgravacio_min: int
     linha: int
+    exports: tuple[tuple[str, str], ...] = ()  # (localFile|clientRest, target) of each <dataexport>
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +88,6 @@ class TeslaConfig:
     @property
     def enabled(self) -> tuple[Analyzer, ...]:
         return tuple(a for a in self.analyzers if a.habilitado and a.device.habilitado)
-
-
-@dataclass(frozen=True, slots=True)
-class LectorIni:
-    log_level: str = "INFO"
-    log_dir: Path | None = None
-    auto_start: bool = True
 
 
 class _Parser:
@@ -131,7 +124,10 @@ class _Parser:
         try:
             parser.Parse(data, True)
         except expat.ExpatError as exc:
-            raise self.error(exc.lineno, f"XML inválido: {expat.ErrorString(exc.code)} (coluna {exc.offset + 1})") from None
+            # The seed's own sample ends without </configuracio>: say which element is left open.
+            hint = f"; falta fechar <{stack[-1].tag}>, aberto na linha {stack[-1].line}" if stack else ""
+            reason = _EXPAT_PT.get(expat.ErrorString(exc.code), expat.ErrorString(exc.code))
+            raise self.error(exc.lineno, f"XML inválido: {reason} (coluna {exc.offset + 1}){hint}") from None
         return root[0]
 
     def attr(self, element: _Element, name: str) -> str:
@@ -294,46 +290,19 @@ def _analyzer(p: _Parser, element: _Element, devices: dict[str, SerialDevice], m
                                          f"{', '.join(MEASUREMENT_CODES)})")
         if code not in codes:
             codes.append(code)
-    exports = element.find("dataexports")
-    for export in exports.findall("dataexport") if exports is not None else ():
-        log.info("%s, linha %d: dataexport %s ignorado: as leituras vão para o servidor do monitor-energia",
-                 p.name, export.line, export.attrs.get("type", "?"))
+    exports = []
+    section = element.find("dataexports")
+    for export in section.findall("dataexport") if section is not None else ():
+        kind = {"localfile": "localFile", "clientrest": "clientRest"}.get(p.attr(export, "type").lower())
+        target = p.attr(export, "target")
+        if kind is None:
+            raise p.error(export.line, f"dataexport type={export.attrs['type']!r}: use localFile ou clientRest")
+        if kind == "clientRest" and not target.startswith("http://"):
+            raise p.error(export.line, f"clientRest target={target!r}: use a URL http:// da central (…/ws/v2)")
+        exports.append((kind, target))
     fabricante, _ = p.child_text(params, "fabricant", "")
     return Analyzer(analyzer_id, devices[device_id], model, fonte, p.boolean(element, "enabled", True),
-                    fabricante or "", tuple(codes), reading, recording, element.line)
-
-
-def parse_lector_ini(text: str, name: str = "lector.ini") -> LectorIni:
-    parser = configparser.ConfigParser()
-    try:
-        parser.read_string(text, source=name)
-    except configparser.MissingSectionHeaderError as exc:
-        raise TeslaConfigError(f"{name}, linha {exc.lineno}: antes de tudo vem a seção [General]") from None
-    except configparser.ParsingError as exc:
-        line = exc.errors[0][0] if exc.errors else 1
-        raise TeslaConfigError(f"{name}, linha {line}: linha que não é 'chave=valor' nem [seção]") from None
-    except configparser.Error as exc:
-        line = getattr(exc, "lineno", 1)
-        raise TeslaConfigError(f"{name}, linha {line}: {exc.message}") from None
-    if not parser.has_section("General"):
-        raise TeslaConfigError(f"{name}, linha 1: falta a seção [General]")
-    general = parser["General"]
-
-    def line_of(key: str) -> int:
-        for number, raw in enumerate(text.splitlines(), 1):
-            if raw.strip().lower().startswith(key):
-                return number
-        return 1
-
-    level_text = general.get("log_level", "info").strip().lower()
-    if level_text not in _LOG_LEVELS:
-        raise TeslaConfigError(f"{name}, linha {line_of('log_level')}: log_level {level_text!r} desconhecido "
-                               "(use debug, info, warning ou error)")
-    auto = general.get("auto_start", "yes").strip().lower()
-    if auto not in _BOOL:
-        raise TeslaConfigError(f"{name}, linha {line_of('auto_start')}: auto_start deve ser yes ou no")
-    log_dir = general.get("log_dir", "").strip()
-    return LectorIni(_LOG_LEVELS[level_text], Path(log_dir) if log_dir else None, _BOOL[auto])
+                    fabricante or "", tuple(codes), reading, recording, element.line, tuple(exports))
 
 
 def load(config_path: Path, lector_path: Path | None = None) -> tuple[TeslaConfig, LectorIni]:
@@ -360,8 +329,10 @@ def load(config_path: Path, lector_path: Path | None = None) -> tuple[TeslaConfi
 
 
 def agent_configs(config: TeslaConfig, *, servidor: str, estado: Path, chave_registro: str | None,
-                  fuso: str, limite_alerta_kwh: float, multiplicador: float) -> list[AgentConfig]:
-    """One AgentConfig per enabled analyzer; ids "tesla-<node>-<analyzer>"."""
+                  fuso: str, limite_alerta_kwh: float, multiplicador: float, base: Path = Path("."),
+                  chave_central: str | None = None) -> list[AgentConfig]:
+    """One AgentConfig per enabled analyzer; ids "tesla-<node>-<analyzer>"; a localFile target is
+    relative to `base` (config.xml's directory)."""
     out = []
     for analyzer in config.enabled:
         device = analyzer.device
@@ -375,6 +346,9 @@ def agent_configs(config: TeslaConfig, *, servidor: str, estado: Path, chave_reg
             nome=name[:120], fuso=fuso, limite_alerta_kwh=limite_alerta_kwh, multiplicador=multiplicador,
             intervalo_s=analyzer.tempslectura_s, fonte=analyzer.fonte, dispositivo=settings,
             codigos=analyzer.codigos or None, gravacao_min=analyzer.tempsgravacio_min,
+            exportacoes=tuple(ExportSpec(kind, str(base / target) if kind == "localFile" else target, config.node_id,
+                                         str(analyzer.id), analyzer.modelo.upper()) for kind, target in analyzer.exports),
+            chave_central=chave_central, local=config.location[:120] or None,
         ))
     return out
 
@@ -384,7 +358,8 @@ def agents_from_tesla(args: Any) -> tuple[list[AgentConfig], LectorIni]:
     config, lector = load(args.config, args.lector)
     configs = agent_configs(config, servidor=args.servidor.rstrip("/"), estado=args.estado,
                             chave_registro=args.chave_registro, fuso=args.fuso,
-                            limite_alerta_kwh=args.limite_alerta, multiplicador=args.multiplicador)
+                            limite_alerta_kwh=args.limite_alerta, multiplicador=args.multiplicador,
+                            base=args.config.parent, chave_central=getattr(args, "chave_central", None))
     if not configs:
         raise ConfigError(f"{args.config.name}: nenhum analisador habilitado (confira enabled= em <device>)")
     return configs, lector

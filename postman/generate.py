@@ -47,6 +47,8 @@ def _path_value(param: dict[str, Any]) -> str:
 
 def _url(path: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     segments = [f":{s[1:-1]}" if s.startswith("{") else s for s in path.strip("/").split("/")]
+    if path.endswith("/") and len(path) > 1:
+        segments.append("")  # Tesla Analyzer's routes end in "/"
     query = []
     for param in parameters:
         if param["in"] != "query":
@@ -67,7 +69,12 @@ def _url(path: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _body(operation: dict[str, Any]) -> dict[str, Any] | None:
-    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    contents = operation.get("requestBody", {}).get("content", {})
+    form = contents.get("application/x-www-form-urlencoded")
+    if form is not None:  # Tesla Analyzer's history/save
+        example = next(iter(form["examples"].values()))["value"]
+        return {"mode": "urlencoded", "urlencoded": [{"key": k, "value": v} for k, v in example.items()]}
+    content = contents.get("application/json")
     if content is None:
         return None
     if "examples" in content:
@@ -88,7 +95,8 @@ def _item(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
                                "url": _url(path, operation.get("parameters", [])), "description": description}
     body = _body(operation)
     if body is not None:
-        request["header"].append({"key": "Content-Type", "value": "application/json"})
+        kind = "application/x-www-form-urlencoded" if body["mode"] == "urlencoded" else "application/json"
+        request["header"].append({"key": "Content-Type", "value": kind})
         request["body"] = body
     if not operation["security"]:
         request["auth"] = {"type": "noauth"}

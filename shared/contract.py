@@ -20,7 +20,7 @@ MAX_BATCH = 1000
 # so a client that updates a meter sends every one of these it knows.
 EDITABLE = ("nome", "categoria", "fuso", "limite_alerta_kwh", "multiplicador", "tarifa", "estado", "silencio_s",
             "dia_leitura", "ligacao", "webhook_url", "site", "potencia_maxima_w", "id_blip", "publico",
-            "pulsos_por_kwh")
+            "pulsos_por_kwh", "controle", "local")
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:

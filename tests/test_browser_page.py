@@ -123,3 +123,41 @@ def test_004_menu_client_still_gets_json_at_root(servidor_json):
     assert reply.status == 404 and reply.headers["content-type"].startswith("application/json")
     html = servidor_json.client().get("/", headers={"Accept": "text/html,application/xhtml+xml"})
     assert html.status == 200 and b"monitor-energia" in html.body
+
+
+def test_an_analyzers_measurements_and_a_day_chart_on_the_page(servidor_json, browser):
+    write, _ = servidor_json.create_meter("quadro", nome="Quadro trifásico")
+    agent = servidor_json.client(write)
+    now = int(time.time() * 1000)
+    rows = [{"seq": i, "ts": now - (10 - i) * 60_000, "energia_wh": 100.0 * i, "potencia_w": 3200,
+             "TPF": [220.0 + i, 219.4, 221.7], "IPF": [5.1, 4.8, 4.9, 0.4], "PAT": 3200, "PAP": 3400, "PRT": 900,
+             "FPT": 0.94, "FRE": 60.02, "THDV": [2.1, 2.3, 2.0], "CER": 321.5} for i in range(10)]
+    assert agent.post("/api/v1/medidores/quadro/leituras", {"leituras": rows}).status == 200
+
+    browser.get(f"http://127.0.0.1:{servidor_json.port}/#chave={ADMIN}")
+    card = wait_for(lambda: browser.find_elements("css selector", 'section[data-medidor="quadro"]'))[0]
+    table = wait_for(lambda: card.find_element("css selector", "table.medidas").is_displayed() and
+                     card.find_element("css selector", "table.medidas"))
+    cells = [[c.text for c in row.find_elements("css selector", "td, th")]
+             for row in table.find_elements("css selector", "tbody tr")]
+    assert cells[0] == ["1", "229,0", "5,10", "—", "—", "—", "—", "2,1", "—"]
+    assert cells[3][:3] == ["N", "—", "0,40"]
+    assert cells[4] == ["total", "—", "—", "3.200", "3.400", "900", "0,94", "—", "—"]
+    assert "Frequência 60,02 Hz" in card.find_element("css selector", ".extras").text
+    assert "Energia reativa 321,5 kvarh" in card.find_element("css selector", ".extras").text
+
+    # Live: a new reading changes the table.
+    fresh = {**rows[-1], "seq": 10, "ts": now, "TPF": [233.3, 219.4, 221.7]}
+    assert agent.post("/api/v1/medidores/quadro/leituras", fresh).status == 200
+    wait_for(lambda: "233,3" in table.text)
+
+    from selenium.webdriver.support.ui import Select
+
+    Select(card.find_element("css selector", "label.grafico select")).select_by_value("TPF:0")
+    wait_for(lambda: card.get_attribute("data-pontos-dia") == "11")
+    assert "agora 233,30" in card.find_element("css selector", ".dia-info").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "painel-medidas.png"
+    browser.set_window_size(1100, 1400)  # the whole card, day chart included
+    card.screenshot(str(shot))
+    assert shot.stat().st_size > 5000

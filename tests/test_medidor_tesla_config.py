@@ -100,3 +100,38 @@ def test_cli_reports_an_invalid_config_and_exits_2(tmp_path: Path, capsys: pytes
     code = cli.main(["--config", str(path), "--estado", str(tmp_path / "e")])
     assert code == cli.EXIT_USAGE
     assert "config.xml, linha" in capsys.readouterr().err
+
+
+# Tesla Analyzer's own sample, as its documentation gives it: it ends without </configuracio>.
+SEED_SAMPLE = """<?xml version='1.0' encoding='UTF-8'?>
+<configuracio>
+  <node id="4" name="CIFP Joan Taix" location="Sa Pobla (Son Basca)" />
+  <devices>
+      <device id="1" type="serial" enabled="true">
+         <port>COM1:</port><baud>19200</baud><bits>8</bits><timeout>1</timeout><parity>N</parity>
+      </device>
+  </devices>
+  <equips>
+    <analitzador id="1" device="1" model="PM710" driver="modBusComm" dataDriver="pmData">
+        <params><fabricant>Schneider</fabricant><model>PM710</model>
+                <tempsgravacio>15</tempsgravacio><tempslectura>60</tempslectura></params>
+        <dataexports>
+            <dataexport type="localFile" target="dades" />
+            <!-- <dataexport type="clientRest" target="http://tesla.botilla.net/central/ws" /> -->
+        </dataexports>
+        <peticions><consulta>TPF</consulta><consulta>CEA</consulta></peticions>
+   </analitzador>
+   </equips>
+"""
+
+
+def test_the_seed_sample_is_refused_with_its_line_and_a_hint_and_works_once_closed(tmp_path: Path) -> None:
+    with pytest.raises(TeslaConfigError) as refused:
+        parse_config_xml(SEED_SAMPLE.encode())
+    assert str(refused.value) == ("config.xml, linha 20: XML inválido: o arquivo termina antes do fim do XML "
+                                  "(coluna 1); falta fechar <configuracio>, aberto na linha 2")
+    config = parse_config_xml((SEED_SAMPLE + "</configuracio>\n").encode())
+    [agent] = agent_configs(config, servidor="http://127.0.0.1:5000", estado=tmp_path, chave_registro=None,
+                            fuso="America/Sao_Paulo", limite_alerta_kwh=500.0, multiplicador=1.0, base=tmp_path)
+    assert agent.local == "Sa Pobla (Son Basca)" and agent.nome.startswith("CIFP Joan Taix")
+    assert [e.tipo for e in agent.exportacoes] == ["localFile"]  # the commented clientRest is a comment

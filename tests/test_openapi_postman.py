@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlencode
 
 import jsonschema_rs
 
@@ -68,9 +69,11 @@ def test_the_collection_is_postman_v2_1_with_one_request_per_operation():
         seen.append((path, method))
         path_params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
         assert [v["key"] for v in url.get("variable", [])] == path_params
-        if "requestBody" in op:
+        if "requestBody" in op and "application/json" in op["requestBody"]["content"]:
             json.loads(request["body"]["raw"])  # the example body is JSON
             assert {"key": "Content-Type", "value": "application/json"} in request["header"]
+        elif "requestBody" in op:  # a form (Tesla Analyzer's history/save): its example's fields
+            assert request["body"]["mode"] == "urlencoded" and request["body"]["urlencoded"]
         if op["security"] == []:
             assert request["auth"] == {"type": "noauth"}
         else:
@@ -130,6 +133,8 @@ def test_every_request_of_the_collection_gets_a_documented_answer_from_the_demo_
             target = re.sub(r"\{\{(\w+)\}\}", lambda m: environment[m.group(1)], target)
             key = None if request.get("auth", {}).get("type") == "noauth" else environment["chave"]
             body = request.get("body", {}).get("raw")
+            if request.get("body", {}).get("mode") == "urlencoded":  # a form: what Postman sends for it
+                body = urlencode([(field["key"], field["value"]) for field in request["body"]["urlencoded"]])
             headers = {h["key"]: h["value"] for h in request["header"]}
             reply = running.client(key).call(request["method"], target, raw=body.encode() if body else None,
                                              headers=headers)

@@ -22,7 +22,8 @@ from shared.http.messages import Response
 
 from .billing_models import Comparison, Invoice, InvoiceVersion, Tariff
 from .models import (
-    Alert, Command, Consumption, LegacyMeter, LiveBatch, Meter, MeterKey, MeterList, COMMANDS, INTERVALS,
+    Alert, Command, Consumption, LegacyMeter, LiveBatch, LiveReading, Meter, MeterKey, MeterList, COMMANDS,
+    INTERVALS,
 )
 
 # Every ordinary call answers in milliseconds on a healthy server; 10 s tells a dead one from a
@@ -32,6 +33,9 @@ REQUEST_TIMEOUT_S = 10.0
 LONG_POLL_MARGIN_S = 5.0
 # Idle kept-alive connections kept for reuse; a screen runs at most a few calls at once.
 MAX_IDLE_CONNECTIONS = 4
+# Readings fetched for a chart of one day: a day of 10-s readings (8640) fits; the API's page
+# limit is 10 000.
+DAY_READINGS = 10_000
 
 T = TypeVar("T")
 HOUR = timedelta(hours=1)
@@ -318,6 +322,12 @@ class ApiClient:
         response = self.request("DELETE", f"{_meter_path(meter_id)}/chaves/{quote(role, safe='')}")
         if response.status != HTTPStatus.NO_CONTENT:
             raise _error_from(response)
+
+    def readings(self, meter_id: str, start: datetime, limit: int = DAY_READINGS) -> tuple[LiveReading, ...]:
+        """Raw readings from `start` on (at most `limit`: a day of 10-s readings is 8640)."""
+        query = urlencode({"de": int(start.timestamp() * 1000), "limite": limit})
+        data = self._json("GET", f"{_meter_path(meter_id)}/leituras?{query}")
+        return _parse(lambda: tuple(LiveReading.from_json(r) for r in data["leituras"]))
 
     def live(self) -> "LiveSession":
         return LiveSession(self)

@@ -6,12 +6,13 @@ a screen only ever sees these values or an ApiError.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.models import MEASUREMENT_CODES
 from shared.money import to_decimal
 
 INTERVALS = ("hora", "dia", "mes")
@@ -150,6 +151,7 @@ class Meter:
     resumo: Summary
     alertas: tuple[Alert, ...] = ()
     comandos_pendentes: tuple[Command, ...] = ()
+    controle: str | None = None  # the agent's control port, HOST:PORTA (medidor --porta-controle)
     site: str | None = None
 
     @property
@@ -180,6 +182,7 @@ class Meter:
             resumo=Summary.from_json(data["resumo"]),
             alertas=tuple(Alert.from_json(a) for a in data.get("alertas_ativos") or ()),
             comandos_pendentes=tuple(Command.from_json(c) for c in data.get("comandos_pendentes") or ()),
+            controle=None if data.get("controle") is None else str(data["controle"]),
             site=None if data.get("site") is None else str(data["site"]),
         )
 
@@ -270,10 +273,15 @@ class LiveReading:
     ts: datetime
     energia_wh: float
     potencia_w: float | None
+    # An analyzer's other measurements (TPF, IPF, FRE …): a number, or one per phase.
+    medidas: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "LiveReading":
-        return cls(int(data["seq"]), _instant(data["ts"]), float(data["energia_wh"]), _optional_float(data.get("potencia_w")))
+        medidas = {code: tuple(float(v) for v in value) if isinstance(value, list) else float(value)
+                   for code, value in data.items() if code in MEASUREMENT_CODES}
+        return cls(int(data["seq"]), _instant(data["ts"]), float(data["energia_wh"]),
+                   _optional_float(data.get("potencia_w")), medidas)
 
 
 @dataclass(frozen=True, slots=True)

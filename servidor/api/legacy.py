@@ -22,7 +22,7 @@ from shared.models import METER_ID
 
 def body_until_close(method: str, target: str) -> bool:
     """The parser's rule for requests without framing: only 004's POST/PUT read until close."""
-    return method in ("POST", "PUT") and not target.startswith(API_PREFIX + "/")
+    return method in ("POST", "PUT") and not target.startswith((API_PREFIX + "/", "/ws/"))
 
 
 def _legacy(call: Call) -> LegacyMeters:

@@ -14,7 +14,7 @@ def list_meters(call: Call) -> Response:
     meters = call.services.meters
     if principal.role is Role.ADMIN:
         listed = meters.all()
-    elif principal.meter_id is not None:
+    elif principal.role in (Role.READ, Role.WRITE) and principal.meter_id is not None:
         found = meters.find(principal.meter_id)
         listed = (found,) if found is not None else ()
     else:

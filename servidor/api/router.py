@@ -78,6 +78,9 @@ class Router:
             elif node.variable.name != variable.group(1):
                 raise ValueError(f"{path}: a variable at this position is already named {node.variable.name}")
             node = node.variable
+        if path.endswith("/") and len(path) > 1:
+            # Tesla Analyzer's routes end in "/": the empty last segment is part of the path.
+            node = node.literal.setdefault("", _Node())
         if node.route is not None:
             raise ValueError(f"{path} is registered twice")
         node.route = route
@@ -119,8 +122,9 @@ def _walk(node: _Node, segments: list[str], i: int, params: dict[str, str]) -> R
     if i == len(segments):
         return node.route
     segment = segments[i]
-    if not segment:  # an empty segment ("//") matches nothing, as `[^/]+` did
-        return None
+    if not segment:  # an empty segment ("//") matches nothing, as `[^/]+` did, but a final "/" may
+        child = node.literal.get("") if i + 1 == len(segments) else None
+        return None if child is None else _walk(child, segments, i + 1, params)
     child = node.literal.get(segment)
     if child is not None:
         found = _walk(child, segments, i + 1, params)

@@ -2,7 +2,8 @@
 so a route cannot be served without being documented, nor documented without being served."""
 from __future__ import annotations
 
-from servidor.api import alerts, blip, events, invoices, keys, legacy, live, meters, readings, reports, sites, tariffs
+from servidor.api import (alerts, blip, central, events, invoices, keys, legacy, live, meters, readings, reports,
+                          sites, tariffs)
 from servidor.api.metrics import Metrics
 from servidor.api.page import page
 from servidor.api.router import Route, Router
@@ -12,6 +13,8 @@ from shared.contract import API_PREFIX
 METERS = f"{API_PREFIX}/medidores"
 METER = f"{METERS}/{{id}}"
 SITES = f"{API_PREFIX}/sites"
+# Tesla Analyzer's central service (seed 000), its paths unchanged.
+CENTRAL = "/ws/v2/history"
 
 
 def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
@@ -46,6 +49,9 @@ def build_router(system: SystemRoutes, *, with_legacy: bool) -> Router:
           DELETE=tariffs.delete_version)
     r.add(f"{API_PREFIX}/bandeiras", GET=tariffs.get_flags, PUT=tariffs.put_flags)
     r.add(f"{API_PREFIX}/bandeiras/{{mes}}", PUT=tariffs.put_month_flag)
+    r.add(f"{API_PREFIX}/nos/{{no}}/chave", POST=central.new_node_key)
+    r.add(f"{CENTRAL}/save/{{no}}/{{equip}}/", POST=central.save_history)
+    r.add(f"{CENTRAL}/load/{{no}}/{{addr}}/{{var}}/{{de}}/{{ate}}/", GET=central.load_history)
     r.add("/metrics", GET=system.metrics_page)
     if with_legacy:
         # System 004's routes: GET / is both the browser's page and 004's menu client.

@@ -1,7 +1,8 @@
 """Who may do what: roles, the caller's identity, the permission rules and the keys' format.
 
 Roles: the admin key sees everything; the registration key only creates meters; each meter has
-a write key (its agent's) and a read key (its owner's). `Authorization: Bearer <key>`.
+a write key (its agent's) and a read key (its owner's); a Tesla Analyzer acquisition node has a
+node key for the central routes (/ws/v2/history/…) of its own meters. `Authorization: Bearer <key>`.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Role(Enum):
     REGISTRATION = "registro"
     WRITE = "escrita"
     READ = "leitura"
+    NODE = "no"   # Principal.meter_id holds the node id
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,14 @@ def require_write(principal: Principal | None, meter_id: str) -> Principal:
     if not principal.can_write(meter_id):
         raise Forbidden(f"esta rota precisa da chave de escrita do medidor {meter_id} ou da chave de administração")
     return principal
+
+
+def require_node(principal: Principal | None, node: str) -> Principal:
+    """The admin key, or the key of acquisition node `node`."""
+    principal = require(principal)
+    if principal.role is Role.ADMIN or (principal.role is Role.NODE and principal.meter_id == node):
+        return principal
+    raise Forbidden(f"esta rota precisa da chave do nó {node} (POST /api/v1/nos/{node}/chave) ou da de administração")
 
 
 def require_admin(principal: Principal | None) -> Principal:

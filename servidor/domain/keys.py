@@ -61,7 +61,7 @@ class StoredKey:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "StoredKey":
-        principal = Principal(Role(doc["papel"]), doc.get("medidor"), doc.get("site"))
+        principal = Principal(Role(doc["papel"]), doc.get("medidor") or doc.get("no"), doc.get("site"))
         if doc.get("kdf") == "scrypt":
             return cls(principal, doc["hash"], doc["sal"], int(doc["n"]))
         return cls(principal, doc["hash"])
@@ -71,7 +71,7 @@ class StoredKey:
 GLOBAL_ROLES = (Role.ADMIN, Role.REGISTRATION)
 METER_ROLES = (Role.WRITE, Role.READ)
 LABELS = {Role.ADMIN: ("administração", "adm"), Role.REGISTRATION: ("registro de medidores", "reg"),
-          Role.WRITE: ("escrita", "me"), Role.READ: ("leitura", "ml")}
+          Role.WRITE: ("escrita", "me"), Role.READ: ("leitura", "ml"), Role.NODE: ("nó de aquisição", "no")}
 
 
 def announcement(role: Role, key: str) -> str:
@@ -252,6 +252,28 @@ class KeyRing:
             self._unnamed = [v for v in self._unnamed if not _is_global(v, role)]
             self._cache = {k: p for k, p in self._cache.items() if not (p.role is role and p.meter_id is None)}
             self._adopt(doc)
+
+    # -- acquisition nodes' keys ----------------------------------------------------------------
+
+    def new_node_key(self, node: str) -> str:
+        """A new key for acquisition node `node` (the central routes of its meters), replacing
+        the one it had, which stops working at once; returned only after it is stored."""
+        made, doc = generated_key_doc(Role.NODE)
+        doc["no"] = node
+
+        def change(tables: Tables) -> None:
+            for old in tables.rows(KEYS):
+                if old["papel"] == Role.NODE.value and old.get("no") == node:
+                    tables.remove(KEYS, "hash", old["hash"])
+            tables.insert(KEYS, doc)
+
+        atomic(self._docs, change)
+        with self._lock:
+            self._by_id = {k: v for k, v in self._by_id.items()
+                           if (v.principal.role, v.principal.meter_id) != (Role.NODE, node)}
+            self._cache = {k: p for k, p in self._cache.items() if (p.role, p.meter_id) != (Role.NODE, node)}
+            self._adopt(doc)
+        return made
 
     # -- meter keys -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ empty whatever the deleted one's agent keeps sending (ids never contain "~").
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
@@ -47,6 +48,8 @@ MAX_WEBHOOK_URL = 2000
 MAX_BLIP_ID = 10**15 - 1
 # Blinks per kWh of a pulse meter's LED: 1000 and 600 are common, 10000 exists; more is a typo.
 MAX_PULSES_PER_KWH = 100_000.0
+# The agent's control port, `HOST:PORTA` (IPv6 in brackets), as the terminal app dials it.
+CONTROL_ADDRESS = re.compile(r"^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):[0-9]{1,5}$")
 
 
 def now_iso() -> str:
@@ -80,6 +83,11 @@ def valid_webhook(url: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def valid_control(address: Any) -> bool:
+    return (isinstance(address, str) and CONTROL_ADDRESS.fullmatch(address) is not None
+            and 0 < int(address.rpartition(":")[2]) < 65536)
+
+
 def stream_key(meter_id: str, generation: int) -> str:
     return meter_id if generation == 0 else f"{meter_id}{STREAM_SEPARATOR}{generation}"
 
@@ -109,6 +117,8 @@ class Meter:
     # The fastest the meter's energy can flow, in W: a counter jump needing more is a reset or a
     # glitch, not energy (servidor/store/readings/flows.py). None: the store's defaults.
     potencia_maxima_w: float | None = None
+    controle: str | None = None     # its agent's control port (medidor --porta-controle), HOST:PORTA
+    local: str | None = None        # where it is (Tesla Analyzer's <node location>), for people
     criado_em: str = ""
     atualizado_em: str = ""
     geracao: int = 0
@@ -151,6 +161,10 @@ class Meter:
             raise InvalidInput("site deve ser o id de um site ou null", campo="site")
         if self.potencia_maxima_w is not None and not positive_within(self.potencia_maxima_w, MAX_POWER_W):
             raise InvalidInput(f"potencia_maxima_w deve ser > 0 e ≤ {MAX_POWER_W:g} W, ou null", campo="potencia_maxima_w")
+        if self.local is not None and (not isinstance(self.local, str) or len(self.local) > MAX_NAME):
+            raise InvalidInput(f"local deve ser um texto de até {MAX_NAME} caracteres ou null", campo="local")
+        if self.controle is not None and not valid_control(self.controle):
+            raise InvalidInput("controle deve ser HOST:PORTA (a porta de controle do agente) ou null", campo="controle")
         if type(self.geracao) is not int or self.geracao < 0:
             raise InvalidInput("geracao deve ser um inteiro ≥ 0")
 

@@ -48,6 +48,8 @@ class MeterScreen(Screen[None]):
         Binding("1", "show_tab('visao')", "Abas", key_display=f"1…{len(TABS)}"),
         *(Binding(str(n), f"show_tab('{tab}')", f"Aba {n}", show=False)
           for n, (tab, _) in enumerate(TABS, start=1) if n > 1),
+        # Ao vivo: today's chart of one of an analyzer's measurements (widgets/measurements.py).
+        Binding("g", "measure_chart", "Gráfico do dia", show=False),
     ]
 
     @dataclass
@@ -130,6 +132,10 @@ class MeterScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_measure_chart(self) -> None:
+        if self._active == "ao-vivo":
+            self.query_one(LivePane).action_measure_chart()
 
     def action_back(self) -> None:
         self.pane(self._active).deactivated()

@@ -18,6 +18,7 @@ from ..background import call_api
 from ..models import Command, Meter
 from .base import MeterPane
 from .keys import MeterKeys
+from .node_control import NodeControl
 from .tariff_editor import TariffEditor
 
 VERB_TEXT = {"pausar": "pausar", "retomar": "retomar", "multiplicador": "mudar o multiplicador", "limite": "mudar o limite"}
@@ -52,6 +53,7 @@ class ControlPane(MeterPane):
                 yield Label("Limite de alerta (kWh)")
                 yield Input(fmt.number(self.meter.limite_alerta_kwh or 0), id="limite", compact=True)
                 yield Button("Enviar", id="send-limite", compact=True)
+            yield NodeControl(self.meter, id="node-control")
             yield TariffEditor(id="tariff-editor")
             yield MeterKeys(self.meter, id="meter-keys")
 
@@ -65,6 +67,7 @@ class ControlPane(MeterPane):
         super().show_meter(meter)
         self.query_one("#control-state", Static).update(state_text(meter))
         self.query_one("#pause", Button).label = self._pause_label(meter)
+        self.query_one(NodeControl).show_meter(meter)
         # Refill a field only when its value changed on the server, not under someone typing.
         if changed_mult:
             self.query_one("#multiplicador", Input).value = fmt.number(meter.multiplicador, 3)

@@ -19,8 +19,10 @@ from textual_plotext import PlotextPlot
 from .. import format as fmt
 from ..background import call_api
 from ..models import LiveReading
+from ..screens.measure_chart import MeasureChartScreen
 from .base import MeterPane
 from .chart import span_ticks
+from .measurements import MeasurementsTable
 
 # Readings fetched when the tab opens, so the chart starts with recent history, not empty.
 LIVE_HISTORY = 60
@@ -69,6 +71,7 @@ class LivePane(MeterPane):
 
     def compose(self) -> ComposeResult:
         yield Static("Aguardando leituras…", id="live-status")
+        yield MeasurementsTable(id="live-measurements")
         yield PlotextPlot(id="live-plot")
 
     # The pane listens only while it is in view: a long poll holds a connection on the server.
@@ -125,7 +128,16 @@ class LivePane(MeterPane):
             return
         self.points.extend(to_points(tuple(fresh), self._last))
         self._last = fresh[-1]
+        self.query_one(MeasurementsTable).show(self._last.medidas)
         self._draw()
+
+    def action_measure_chart(self) -> None:
+        """Today's chart of one of the analyzer's measurements (g)."""
+        medidas = self.query_one(MeasurementsTable).medidas
+        if not medidas:
+            self.notify("Este medidor não informa tensão, corrente nem as outras medidas de um analisador.")
+            return
+        self.app.push_screen(MeasureChartScreen(self.meter, medidas))
 
     def _draw(self) -> None:
         last = self._last

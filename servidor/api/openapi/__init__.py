@@ -18,6 +18,7 @@ import json
 from typing import Any, Iterable
 
 from servidor.api.openapi.blocks import OPENAPI_VERSION, error_components, obj
+from servidor.api.openapi.operations_central import central_operations, central_schemas
 from servidor.api.openapi.operations_blip import TAG as BLIP_TAG, TAG_TEXT as BLIP_TAG_TEXT
 from servidor.api.openapi.operations_events import TAG as EVENTS_TAG, TAG_TEXT as EVENTS_TAG_TEXT
 from servidor.api.openapi.operations_keys import key_operations, key_schemas
@@ -47,6 +48,8 @@ TAGS = [
     ("Comandos", "Comandos remotos entregues ao agente do medidor na resposta à sua próxima leitura."),
     ("Tarifas", "Tarifas com versões (vigência), preço único, por faixas ou por posto horário (Tarifa Branca), "
                 "TUSD/TE, ICMS, PIS, COFINS, CIP e a tabela de bandeiras usadas nas faturas."),
+    ("Tesla Analyzer", "A central do Tesla Analyzer: os nós de aquisição gravam e leem períodos dos seus "
+                       "analisadores (`/ws/v2/history/...`, caminhos do original) com a chave do nó."),
     ("Legado 004", "As rotas do sistema 004, mantidas sem mudança para os medidores antigos. "
                    "Abertas (sem chave), como no 004; desligadas com `--sem-legado`."),
     (BLIP_TAG, BLIP_TAG_TEXT + " Desligadas com `--sem-legado`."),
@@ -86,7 +89,7 @@ class UndocumentedRoute(Exception):
 def descriptions(legacy: bool) -> dict[str, dict[str, Any]]:
     """Every description, by path and method (lower-case, as OpenAPI writes them)."""
     return {**meter_operations(), **report_operations(), **billing_operations(), **root_operations(legacy),
-            **key_operations(), **site_operations()}
+            **key_operations(), **site_operations(), **central_operations()}
 
 
 def paths(routes: Iterable[Route]) -> dict[str, Any]:
@@ -128,7 +131,7 @@ def schemas() -> dict[str, Any]:
         "DocumentoOpenApi": {"type": "object", "required": ["openapi", "info", "paths"],
                              "description": "Este documento."},
         **reading_schemas(), **alert_and_command_schemas(), **meter_schemas(), **tariff_schemas(),
-        **invoice_schemas(), **consumption_schemas(), **key_schemas(), **site_schemas(),
+        **invoice_schemas(), **consumption_schemas(), **key_schemas(), **site_schemas(), **central_schemas(),
     }
 
 

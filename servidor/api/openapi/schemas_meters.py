@@ -64,6 +64,12 @@ def meter_schemas() -> dict[str, Any]:
                                    "maxLength": meters.MAX_WEBHOOK_URL}, {"type": "null"}],
                         "default": None, "description": "Cada alerta que abre é enviado (POST, o alerta em JSON) a "
                                                         "esta URL, com novas tentativas se ela falhar; null desliga."},
+        "local": {"anyOf": [{"type": "string", "maxLength": meters.MAX_NAME}, {"type": "null"}], "default": None,
+                  "description": "Onde o medidor está, para pessoas (o `location` do nó do Tesla Analyzer)."},
+        "controle": {"anyOf": [{"type": "string", "pattern": meters.CONTROL_ADDRESS.pattern}, {"type": "null"}],
+                     "default": None, "examples": ["127.0.0.1:7010"],
+                     "description": "A porta de controle do agente do medidor (`medidor --porta-controle`), que o "
+                                    "agente informa sozinho; o app de terminal a usa na aba Controle."},
         **BILLING_FIELDS,
         **BLIP_FIELDS,
         **FLOW_FIELDS,
@@ -90,6 +96,8 @@ def meter_schemas() -> dict[str, Any]:
         "estado": {"enum": list(meters.STATES)},
         "silencio_s": {"type": "integer", "minimum": meters.MIN_SILENCE_S},
         "webhook_url": {"type": ["string", "null"]},
+        "controle": {"type": ["string", "null"]},
+        "local": {"type": ["string", "null"]},
         **BILLING_FIELDS,
         **BLIP_FIELDS,
         **FLOW_FIELDS,
