@@ -41,6 +41,7 @@ class ConnPlan:
     batch: int = 0
     requests: int | None = None
     static: bytes | None = None
+    port: int | None = None   # another server than run_load's (several servers on one database)
 
 
 @dataclass(slots=True)
@@ -162,7 +163,7 @@ def _drive(index: int, host: str, port: int, plans: list[ConnPlan], duration: fl
     conns: list[_Conn] = []
     errors: list[str] = []
     try:
-        conns = [_Conn(plan, host, port) for plan in plans]
+        conns = [_Conn(plan, host, plan.port or port) for plan in plans]
     except OSError as exc:
         errors.append(f"connect: {exc}")
     ready.wait(READY_TIMEOUT_S)

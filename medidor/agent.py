@@ -169,7 +169,7 @@ class Agent:
             source, clock, next_due = open_source(cfg, last, self.controls.multiplier, self._real_ms)
             self.status.update(fonte=source.description, seq=None if last is None else last.seq,
                                pendentes=spool.pending, spool_pct=100 * spool.fill_ratio)
-            sender = Sender(api=MeterApi(cfg.servidor, cfg.medidor), spool=spool,
+            sender = Sender(api=MeterApi(cfg.servidor, cfg.medidor, fallbacks=cfg.servidores_reserva), spool=spool,
                             keys=KeyStore(self._write_key, self._save_keys), fields=self.meter_fields,
                             registration_key=cfg.chave_registro, status=self.status,
                             state_hint=str(self.state_file.path), on_commands=self.controls.apply_commands,

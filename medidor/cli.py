@@ -112,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--id", default=_env("MONITOR_ID"),
                      help="id do medidor no servidor (letras, dígitos, . _ -); obrigatório sem --config")
     who.add_argument("--nome", help="nome mostrado no app (padrão: o id)")
-    who.add_argument("--servidor", default=_env("MONITOR_SERVIDOR", "http://127.0.0.1:5000"),
-                     help="URL do servidor (padrão: http://127.0.0.1:5000)")
+    who.add_argument("--servidor", default=_env("MONITOR_SERVIDOR", "http://127.0.0.1:5000"), action=ServerUrls,
+                     help="URL do servidor (padrão: http://127.0.0.1:5000); repita para servidores de reserva "
+                          "(num mesmo PostgreSQL): quando um falha, o agente passa ao seguinte")
+    parser.set_defaults(servidores_reserva=())
     who.add_argument("--chave-registro", default=_env("MONITOR_CHAVE_REGISTRO"),
                      help="chave de registro do servidor, usada só na primeira execução (ou MONITOR_CHAVE_REGISTRO)")
     who.add_argument("--chave-escrita", default=_env("MONITOR_CHAVE_ESCRITA"),
@@ -203,6 +205,17 @@ def default_seed(meter_id: str) -> int:
     return zlib.crc32(meter_id.encode("utf-8"))
 
 
+class ServerUrls(argparse.Action):
+    """`--servidor`, repeatable: the first given is the agent's server (`servidor`), the others
+    (`servidores_reserva`) where it turns when that one does not answer."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if getattr(namespace, "servidor", None) is self.default:
+            namespace.servidor = values
+        else:
+            namespace.servidores_reserva = (*getattr(namespace, "servidores_reserva", ()), values)
+
+
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
     if not args.id:
         raise ConfigError("falta --id (ou MONITOR_ID): o id do medidor no servidor, por exemplo --id casa-1")
@@ -224,6 +237,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
             raise ConfigError(str(exc)) from None
     return AgentConfig(
         medidor=args.id, servidor=args.servidor.rstrip("/"), estado=args.estado / args.id,
+        servidores_reserva=tuple(url.rstrip("/") for url in args.servidores_reserva),
         chave_registro=args.chave_registro, nome=args.nome, fuso=args.fuso, limite_alerta_kwh=args.limite_alerta,
         multiplicador=args.multiplicador, intervalo_s=args.intervalo, fonte=args.fonte, perfil=args.perfil,
         semente=default_seed(args.id) if args.semente is None else args.semente, acelerar=args.acelerar,

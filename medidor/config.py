@@ -115,6 +115,7 @@ class AgentConfig:
     gravacao_min: int = 0             # Tesla's tempsgravacio: 0 sends every read
     max_spool: int = MAX_RECORDS      # readings waiting for the server, at most
     chave_escrita: str | None = None  # a write key the admin made anew: replaces the stored one
+    servidores_reserva: tuple[str, ...] = ()  # where to post when `servidor` fails (one database)
     controle: str | None = None       # the control port's HOST:PORTA, registered on the server
     exportacoes: tuple[ExportSpec, ...] = ()
     chave_central: str | None = None  # the node key clientRest exports send (servidor: POST /api/v1/nos/…)
@@ -126,6 +127,9 @@ class AgentConfig:
             raise ConfigError("--id deve ter de 1 a 64 letras, dígitos, '.', '_' ou '-', começando por letra ou dígito")
         if not self.servidor.startswith("http://"):
             raise ConfigError(f"--servidor deve ser uma URL http://host:porta (recebido {self.servidor!r})")
+        for url in self.servidores_reserva:
+            if not url.startswith("http://"):
+                raise ConfigError(f"--servidor deve ser uma URL http://host:porta (recebido {url!r})")
         try:
             ZoneInfo(self.fuso)
         except (ZoneInfoNotFoundError, ValueError):

@@ -83,10 +83,17 @@ def _error_message(response: Response) -> tuple[str, str | None]:
 
 
 class MeterApi:
-    """One meter's view of the server. Not thread-safe (one HttpClient): the sender thread owns it."""
+    """One meter's view of the server. Not thread-safe (one HttpClient): the sender thread owns it.
 
-    def __init__(self, base_url: str, meter_id: str, *, timeout: float = REQUEST_TIMEOUT_S) -> None:
-        self.base_url = base_url.rstrip("/")
+    With `fallbacks` (servers sharing one database), a request that gets no usable answer is sent
+    to the next server at once, each server tried once; the agent then stays on the one that
+    answered. Resending is safe: the server stores a reading once by its seq."""
+
+    def __init__(self, base_url: str, meter_id: str, *, timeout: float = REQUEST_TIMEOUT_S,
+                 fallbacks: Sequence[str] = ()) -> None:
+        self._urls = (base_url.rstrip("/"), *(url.rstrip("/") for url in fallbacks))
+        self._timeout = timeout
+        self.base_url = self._urls[0]
         self.meter_id = meter_id
         self._client = HttpClient(self.base_url, timeout=timeout)
         self._meter_path = f"{API_PREFIX}/medidores/{quote(meter_id, safe='')}"
@@ -94,8 +101,25 @@ class MeterApi:
     def close(self) -> None:
         self._client.close()
 
+    def _next_server(self) -> None:
+        self._client.close()
+        self.base_url = self._urls[(self._urls.index(self.base_url) + 1) % len(self._urls)]
+        self._client = HttpClient(self.base_url, timeout=self._timeout)
+
     def _call(self, method: str, path: str, key: str, *, json_body: Any = None, body: bytes | None = None,
               expect: tuple[int, ...] = (HTTPStatus.OK,)) -> Response:
+        untried = len(self._urls) - 1
+        while True:
+            try:
+                return self._call_one(method, path, key, json_body=json_body, body=body, expect=expect)
+            except Unreachable:
+                if not untried:
+                    raise
+                untried -= 1
+                self._next_server()
+
+    def _call_one(self, method: str, path: str, key: str, *, json_body: Any, body: bytes | None,
+                  expect: tuple[int, ...]) -> Response:
         headers: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {key}"),)
         if body is not None:
             headers += (("content-type", "application/json; charset=utf-8"),)

@@ -51,10 +51,9 @@ from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer, ServerLimits
 from servidor.notify.webhooks import WebhookSender
 from servidor.store.blinks import BlinkStore
 from servidor.store import backup
-from servidor.store.documents import DocumentStore
 from servidor.store.events import EventStore
 from servidor.store.inbox import Inbox, inbox_dir
-from servidor.store.interface import ReadingsBackend
+from servidor.store.interface import DocumentsBackend, ReadingsBackend
 
 VERSION = "0.1.0"
 # Handler threads. Python runs one at a time (the GIL), so more threads only add switching;
@@ -105,8 +104,14 @@ def _health_checks(*stores: object) -> list[HealthCheck]:
     return [check for check in (getattr(s, "health", None) for s in stores) if callable(check)]
 
 
+def _documents_label(docs: DocumentsBackend) -> str:
+    """The document store for people: "db.json", "memória", or a database URL without password."""
+    label = getattr(docs, "label", None)
+    return label or (docs.path.name if docs.path else "memória")
+
+
 class App:
-    def __init__(self, docs: DocumentStore, store: ReadingsBackend, settings: Settings = Settings(),
+    def __init__(self, docs: DocumentsBackend, store: ReadingsBackend, settings: Settings = Settings(),
                  announce: Callable[[str], None] | None = print, blink_store: BlinkStore | None = None) -> None:
         """`announce` shows the admin and registration keys made because none is stored; the
         command line passes None and calls `make_missing_keys` once the server listens.
@@ -127,6 +132,8 @@ class App:
         commands = CommandQueue(docs, registry)
         history = History(store, heavy)
         live = WaiterHub(history.after_stream)
+        # Appends through other servers on a shared database wake this server's long polls too.
+        store.add_listener(live.notify)
         if blink_store is None:
             blink_store = BlinkStore.open(blinks_dir(docs.path)) if docs.path else BlinkStore.memory()
         self._blink_store = blink_store
@@ -146,7 +153,7 @@ class App:
             history=history, live=live, consumption=consumption, invoices=invoices, alerts=alerts,
             commands=commands, tariffs=tariffs, comparison=TariffComparison(tariffs, usage, store, heavy,
                                                                                    site_book.connection),
-            system=SystemStatus(store, registry, VERSION, documents=docs.path.name if docs.path else "memória",
+            system=SystemStatus(store, registry, VERSION, documents=_documents_label(docs),
                                 checks=_health_checks(store, docs)),
             sites=SiteService(site_book, registry.all), flows=SiteFlows(store, consumption, heavy),
             legacy=LegacyMeters(docs, lambda meter_id: registry.find(meter_id) is not None) if settings.legacy else None,

@@ -44,13 +44,16 @@ exemplos:
   servidor                               escuta em http://127.0.0.1:5000, banco ./db.json
   servidor --porta 8080 --host 0.0.0.0   aceita conexões de outras máquinas
   servidor --db /dados/db.json           as leituras ficam ao lado, em /dados/db.leituras/
+  servidor --banco postgresql://monitor@db/monitor
+                                         leituras e documentos num PostgreSQL que vários
+                                         servidores compartilham (docs/postgresql.md)
 
 chaves: na primeira execução o servidor cria e mostra uma vez, já escutando, a chave de
 administração e a de registro de medidores (ou use MONITOR_CHAVE_ADMIN e MONITOR_CHAVE_REGISTRO).
 Envie-as como Authorization: Bearer <chave>.  Teste: curl http://127.0.0.1:5000/api/v1/saude
 Perdeu uma? `servidor chave nova --admin` (ou --registro) faz outra, com o servidor parado ou rodando.
 
-variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_FUSO, MONITOR_LOG_LEVEL,
+variáveis de ambiente: MONITOR_PORTA, MONITOR_HOST, MONITOR_DB, MONITOR_BANCO, MONITOR_FUSO, MONITOR_LOG_LEVEL,
 MONITOR_CONEXOES_POR_CLIENTE, MONITOR_REQUISICOES_POR_SEGUNDO, MONITOR_RETENCAO_MESES valem como as
 opções de mesmo nome; MONITOR_SEM_LEGADO=1 como --sem-legado. As chaves da demonstração
 (demo-admin, demo-registro, as de db.json.example) só são aceitas com MONITOR_DEMO=1.
@@ -92,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="endereço de escuta (padrão: 127.0.0.1; use 0.0.0.0 para a rede)")
     parser.add_argument("--db", type=Path, default=Path(env("MONITOR_DB", "db.json")),
                         help="banco de documentos TinyDB (padrão: ./db.json; criado se não existir)")
+    parser.add_argument("--banco", default=env("MONITOR_BANCO") or None, metavar="URL",
+                        help="guarda leituras e documentos num PostgreSQL (postgresql://usuário@máquina/banco) em vez "
+                             "de --db; vários servidores podem usar o mesmo banco (ou MONITOR_BANCO)")
     parser.add_argument("--fuso", default=env("MONITOR_FUSO", "America/Sao_Paulo"),
                         help="fuso IANA padrão dos medidores novos (padrão: America/Sao_Paulo)")
     parser.add_argument("--log-level", default=env("MONITOR_LOG_LEVEL", "INFO"),
@@ -189,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     raise_open_file_limit()
     if args.somente_parse:
         return parse_only(args)
+    if args.banco:
+        if args.retencao_meses:
+            return fail(EXIT_USAGE, "--retencao-meses vale só para o armazenamento embutido (--db); no PostgreSQL, "
+                                    "apague ou desanexe partições antigas (docs/postgresql.md)")
+        opened = open_postgres_stores(args.banco)
+        if isinstance(opened, int):
+            return opened
+        docs, store, where = opened
+        return serve(args, docs, store, where, f"--banco {where}", mqtt=mqtt)
     db_path = args.db.resolve()
     try:
         docs = DocumentStore.open(db_path)
@@ -227,6 +242,27 @@ def main(argv: list[str] | None = None) -> int:
             store.delete_meter(stream)
         logging.getLogger("servidor").warning("banco vazio: %d leituras sem medidor apagadas", orphans)
 
+    return serve(args, docs, store, str(db_path), f"--db {db_path}",
+                 f"(banco: {db_path}, leituras: {readings_dir(db_path)})", mqtt=mqtt)
+
+
+def open_postgres_stores(url: str) -> tuple[object, object, str] | int:
+    """The documents and readings in PostgreSQL, and the URL to show; an exit code if it cannot."""
+    from servidor.store.postgres import SchemaTooNew, open_postgres, redacted
+
+    try:
+        docs, store = open_postgres(url)
+    except SchemaTooNew as exc:
+        return fail(EXIT_STORE_TOO_NEW, str(exc))
+    except StoreError as exc:
+        return fail(EXIT_STORE_UNREADABLE, str(exc))
+    return docs, store, redacted(url)
+
+
+def serve(args: argparse.Namespace, docs, store, where: str, option: str, shown: str | None = None,
+          mqtt=None) -> int:
+    """Serve the API over opened stores until SIGINT/SIGTERM (and publish to Home Assistant
+    through `mqtt`, when given); closes them."""
     settings = Settings.from_env(default_zone=args.fuso, legacy=not args.sem_legado, clusters_every=args.grupos_a_cada)
     public = demo_keys_in_use(settings.admin_key, settings.registration_key, docs)
     if public and os.environ.get(DEMO_ENV) != "1":
@@ -241,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:  # blink or event files that no longer read back (db.pulsos/, db.eventos/)
         store.close()
         docs.close()
-        return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir os dados ao lado de {db_path}: {exc}")
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir os dados ao lado de {where}: {exc}")
     server = app.listen(args.host, args.porta, workers=args.trabalhadores, server_limits=DEFAULT_SERVER_LIMITS.per_client(
         args.conexoes_por_cliente, args.requisicoes_por_segundo))
     try:
@@ -259,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         server.shutdown()
         app.close()
-        return fail(EXIT_STORE_UNREADABLE, f"não foi possível gravar as chaves novas em {db_path}: {exc}")
+        return fail(EXIT_STORE_UNREADABLE, f"não foi possível gravar as chaves novas em {where}: {exc}")
     for line in first_keys:
         print(line, flush=True)
     if first_keys:
-        print(f"  (perdeu uma? `servidor chave nova --admin --db {db_path}` faz outra)", flush=True)
+        print(f"  (perdeu uma? `servidor chave nova --admin {option}` faz outra)", flush=True)
     app.start()
     bridge = None
     if mqtt is not None:
@@ -276,8 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     host, port = server.address
-    print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  (banco: {db_path}, leituras: {readings_dir(db_path)})",
-          flush=True)
+    print(f"servidor ouvindo em http://{host}:{port}{API_PREFIX}  {shown or f'(banco: {where})'}", flush=True)
     stop.wait()
     logging.getLogger("servidor").info("parando: termina o que está em andamento e grava o banco")
     if bridge is not None:

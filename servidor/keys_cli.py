@@ -56,15 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a chave de registro de medidores")
     parser.add_argument("--db", type=Path, default=Path(os.environ.get("MONITOR_DB", "db.json")),
                         help="o banco do servidor (padrão: ./db.json ou MONITOR_DB)")
+    parser.add_argument("--banco", default=os.environ.get("MONITOR_BANCO") or None, metavar="URL",
+                        help="o PostgreSQL dos servidores (postgresql://…, ou MONITOR_BANCO), em vez de --db: "
+                             "todos os servidores nele passam a aceitar só a chave nova em segundos")
     return parser
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] != ["nova"]:
-        print("uso: servidor chave nova --admin|--registro [--db ARQUIVO]  (servidor chave nova --help)",
+        print("uso: servidor chave nova --admin|--registro [--db ARQUIVO | --banco URL]  (servidor chave nova --help)",
               file=sys.stderr)
         return EXIT_USAGE
     args = build_parser().parse_args(argv[1:])
+    if args.banco:
+        return _in_postgres(args.banco, args.papel)
     db_path = args.db.resolve()
     if not db_path.exists():
         print(f"servidor: o banco {db_path} não existe (use --db com o caminho do banco do servidor)", file=sys.stderr)
@@ -98,6 +103,28 @@ def _in_stopped_store(db_path: Path, role: Role) -> int:
     finally:
         docs.close()
     _show(role, key, "servidor parado: vale a partir do próximo início")
+    return EXIT_OK
+
+
+def _in_postgres(url: str, role: Role) -> int:
+    """Servers on a shared database look keys up there again within seconds (SHARED_RECHECK_S):
+    storing the key is enough, stopped or running."""
+    from servidor.store.postgres import open_postgres
+
+    try:
+        docs, readings = open_postgres(url, listen=False)
+    except StoreError as exc:
+        print(f"servidor: {exc}", file=sys.stderr)
+        return EXIT_STORE_UNREADABLE
+    try:
+        key = KeyRing(docs).new_global(role)
+    except StoreError as exc:
+        print(f"servidor: a chave nova não foi gravada ({exc}); a anterior continua valendo", file=sys.stderr)
+        return EXIT_STORE_UNREADABLE
+    finally:
+        readings.close()
+        docs.close()
+    _show(role, key, "os servidores neste banco passam a usá-la em segundos")
     return EXIT_OK
 
 

@@ -150,7 +150,8 @@ PROGRAMS = {"servidor": ("servidor", "shared"), "medidor": ("medidor", "drivers"
 # The module each distribution of pyproject.toml installs.
 MODULES = {"tinydb": "tinydb", "holidays": "holidays", "tzdata": "tzdata", "pymodbus": "pymodbus",
            "pyserial": "serial", "textual": "textual", "textual-plotext": "textual_plotext", "plotext": "plotext",
-           "rich": "rich", "scikit-learn": "sklearn", "numpy": "numpy", "paho-mqtt": "paho"}
+           "rich": "rich", "scikit-learn": "sklearn", "numpy": "numpy", "paho-mqtt": "paho",
+           "psycopg": "psycopg", "psycopg-pool": "psycopg_pool"}
 LOCAL = {"servidor", "shared", "medidor", "drivers", "usuario", "demo", "tests"}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from medidor import cli
+from medidor.config import ConfigError
 
 
 def test_help_explains_options_registration_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,6 +57,18 @@ def test_environment_variables_configure_the_agent(monkeypatch: pytest.MonkeyPat
     assert (config.medidor, config.servidor, config.chave_registro) == ("padaria", "http://servidor:5000", "segredo")
     assert config.estado == tmp_path / "padaria" and config.perfil == "comercial" and config.intervalo_s == 30
     assert config.semente == cli.default_seed("padaria")
+
+
+def test_servidor_repeated_names_the_reserve_servers_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_SERVIDOR", "http://ambiente:5000")
+    args = cli.build_parser().parse_args(["--id", "casa", "--servidor", "http://a:5000/", "--servidor", "http://b:5000",
+                                          "--servidor", "http://c:5000"])
+    config = cli.config_from_args(args)
+    assert config.servidor == "http://a:5000" and config.servidores_reserva == ("http://b:5000", "http://c:5000")
+    single = cli.config_from_args(cli.build_parser().parse_args(["--id", "casa"]))
+    assert single.servidor == "http://ambiente:5000" and single.servidores_reserva == ()
+    with pytest.raises(ConfigError):
+        cli.config_from_args(cli.build_parser().parse_args(["--id", "casa", "--servidor", "http://a", "--servidor", "b"]))
 
 
 def test_unknown_simulated_model_is_refused() -> None:

@@ -75,6 +75,8 @@ class Alerts:
         self._consumption = consumption
         self._lock = threading.Lock()
         self._by_meter: dict[str, list[dict[str, Any]]] = {}
+        # Documents shared by several servers: a meter's alerts are read from them, not only kept here.
+        self._shared = bool(getattr(docs, "shared", False))
         for doc in docs.all(ALERTS):
             doc.setdefault("ocorrencias", 1)
             doc.setdefault("ultima_em", doc["criado_em"])
@@ -108,39 +110,25 @@ class Alerts:
             return []
         stamp = now_iso()
         with self._lock:
-            alerts = self._by_meter.get(meter_id, [])
-            updated = list(alerts)
-            changes: list[tuple[dict[str, Any], bool]] = []
-            for cause, n in counts.items():
-                finding = latest[cause]
-                index = next((i for i in range(len(updated) - 1, -1, -1)
-                              if (updated[i]["tipo"], updated[i]["chave"]) == cause), None)
-                current = updated[index] if index is not None else None
-                if current is not None and (finding.tipo not in RECURRING or not current["reconhecido"]):
-                    if finding.tipo not in RECURRING:
-                        continue  # a one-moment finding seen again
-                    updated[index] = {**current, "ocorrencias": current["ocorrencias"] + n,
-                                      "ultima_em": stamp, "mensagem": finding.mensagem}
-                    changes.append((updated[index], False))
-                    continue
-                alert = {"id": uuid.uuid4().hex[:12], "medidor": meter_id, "tipo": finding.tipo,
-                         "chave": finding.chave, "mensagem": finding.mensagem, "criado_em": stamp,
-                         "reconhecido": False, "reconhecido_em": None, "ocorrencias": n, "ultima_em": stamp}
-                updated.append(alert)
-                changes.append((alert, True))
-            if not changes:
-                return []
-            dropped = _over_the_bound(updated)
+            if self._shared:
+                # Several servers: what is stored decides, read and written under the documents'
+                # lock, so a cause found by two servers at once opens one alert.
+                def shared_change(tables: Tables) -> tuple[list, list, set[str]]:
+                    updated, changes = _apply(meter_id, tables.matching(ALERTS, "medidor", meter_id), counts, latest, stamp)
+                    dropped = _over_the_bound(updated) if changes else set()
+                    _write(tables, changes, dropped)
+                    return updated, changes, dropped
+
+                updated, changes, dropped = atomic(self._docs, shared_change)
+                if not changes:
+                    return []
+            else:
+                updated, changes = _apply(meter_id, self._by_meter.get(meter_id, []), counts, latest, stamp)
+                if not changes:
+                    return []
+                dropped = _over_the_bound(updated)
+                atomic(self._docs, lambda tables: _write(tables, changes, dropped))
             kept = [a for a in updated if a["id"] not in dropped]
-
-            def change(tables: Tables) -> None:
-                for alert_id in dropped:
-                    tables.remove(ALERTS, "id", alert_id)
-                for alert, _ in changes:
-                    if alert["id"] not in dropped:
-                        tables.upsert(ALERTS, "id", alert)
-
-            atomic(self._docs, change)
             self._by_meter[meter_id] = kept
             if _open_silence(kept):
                 self._silent.add(meter_id)
@@ -231,7 +219,7 @@ class Alerts:
         """The meter spoke: its open silence alerts close themselves (`resolvido_em`)."""
         stamp = now_iso()
         with self._lock:
-            alerts = self._by_meter.get(meter_id, [])
+            alerts = self._current(meter_id)
             closed = []
             for i, alert in enumerate(alerts):
                 if alert["tipo"] == SILENCIO and not alert["reconhecido"]:
@@ -247,9 +235,20 @@ class Alerts:
         for alert in closed:
             log.info("alerta %s de %s resolvido: o medidor voltou a enviar leituras", alert["tipo"], meter_id)
 
+    def _current(self, meter_id: str) -> list[dict[str, Any]]:
+        """The meter's alerts (under self._lock): as stored now, when other servers share them."""
+        if self._shared:
+            stored = self._docs.matching(ALERTS, "medidor", meter_id)
+            for doc in stored:
+                doc.setdefault("ocorrencias", 1)
+                doc.setdefault("ultima_em", doc["criado_em"])
+            self._by_meter[meter_id] = stored
+        return self._by_meter.get(meter_id, [])
+
     def list(self, meter_id: str) -> list[dict[str, Any]]:
         """Newest first."""
         with self._lock:
+            self._current(meter_id)
             return [dict(a) for a in reversed(self._by_meter.get(meter_id, []))]
 
     def active(self, meter_id: str) -> list[dict[str, Any]]:
@@ -257,11 +256,11 @@ class Alerts:
 
     def count_active(self, meter_id: str) -> int:
         with self._lock:
-            return sum(1 for a in self._by_meter.get(meter_id, ()) if not a["reconhecido"])
+            return sum(1 for a in self._current(meter_id) if not a["reconhecido"])
 
     def acknowledge(self, meter_id: str, alert_id: str) -> dict[str, Any]:
         with self._lock:
-            alerts = self._by_meter.get(meter_id, [])
+            alerts = self._current(meter_id)
             for i, alert in enumerate(alerts):
                 if alert["id"] == alert_id:
                     if not alert["reconhecido"]:
@@ -287,6 +286,38 @@ class Alerts:
             self._month_skipped.discard(meter_id)
             self._arrived.pop(meter_id, None)
             self._silent.discard(meter_id)
+
+
+def _apply(meter_id: str, alerts: list[dict[str, Any]], counts: Counter, latest: dict[tuple[str, str], Finding],
+           stamp: str) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], bool]]]:
+    """A meter's alerts after the findings, and each (alert, created) that changed."""
+    updated = list(alerts)
+    changes: list[tuple[dict[str, Any], bool]] = []
+    for cause, n in counts.items():
+        finding = latest[cause]
+        index = next((i for i in range(len(updated) - 1, -1, -1)
+                      if (updated[i]["tipo"], updated[i]["chave"]) == cause), None)
+        current = updated[index] if index is not None else None
+        if current is not None and (finding.tipo not in RECURRING or not current["reconhecido"]):
+            if finding.tipo not in RECURRING:
+                continue  # a one-moment finding seen again
+            updated[index] = {**current, "ocorrencias": current["ocorrencias"] + n,
+                              "ultima_em": stamp, "mensagem": finding.mensagem}
+            changes.append((updated[index], False))
+            continue
+        alert = {"id": uuid.uuid4().hex[:12], "medidor": meter_id, "tipo": finding.tipo, "chave": finding.chave, "mensagem": finding.mensagem, "criado_em": stamp,
+                 "reconhecido": False, "reconhecido_em": None, "ocorrencias": n, "ultima_em": stamp}
+        updated.append(alert)
+        changes.append((alert, True))
+    return updated, changes
+
+
+def _write(tables: Tables, changes: list[tuple[dict[str, Any], bool]], dropped: set[str]) -> None:
+    for alert_id in dropped:
+        tables.remove(ALERTS, "id", alert_id)
+    for alert, _ in changes:
+        if alert["id"] not in dropped:
+            tables.upsert(ALERTS, "id", alert)
 
 
 def _open_silence(alerts: Iterable[dict[str, Any]]) -> bool:

@@ -64,6 +64,9 @@ class CommandQueue:
         self._meters = meters
         self._lock = threading.Lock()
         self._pending: dict[str, list[Command]] = {}
+        # Documents shared by several servers: the pending commands live only there, so that an
+        # agent gets each command once, through whichever server it reaches.
+        self._shared = bool(getattr(docs, "shared", False))
         for doc in docs.all(COMMANDS):
             self._pending.setdefault(doc["medidor"], []).append(Command(**doc))
 
@@ -75,6 +78,15 @@ class CommandQueue:
             "multiplicador": {"multiplicador": command.valor}, "limite": {"limite_alerta_kwh": command.valor},
         }[command.comando]
         self._meters.update(meter_id, **changes)
+        if self._shared:
+            def shared_change(tables: Tables) -> None:
+                stored = tables.matching(COMMANDS, "medidor", meter_id)
+                for old in stored[:max(0, len(stored) + 1 - MAX_PENDING)]:
+                    tables.remove(COMMANDS, "id", old["id"])
+                tables.insert(COMMANDS, command.to_json())
+
+            atomic(self._docs, shared_change)
+            return command
         with self._lock:
             pending = self._pending.get(meter_id, []) + [command]
             dropped, kept = pending[:-MAX_PENDING], pending[-MAX_PENDING:]
@@ -93,6 +105,8 @@ class CommandQueue:
 
         Handed over even if forgetting them on disk fails: the agent gets them now, and after a
         restart once more (commands set absolute values, so a repeat changes nothing)."""
+        if self._shared:
+            return [Command(**doc) for doc in self._docs.pop(COMMANDS, "medidor", meter_id)]
         if not self._pending.get(meter_id):
             return []
         with self._lock:
@@ -105,6 +119,8 @@ class CommandQueue:
         return taken
 
     def pending(self, meter_id: str) -> list[Command]:
+        if self._shared:
+            return [Command(**doc) for doc in self._docs.matching(COMMANDS, "medidor", meter_id)]
         with self._lock:
             return list(self._pending.get(meter_id, []))
 

@@ -92,6 +92,8 @@ class Invoices:
         self._lock = threading.Lock()
         self._recorded: dict[str, dict[str, Any]] = {d["chave"]: _versions_of(d) for d in docs.all(INVOICES)}
         self._pending: dict[str, dict[str, Any]] = {}
+        # Documents shared by several servers: each flush merges with what the others recorded.
+        self._shared = bool(getattr(docs, "shared", False))
 
     # -- answers -----------------------------------------------------------------------------------
 
@@ -240,17 +242,23 @@ class Invoices:
         if not pending:
             return 0
 
-        def change(tables: Tables) -> None:
+        def change(tables: Tables) -> list[dict[str, Any]]:
+            stored = []
             for record in pending:
+                if self._shared:
+                    found = tables.find(INVOICES, "chave", record["chave"])
+                    record = _merged(None if found is None else _versions_of(found), record)
                 tables.upsert(INVOICES, "chave", record)
+                stored.append(record)
+            return stored
 
-        atomic(self._docs, change)
+        stored = atomic(self._docs, change)
         with self._lock:
-            for record in pending:
+            for record, written in zip(pending, stored):
                 # A record re-issued or forgotten (meter deleted) meanwhile stays as it is now.
                 if self._pending.get(record["chave"]) is record:
                     del self._pending[record["chave"]]
-                    self._recorded[record["chave"]] = record
+                    self._recorded[record["chave"]] = written
         return len(pending)
 
     # -- deletion ------------------------------------------------------------------------------
@@ -295,3 +303,17 @@ def _line_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, An
         out.append({"grupo": key[0], "descricao": key[1], "de": None if a is None else float(a),
                     "para": None if b is None else float(b), "diferenca": float((b or 0) - (a or 0))})
     return out
+
+
+def _merged(stored: dict[str, Any] | None, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` issued here, merged into the one another server stored: the same invoice is not
+    issued twice, a different one becomes that record's next version."""
+    if stored is None:
+        return record
+    last, theirs = record["versoes"][-1], stored["versoes"][-1]
+    if theirs["fatura"] == last["fatura"]:
+        return stored
+    kept = stored["versoes"] + [{**last, "versao": theirs["versao"] + 1}]
+    if len(kept) > MAX_KEPT_VERSIONS:
+        kept = kept[:1] + kept[-(MAX_KEPT_VERSIONS - 1):]
+    return {**stored, "versoes": kept}

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -40,6 +41,10 @@ KDF_CONCURRENCY = 2
 KDF_WAIT_S = 2.0
 # A header longer than any key the server makes or a person would type is not a key.
 MAX_KEY_CHARS = 512
+# With documents shared by several servers (PostgreSQL), a key made or revoked through another
+# server is looked up again after this long: revocation reaches every server within it, and a
+# busy agent costs one indexed query per this interval, not one per request.
+SHARED_RECHECK_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,9 @@ class KeyRing:
         self._by_id: dict[str, StoredKey] = {}
         self._unnamed: list[StoredKey] = []  # keys without a public id: checked one by one
         self._cache: dict[str, Principal] = {}
+        # Shared documents only: when each cached key was last checked against the database.
+        self._shared = bool(getattr(docs, "shared", False))
+        self._checked_at: dict[str, float] = {}
         self._kdf_turns = threading.BoundedSemaphore(KDF_CONCURRENCY)
         for doc in docs.all(KEYS):
             self._adopt(doc)
@@ -136,10 +144,16 @@ class KeyRing:
         if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_CHARS:
             raise Unauthenticated("use o cabeçalho Authorization: Bearer <chave>")
         found = self._cache.get(key)
-        if found is not None:
+        if found is not None and (not self._shared or time.monotonic() - self._checked_at.get(key, 0.0) < SHARED_RECHECK_S):
             return found
         key_id = key_id_of(key)
         named = self._by_id.get(key_id) if key_id else None
+        if self._shared:
+            found = None
+            if key_id:
+                named = self._stored_now(key_id)
+            else:
+                self._unnamed_now()
         if named is not None and named.matches(key):
             found = named.principal
         elif self._unnamed:
@@ -150,7 +164,25 @@ class KeyRing:
             if len(self._cache) >= MAX_CACHED_KEYS:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = found
+            if self._shared:
+                self._checked_at[key] = time.monotonic()
         return found
+
+    def _unnamed_now(self) -> None:
+        """The keys without a public id (chosen by a person: scrypt) as the shared documents hold them."""
+        stored = [StoredKey.from_doc(d) for d in self._docs.matching(KEYS, "kdf", "scrypt") if not d.get("id_chave")]
+        with self._lock:
+            self._unnamed = stored
+
+    def _stored_now(self, key_id: str) -> StoredKey | None:
+        """The key as the shared documents hold it now: another server may have made or revoked it."""
+        doc = self._docs.get(KEYS, "id_chave", key_id)
+        with self._lock:
+            if doc is None:
+                self._by_id.pop(key_id, None)
+                return None
+            self._adopt(doc)
+            return self._by_id.get(key_id)
 
     def _check_unnamed(self, key: str) -> Principal | None:
         if not self._kdf_turns.acquire(timeout=KDF_WAIT_S):

@@ -3,11 +3,13 @@ document store; creation and deletion each in one atomic write with the meter's 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Sequence
 
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.errors import Conflict, NotFound
+from servidor.domain import keys as key_ring
 from servidor.domain.auth import Role
 from servidor.domain.keys import KEYS, METER_ROLES, KeyRing, NewMeterKeys
 from servidor.domain.meters import STREAM_SEPARATOR, Meter, now_iso
@@ -48,22 +50,46 @@ def _highest_generations(streams: Iterable[str]) -> dict[str, int]:
 class MeterRegistry:
     def __init__(self, docs: DocumentStore, keys: KeyRing, default_zone: str) -> None:
         self._docs = docs
+        self._shared = bool(getattr(docs, "shared", False))
         self._keys = keys
         self.default_zone = default_zone
         self._lock = threading.Lock()
         self._meters: dict[str, Meter] = {Meter.from_doc(d).id: Meter.from_doc(d) for d in docs.all(METERS)}
         self._sorted: tuple[Meter, ...] | None = None
+        # Shared documents only: when each meter, and the whole list, were last read from them.
+        self._checked_at: dict[str, float] = dict.fromkeys(self._meters, time.monotonic())
+        self._listed_at = time.monotonic()
 
     def get(self, meter_id: str) -> Meter:
-        meter = self._meters.get(meter_id)
+        meter = self.find(meter_id)
         if meter is None:
             raise NotFound(f"medidor {meter_id} não existe")
         return meter
 
     def find(self, meter_id: str) -> Meter | None:
-        return self._meters.get(meter_id)
+        meter = self._meters.get(meter_id)
+        if self._shared and (meter is None or self._stale(meter_id)):
+            # Documents shared by several servers: the meter may have been made, changed or
+            # deleted through another since this server last looked.
+            doc = self._docs.get(METERS, "id", meter_id)
+            self._checked_at[meter_id] = time.monotonic()
+            if doc is None:
+                if self._meters.pop(meter_id, None) is not None:
+                    self._sorted = None
+                return None
+            meter = Meter.from_doc(doc)
+            self._store(meter)
+        return meter
+
+    def _stale(self, meter_id: str) -> bool:
+        return time.monotonic() - self._checked_at.get(meter_id, 0.0) >= key_ring.SHARED_RECHECK_S
 
     def all(self) -> tuple[Meter, ...]:
+        if self._shared and time.monotonic() - self._listed_at >= key_ring.SHARED_RECHECK_S:
+            now = time.monotonic()
+            self._meters = {m.id: m for m in (Meter.from_doc(d) for d in self._docs.all(METERS))}
+            self._checked_at = dict.fromkeys(self._meters, now)
+            self._listed_at, self._sorted = now, None
         listed = self._sorted
         if listed is None:
             listed = self._sorted = tuple(sorted(self._meters.values(), key=lambda m: m.id))
@@ -71,6 +97,7 @@ class MeterRegistry:
 
     def _store(self, meter: Meter) -> None:
         self._meters[meter.id] = meter
+        self._checked_at[meter.id] = time.monotonic()
         self._sorted = None
 
     def create(self, body: Any) -> tuple[Meter, NewMeterKeys]:
@@ -171,7 +198,7 @@ class MeterRegistry:
                 also(tables)
 
             atomic(self._docs, change)
-            del self._meters[meter_id]
+            self._meters.pop(meter_id, None)  # a refresh from shared documents may have dropped it
             self._sorted = None
         self._keys.revoke_meter(meter_id)
         return meter

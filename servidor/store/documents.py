@@ -9,6 +9,7 @@ kill -9), leaves the old file and the old memory.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -17,11 +18,12 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from shared.durable import write_atomic
 from tinydb import TinyDB
-from tinydb.storages import Storage
+from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Table
 
 from .errors import StoreError, storage_error
 from .health import Health
+from .tables import Tables
 
 # Version of the document layout. A store written by a newer server is refused, not misread.
 FORMAT_VERSION = 1
@@ -141,6 +143,9 @@ class _TinyDB(TinyDB):
 class DocumentStore:
     """A TinyDB behind one re-entrant lock. All access goes through `transaction`."""
 
+    # One process owns the file: what this process holds in memory is the whole truth.
+    shared = False
+
     def __init__(self, storage: AtomicJSONStorage) -> None:
         self._storage = storage
         # TinyDB builds its storage from a factory; ours exists already.
@@ -204,6 +209,25 @@ class DocumentStore:
         if wrote and self._health.fault is not None:
             self._health.succeeded()
 
+    def atomic(self, change: Callable[[Tables], T]) -> T:
+        """Run `change(tables)` under the lock and write what it changed in one rewrite. If it
+        raises, or the write fails (a full disk), nothing is written and the store keeps what it had."""
+        def run(db: TinyDB) -> T:
+            raw = db.storage.read() or {}
+            if isinstance(db.storage, MemoryStorage):
+                raw = copy.deepcopy(raw)  # memory storage hands out its live dict
+            tables = Tables(raw)
+            result = change(tables)
+            if tables.changed:
+                db.storage.write(raw)
+                # TinyDB's Table objects cache the next document id and query results; written
+                # around them, they must be rebuilt (TinyDB 4.x, pinned below 5 in pyproject.toml;
+                # tests/test_atomic.py fails if that changes).
+                db._tables.clear()
+            return result
+
+        return self.transaction(run)
+
     def all(self, table: str) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(doc) for doc in self._db.table(table).all()]
@@ -214,6 +238,19 @@ class DocumentStore:
                 if doc.get(key) == value:
                     return dict(doc)
             return None
+
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(doc) for doc in self._db.table(table).all() if doc.get(key) == value]
+
+    def pop(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """Remove and return the documents whose `key` equals `value`, in one write."""
+        def change(tables: Tables) -> list[dict[str, Any]]:
+            found = [dict(doc) for doc in tables.matching(table, key, value)]
+            tables.remove(table, key, value)
+            return found
+
+        return self.atomic(change)
 
     def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None:
         """Insert `doc`, or replace the document whose `key` equals doc[key]."""

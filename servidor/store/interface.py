@@ -9,10 +9,13 @@ deleted stream key dead forever, and failures raised as `servidor.store.StoreErr
 from __future__ import annotations
 
 from datetime import date, tzinfo
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence, TypeVar, runtime_checkable
 
 from shared.models import Reading
 from servidor.store.readings import AppendResult, FlowPolicy
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -61,5 +64,58 @@ class ReadingsBackend(Protocol):
     def add_listener(self, callback: Callable[[str, int], None]) -> None: ...
 
     def stats(self) -> dict: ...
+
+    def close(self) -> None: ...
+
+
+class DocumentTables(Protocol):
+    """The document tables inside one atomic change (`DocumentsBackend.atomic`)."""
+
+    def rows(self, table: str) -> list[dict[str, Any]]: ...
+
+    def find(self, table: str, key: str, value: Any) -> dict[str, Any] | None: ...
+
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]: ...
+
+    def insert(self, table: str, doc: dict[str, Any]) -> None: ...
+
+    def remove(self, table: str, key: str, value: Any) -> int: ...
+
+    def remove_table(self, table: str) -> None: ...
+
+    def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class DocumentsBackend(Protocol):
+    """Meters, keys, tariffs, alerts, commands and invoices: small JSON documents in named tables.
+
+    `servidor.store.documents.DocumentStore` (TinyDB) and `servidor.store.postgres.PostgresDocuments`
+    implement it. `shared` says whether other processes may change the documents (several servers
+    on one database): the domain then looks a missing meter or key up again before refusing it."""
+
+    path: Path | None
+    shared: bool
+
+    def all(self, table: str) -> list[dict[str, Any]]: ...
+
+    def get(self, table: str, key: str, value: Any) -> dict[str, Any] | None: ...
+
+    def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """Every document whose `key` equals `value`, in insertion order."""
+
+    def upsert(self, table: str, key: str, doc: dict[str, Any]) -> None: ...
+
+    def delete(self, table: str, key: str, value: Any) -> int: ...
+
+    def pop(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
+        """Remove and return the documents whose `key` equals `value`: of two callers at once,
+        in this process or another, each document goes to exactly one."""
+
+    def atomic(self, change: Callable[[DocumentTables], T]) -> T:
+        """Run `change(tables)` as one change: all of it is stored, or (it raised, the write
+        failed) none of it. Changes from several threads or processes never interleave."""
+
+    def health(self) -> tuple[bool, str | None]: ...
 
     def close(self) -> None: ...

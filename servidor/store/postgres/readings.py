@@ -1,0 +1,255 @@
+"""PostgresReadings: the readings interface (`servidor.store.interface.ReadingsBackend`) on a
+PostgreSQL database that several servers share.
+
+One append is one transaction: lock the stream's row, store the readings not stored yet
+(`ON CONFLICT DO NOTHING` on (stream, ts, seq)), change the rollups by the pairs it made, move
+the stream's counters, NOTIFY, commit; the agent is answered after the commit.
+
+Concurrency between servers: the stream's row in `streams` is locked (`SELECT … FOR UPDATE`)
+for the length of the append. A row lock, not an advisory lock, because that row holds the state
+that spans requests (the last reading, by which a counter reset is judged; the highest seq, by
+which duplicates are told; the deleted flag), so locking and reading it is one statement, it is
+released by the commit or rollback whatever happens to the server, and a deletion, which updates
+the same row, waits for an append in flight and vice versa. Two servers receiving the same meter
+at once therefore append one after the other, each seeing the other's readings.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import tzinfo
+from typing import Callable, Sequence
+
+from shared.models import Reading
+from servidor.store.readings import AppendResult, FlowPolicy, StreamDeleted
+from servidor.store.readings.codec import encode_meter_id
+from servidor.store.readings.medidas import encode_medidas
+
+from . import queries
+from .database import Database
+from .live import NotificationListener, channel, payload
+from .pairs import FlowDelta, Point, merge
+from .partitions import Partitions
+
+log = logging.getLogger(__name__)
+
+_LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w FROM streams "
+                "WHERE stream = %s FOR UPDATE")
+_INSERT = """
+INSERT INTO readings (stream, ts, seq, energy, power, flags, measurements)
+SELECT %s, * FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[],
+                         string_to_array(%s, ',')::float8[], string_to_array(%s, ',', '')::float8[],
+                         string_to_array(%s, ',')::int2[], %b::bytea[])
+ON CONFLICT DO NOTHING"""
+_ROLLUP_UPSERT = """
+INSERT INTO {buckets} (stream, bucket, wh, covered_ms)
+SELECT %s, * FROM unnest(%b::bigint[], %b::float8[], %b::bigint[])
+ON CONFLICT (stream, bucket) DO UPDATE
+SET wh = {buckets}.wh + EXCLUDED.wh, covered_ms = {buckets}.covered_ms + EXCLUDED.covered_ms"""
+_SPAN_UPSERT = """
+INSERT INTO {spans} (stream, t1, t2, wh, pairs)
+SELECT %s, * FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::int4[])
+ON CONFLICT (stream, t1, t2) DO UPDATE
+SET wh = {spans}.wh + EXCLUDED.wh, pairs = {spans}.pairs + EXCLUDED.pairs"""
+
+
+class PostgresReadings(queries.Reads):
+    """Readings of every stream in PostgreSQL, committed before `append` returns."""
+
+    def __init__(self, db: Database, listen: bool = True) -> None:
+        super().__init__(db.acquire())
+        self._partitions = Partitions(db)
+        self._listeners: list[Callable[[str, int], None]] = []
+        self._instance = uuid.uuid4().hex[:12]
+        self._channel = channel(db.schema)
+        self._listener: NotificationListener | None = None
+        self._closed = False
+        self._close_lock = threading.Lock()
+        if listen:
+            self._listener = NotificationListener(db.url, self._channel, self._instance, self._tell)
+            self._listener.start()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+        """Store the readings not yet stored (by seq), committed when this returns.
+        StreamDeleted for a deleted key; StorageUnavailable / StorageFull with nothing stored."""
+        encode_meter_id(meter_id)
+        self._partitions.ensure(r.ts_ms for r in readings)
+        with self._db.transaction() as conn:
+            state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+            if state is None:
+                conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
+                state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+            deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w = state
+            if deleted:
+                raise StreamDeleted(meter_id)
+            fresh = _fresh(conn, meter_id, readings, max_seq)
+            if not fresh:
+                return AppendResult(0, len(readings), max_seq)
+            fresh.sort(key=lambda r: (r.ts_ms, r.seq))
+            points = [(r.ts_ms, r.seq, r.energia_wh) for r in fresh]
+            last = (last_ts, last_seq, last_energy) if last_ts is not None else None
+            policy = FlowPolicy(bidirectional, max_power_w)
+            delta, dropped = _roll(conn, meter_id, points, last, policy)  # first: it reads the stored neighbours
+            top = max(r.seq for r in fresh)
+            max_seq = top if max_seq is None else max(max_seq, top)
+            newest = points[-1] if last is None or points[-1][:2] > last[:2] else last
+            # The writes need no answer in between: one round trip for all of them, then COMMIT.
+            with conn.pipeline():
+                _insert(conn, meter_id, fresh)
+                _write_rollups(conn, meter_id, delta)
+                conn.execute("UPDATE streams SET readings = readings + %s, max_seq = %s, last_ts = %s, "
+                             "last_seq = %s, last_energy = %s WHERE stream = %s",
+                             (len(fresh), max_seq, newest[0], newest[1], newest[2], meter_id))
+                conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
+            resets = _resets(conn, meter_id, dropped, fresh) if dropped else []
+        self._tell(meter_id, max_seq)
+        return AppendResult(len(fresh), len(readings) - len(fresh), max_seq, tuple(resets))
+
+    def delete_meter(self, meter_id: str) -> None:
+        """Kill stream `meter_id` forever: its readings and rollups go in the same transaction."""
+        encode_meter_id(meter_id)
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO streams (stream, deleted) VALUES (%s, true) ON CONFLICT (stream) DO UPDATE "
+                         "SET deleted = true, readings = 0, max_seq = NULL, last_ts = NULL, last_seq = NULL, "
+                         "last_energy = NULL", (meter_id,))
+            for table in ("readings", "rollup_buckets", "rollup_spans", "export_buckets", "export_spans"):
+                conn.execute(f"DELETE FROM {table} WHERE stream = %s", (meter_id,))
+        with self._lock:
+            self._zones.pop(meter_id, None)
+
+    def set_timezone(self, meter_id: str, tz: tzinfo) -> None:
+        """Local days of `meter_id` are days in `tz` from now on, for every server on the database."""
+        with self._lock:
+            self._zones[meter_id] = tz
+        name = queries.zone_name(tz)
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO streams (stream, zone) VALUES (%s, %s) ON CONFLICT (stream) "
+                         "DO UPDATE SET zone = EXCLUDED.zone WHERE streams.zone IS DISTINCT FROM EXCLUDED.zone",
+                         (meter_id, name))
+
+    def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
+        """How the stream's counter moves (flows.py), for every server; a change rebuilds its
+        rollups from its readings, in the transaction that records it."""
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
+            changed = conn.execute(
+                "UPDATE streams SET bidirectional = %s, max_power_w = %s WHERE stream = %s "
+                "AND (bidirectional, max_power_w) IS DISTINCT FROM (%s, %s) RETURNING readings",
+                (policy.bidirectional, policy.max_power_w, meter_id, policy.bidirectional, policy.max_power_w)).fetchone()
+            if changed is None or not changed[0]:
+                return
+            for table in ("rollup_buckets", "rollup_spans", "export_buckets", "export_spans"):
+                conn.execute(f"DELETE FROM {table} WHERE stream = %s", (meter_id,))
+            points = [tuple(row) for row in conn.execute(
+                "SELECT ts, seq, energy FROM readings WHERE stream = %s ORDER BY ts, seq", (meter_id,))]
+            delta = FlowDelta(policy)
+            delta.add_pairs(points, 1)
+            _write_rollups(conn, meter_id, delta)
+
+    def add_listener(self, callback: Callable[[str, int], None]) -> None:
+        """`callback(stream, max_seq)` after each committed append that stored something, made
+        through this server or any other on the database."""
+        with self._lock:
+            self._listeners.append(callback)
+
+    def _tell(self, meter_id: str, max_seq: int) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(meter_id, max_seq)
+            except Exception:
+                log.exception("ouvinte de leituras falhou para %s", meter_id)
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            if self._listener is not None:
+                self._listener.stop()
+        finally:
+            self._db.release()
+
+
+def _fresh(conn, meter_id: str, readings: Sequence[Reading], max_seq: int | None) -> list[Reading]:
+    """The readings whose seq is neither stored nor earlier in the batch (the first one wins)."""
+    seqs = [r.seq for r in readings]
+    if not seqs:
+        return []
+    if (max_seq is None or min(seqs) > max_seq) and len(set(seqs)) == len(seqs):
+        return list(readings)  # the usual batch: every seq above what is stored
+    stored: set[int] = set()
+    if max_seq is not None:
+        low = [s for s in seqs if s <= max_seq]
+        if low:
+            rows = conn.execute("SELECT seq FROM readings WHERE stream = %s AND seq = ANY(%s)", (meter_id, low))
+            stored = {row[0] for row in rows}
+    fresh = []
+    for reading in readings:
+        if reading.seq not in stored:
+            stored.add(reading.seq)
+            fresh.append(reading)
+    return fresh
+
+
+def _insert(conn, meter_id: str, readings: list[Reading]) -> None:
+    # Numbers go as comma-separated text, split by the database: psycopg adapts a list element by
+    # element in Python, which cost more than the rest of the append (bench/postgres.py).
+    measured = any(r.medidas for r in readings)
+    conn.execute(_INSERT, (meter_id, ",".join([str(r.ts_ms) for r in readings]),
+                           ",".join([str(r.seq) for r in readings]),
+                           ",".join([repr(r.energia_wh) for r in readings]),
+                           ",".join(["" if r.potencia_w is None else repr(r.potencia_w) for r in readings]),
+                           ",".join(["1" if r.estimada else "0" for r in readings]),
+                           [encode_medidas(r.medidas) if r.medidas else None for r in readings] if measured else None))
+
+
+def _roll(conn, meter_id: str, points: list[Point], last: Point | None,
+          policy: FlowPolicy) -> tuple[FlowDelta, list[int]]:
+    """The rollup change the new `points` (sorted) make, and the counter resets they confirm:
+    new readings, or the stored one before them, whose drop the reading after them keeps."""
+    delta = FlowDelta(policy)
+    if last is None or points[0][:2] > last[:2]:  # after everything stored
+        before = queries.before(conn, meter_id, last[:2], 2, inclusive=True) if last is not None else []
+        chain = before + points
+        candidates = range(max(len(before) - 1, 1), len(chain) - 1)
+        lo = len(before)
+    else:  # a backfill: the pairs from the one after its first stored neighbour change
+        before, stored = queries.neighbourhood(conn, meter_id, points[0][:2], points[-1][:2])
+        delta.add_pairs(stored, len(before), -1)
+        chain = merge(stored, points)
+        new = {p[1] for p in points}
+        candidates = range(len(before), len(chain) - 1)
+        candidates = [k for k in candidates if chain[k][1] in new]
+        lo = len(before)
+    delta.add_pairs(chain, lo)
+    return delta, delta.resets(chain, candidates)
+
+
+def _resets(conn, meter_id: str, seqs: list[int], fresh: list[Reading]) -> list[Reading]:
+    """The readings of `seqs`: new ones from the batch, a stored one from the database."""
+    by_seq = {r.seq: r for r in fresh}
+    found = [by_seq[s] for s in seqs if s in by_seq]
+    stored = [s for s in seqs if s not in by_seq]
+    if stored:
+        rows = conn.execute(f"SELECT {queries.COLUMNS} FROM readings WHERE stream = %s AND seq = ANY(%s)",
+                            (meter_id, stored))
+        found += [queries.reading_of(row) for row in rows]
+    return sorted(found, key=lambda r: (r.ts_ms, r.seq))
+
+
+def _write_rollups(conn, meter_id: str, delta: FlowDelta) -> None:
+    for part, (buckets_table, spans_table) in zip((delta.consumed, delta.exported), queries.ROLLUP_TABLES):
+        if part.buckets:
+            buckets = sorted(part.buckets.items())
+            conn.execute(_ROLLUP_UPSERT.format(buckets=buckets_table),
+                         (meter_id, [b for b, _ in buckets], [e[0] for _, e in buckets], [e[1] for _, e in buckets]))
+        if part.spans:
+            spans = sorted(part.spans.items())
+            conn.execute(_SPAN_UPSERT.format(spans=spans_table),
+                         (meter_id, [k[0] for k, _ in spans], [k[1] for k, _ in spans],
+                          [e[0] for _, e in spans], [e[1] for _, e in spans]))
+            conn.execute(f"DELETE FROM {spans_table} WHERE stream = %s AND pairs = 0", (meter_id,))
