@@ -18,6 +18,7 @@ from medidor.config import SOURCES, AgentConfig, ConfigError, DeviceSettings, Mq
 from medidor.mqtt_payloads import FORMATS as MQTT_FORMATS
 from medidor import node_cli
 from medidor.control import KEY_STEP
+from medidor.logs import setup_logging
 from medidor.exit_codes import EXIT_OK, EXIT_SPOOL_DAMAGED, EXIT_STATE, EXIT_USAGE
 from medidor.profiles import PROFILES
 from medidor.repair_cli import COMMAND as REPAIR, main as repair_main
@@ -244,38 +245,6 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         historico_dias=args.historico, categoria=args.categoria, site=args.site, dispositivo=device, codigos=codes,
         max_spool=args.max_spool, chave_escrita=args.chave_escrita, mqtt=mqtt,
     )
-
-
-class _ConsoleHandler(logging.Handler):
-    def __init__(self, console: Console) -> None:
-        super().__init__()
-        self._console = console
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._console.message(self.format(record))
-        except Exception:
-            self.handleError(record)
-
-
-def setup_logging(console: Console, level: str, log_dir: Path | None = None) -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = _ConsoleHandler(console)
-    handler.setFormatter(logging.Formatter(
-        "%(levelname)s %(message)s" if console.interactive else "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_dir / "medidor.log", encoding="utf-8")
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(file_handler)
-    root.setLevel(level)
-    # pymodbus writes frame dumps at DEBUG; above WARNING it is only noise on a status line.
-    logging.getLogger("pymodbus").setLevel(max(logging.WARNING, root.level))
-    # paho's own log (packets at DEBUG) says nothing a user acts on; our messages say it.
-    logging.getLogger("medidor.mqtt.paho").setLevel(max(logging.WARNING, root.level))
 
 
 def run_agents(agents: Sequence[Agent], console: Console, *, use_keyboard: bool,
