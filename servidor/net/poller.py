@@ -15,41 +15,49 @@ import select
 import selectors
 import socket
 import threading
+from abc import ABC, abstractmethod
 from typing import Callable
 
 READ = 1
 WRITE = 2
 
 
-class Poller:
+class Poller(ABC):
     """The common interface; `make_poller()` picks the implementation."""
 
+    @abstractmethod
     def add(self, sock: socket.socket, obj: object, interest: int) -> None:
         """Watch `sock` for one `interest` event (selector thread)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def add_permanent(self, sock: socket.socket, obj: object) -> None:
         """Watch `sock` for reads until removed, not one-shot (listener, wakeup)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def arm(self, sock: socket.socket, obj: object, interest: int) -> bool:
         """Watch an added socket for one more event (any thread); False once the poller is closed."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def disarm(self, sock: socket.socket) -> None:
         """Stop watching without removing (selector thread)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def remove(self, sock: socket.socket) -> None:
         """Forget `sock` before it is closed (selector thread)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def poll(self, timeout: float) -> list[tuple[object, int]]:
         """(object, READ/WRITE bits) for each event; waits at most `timeout` seconds."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        ...
 
 
 class EpollPoller(Poller):
