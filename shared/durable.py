@@ -2,7 +2,8 @@
 the directory) and the directory fsync that makes a rename or a new file's name durable.
 
 Used by the server's document store and readings segments and by the agent's state and spool,
-so that "a crash leaves the old file or the new one, never a mix" has one implementation.
+so that "a crash leaves the old file or the new one, never a mix" has one implementation; and
+`append_at`, the durable append of the journals kept beside the readings (blinks, events).
 """
 from __future__ import annotations
 
@@ -57,3 +58,28 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int = 0
             os.fsync(dir_fd)  # see fsync_dir
         finally:
             os.close(dir_fd)
+
+
+def append_at(path: Path, size: int, data: bytes) -> None:
+    """Write `data` at `size` (cutting anything after it: a torn append a crash left) and fsync;
+    on failure cut back to `size`, so nothing unacknowledged stays in the file."""
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            os.ftruncate(fd, size)
+            view, position = memoryview(data), size
+            while view:
+                written = os.pwrite(fd, view, position)
+                view, position = view[written:], position + written
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass  # cut at the next open: a torn tail is never acknowledged
+            raise
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)

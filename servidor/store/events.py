@@ -15,7 +15,7 @@ from array import array
 from pathlib import Path
 from typing import Sequence
 
-from shared.durable import fsync_dir
+from shared.durable import append_at
 from servidor.store.errors import StoreError, storage_error
 
 log = logging.getLogger("servidor.eventos")
@@ -68,7 +68,7 @@ class EventStore:
         with self._lock:
             if self._path is not None:
                 try:
-                    _append(self._path, self._size, line)
+                    append_at(self._path, self._size, line)
                 except OSError as exc:
                     raise storage_error(exc, _WHAT) from exc
                 self._size += len(line)
@@ -93,25 +93,3 @@ class EventStore:
         with self._lock:
             data = self._path.read_bytes()[:self._size]
         return [json.loads(line)["evento"] for line in data.splitlines()]
-
-
-def _append(path: Path, size: int, data: bytes) -> None:
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            view, position = memoryview(data), size
-            while view:
-                written = os.pwrite(fd, view, position)
-                view, position = view[written:], position + written
-            os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, size)
-            except OSError:
-                pass  # a torn line is cut at the next open; it was never acknowledged
-            raise
-    finally:
-        os.close(fd)
-    if created:
-        fsync_dir(path.parent)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date, timezone, tzinfo
+from datetime import timezone, tzinfo
 from typing import Callable, Sequence
 
 from shared.models import Reading
@@ -18,12 +18,13 @@ from .readings.block import Columns
 from .readings.codec import encode_meter_id
 from .readings.columns import MeterColumns
 from .readings.flows import MONOTONIC, FlowPolicy
-from .readings.rollups import MeterRollup, check_aligned
+from .readings.queries import ColumnQueries
+from .readings.rollups import MeterRollup
 
 log = logging.getLogger(__name__)
 
 
-class MemoryReadings:
+class MemoryReadings(ColumnQueries):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._meters: dict[str, MeterColumns] = {}
@@ -72,56 +73,6 @@ class MemoryReadings:
             meter = self._meters.get(meter_id)
             if meter is not None:
                 meter.set_policy(policy)
-
-    def last(self, meter_id: str) -> Reading | None:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.reading(len(meter) - 1) if meter else None
-
-    def previous(self, meter_id: str) -> Reading | None:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.reading(len(meter) - 2) if meter and len(meter) > 1 else None
-
-    def count(self, meter_id: str) -> int:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return len(meter) if meter else 0
-
-    def max_seq(self, meter_id: str) -> int | None:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.max_seq if meter else None
-
-    def first_ts(self, meter_id: str) -> int | None:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.ts[0] if meter else None
-
-    def readings(self, meter_id: str, start_ms: int | None = None, end_ms: int | None = None,
-                 limit: int = 1000) -> list[tuple[Reading, bool]]:
-        with self._lock:
-            meter = self._meter(meter_id)
-            if not meter:
-                return []
-            return [(meter.reading(i), meter.is_reset(i)) for i in meter.index_range(start_ms, end_ms)[:max(limit, 0)]]
-
-    def after_seq(self, meter_id: str, seq: int, limit: int = 1000) -> list[Reading]:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return [meter.reading(i) for i in meter.indices_after_seq(seq, limit)] if meter else []
-
-    def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
-        check_aligned(start_ms, end_ms)
-        with self._lock:
-            meter = self._meter(meter_id)
-            return (meter.export if exported else meter.rollup).energy(start_ms, end_ms) if meter else (0.0, 0)
-
-    def day_energy(self, meter_id: str, first: date, last: date, *,
-                   exported: bool = False) -> dict[date, tuple[float, int]]:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return (meter.export if exported else meter.rollup).day_energy(first, last) if meter else {}
 
     def delete_meter(self, meter_id: str) -> None:
         encode_meter_id(meter_id)

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from shared.durable import fsync_dir
 from servidor.store.errors import StoreError
 
 from .codec import FrameDamaged, read_frame
@@ -39,27 +38,3 @@ def cut_torn_tail(path: Path, data: bytes, good: int) -> int:
             f.truncate(good)
             os.fsync(f.fileno())
     return good
-
-
-def append_at(path: Path, size: int, data: bytes) -> None:
-    """Write `data` at `size` (cutting anything after it) and fsync; on failure cut back to `size`."""
-    created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            os.ftruncate(fd, size)
-            view, position = memoryview(data), size
-            while view:
-                written = os.pwrite(fd, view, position)
-                view, position = view[written:], position + written
-            os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, size)
-            except OSError:
-                pass  # cut at the next open: a torn tail is never acknowledged
-            raise
-    finally:
-        os.close(fd)
-    if created:
-        fsync_dir(path.parent)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from shared.durable import fsync_dir
+from shared.durable import append_at, fsync_dir
 from servidor.store.errors import storage_error
 
 from .codec import (
@@ -41,7 +41,7 @@ from .codec import (
     hours_of,
 )
 
-from .files import append_at, cut_torn_tail, frames
+from .files import cut_torn_tail, frames
 
 log = logging.getLogger("servidor.pulsos")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, timezone, tzinfo
+from datetime import timezone, tzinfo
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,8 +33,9 @@ from .errors import ReadingStoreError, StoreDamaged, StreamDeleted
 from .flows import MONOTONIC, FlowPolicy
 from .files import DirectoryLock, disk_usage, probe_write, remove
 from .journal import JournalWriter, create_journal, cut_torn_tail
+from .queries import ColumnQueries
 from .recovery import recover
-from .rollups import MeterRollup, check_aligned
+from .rollups import MeterRollup
 from .segments import Compactor
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class AppendResult:
     resets: tuple[Reading, ...] = ()
 
 
-class ReadingStore:
+class ReadingStore(ColumnQueries):
     """Readings of every stream, durable on return from `append`. Open with `ReadingStore.open`."""
 
     def __init__(self, directory: Path, lock: DirectoryLock, deleted: DeletedStreams, *, durable: bool,
@@ -307,67 +308,6 @@ class ReadingStore:
         self._check_open()
         meter = self._meters.get(meter_id)
         return meter if meter is not None and len(meter) else None
-
-    def last(self, meter_id: str) -> Reading | None:
-        """The latest reading by ts."""
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.reading(len(meter) - 1) if meter else None
-
-    def previous(self, meter_id: str) -> Reading | None:
-        """The reading before the latest by ts."""
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.reading(len(meter) - 2) if meter and len(meter) > 1 else None
-
-    def count(self, meter_id: str) -> int:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return len(meter) if meter else 0
-
-    def max_seq(self, meter_id: str) -> int | None:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.max_seq if meter else None
-
-    def first_ts(self, meter_id: str) -> int | None:
-        with self._lock:
-            meter = self._meter(meter_id)
-            return meter.ts[0] if meter else None
-
-    def readings(self, meter_id: str, start_ms: int | None = None, end_ms: int | None = None,
-                 limit: int = 1000) -> list[tuple[Reading, bool]]:
-        """Readings with start <= ts < end in ts order, at most `limit`, each with whether its
-        counter is below the previous reading's (a reset)."""
-        with self._lock:
-            meter = self._meter(meter_id)
-            if not meter:
-                return []
-            rows = meter.index_range(start_ms, end_ms)[:max(limit, 0)]
-            return [(meter.reading(i), meter.is_reset(i)) for i in rows]
-
-    def after_seq(self, meter_id: str, seq: int, limit: int = 1000) -> list[Reading]:
-        """Readings with seq above `seq`, in seq order, at most `limit`."""
-        with self._lock:
-            meter = self._meter(meter_id)
-            if not meter:
-                return []
-            return [meter.reading(i) for i in meter.indices_after_seq(seq, limit)]
-
-    def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
-        """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError); with
-        `exported`, the Wh a bidirectional counter went down by (flows.py)."""
-        check_aligned(start_ms, end_ms)
-        with self._lock:
-            meter = self._meter(meter_id)
-            return (meter.export if exported else meter.rollup).energy(start_ms, end_ms) if meter else (0.0, 0)
-
-    def day_energy(self, meter_id: str, first: date, last: date, *,
-                   exported: bool = False) -> dict[date, tuple[float, int]]:
-        """(Wh, covered ms) per local day of the meter in [first, last], days with data only."""
-        with self._lock:
-            meter = self._meter(meter_id)
-            return (meter.export if exported else meter.rollup).day_energy(first, last) if meter else {}
 
     def meters(self) -> list[str]:
         with self._lock:
