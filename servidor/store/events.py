@@ -62,7 +62,7 @@ class EventStore:
         with nothing stored."""
         if len(features) != self._width:
             raise ValueError(f"expected {self._width} features")
-        # ASCII: a lone surrogate in a JSON string sent by a client travels as \udXXX, not as bytes.
+        # ASCII: a lone surrogate in a JSON string sent by a client travels escaped (\\ud800), not as bytes.
         line = json.dumps({"recebido_ms": received_ms, "f": list(features), "evento": event},
                           separators=(",", ":")).encode("ascii") + b"\n"
         with self._lock:
