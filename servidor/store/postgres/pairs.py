@@ -9,16 +9,13 @@ readings (a backfill) removes the pairs between its stored neighbours and adds t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
 from typing import Sequence
 
 from servidor.store.readings.flows import FlowPolicy, is_reset, pair_flow
-from servidor.store.readings.rollups import BUCKET_MS, LONG_SPAN_MS, MAX_COVERED_GAP_MS, local_midnight_ms
+from servidor.store.readings.rollups import BUCKET_MS, LONG_SPAN_MS, MAX_COVERED_GAP_MS
 
 # (ts, seq, energia): what the rollups need of a reading.
 Point = tuple[int, int, float]
-
-_ONE_DAY = timedelta(days=1)
 
 
 @dataclass
@@ -115,24 +112,3 @@ class FlowDelta:
 def merge(stored: Sequence[Point], new: Sequence[Point]) -> list[Point]:
     """Both in (ts, seq) order, no seq in both: one list in (ts, seq) order."""
     return sorted([*stored, *new], key=lambda p: (p[0], p[1]))
-
-
-def apportion_span(t1: int, t2: int, wh: float, first: date, last: date, tz: tzinfo, out: dict) -> None:
-    """Add a long span's energy to the local days in [first, last] it covers, pro rata of time."""
-    try:
-        day = max(first, datetime.fromtimestamp(t1 // 1000, tz).date())
-        end = min(last, datetime.fromtimestamp((t2 - 1) // 1000, tz).date())
-        while day <= end:
-            lo, hi = local_midnight_ms(day, tz), local_midnight_ms(day + _ONE_DAY, tz)
-            part = min(t2, hi) - max(t1, lo)
-            if part > 0:
-                entry = out.setdefault(day, [0.0, 0])
-                entry[0] += wh * part / (t2 - t1)
-            day += _ONE_DAY
-    except (OverflowError, ValueError, OSError):
-        return  # a span reaching past year 9999 has no local days to report
-
-
-def positive(wh: float, covered: int) -> tuple[float, int]:
-    # Adding and removing the same float leaves a drift of a few ulps: never show a negative bar.
-    return (wh if wh > 0.0 else 0.0), (covered if covered > 0 else 0)

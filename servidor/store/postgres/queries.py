@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.models import Reading
 from servidor.store.readings.block import make_reading
-from servidor.store.readings.rollups import BUCKET_MS, check_aligned, local_midnight_ms
+from servidor.store.readings.rollups import BUCKET_MS, apportion_span, check_aligned, local_midnight_ms, positive
 
 from servidor.store.readings.flows import FlowPolicy, is_reset
 
 from .database import Database
-from .pairs import Point, apportion_span, positive
+from .pairs import Point
 
 COLUMNS = "seq, ts, energy, power, flags, measurements"
 _ONE_DAY = timedelta(days=1)

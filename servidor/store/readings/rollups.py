@@ -40,10 +40,26 @@ def check_aligned(start_ms: int, end_ms: int) -> None:
         raise ValueError(f"início e fim devem ser múltiplos de {BUCKET_MS} ms (15 min)")
 
 
-def _positive(wh: float, covered: int) -> tuple[float, int]:
+def positive(wh: float, covered: int) -> tuple[float, int]:
     # Adding and later removing the same float leaves a drift of a few ulps: a total that should
     # be 0 may read -1e-13, which would show as a negative bar.
     return (wh if wh > 0.0 else 0.0), (covered if covered > 0 else 0)
+
+
+def apportion_span(t1: int, t2: int, wh: float, first: date, last: date, tz: tzinfo, out: dict) -> None:
+    """Add a long span's energy to the local days in [first, last] it covers, pro rata of time."""
+    try:
+        day = max(first, datetime.fromtimestamp(t1 // 1000, tz).date())
+        end = min(last, datetime.fromtimestamp((t2 - 1) // 1000, tz).date())
+        while day <= end:
+            lo, hi = local_midnight_ms(day, tz), local_midnight_ms(day + _ONE_DAY, tz)
+            part = min(t2, hi) - max(t1, lo)
+            if part > 0:
+                entry = out.setdefault(day, [0.0, 0])
+                entry[0] += wh * part / (t2 - t1)
+            day += _ONE_DAY
+    except (OverflowError, ValueError, OSError):
+        return  # a span reaching past year 9999 has no local days to report
 
 
 class MeterRollup:
@@ -193,7 +209,7 @@ class MeterRollup:
             part = min(t2, end_ms) - max(t1, start_ms)
             if part > 0:
                 wh += span_wh * part / (t2 - t1)
-        return _positive(wh, covered)
+        return positive(wh, covered)
 
     def day_energy(self, first: date, last: date) -> dict[date, tuple[float, int]]:
         """(Wh, covered ms) per local day in [first, last], for the days with data."""
@@ -210,20 +226,6 @@ class MeterRollup:
         else:
             out = {day: list(entry) for day, entry in self._days.items() if first <= day <= last}
         for (t1, t2), (span_wh, _) in self._spans.items():
-            self._apportion_span(t1, t2, span_wh, first, last, out)
-        return {day: _positive(*out[day]) for day in sorted(out)}
+            apportion_span(t1, t2, span_wh, first, last, self._tz, out)
+        return {day: positive(*out[day]) for day in sorted(out)}
 
-    def _apportion_span(self, t1: int, t2: int, wh: float, first: date, last: date, out: dict) -> None:
-        tz = self._tz
-        try:
-            day = max(first, datetime.fromtimestamp(t1 // 1000, tz).date())
-            end = min(last, datetime.fromtimestamp((t2 - 1) // 1000, tz).date())
-            while day <= end:
-                lo, hi = local_midnight_ms(day, tz), local_midnight_ms(day + _ONE_DAY, tz)
-                part = min(t2, hi) - max(t1, lo)
-                if part > 0:
-                    entry = out.setdefault(day, [0.0, 0])
-                    entry[0] += wh * part / (t2 - t1)
-                day += _ONE_DAY
-        except (OverflowError, ValueError, OSError):
-            return  # a span reaching past year 9999 has no local days to report
