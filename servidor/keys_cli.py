@@ -89,6 +89,17 @@ def main(argv: list[str]) -> int:
         lock.release()
 
 
+def _store_and_show(docs: DocumentStore, role: Role, when: str) -> int:
+    """Make and store a new global key in `docs` (an open store), then show it once."""
+    try:
+        key = KeyRing(docs).new_global(role)
+    except StoreError as exc:
+        print(f"servidor: a chave nova não foi gravada ({exc}); a anterior continua valendo", file=sys.stderr)
+        return EXIT_STORE_UNREADABLE
+    _show(role, key, when)
+    return EXIT_OK
+
+
 def _in_stopped_store(db_path: Path, role: Role) -> int:
     try:
         docs = DocumentStore.open(db_path)
@@ -96,14 +107,9 @@ def _in_stopped_store(db_path: Path, role: Role) -> int:
         print(f"servidor: não foi possível abrir o banco {db_path}: {exc}", file=sys.stderr)
         return EXIT_STORE_UNREADABLE
     try:
-        key = KeyRing(docs).new_global(role)
-    except StoreError as exc:
-        print(f"servidor: a chave nova não foi gravada ({exc}); a anterior continua valendo", file=sys.stderr)
-        return EXIT_STORE_UNREADABLE
+        return _store_and_show(docs, role, "servidor parado: vale a partir do próximo início")
     finally:
         docs.close()
-    _show(role, key, "servidor parado: vale a partir do próximo início")
-    return EXIT_OK
 
 
 def _in_postgres(url: str, role: Role) -> int:
@@ -117,15 +123,10 @@ def _in_postgres(url: str, role: Role) -> int:
         print(f"servidor: {exc}", file=sys.stderr)
         return EXIT_STORE_UNREADABLE
     try:
-        key = KeyRing(docs).new_global(role)
-    except StoreError as exc:
-        print(f"servidor: a chave nova não foi gravada ({exc}); a anterior continua valendo", file=sys.stderr)
-        return EXIT_STORE_UNREADABLE
+        return _store_and_show(docs, role, "os servidores neste banco passam a usá-la em segundos")
     finally:
         readings.close()
         docs.close()
-    _show(role, key, "os servidores neste banco passam a usá-la em segundos")
-    return EXIT_OK
 
 
 def _through_running_server(db_path: Path, role: Role) -> int:
