@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from servidor.domain.alerts import Alerts
+from servidor.domain.batch_columns import plain_batch
 from servidor.domain.blinks import parse_pulses
 from servidor.domain.categories import export_stream
 from servidor.domain.commands import Command, CommandQueue
@@ -70,7 +71,7 @@ def _two_counters(item: Any, now_ms: int) -> tuple[Reading, Reading | None]:
 
 def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
                 pulses: list[tuple[int, list[tuple[int, int]]]] | None = None,
-                ) -> tuple[list[Reading], list[Rejection], bool]:
+                ) -> tuple[Sequence[Reading], list[Rejection], bool]:
     """Readings to store, the rejected ones with their reasons, and whether it was a batch;
     the export counters of two-counter readings are appended to `exports`. With `pulses`, the
     blinks of each good reading that carries some are appended to it as (seq, points)."""
@@ -82,6 +83,10 @@ def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
             raise InvalidInput(f"no máximo {MAX_BATCH} leituras por requisição (recebidas {len(items)})",
                                code="lote_grande_demais")
         batch = True
+        if len(items) > 1:
+            columns = plain_batch(items, now_ms)
+            if columns is not None:  # every reading valid, none with more than the plain fields
+                return columns, [], True
     else:
         items, batch = [body], False
     good: list[Reading] = []
