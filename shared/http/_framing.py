@@ -44,6 +44,18 @@ def find_head_end(buf: bytearray, scan_from: int, search_end: int) -> int:
     return lf_crlf + 3
 
 
+def take(buf: bytearray, n: int) -> bytes:
+    """The first `n` bytes of `buf`, removed from it, copied once (a slice would copy twice)."""
+    if n == len(buf):
+        data = bytes(buf)
+        buf.clear()
+        return data
+    with memoryview(buf) as view:
+        data = bytes(view[:n])
+    del buf[:n]
+    return data
+
+
 def split_lines(head: bytes) -> list[bytes]:
     """The lines of a complete head without their terminators; the final empty line is dropped.
 

@@ -12,7 +12,7 @@ import operator
 import re
 from typing import Callable, Final
 
-from ._framing import TOKEN, ChunkedDecoder, content_length, find_head_end, parse_fields, split_lines
+from ._framing import TOKEN, ChunkedDecoder, content_length, find_head_end, parse_fields, split_lines, take
 from .errors import (
     BadRequest,
     ExpectationFailed,
@@ -103,6 +103,8 @@ class RequestParser:
         self._state = _HEAD
         # Where the search for the end of the head resumes, so trickled heads are scanned once.
         self._scan = 0
+        # CRLF after the request line, the header block, and the final CRLF: where a head ends.
+        self._head_bound = limits.max_request_line + 2 + limits.max_header_bytes + 2
         self._method = ""
         self._target = ""
         self._version = ""
@@ -151,8 +153,13 @@ class RequestParser:
 
     def next_event(self) -> Event:
         """The next event; raises ProtocolError (and keeps raising it) when the peer broke HTTP."""
-        self._raise_if_dead()
+        if self._error is not None:
+            raise self._error
         try:
+            if self._state == _HEAD and not self._scan and self._buf:
+                # A head tried for the first time: the common form is read straight from the
+                # buffer, without searching for its end and copying it out first.
+                self._start_fast(self._head_bound)
             return self._next_event()
         except ProtocolError as exc:
             self._error = exc
@@ -198,20 +205,16 @@ class RequestParser:
                 self._scan = 0
             if not buf:
                 return END_OF_STREAM if self._eof else NEED_DATA
-        limits = self._limits
-        # CRLF after the request line, the header block, and the final CRLF.
-        search_end = limits.max_request_line + 2 + limits.max_header_bytes + 2
-        end = find_head_end(buf, self._scan, search_end)
+        end = find_head_end(buf, self._scan, self._head_bound)
         if end < 0:
             self._check_partial_head()
             if self._eof:
                 raise BadRequest("conexão encerrada no meio do cabeçalho da requisição")
             self._scan = len(buf)
             return NEED_DATA
-        head = _take(buf, end)
         self._scan = 0
-        if not self._start_fast(head):
-            self._start_request(head)
+        if not self._start_fast(end):
+            self._start_request(take(buf, end))
         return None
 
     def _check_partial_head(self) -> None:
@@ -243,14 +246,17 @@ class RequestParser:
         self._headers = parse_fields(field_lines, self._limits)
         self._choose_framing()
 
-    def _start_fast(self, head: bytes) -> bool:
-        """The common head through _FAST_HEAD; False (nothing changed) when it does not fit."""
-        match = _FAST_HEAD.fullmatch(head)
+    def _start_fast(self, end: int) -> bool:
+        """The common head through _FAST_HEAD, matched at the start of the buffer and within its
+        first `end` bytes, and taken off it; False (nothing changed) when it does not fit."""
+        buf = self._buf
+        match = _FAST_HEAD.match(buf, 0, end)
         if match is None:
             return False
         method, target, minor, block = match.groups()
         limits = self._limits
-        if len(head) - len(block) > limits.max_request_line + 4 or len(block) > limits.max_header_bytes:
+        size = match.end()
+        if size - len(block) > limits.max_request_line + 4 or len(block) > limits.max_header_bytes:
             return False                   # over a limit: the slow path words the error
         # obs-text (0x80-0xFF) is opaque octets that latin-1 maps one to one; names are ASCII
         # (the regex checked), which latin-1 decodes the same. One decode for the whole block.
@@ -265,6 +271,7 @@ class RequestParser:
         # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
         self._version = "HTTP/1.0" if minor == b"0" else "HTTP/1.1"
         self._headers = tuple(fields)
+        del buf[:size]
         self._choose_framing()
         return True
 
@@ -334,7 +341,7 @@ class RequestParser:
         if self._state == _BODY_LENGTH:
             if len(buf) < self._length:
                 return None
-            body = _take(buf, self._length)
+            body = take(buf, self._length)
         elif self._state == _BODY_CHUNKED:
             assert self._chunks is not None
             decoded = self._chunks.feed(buf)
@@ -356,18 +363,6 @@ class RequestParser:
         self._continue_due = False
         # Every field was checked on the way in: skip the value's own checks (hot path).
         return Request.trusted(self._method, self._target, self._version, self._headers, body)
-
-
-def _take(buf: bytearray, n: int) -> bytes:
-    """The first `n` bytes of `buf`, removed from it, copied once (a slice would copy twice)."""
-    if n == len(buf):
-        data = bytes(buf)
-        buf.clear()
-        return data
-    with memoryview(buf) as view:
-        data = bytes(view[:n])
-    del buf[:n]
-    return data
 
 
 def _parse_request_line(line: bytes) -> tuple[str, str, str]:
