@@ -156,7 +156,8 @@ class Alerts:
             self._arrived[meter.id] = now_ms
             if meter.id in self._silent:
                 self._resolve_silence(meter.id)
-        findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz) for r in resets]
+        findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz)
+                    for r in resets] if resets else []
         if accepted:
             checked = self._month_checked.get(meter.id)
             now = time.monotonic()

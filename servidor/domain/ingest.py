@@ -52,6 +52,8 @@ class Outcome:
 
 
 IMPORTED, EXPORTED = "energia_importada_wh", "energia_exportada_wh"
+# Fields of a reading that the loop of parse_batch handles before Reading.from_json.
+_SPECIAL = frozenset({"leituras", "pulsos", IMPORTED, EXPORTED})
 
 
 def _two_counters(item: Any, now_ms: int) -> tuple[Reading, Reading | None]:
@@ -88,6 +90,11 @@ def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
             if columns is not None:  # every reading valid, none with more than the plain fields
                 return columns, [], True
     else:
+        if type(body) is dict and not _SPECIAL.intersection(body):  # one plain reading, the commonest body
+            try:
+                return [Reading.from_json(body, now_ms)], [], False
+            except (InvalidReading, OverflowError):
+                pass  # the loop below words the rejection
         items, batch = [body], False
     good: list[Reading] = []
     rejected: list[Rejection] = []
@@ -135,14 +142,15 @@ class Ingest:
             self._counts(0, 0, len(rejected))
             motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
             raise InvalidInput(motives[:2000], code="leitura_invalida")
-        result = self._readings.append(meter.stream, readings)
+        stream = meter.stream
+        result = self._readings.append(stream, readings)
         if exports:  # after the main counters: a failure here is retried with both, by seq
             self._readings.append(export_stream(meter), exports)
         commands: list[Command] = []
         try:
             self._counts(result.aceitas, result.duplicadas, len(rejected))
             if result.aceitas:
-                self._live.notify(meter.stream, result.ultimo_seq)
+                self._live.notify(stream, result.ultimo_seq)
             self._alerts.after_ingest(meter, result.resets, result.aceitas, now_ms)
         except Exception:
             log.exception("leituras de %s gravadas, mas a verificação depois delas falhou", meter.id)
