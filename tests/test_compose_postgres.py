@@ -26,7 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 from tests import postgres
 from tests.conftest import Api
 from tests.ports import reserved_port
-from tests.test_compose import dockerfile, _wait_listening
+from tests.test_compose import _wait_listening, dockerfile, stopped
 from tests.test_compose_production import MissingVariable, dot_env, interpolate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,15 +205,6 @@ def _run_locally(tmp_path: Path, url: str, ports: dict[str, int]) -> None:
         for admin in admins.values():
             admin.close()
     finally:
-        for proc in processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, proc in processes.items():
-            try:
-                codes[name] = proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = "killed"
+        codes = stopped(processes)
     assert codes.pop("servidor-a") == -signal.SIGKILL
     assert all(code == 0 for code in codes.values()), (codes, logs())

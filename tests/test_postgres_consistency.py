@@ -15,19 +15,10 @@ from tests import postgres
 from tests.conftest import Running, start_server, stop_server
 from tests.test_api_reports import feed_hourly, ms
 from tests.test_legacy import read_like_004_menu, send_like_004_meter
+from tests.test_silence import LIVE_EVERY_S, SILENCE_S, Clock
 
 M = "/api/v1/medidores"
 T = "/api/v1/tarifas"
-SILENCE_S = 60
-LIVE_EVERY_S = 15
-
-
-class Clock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
