@@ -76,6 +76,11 @@ ALTER TABLE streams ADD COLUMN bidirectional boolean NOT NULL DEFAULT false,
 CREATE TABLE export_buckets (LIKE rollup_buckets INCLUDING ALL);
 CREATE TABLE export_spans (LIKE rollup_spans INCLUDING ALL);
 """),
+    # When a stream's readings last arrived (the ingesting server's clock, ms): silence alerts
+    # are judged by it on every server, whichever one the meter posts to.
+    (3, """
+ALTER TABLE streams ADD COLUMN arrived_ms bigint;
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 
