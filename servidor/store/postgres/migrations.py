@@ -76,9 +76,14 @@ ALTER TABLE streams ADD COLUMN bidirectional boolean NOT NULL DEFAULT false,
 CREATE TABLE export_buckets (LIKE rollup_buckets INCLUDING ALL);
 CREATE TABLE export_spans (LIKE rollup_spans INCLUDING ALL);
 """),
+    # When a stream's readings last arrived (the ingesting server's clock, ms): silence alerts
+    # are judged by it on every server, whichever one the meter posts to.
+    (3, """
+ALTER TABLE streams ADD COLUMN arrived_ms bigint;
+"""),
     # Pulse meters' blinks (blipserver's points, servidor/store/blinks) and energy-sensors'
     # events, shared by every server instead of files beside one server's documents.
-    (3, """
+    (4, """
 CREATE TABLE blink_streams (
     stream text PRIMARY KEY,
     watermark bigint NOT NULL DEFAULT -1,
