@@ -24,8 +24,15 @@ def test_a_batch_spanning_months_lands_each_reading_in_its_month_and_the_far_fut
             assert store.append("m", [Reading(5, ms(2026, 2, 10), 1.5, 10.0)]).aceitas == 1
             with store._db.transaction() as conn:
                 placed = conn.execute("SELECT tableoid::regclass::text, ts FROM readings ORDER BY ts").fetchall()
+                months = [row[0] for row in conn.execute(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'readings' "
+                    "AND p.relnamespace = current_schema()::regnamespace AND c.relname <> 'readings_far' "
+                    "ORDER BY 1")]
         finally:
             store.close()
             docs.close()
     assert [name for name, _ in placed] == ["readings_202601", "readings_202602", "readings_202603",
                                             "readings_202603", "readings_far"]
+    # Only the months between the batch's monthly readings: the one in 2150 made none up to 2099.
+    assert months == ["readings_202601", "readings_202602", "readings_202603"]
