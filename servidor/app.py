@@ -24,7 +24,7 @@ from servidor.domain.blinks import Blinks
 from servidor.domain.clusters import DEFAULT_EVERY, ClusterWorker
 from servidor.domain.event_line import FEATURES, PEAKS_USED
 from servidor.domain.events import EventService
-from servidor.domain.categories import export_stream, flow_policy
+from servidor.domain.categories import configure_streams
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -139,10 +139,7 @@ class App:
         self._blink_store = blink_store
         blinks = Blinks(blink_store, registry, clock=settings.clock)
         self.metrics = Metrics()
-        for meter in registry.all():
-            for stream in (meter.stream, export_stream(meter)):
-                store.set_timezone(stream, meter.tz)
-            store.set_flow(meter.stream, flow_policy(meter))
+        configure_streams(store, registry.all())
         import_seed_readings(docs, registry, store)
         self.services = Services(
             keys=keys,
