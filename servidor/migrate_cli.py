@@ -88,6 +88,9 @@ class Side:
     place: str
     reopen: Callable[[], ReadingsBackend] | None = None
     leftovers: tuple[Path, ...] = ()  # embedded data PostgreSQL has no place for
+    # PostgreSQL keeps each stream's time zone and counter policy; the embedded store is told
+    # them at every start, from the meters.
+    keeps_settings: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +141,7 @@ def _open_postgres(url: str, stack: ExitStack) -> Side:
     running = readings.servers_listening()
     if running:
         raise Refused(EXIT_STORE, f"{running} servidor(es) usam {docs.place} agora: pare-os antes de migrar")
-    return Side(docs, readings, docs.place)
+    return Side(docs, readings, docs.place, keeps_settings=True)
 
 
 def _open_embedded_source(path: str, stack: ExitStack) -> Side:
@@ -213,7 +216,8 @@ def migrate(source: Side, destination: Side, page: int, bar: ProgressBar) -> Sum
     started_at = marker.started_at if marker else now_iso()
     Marker(source.place, COPYING, started_at).save(destination.docs)
     meters = [Meter.from_doc(doc) for doc in source.docs.all(METERS)]
-    configure_streams(source.readings, meters)
+    if not source.keeps_settings:  # a source database is only read
+        configure_streams(source.readings, meters)
     configure_streams(destination.readings, meters)  # before the readings: rollups by the right policy
     deleted = source.readings.deleted_streams()
     for key in deleted:

@@ -19,13 +19,14 @@ import pytest
 
 from servidor.app import readings_dir
 from servidor.cli import main
+from servidor.store.documents import DocumentStore
 from servidor.store.migration import pages
 from servidor.store.postgres import open_postgres
 from servidor.store.readings import ReadingStore
 from servidor.store.readings.files import DirectoryLock
 from tests import postgres
 from tests.conftest import Running, start_server, stop_server
-from tests.data_support import AUG_1, MIN, differences, household, running, send
+from tests.data_support import AUG_1, MIN, differences, every_reading, household, running, send
 
 ROOT = Path(__file__).resolve().parent.parent
 M = "/api/v1/medidores"
@@ -55,11 +56,6 @@ def view(server: Running) -> dict[str, Any]:
         meter["resumo"].pop("fatura_projetada", None)
     for meter in sorted(m["id"] for m in seen["medidores"]["medidores"]):
         listing = server.admin.get(f"{M}/{meter}/faturas").json
-        readings, path = [], f"{M}/{meter}/leituras?limite=10000"
-        while path:
-            page = server.admin.get(path).json
-            readings += page["leituras"]
-            path = page.get("proxima_pagina")
         seen[meter] = {
             "faturas": listing,
             "por_ciclo": {f["mes"]: server.admin.get(f"{M}/{meter}/faturas/{f['mes']}").json
@@ -67,7 +63,7 @@ def view(server: Running) -> dict[str, Any]:
             "dias": server.admin.get(f"{M}/{meter}/consumo?intervalo=dia&de=2026-07-01&ate=2026-11-30").json,
             "alertas": server.admin.get(f"{M}/{meter}/alertas").json,
             "comandos": server.admin.get(f"{M}/{meter}/comandos").json,
-            "leituras": readings,
+            "leituras": every_reading(server, meter),
         }
     return seen
 
@@ -153,8 +149,9 @@ def test_an_interrupted_copy_continues_where_it_stopped_and_stores_each_reading_
     with running(source) as server:
         write, _ = server.create_meter("casa", dia_leitura=10)
         send(server, write, "casa", household(1, 12_000))
-        write, _ = server.create_meter("loja")
-        send(server, write, "loja", household(1, 2_000))
+        write, read = server.create_meter("loja")
+        assert server.client(read).post(f"{M}/loja/comandos", {"comando": "pausar"}).status == 202
+        send(server, write, "loja", household(1, 2_000))  # takes the command: an emptied table
     argv = ["--de", str(source), "--lote", "200"]
     with postgres.fresh_schema() as url:
         killed = _run_until_progress([*argv, "--para", url], signal.SIGKILL)
@@ -268,3 +265,15 @@ def test_a_destination_holding_other_data_is_refused_and_left_alone(tmp_path, ca
             readings.close()
             docs.close()
     assert not (tmp_path / "novo" / "db.json").exists()
+
+
+def test_a_server_does_not_start_on_a_db_json_whose_copy_is_unfinished(tmp_path, capsys):
+    db = tmp_path / "db.json"
+    with running(db) as server:
+        server.create_meter("casa")
+    docs = DocumentStore.open(db)  # as `servidor migrar` leaves it when stopped midway
+    docs.upsert("migracao", "id", {"id": "migracao", "origem": "postgresql://db:5432/monitor (esquema public)",
+                                   "estado": "copiando", "iniciada_em": "2026-11-30T10:00:00Z"})
+    docs.close()
+    assert main(["--db", str(db), "--porta", "0"]) == 4
+    assert "recebe uma cópia de postgresql://db:5432/monitor (esquema public)" in capsys.readouterr().err

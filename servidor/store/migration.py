@@ -139,8 +139,10 @@ def figures_of(store: ReadingsBackend, stream: str, size: int = DEFAULT_PAGE,
 # -- documents ------------------------------------------------------------------------------------
 
 def documents_of(docs: DocumentsBackend) -> dict[str, list[dict[str, Any]]]:
-    """Every table that is copied, with its documents in insertion order."""
-    return {name: docs.all(name) for name in docs.table_names() if name not in NOT_COPIED}
+    """Every table that is copied and holds documents, with them in insertion order (an emptied
+    table is kept by TinyDB, never by PostgreSQL: it holds nothing to copy)."""
+    tables = {name: docs.all(name) for name in docs.table_names() if name not in NOT_COPIED}
+    return {name: rows for name, rows in tables.items() if rows}
 
 
 def copy_documents(source: DocumentsBackend, destination: DocumentsBackend) -> dict[str, list[dict[str, Any]]]:
