@@ -29,7 +29,6 @@ MISTAKES = [
     ("servidor", "chave", "nova", "--admin", "--registro"), ("servidor", "reparar", "--db"),
     ("servidor", "exportar"), ("servidor", "importar", "a.csv", "--nada"), ("servidor", "exportar", "x", "--de", "ontem"),
     ("servidor", "backup"), ("servidor", "restaurar"), ("servidor", "migrar", "--de", "db.json"),
-    ("servidor", "migrar", "--de", "db.json", "--para", "mysql://x/y"),
     ("medidor", "--fonte", "z"), ("medidor", "--intervalo"), ("medidor", "simular-dispositivo", "--modelo"),
     ("usuario", "--nada"), ("usuario", "--tema", "roxo"),
 ]
