@@ -189,6 +189,19 @@ def test_a_deleted_stream_is_dead_forever(store):
         store.append("", run(1, T0, 1))
 
 
+def test_the_last_arrival_is_that_of_the_last_append_that_stored_something(store):
+    assert store.arrivals() == {}
+    store.append("m", run(1, T0, 3), arrived_ms=1_000)
+    store.append("m", run(1, T0, 3), arrived_ms=2_000)  # all duplicates: the meter said nothing new
+    store.append("m", run(4, T0 + Q, 1))  # an import: no arrival
+    store.append("n", run(1, T0, 1), arrived_ms=3_000)
+    assert store.arrivals() == {"m": 1_000, "n": 3_000}
+    store.append("m", run(5, T0 - Q, 1), arrived_ms=4_000)  # an old reading from the spool: it arrived now
+    assert store.arrivals() == {"m": 4_000, "n": 3_000}
+    store.delete_meter("m")
+    assert store.arrivals() == {"n": 3_000}
+
+
 def test_listeners_hear_each_append_that_stored_something(store):
     heard: list[tuple[str, int]] = []
     store.add_listener(lambda stream, seq: heard.append((stream, seq)))

@@ -130,7 +130,7 @@ class Ingest:
             self._counts(0, 0, len(rejected))
             motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
             raise InvalidInput(motives[:2000], code="leitura_invalida")
-        result = self._readings.append(meter.stream, readings)
+        result = self._readings.append(meter.stream, readings, arrived_ms=now_ms)
         if exports:  # after the main counters: a failure here is retried with both, by seq
             self._readings.append(export_stream(meter), exports)
         commands: list[Command] = []

@@ -75,6 +75,9 @@ class EventStore:
             self._features.extend(features)
             return len(self._features) // self._width
 
+    def close(self) -> None:
+        """Nothing to release: every append closed the file it wrote."""
+
     @property
     def count(self) -> int:
         return len(self._features) // self._width

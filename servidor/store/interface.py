@@ -25,9 +25,15 @@ class ReadingsBackend(Protocol):
     def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
         """How the stream's counter moves (monotonic until set): rollups follow the policy."""
 
-    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+    def append(self, meter_id: str, readings: Sequence[Reading], *, arrived_ms: int | None = None) -> AppendResult:
         """Store new readings durably; repeated seqs are counted as duplicates, not stored.
-        StreamDeleted for a deleted key; StorageFull / StorageUnavailable with nothing stored."""
+        StreamDeleted for a deleted key; StorageFull / StorageUnavailable with nothing stored.
+        `arrived_ms`: the wall clock at which the meter sent them (ingest), kept as the stream's
+        last arrival when the append stores something (`arrivals`)."""
+
+    def arrivals(self) -> dict[str, int]:
+        """Each stream's last arrival (`append(arrived_ms=)`): kept in the database, where every
+        server on it sees every other's; since the store opened, in a store of one process."""
 
     def last(self, meter_id: str) -> Reading | None: ...
 

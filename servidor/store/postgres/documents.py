@@ -134,6 +134,14 @@ class PostgresDocuments:
     def health(self) -> tuple[bool, str | None]:
         return self._db.health()
 
+    def side_stores(self, event_width: int):
+        """The blink and event stores in this same database, which the app uses instead of the
+        files it keeps beside an embedded store (each holds the pool until closed)."""
+        from .blinks import PostgresBlinks
+        from .events import PostgresEvents
+
+        return PostgresBlinks(self._db), PostgresEvents(self._db, event_width)
+
     def close(self) -> None:
         self._db.release()
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from .database import Database
-from .migrations import FAR_START_MS, MIGRATION_LOCK
+from .migrations import FAR_START_MS, LAST_MONTHLY_YEAR, MIGRATION_LOCK
 
 
 def month_of(ts_ms: int) -> tuple[int, int] | None:
@@ -45,7 +45,18 @@ class Partitions:
                 self._known.add((int(name[9:13]), int(name[13:15])))
 
     def ensure(self, timestamps: Iterable[int]) -> None:
-        months = {m for m in map(month_of, timestamps) if m is not None} - self._known
+        """Every month from the earliest to the latest of `timestamps` has its partition (a
+        batch spanning months may leave one in between empty: two bounds, not a date per reading)."""
+        stamps = list(timestamps)
+        if not stamps:
+            return
+        first, last = month_of(min(stamps)), month_of(max(stamps))
+        if first is None:
+            return
+        if last is None:
+            last = (LAST_MONTHLY_YEAR, 12)
+        months = {(y, m) for y in range(first[0], last[0] + 1) for m in range(1, 13)
+                  if first <= (y, m) <= last} - self._known
         if not months:
             return
         with self._lock, self._db.transaction() as conn:

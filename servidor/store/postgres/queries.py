@@ -213,6 +213,12 @@ class Reads:
             apportion_span(t1, t2, span_wh, first, last, tz, out)
         return {day: positive(*out[day]) for day in sorted(out)}
 
+    def arrivals(self) -> dict[str, int]:
+        """Each stream's last arrival, whichever server took its readings."""
+        with self._db.transaction() as conn:
+            rows = conn.execute("SELECT stream, arrived_ms FROM streams WHERE arrived_ms IS NOT NULL AND NOT deleted")
+            return dict(rows.fetchall())
+
     def is_deleted(self, meter_id: str) -> bool:
         with self._db.transaction() as conn:
             row = conn.execute("SELECT deleted FROM streams WHERE stream = %s", (meter_id,)).fetchone()

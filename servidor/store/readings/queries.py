@@ -1,8 +1,9 @@
 """The read side of the stores that keep each stream's readings as columns in memory (the
 embedded ReadingStore and MemoryReadings): one implementation, so both answer alike.
 
-A store using it provides `_lock` and `_meter(meter_id)`, the stream's columns or None when it
-has no readings (and checks it is open, where that applies).
+A store using it provides `_lock`, `_meter(meter_id)`, the stream's columns or None when it
+has no readings (and checks it is open, where that applies), and `_arrived`, each stream's last
+arrival (kept in memory: one process ingests into these stores).
 """
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ from .rollups import check_aligned
 
 class ColumnQueries:
     _lock: threading.Lock
+    _arrived: dict[str, int]
 
     def _meter(self, meter_id: str) -> MeterColumns | None:
         raise TypeError(f"{type(self).__name__} must define _meter")
+
+    def arrivals(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._arrived)
 
     def last(self, meter_id: str) -> Reading | None:
         """The latest reading by ts."""

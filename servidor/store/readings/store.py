@@ -74,6 +74,7 @@ class ReadingStore(ColumnQueries):
         self._meters: dict[str, MeterColumns] = {}
         self._zones: dict[str, tzinfo] = {}
         self._policies: dict[str, FlowPolicy] = {}
+        self._arrived: dict[str, int] = {}
         self._listeners: list[Callable[[str, int], None]] = []
         self._count = 0
         self._closed = False
@@ -148,7 +149,7 @@ class ReadingStore(ColumnQueries):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+    def append(self, meter_id: str, readings: Sequence[Reading], *, arrived_ms: int | None = None) -> AppendResult:
         """Store the readings not yet stored (by seq); durable when this returns.
         StreamDeleted for a deleted key; StorageFull / StorageUnavailable if the disk cannot
         take them: then nothing of the batch was stored."""
@@ -182,6 +183,8 @@ class ReadingStore(ColumnQueries):
                         resets += meter.insert(cols)
                     self._meters[meter_id] = meter
                     self._count += len(accepted)
+                    if arrived_ms is not None:
+                        self._arrived[meter_id] = arrived_ms
                 # Also for an all-duplicate batch: its readings may be another writer's, written
                 # but not yet fsynced, and "already stored" must be true when we answer.
                 end = self._journal.written
@@ -215,6 +218,7 @@ class ReadingStore(ColumnQueries):
                 raise
             self._zones.pop(meter_id, None)
             self._policies.pop(meter_id, None)
+            self._arrived.pop(meter_id, None)
             meter = self._meters.pop(meter_id, None)
             if meter is not None:
                 self._count -= len(meter)
