@@ -22,7 +22,7 @@ from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
 from servidor.domain.blinks import Blinks
 from servidor.domain.clusters import DEFAULT_EVERY, ClusterWorker
-from servidor.domain.event_line import FEATURES, PEAKS_USED
+from servidor.domain.event_line import FEATURE_WIDTH
 from servidor.domain.events import EventService
 from servidor.domain.categories import configure_streams
 from servidor.domain.commands import CommandQueue
@@ -137,7 +137,7 @@ class App:
         # Appends through other servers on a shared database wake this server's long polls too.
         store.add_listener(live.notify)
         side_stores = getattr(docs, "side_stores", None)
-        event_width = len(FEATURES) + PEAKS_USED
+        event_width = FEATURE_WIDTH
         if side_stores is not None and blink_store is None:
             blink_store, event_store = side_stores(event_width)
         else:

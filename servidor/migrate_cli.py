@@ -19,11 +19,14 @@ from typing import Callable
 from servidor.app import blinks_dir, events_dir, readings_dir
 from servidor.data_cli import StoppedStore, stopped_store
 from servidor.domain.categories import configure_streams
+from servidor.domain.event_line import FEATURE_WIDTH as EVENT_WIDTH
 from servidor.domain.meters import Meter
 from servidor.domain.registry import METERS
 from servidor.migrate_report import ProgressBar, Summary
 from servidor.store import StoreError
+from servidor.store.blinks import BlinkStore
 from servidor.store.documents import DocumentStore, StoreTooNew
+from servidor.store.events import EventStore
 from servidor.store.interface import DocumentsBackend, ReadingsBackend
 from servidor.store.layout import inspect
 from servidor.store.migration import (
@@ -31,6 +34,7 @@ from servidor.store.migration import (
 )
 from servidor.store.readings import ReadingStore
 from servidor.store.readings.errors import StoreLocked
+from servidor.store.side_migration import Blinks, Events, blink_figures, copy_blinks, copy_events, event_figures
 from shared import argparse_pt
 
 EXIT_OK = 0
@@ -46,10 +50,10 @@ exemplos:
   servidor migrar --de postgresql://monitor@db.exemplo/monitor --para /dados/novo/db.json
 
 o que vai: todos os documentos (medidores, chaves, tarifas, bandeiras, alertas, comandos, faturas
-emitidas, sites) e todas as leituras de cada fluxo com os mesmos seq, também as de gerações
-antigas de um medidor (id~N); os fluxos apagados continuam apagados. Faturas calculadas depois
-são as mesmas, e reenviar leituras antigas continua sem duplicar nada. As piscadas (db.pulsos/)
-e os eventos do energy-sensors (db.eventos/) existem só no armazenamento embutido e não vão.
+emitidas, sites), todas as leituras de cada fluxo com os mesmos seq, também as de gerações
+antigas de um medidor (id~N), as piscadas dos contadores de pulsos (db.pulsos/) e os eventos do
+energy-sensors (db.eventos/); os fluxos apagados continuam apagados. Faturas calculadas depois
+são as mesmas, e reenviar leituras antigas continua sem duplicar nada.
 
 antes: pare o servidor da origem (um db.json em uso é recusado) e os servidores do banco. O
 destino precisa estar vazio: um db.json que ainda não existe, ou um banco (esquema) sem dados.
@@ -60,7 +64,8 @@ documentos são substituídos). Até a cópia terminar e ser conferida, nenhum s
 no destino. Uma cópia concluída não é refeita por cima: para copiar de novo, use um destino vazio.
 
 no fim, cada fluxo é conferido na origem e no destino (quantidade de leituras, uma soma de
-verificação de todas elas em ordem, energia total), e também os documentos.
+verificação de todas elas em ordem, energia total), e também as piscadas, os eventos e os
+documentos.
 
 códigos de saída: 0 copiado e conferido; 1 destino com outros dados, cópia já concluída, cópia
 interrompida por erro, ou a conferência achou diferenças; 2 opção ou URL inválida; 4 origem em
@@ -79,18 +84,21 @@ class Refused(Exception):
 
 @dataclass
 class Side:
-    """One end of the migration: its two stores, where it is (for people, and for the marker),
-    and for the embedded store, how to open its readings again from disk (the check reads
-    what a server would)."""
+    """One end of the migration: its stores, where it is (for people, and for the marker), and
+    for the embedded store, how to open its files again (the check reads what a server would)."""
 
     docs: DocumentsBackend
     readings: ReadingsBackend
+    blinks: Blinks
+    events: Events
     place: str
-    reopen: Callable[[], ReadingsBackend] | None = None
-    leftovers: tuple[Path, ...] = ()  # embedded data PostgreSQL has no place for
+    reopen: Callable[[], None] | None = None
     # PostgreSQL keeps each stream's time zone and counter policy; the embedded store is told
     # them at every start, from the meters.
     keeps_settings: bool = False
+
+    def holds_data(self) -> bool:
+        return holds_data(self.docs, self.readings) or bool(self.blinks.streams() or self.events.count)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--para", required=True, metavar="DESTINO",
                         help="a URL postgresql://… de um banco vazio, ou o caminho de um db.json novo")
     parser.add_argument("--lote", type=int, default=DEFAULT_PAGE, metavar="N",
-                        help=f"leituras por transação (padrão: {DEFAULT_PAGE}); uma interrupção refaz no máximo um lote")
+                        help=f"leituras (ou piscadas, ou eventos) por transação (padrão: {DEFAULT_PAGE}); uma interrupção "
+                             "refaz no máximo um lote")
     parser.add_argument("--silencioso", action="store_true", help="não mostra o andamento")
     return parser
 
@@ -141,7 +150,21 @@ def _open_postgres(url: str, stack: ExitStack) -> Side:
     running = readings.servers_listening()
     if running:
         raise Refused(EXIT_STORE, f"{running} servidor(es) usam {docs.place} agora: pare-os antes de migrar")
-    return Side(docs, readings, docs.place, keeps_settings=True)
+    blinks, events = docs.side_stores(EVENT_WIDTH)
+    stack.callback(blinks.close)
+    stack.callback(events.close)
+    return Side(docs, readings, blinks, events, docs.place, keeps_settings=True)
+
+
+def _open_side_files(db: Path, stack: ExitStack) -> tuple[BlinkStore, EventStore]:
+    """db.pulsos/ and db.eventos/ beside `db` (their readings' lock, taken before, guards them)."""
+    try:
+        blinks, events = BlinkStore.open(blinks_dir(db)), EventStore(events_dir(db), EVENT_WIDTH)
+    except StoreError as exc:
+        raise Refused(EXIT_STORE, f"não foi possível abrir os pulsos ou os eventos ao lado de {db}: {exc}") from None
+    stack.callback(blinks.close)
+    stack.callback(events.close)
+    return blinks, events
 
 
 def _open_embedded_source(path: str, stack: ExitStack) -> Side:
@@ -153,8 +176,7 @@ def _open_embedded_source(path: str, stack: ExitStack) -> Side:
     problem = inspect(db, readings_dir(db)).problem()
     if problem:
         raise Refused(EXIT_STORE, problem)
-    leftovers = tuple(d for d in (blinks_dir(db), events_dir(db)) if d.is_dir() and any(d.iterdir()))
-    return Side(docs, readings, str(db), leftovers=leftovers)
+    return Side(docs, readings, *_open_side_files(db, stack), str(db))
 
 
 def _open_embedded_destination(path: str, stack: ExitStack) -> Side:
@@ -180,12 +202,13 @@ def _open_embedded_destination(path: str, stack: ExitStack) -> Side:
     except (StoreError, OSError) as exc:
         raise Refused(EXIT_STORE, f"não foi possível abrir o banco {db}: {exc}") from None
     stack.callback(docs.close)
-    side = Side(docs, readings, str(db))
+    side = Side(docs, readings, *_open_side_files(db, stack), str(db))
 
-    def reopen() -> ReadingStore:
-        side.readings.close()
+    def reopen() -> None:
+        for store in (side.readings, side.blinks, side.events):
+            store.close()
         side.readings = open_readings()
-        return side.readings
+        side.blinks, side.events = _open_side_files(db, stack)
 
     side.reopen = reopen
     return side
@@ -196,7 +219,7 @@ def _check_destination(source: Side, destination: Side) -> Marker | None:
     Refused for anything else."""
     marker = Marker.of(destination.docs)
     if marker is None:
-        if holds_data(destination.docs, destination.readings):
+        if destination.holds_data():
             raise Refused(EXIT_NOT_DONE, f"o destino {destination.place} não está vazio: a migração só escreve num "
                                          "destino vazio (ou retoma uma cópia interrompida da mesma origem)")
         return None
@@ -230,16 +253,27 @@ def migrate(source: Side, destination: Side, page: int, bar: ProgressBar) -> Sum
     for stream in streams:
         summary.source[stream] = copy_stream(source.readings, destination.readings, stream, page,
                                              lambda read, stored: (bar.advance(read), summary.count_new(stored)))
+    blink_streams = source.blinks.streams()
+    bar.phase("copiando pulsos", sum(source.blinks.count(s) for s in blink_streams))
+    for stream in blink_streams:
+        summary.blinks_source[stream] = copy_blinks(source.blinks, destination.blinks, stream, page, bar.advance)
+    bar.phase("copiando eventos", source.events.count)
+    summary.events_source = copy_events(source.events, destination.events, page, bar.advance)
     tables = copy_documents(source.docs, destination.docs)
     summary.copy_s = time.monotonic() - started
     summary.tables, summary.documents = len(tables), sum(len(rows) for rows in tables.values())
 
     started = time.monotonic()
-    readings = destination.reopen() if destination.reopen else destination.readings
+    if destination.reopen is not None:
+        destination.reopen()
+    readings = destination.readings
     configure_streams(readings, meters)
     bar.phase("conferindo o destino", summary.read)
     for stream in sorted(set(streams) | set(readings.meters())):
         summary.destination[stream] = figures_of(readings, stream, page, bar.advance)
+    for stream in sorted(set(blink_streams) | set(destination.blinks.streams())):
+        summary.blinks_destination[stream] = blink_figures(destination.blinks, stream, bar.advance)
+    summary.events_destination = event_figures(destination.events, bar.advance)
     summary.deleted_missing = [key for key in deleted if not readings.is_deleted(key)]
     summary.documents_equal = documents_of(destination.docs) == tables
     summary.check_s = time.monotonic() - started
@@ -260,9 +294,6 @@ def main(argv: list[str]) -> int:
         with ExitStack() as stack:
             source = (_open_postgres if _is_postgres(args.de) else _open_embedded_source)(args.de, stack)
             destination = (_open_postgres if _is_postgres(args.para) else _open_embedded_destination)(args.para, stack)
-            if source.leftovers:
-                print("atenção: " + " e ".join(f"{p}/" for p in source.leftovers) + " (piscadas, eventos do "
-                      "energy-sensors) não têm lugar no PostgreSQL: ficam onde estão, sem copiar")
             summary = migrate(source, destination, args.lote, bar)
     except Refused as exc:
         return _fail(prog, exc.code, str(exc))

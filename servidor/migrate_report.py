@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from servidor.data_cli import ProgressLine, thousands
 from servidor.domain.readings_csv import Progress as Done
 from servidor.store.migration import Figures
+from servidor.store.side_migration import SideFigures
 
 # Characters of a stream's digest shown in the summary: enough to tell two apart by eye.
 SHOWN_DIGEST = 12
@@ -74,9 +75,16 @@ def _rate(count: int, seconds: float) -> str:
     return f"{thousands(count / seconds)} leituras/s" if seconds > 0 else "—"
 
 
+def _differing(source: dict[str, Any], destination: dict[str, Any]) -> list[str]:
+    """The keys whose figures differ between the sides, or that are on one side only."""
+    return [k for k in sorted(source.keys() | destination.keys())
+            if k not in source or k not in destination or not source[k].same_as(destination[k])]
+
+
 @dataclass
 class Summary:
-    """Both sides' figures per stream, and what the copy did and took."""
+    """Both sides' figures (readings and blinks per stream, the events, the documents), and what
+    the copy did and took."""
 
     source_place: str
     destination_place: str
@@ -84,6 +92,10 @@ class Summary:
     deleted: int
     source: dict[str, Figures] = field(default_factory=dict)
     destination: dict[str, Figures] = field(default_factory=dict)
+    blinks_source: dict[str, SideFigures] = field(default_factory=dict)
+    blinks_destination: dict[str, SideFigures] = field(default_factory=dict)
+    events_source: SideFigures | None = None
+    events_destination: SideFigures | None = None
     new: int = 0
     copy_s: float = 0.0
     check_s: float = 0.0
@@ -97,14 +109,19 @@ class Summary:
 
     @property
     def read(self) -> int:
-        return sum(f.readings for f in self.source.values())
+        """Readings, blinks and events read from the source."""
+        return (sum(f.readings for f in self.source.values()) + sum(f.count for f in self.blinks_source.values())
+                + (self.events_source.count if self.events_source else 0))
 
     @property
     def differing(self) -> list[str]:
-        """The streams whose figures differ, or that are on one side only."""
-        streams = sorted(self.source.keys() | self.destination.keys())
-        return [s for s in streams if s not in self.source or s not in self.destination
-                or not self.source[s].same_as(self.destination[s])]
+        """The streams whose readings or blinks differ (blinks as "pulsos de <stream>"), and the
+        events, as "eventos"."""
+        found = _differing(self.source, self.destination)
+        found += [f"pulsos de {s}" for s in _differing(self.blinks_source, self.blinks_destination)]
+        if self.events_source != self.events_destination:
+            found.append("eventos")
+        return found
 
     @property
     def ok(self) -> bool:
@@ -116,31 +133,27 @@ class Summary:
         equal = "iguais no destino" if self.documents_equal else "DIFERENTES no destino"
         lines.append(f"documentos: {self.documents} em {self.tables} tabelas, {equal}")
         lines.append("leituras por fluxo (origem = destino): quantidade, soma de verificação, energia")
-        width = max((len(s) for s in self.source.keys() | self.destination.keys()), default=0)
-        differing = set(self.differing)
-        for stream in sorted(self.source.keys() | self.destination.keys()):
-            lines.append(f"  {stream:<{width}}  " + self._row(self.source.get(stream), self.destination.get(stream))
-                         + ("  DIFERENTE" if stream in differing else "  ok"))
+        lines += _rows(self.source, self.destination, _readings_cells, READING_COLUMNS)
+        if self.blinks_source or self.blinks_destination:
+            lines.append("pulsos por fluxo (origem = destino): quantidade, soma de verificação, último seq")
+            lines += _rows(self.blinks_source, self.blinks_destination, _side_cells, BLINK_COLUMNS)
+        events = {k: v for k, v in (("origem", self.events_source), ("destino", self.events_destination)) if v}
+        if any(f.count for f in events.values()):
+            lines.append("eventos do energy-sensors (origem = destino): quantidade, soma de verificação")
+            lines += _rows({"eventos": self.events_source}, {"eventos": self.events_destination}, _side_cells,
+                           EVENT_COLUMNS)
         if self.deleted:
             missing = f", {len(self.deleted_missing)} NÃO" if self.deleted_missing else ""
             lines.append(f"fluxos apagados: {self.deleted}, apagados também no destino{missing}")
-        lines.append(f"cópia: {thousands(self.read)} leituras lidas, {thousands(self.new)} gravadas agora, em "
-                     f"{self.copy_s:.1f} s ({_rate(self.new, self.copy_s)}); conferência em {self.check_s:.1f} s "
-                     f"({_rate(sum(f.readings for f in self.destination.values()), self.check_s)})")
+        checked = (sum(f.readings for f in self.destination.values())
+                   + sum(f.count for f in self.blinks_destination.values())
+                   + (self.events_destination.count if self.events_destination else 0))
+        lines.append(f"cópia: {thousands(self.read)} leituras, pulsos e eventos lidos, {thousands(self.new)} leituras "
+                     f"gravadas agora, em {self.copy_s:.1f} s ({_rate(self.new, self.copy_s)}); conferência em "
+                     f"{self.check_s:.1f} s ({_rate(checked, self.check_s)})")
         lines.append("migração concluída e conferida: o destino tem tudo o que a origem tinha" if self.ok
                      else "a conferência achou DIFERENÇAS: não use o destino")
         out.write("\n".join(lines) + "\n")
-
-    @staticmethod
-    def _row(source: Figures | None, destination: Figures | None) -> str:
-        def side(f: Figures | None) -> tuple[str, str, str]:
-            if f is None:
-                return "ausente", "—", "—"
-            wh = _kwh(f.wh) + (f" (−{_kwh(f.wh_exported)})" if f.wh_exported else "")
-            return thousands(f.readings), f.digest[:SHOWN_DIGEST], wh
-
-        (n1, d1, e1), (n2, d2, e2) = side(source), side(destination)
-        return f"{n1} = {n2}  soma {d1} = {d2}  {e1} kWh = {e2} kWh"
 
     def problem(self) -> str:
         """The failed check in one pt-BR sentence."""
@@ -156,3 +169,37 @@ class Summary:
         return ("a conferência falhou: " + "; ".join(parts) + ". Não use o destino (nenhum servidor inicia nele): "
                 "corrija a causa e rode o mesmo comando de novo, ou esvazie o destino e copie do começo, com a "
                 "origem parada")
+
+
+def _rows(source: dict[str, Any], destination: dict[str, Any], cells: Callable[[Any], tuple[str, ...]],
+          columns: tuple[tuple[str, str], ...]) -> list[str]:
+    """One line per key, each column (label, unit) as `source = destination`, aligned, then ok or
+    DIFERENTE."""
+    keys = sorted(source.keys() | destination.keys())
+    table = [(key, cells(source.get(key)), cells(destination.get(key))) for key in keys]
+    width = max((len(k) for k in keys), default=0)
+    sizes = [max(len(c) for _, a, b in table for c in (a[i], b[i])) for i in range(len(columns))]
+    differing = set(_differing(source, destination))
+    lines = []
+    for key, a, b in table:
+        parts = [f"{label}{a[i]:>{sizes[i]}} = {b[i]:<{sizes[i]}}{unit}" for i, (label, unit) in enumerate(columns)]
+        lines.append(f"  {key:<{width}}  " + "  ".join(parts) + ("  DIFERENTE" if key in differing else "  ok"))
+    return lines
+
+
+READING_COLUMNS = (("", ""), ("soma ", ""), ("", " kWh"))
+BLINK_COLUMNS = (("", ""), ("soma ", ""), ("seq ", ""))
+EVENT_COLUMNS = (("", ""), ("soma ", ""))
+
+
+def _readings_cells(f: Figures | None) -> tuple[str, ...]:
+    if f is None:
+        return "ausente", "—", "—"
+    wh = _kwh(f.wh) + (f" (−{_kwh(f.wh_exported)})" if f.wh_exported else "")
+    return thousands(f.readings), f.digest[:SHOWN_DIGEST], wh
+
+
+def _side_cells(f: SideFigures | None) -> tuple[str, ...]:
+    if f is None:
+        return "ausente", "—", "—"
+    return thousands(f.count), f.digest[:SHOWN_DIGEST], "—" if f.watermark is None else str(f.watermark)

@@ -17,20 +17,24 @@ from typing import Any
 import psycopg
 import pytest
 
-from servidor.app import readings_dir
+from servidor.app import blinks_dir, readings_dir
+from servidor.domain.event_line import FEATURE_WIDTH
 from servidor.cli import main
+from servidor.store.blinks import BlinkStore
 from servidor.store.documents import DocumentStore
 from servidor.store.migration import pages
 from servidor.store.postgres import open_postgres
 from servidor.store.readings import ReadingStore
 from servidor.store.readings.files import DirectoryLock
 from tests import postgres
-from tests.conftest import Running, start_server, stop_server
+from tests.conftest import ADMIN, Running, start_server, stop_server
 from tests.data_support import AUG_1, MIN, differences, every_reading, household, running, send
 
 ROOT = Path(__file__).resolve().parent.parent
 M = "/api/v1/medidores"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/test"  # nothing listens on port 1: refused at once
+SENSOR_LINE = (b"Device: ID=3; Fw=1; Evt=2; Power: Active=1753W; Reactive=279var; Appearent=403VA; "
+               b"Line: Current=7.359; Voltage=230.08V; Phase=-43,841rad; Peaks: 7.33;7.29;7.37;7.01")
 
 
 def net_meter_readings(n: int) -> list[dict]:
@@ -46,11 +50,26 @@ def net_meter_readings(n: int) -> list[dict]:
     return out
 
 
+def with_pulses(readings: list[dict], per: int) -> list[dict]:
+    """The readings of a pulse counter's agent: each carries the `per` blinks seen since the one before."""
+    out, previous = [], None
+    for reading in readings:
+        start = reading["ts"] - 60_000 if previous is None else previous
+        step = (reading["ts"] - start) // per
+        out.append({**reading, "pulsos": [[start + step * (k + 1), step] for k in range(per)]})
+        previous = reading["ts"]
+    return out
+
+
 def view(server: Running) -> dict[str, Any]:
     """What a user reads: meters, sites, tariffs, and per meter every invoice (listing and each
-    cycle's answer, with its version and when it was issued), days, alerts, commands, readings."""
+    cycle's answer, with its version and when it was issued), days, alerts, commands, readings,
+    its blinks (blipserver's routes); energy-sensors' clusters."""
+    clusters = server.app.services.events.clusters
+    assert clusters.wait_idle(30)  # computed at start from the stored events
     seen: dict[str, Any] = {path: server.admin.get(f"/api/v1/{path}").json for path in ("medidores", "sites", "tarifas",
                                                                                        "bandeiras")}
+    seen["eventos"] = (server.app.services.events.count, server.client().get("/clusters/summary").json)
     for meter in seen["medidores"]["medidores"]:
         # The cycle's invoice if the pace so far holds to its end: it moves as the clock does.
         meter["resumo"].pop("fatura_projetada", None)
@@ -65,6 +84,11 @@ def view(server: Running) -> dict[str, Any]:
             "comandos": server.admin.get(f"{M}/{meter}/comandos").json,
             "leituras": every_reading(server, meter),
         }
+    for meter in seen["medidores"]["medidores"]:
+        if meter.get("id_blip") is not None:
+            blip = meter["id_blip"]
+            seen[meter["id"]]["pulsos"] = [server.client().get(f"{path}?chave={ADMIN}").json
+                                           for path in (f"/since/{blip}/0", f"/last/{blip}")]
     return seen
 
 
@@ -85,6 +109,11 @@ def demo_store(db: Path) -> None:
         again, read = server.create_meter("galpao", dia_leitura=10, limite_alerta_kwh=100)
         send(server, again, "galpao", household(1, 3_000))  # the same seqs, in the new stream
         assert server.client(read).post(f"{M}/galpao/comandos", {"comando": "limite", "valor": 5}).status == 202
+        write, _ = server.create_meter("contador", pulsos_por_kwh=1000)
+        send(server, write, "contador", with_pulses(household(1, 400, step_min=1), per=5))
+        for _ in range(3):
+            reply = server.client().call("POST", "/log/store", raw=SENSOR_LINE, headers={"Content-Type": "text/plain"})
+            assert reply.status == 200, reply.body
         view(server)  # issues every closed cycle's invoice
 
 
@@ -100,6 +129,7 @@ def test_the_demo_store_goes_to_postgresql_and_back_with_the_same_invoices(tmp_p
         before = view(server)
     assert before["casa-silva"]["por_ciclo"]["2026-10"]["situacao"] == "fechada"
     assert before["galpao"]["faturas"]["faturas"] and before["rede-solar"]["dias"]["consumo"]
+    assert len(before["contador"]["pulsos"][0]) == 2_000 and before["eventos"][0] == 3
     capsys.readouterr()
 
     with postgres.fresh_schema() as url:
@@ -122,9 +152,9 @@ def test_the_demo_store_goes_to_postgresql_and_back_with_the_same_invoices(tmp_p
         assert differences(view(server), before) == []
 
 
-def _run_until_progress(argv: list[str], stop: signal.Signals) -> subprocess.CompletedProcess:
-    """`servidor migrar` in a process of its own, sent `stop` once it reports progress (while it
-    copies: the copy outlasts the report by many pages)."""
+def _run_until_progress(argv: list[str], stop: signal.Signals, phase: str) -> subprocess.CompletedProcess:
+    """`servidor migrar` in a process of its own, sent `stop` once it reports progress in `phase`
+    (while it copies: the copy outlasts the report by many pages)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env["PYTHONUNBUFFERED"] = "1"
     child = subprocess.Popen([sys.executable, "-m", "servidor", "migrar", *argv], cwd=ROOT, env=env,
@@ -135,7 +165,7 @@ def _run_until_progress(argv: list[str], stop: signal.Signals) -> subprocess.Com
         err = []
         for line in child.stderr:
             err.append(line)
-            if line.startswith("copiando leituras:"):
+            if line.startswith(phase):
                 child.send_signal(stop)
                 break
         out, rest = child.communicate()
@@ -149,22 +179,25 @@ def test_an_interrupted_copy_continues_where_it_stopped_and_stores_each_reading_
     with running(source) as server:
         write, _ = server.create_meter("casa", dia_leitura=10)
         send(server, write, "casa", household(1, 12_000))
-        write, read = server.create_meter("loja")
+        loja, read = server.create_meter("loja")
         assert server.client(read).post(f"{M}/loja/comandos", {"comando": "pausar"}).status == 202
-        send(server, write, "loja", household(1, 2_000))  # takes the command: an emptied table
+        history = with_pulses(household(1, 2_000), per=10)
+        send(server, loja, "loja", history)  # takes the command: an emptied table
     argv = ["--de", str(source), "--lote", "200"]
     with postgres.fresh_schema() as url:
-        killed = _run_until_progress([*argv, "--para", url], signal.SIGKILL)
+        killed = _run_until_progress([*argv, "--para", url], signal.SIGKILL, "copiando leituras:")
         assert killed.returncode == -signal.SIGKILL
         docs, readings = open_postgres(url, listen=False)
+        blinks, events = docs.side_stores(FEATURE_WIDTH)
         try:
             assert 0 < readings.count("casa") < 12_000  # stopped mid-copy
             assert main(["--banco", url, "--porta", "0"]) == 4  # no server on half the readings
             assert "ainda não terminou" in capsys.readouterr().err
 
-            stopped = _run_until_progress([*argv, "--para", url], signal.SIGINT)
+            stopped = _run_until_progress([*argv, "--para", url], signal.SIGINT, "copiando pulsos:")
             assert stopped.returncode == 130, stopped.stderr
             assert "rode o mesmo comando para continuar" in stopped.stderr
+            assert readings.count("casa") == 12_000 and 0 < blinks.count("loja") < 20_000  # stopped mid-blinks
 
             with psycopg.connect(url, autocommit=True) as conn:  # someone changes a copied reading
                 conn.execute("UPDATE readings SET energy = energy + 1 WHERE stream = 'casa' AND seq = 7")
@@ -185,11 +218,27 @@ def test_an_interrupted_copy_continues_where_it_stopped_and_stores_each_reading_
             with ReadingStore.open(readings_dir(source)) as embedded:
                 for stream in ("casa", "loja"):
                     assert list(pages(readings, stream)) == list(pages(embedded, stream))
+            embedded = BlinkStore.open(blinks_dir(source))
+            assert list(blinks.between("loja", 0)) == list(embedded.between("loja", 0))  # each blink once
+            assert blinks.watermark("loja") == embedded.watermark("loja") == 2_000
         finally:
-            readings.close()
-            docs.close()
+            for store in (blinks, events, readings, docs):
+                store.close()
         assert migrate(*argv, "--para", url) == 1  # finished: never copied over again
         assert "já foi concluída e conferida" in capsys.readouterr().err
+        server = start_server(*open_postgres(url), None)
+        try:  # an agent sending part of its backlog again, after the move: nothing is stored twice
+            reply = server.client(loja).post(f"{M}/loja/leituras", {"leituras": history[100:110]})
+            assert reply.status == 200 and reply.json["duplicadas"] == 10, reply.body
+            stats = server.admin.get(f"{M}/loja").json["resumo"]
+            assert stats["leituras"] == 2_000
+        finally:
+            stop_server(server)
+        docs, readings = open_postgres(url, listen=False)
+        blinks, events = docs.side_stores(FEATURE_WIDTH)
+        assert blinks.count("loja") == 20_000 and readings.count("loja") == 2_000
+        for store in (blinks, events, readings, docs):
+            store.close()
 
 
 @pytest.mark.parametrize("argv, code, says", [
