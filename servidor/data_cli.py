@@ -123,8 +123,9 @@ def thousands(number: float) -> str:
 class ProgressLine:
     """Progress on stderr: one line rewritten in place on a terminal, a line per 10% otherwise."""
 
-    def __init__(self, verb: str, out: TextIO | None = None) -> None:
+    def __init__(self, verb: str, out: TextIO | None = None, things: str = "leituras") -> None:
         self._verb = verb
+        self._things = things
         self._out = out = out or sys.stderr
         self._tty = out.isatty()
         self._next_tenth = 1
@@ -133,8 +134,8 @@ class ProgressLine:
         rate = f"{thousands(p.rows / p.elapsed_s)}/s" if p.elapsed_s > 0 else "…"
         rows = thousands(p.rows)
         share = p.bytes_read / p.bytes_total if p.bytes_total else None
-        text = f"{self._verb}: {rows} leituras ({rate})" if share is None else \
-            f"{self._verb}: {share:4.0%} · {rows} leituras ({rate})"
+        text = f"{self._verb}: {rows} {self._things} ({rate})" if share is None else \
+            f"{self._verb}: {share:4.0%} · {rows} {self._things} ({rate})"
         if self._tty:
             self._out.write("\r" + text)
             self._out.flush()

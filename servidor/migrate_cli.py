@@ -246,21 +246,9 @@ def migrate(source: Side, destination: Side, page: int, bar: ProgressBar) -> Sum
     for key in deleted:
         if not destination.readings.is_deleted(key):
             destination.readings.delete_meter(key)
-    streams = source.readings.meters()
     summary = Summary(source.place, destination.place, resumed=marker is not None, deleted=len(deleted))
-    bar.phase("copiando leituras", sum(source.readings.count(s) for s in streams))
-    started = time.monotonic()
-    for stream in streams:
-        summary.source[stream] = copy_stream(source.readings, destination.readings, stream, page,
-                                             lambda read, stored: (bar.advance(read), summary.count_new(stored)))
-    blink_streams = source.blinks.streams()
-    bar.phase("copiando pulsos", sum(source.blinks.count(s) for s in blink_streams))
-    for stream in blink_streams:
-        summary.blinks_source[stream] = copy_blinks(source.blinks, destination.blinks, stream, page, bar.advance)
-    bar.phase("copiando eventos", source.events.count)
-    summary.events_source = copy_events(source.events, destination.events, page, bar.advance)
+    _copy(source, destination, page, bar, summary)
     tables = copy_documents(source.docs, destination.docs)
-    summary.copy_s = time.monotonic() - started
     summary.tables, summary.documents = len(tables), sum(len(rows) for rows in tables.values())
 
     started = time.monotonic()
@@ -268,10 +256,10 @@ def migrate(source: Side, destination: Side, page: int, bar: ProgressBar) -> Sum
         destination.reopen()
     readings = destination.readings
     configure_streams(readings, meters)
-    bar.phase("conferindo o destino", summary.read)
-    for stream in sorted(set(streams) | set(readings.meters())):
+    bar.phase("conferindo o destino", sum(c.read for c in summary.copied.values()), "itens")
+    for stream in sorted(summary.source.keys() | set(readings.meters())):
         summary.destination[stream] = figures_of(readings, stream, page, bar.advance)
-    for stream in sorted(set(blink_streams) | set(destination.blinks.streams())):
+    for stream in sorted(summary.blinks_source.keys() | set(destination.blinks.streams())):
         summary.blinks_destination[stream] = blink_figures(destination.blinks, stream, bar.advance)
     summary.events_destination = event_figures(destination.events, bar.advance)
     summary.deleted_missing = [key for key in deleted if not readings.is_deleted(key)]
@@ -281,6 +269,34 @@ def migrate(source: Side, destination: Side, page: int, bar: ProgressBar) -> Sum
     if summary.ok:
         Marker(source.place, DONE, started_at, now_iso()).save(destination.docs)
     return summary
+
+
+def _copy(source: Side, destination: Side, page: int, bar: ProgressBar, summary: Summary) -> None:
+    """Readings, then blinks, then events, each with what it read, wrote and took."""
+    copied, started = summary.copied["leituras"], time.monotonic()
+    streams = source.readings.meters()
+    bar.phase("copiando leituras", sum(source.readings.count(s) for s in streams))
+    for stream in streams:
+        summary.source[stream] = copy_stream(source.readings, destination.readings, stream, page,
+                                             lambda read, stored: (bar.advance(read), copied.add(read, stored)))
+    copied.seconds = time.monotonic() - started
+
+    copied, started = summary.copied["pulsos"], time.monotonic()
+    streams = source.blinks.streams()
+    bar.phase("copiando pulsos", sum(source.blinks.count(s) for s in streams), "pulsos")
+    for stream in streams:
+        before = destination.blinks.count(stream)
+        found = summary.blinks_source[stream] = copy_blinks(source.blinks, destination.blinks, stream, page,
+                                                            bar.advance)
+        copied.add(found.count, destination.blinks.count(stream) - before)
+    copied.seconds = time.monotonic() - started
+
+    copied, started = summary.copied["eventos"], time.monotonic()
+    before = destination.events.count
+    bar.phase("copiando eventos", source.events.count, "eventos")
+    summary.events_source = copy_events(source.events, destination.events, page, bar.advance)
+    copied.add(summary.events_source.count, destination.events.count - before)
+    copied.seconds = time.monotonic() - started
 
 
 def main(argv: list[str]) -> int:

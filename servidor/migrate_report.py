@@ -30,11 +30,13 @@ class ProgressBar:
         self._line: ProgressLine | None = None
         self._done = self._total = 0
         self._started = time.monotonic()
+        self._things = "leituras"
 
-    def phase(self, description: str, total: int) -> None:
-        """Start counting `total` readings under `description` (ending the phase before)."""
+    def phase(self, description: str, total: int, things: str = "leituras") -> None:
+        """Start counting `total` readings (or other `things`) under `description` (ending the
+        phase before)."""
         self.end()
-        self._done, self._total, self._started = 0, total, time.monotonic()
+        self._done, self._total, self._started, self._things = 0, total, time.monotonic(), things
         if self._quiet:
             return
         if self._out.isatty():
@@ -47,13 +49,13 @@ class ProgressBar:
             self._bar.start()
             self._task = self._bar.add_task(description, total=total, ritmo="")
         else:
-            self._line = ProgressLine(description, self._out)
+            self._line = ProgressLine(description, self._out, things)
 
     def advance(self, readings: int) -> None:
         self._done += readings
         elapsed = time.monotonic() - self._started
         if self._bar is not None:
-            rate = f"{thousands(self._done / elapsed)} leituras/s" if elapsed > 0 else ""
+            rate = f"{thousands(self._done / elapsed)} {self._things}/s" if elapsed > 0 else ""
             self._bar.update(self._task, advance=readings, ritmo=rate)
         elif self._line is not None:
             self._line(Done(self._done, self._done, self._total, elapsed))
@@ -71,14 +73,28 @@ def _kwh(wh: float) -> str:
     return f"{wh / 1000:,.3f}".replace(",", "_").replace(".", ",").replace("_", ".")
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{thousands(count / seconds)} leituras/s" if seconds > 0 else "—"
+def _rate(count: int, seconds: float, things: str) -> str:
+    return f"{thousands(count / seconds)} {things}/s" if seconds > 0 else "—"
 
 
 def _differing(source: dict[str, Any], destination: dict[str, Any]) -> list[str]:
     """The keys whose figures differ between the sides, or that are on one side only."""
     return [k for k in sorted(source.keys() | destination.keys())
             if k not in source or k not in destination or not source[k].same_as(destination[k])]
+
+
+@dataclass
+class Copied:
+    """Of one kind (readings, blinks, events): how many were read from the source, how many of
+    them this run wrote (the rest were there from an earlier run), in how long."""
+
+    read: int = 0
+    written: int = 0
+    seconds: float = 0.0
+
+    def add(self, read: int, written: int) -> None:
+        self.read += read
+        self.written += written
 
 
 @dataclass
@@ -96,22 +112,12 @@ class Summary:
     blinks_destination: dict[str, SideFigures] = field(default_factory=dict)
     events_source: SideFigures | None = None
     events_destination: SideFigures | None = None
-    new: int = 0
-    copy_s: float = 0.0
+    copied: dict[str, Copied] = field(default_factory=lambda: {k: Copied() for k in ("leituras", "pulsos", "eventos")})
     check_s: float = 0.0
     tables: int = 0
     documents: int = 0
     documents_equal: bool = False
     deleted_missing: list[str] = field(default_factory=list)
-
-    def count_new(self, stored: int) -> None:
-        self.new += stored
-
-    @property
-    def read(self) -> int:
-        """Readings, blinks and events read from the source."""
-        return (sum(f.readings for f in self.source.values()) + sum(f.count for f in self.blinks_source.values())
-                + (self.events_source.count if self.events_source else 0))
 
     @property
     def differing(self) -> list[str]:
@@ -145,12 +151,16 @@ class Summary:
         if self.deleted:
             missing = f", {len(self.deleted_missing)} NÃO" if self.deleted_missing else ""
             lines.append(f"fluxos apagados: {self.deleted}, apagados também no destino{missing}")
+        for kind, c in self.copied.items():
+            if c.read:
+                written = "gravadas" if kind == "leituras" else "gravados"
+                lines.append(f"cópia de {kind}: {thousands(c.read)} na origem, {thousands(c.written)} {written} agora "
+                             f"em {c.seconds:.1f} s ({_rate(c.written, c.seconds, kind)})")
         checked = (sum(f.readings for f in self.destination.values())
                    + sum(f.count for f in self.blinks_destination.values())
                    + (self.events_destination.count if self.events_destination else 0))
-        lines.append(f"cópia: {thousands(self.read)} leituras, pulsos e eventos lidos, {thousands(self.new)} leituras "
-                     f"gravadas agora, em {self.copy_s:.1f} s ({_rate(self.new, self.copy_s)}); conferência em "
-                     f"{self.check_s:.1f} s ({_rate(checked, self.check_s)})")
+        lines.append(f"conferência: {thousands(checked)} itens no destino em {self.check_s:.1f} s "
+                     f"({_rate(checked, self.check_s, 'itens')})")
         lines.append("migração concluída e conferida: o destino tem tudo o que a origem tinha" if self.ok
                      else "a conferência achou DIFERENÇAS: não use o destino")
         out.write("\n".join(lines) + "\n")
