@@ -2,9 +2,10 @@
 (db.json and the readings beside it) to PostgreSQL, or back into a new db.json.
 
 The copy itself is servidor/store/migration.py (readings through the destination's own append,
-page by page, resumable; documents replaced whole; a marker naming the source). Here: which
-side is which, the refusals (a source a running server holds, a destination holding other
-data, a bad or unreachable URL), the progress, the check at the end and its summary.
+page by page, resumable; documents replaced whole; a marker naming the source) and
+servidor/store/side_migration.py (blinks and events). Here: which side is which, the refusals (a
+source a running server holds, a destination holding other data, a bad or unreachable URL), the
+progress, the check at the end and its summary.
 """
 from __future__ import annotations
 

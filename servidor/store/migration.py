@@ -1,6 +1,6 @@
 """Copying one server's stores whole into another's (`servidor migrar`): every document, every
 stream's readings with their seqs, the deleted stream keys; and the figures that show the copy
-is whole.
+is whole. Blinks and events: side_migration.py.
 
 Readings go in through the destination's own `append`, a page at a time in (ts, seq) order, so
 the destination keeps its rollups as on any ingest and never holds more than a page in this
