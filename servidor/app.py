@@ -22,9 +22,9 @@ from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
 from servidor.domain.blinks import Blinks
 from servidor.domain.clusters import DEFAULT_EVERY, ClusterWorker
-from servidor.domain.event_line import FEATURES, PEAKS_USED
+from servidor.domain.event_line import FEATURE_WIDTH
 from servidor.domain.events import EventService
-from servidor.domain.categories import export_stream, flow_policy
+from servidor.domain.categories import configure_streams
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -137,7 +137,7 @@ class App:
         # Appends through other servers on a shared database wake this server's long polls too.
         store.add_listener(live.notify)
         side_stores = getattr(docs, "side_stores", None)
-        event_width = len(FEATURES) + PEAKS_USED
+        event_width = FEATURE_WIDTH
         if side_stores is not None and blink_store is None:
             blink_store, event_store = side_stores(event_width)
         else:
@@ -147,10 +147,7 @@ class App:
         self._blink_store = blink_store
         blinks = Blinks(blink_store, registry, clock=settings.clock)
         self.metrics = Metrics()
-        for meter in registry.all():
-            for stream in (meter.stream, export_stream(meter)):
-                store.set_timezone(stream, meter.tz)
-            store.set_flow(meter.stream, flow_policy(meter))
+        configure_streams(store, registry.all())
         import_seed_readings(docs, registry, store)
         self.services = Services(
             keys=keys,

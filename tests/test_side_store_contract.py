@@ -141,3 +141,25 @@ def test_blinks_and_events_posted_to_one_server_are_read_through_another_and_kep
             assert c.app.services.events.count == 3
         finally:
             stop_server(c)
+
+
+def test_stores_list_their_blink_streams_and_give_events_back_whole_from_any_point(side):
+    """What `servidor migrar` reads and writes: every stream, and the events with what they were
+    received with, continued after the ones a destination already holds."""
+    from servidor.store.events import EventEntry
+
+    blinks, events = side
+    blinks.append("b", [(1, points(2))])
+    blinks.append("a", [(4, [])])  # a watermark without blinks
+    assert blinks.streams() == ["a", "b"] and blinks.watermark("a") == 4
+    entries = [EventEntry({"Device": {"ID": n}}, (n, 1.0, 2.0, 3.5), T0 + n) for n in range(5)]
+    assert events.append_many(entries[:3]) == 3 and events.append_many([]) == 3
+    assert events.append(entries[3].event, entries[3].features, entries[3].received_ms) == 4
+    assert events.append_many(entries[4:]) == 5 and events.count == 5
+    with pytest.raises(ValueError):
+        events.append_many([EventEntry({}, (1.0,), T0)])
+    assert events.feature_rows()[4] == [4.0, 1.0, 2.0, 3.5]
+    if isinstance(events, EventStore) and events._path is None:
+        return                                            # the memory store keeps features only
+    assert list(events.entries()) == entries and list(events.entries(3)) == entries[3:]
+    assert list(events.entries(5)) == []

@@ -94,6 +94,10 @@ class MemoryReadings(ColumnQueries):
         with self._lock:
             return sorted(m for m, meter in self._meters.items() if len(meter))
 
+    def deleted_streams(self) -> list[str]:
+        with self._lock:
+            return sorted(self._deleted)
+
     def health(self) -> tuple[bool, str | None]:
         return True, None
 

@@ -202,6 +202,11 @@ class BlinkStore:
 
     # -- reading --------------------------------------------------------------------------------
 
+    def streams(self) -> list[str]:
+        """The streams holding blinks (or a watermark), sorted."""
+        with self._lock:
+            return sorted(self._streams)
+
     def watermark(self, stream: str) -> int | None:
         state = self._streams.get(stream)
         return None if state is None or state.watermark < 0 else state.watermark

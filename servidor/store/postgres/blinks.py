@@ -83,6 +83,11 @@ class PostgresBlinks:
 
     # -- reading --------------------------------------------------------------------------------
 
+    def streams(self) -> list[str]:
+        """The streams holding blinks (or a watermark), sorted."""
+        with self._db.transaction() as conn:
+            return [row[0] for row in conn.execute("SELECT stream FROM blink_streams ORDER BY stream")]
+
     def _stream_row(self, stream: str) -> tuple | None:
         with self._db.transaction() as conn:
             return conn.execute("SELECT watermark, last_stamp, last_ms, points FROM blink_streams WHERE stream = %s",

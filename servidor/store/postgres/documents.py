@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from .database import Database
+from .database import Database, place
 
 T = TypeVar("T")
 
@@ -87,11 +87,17 @@ class PostgresDocuments:
         self._db = db.acquire()
         # What /saude shows: the kind and the database's name, never the host or the user.
         self.label = f"PostgreSQL ({conninfo_to_dict(db.url).get('dbname') or 'padrão'})"
+        # Where, for `servidor migrar` to show and to recognise on a later run.
+        self.place = place(db.url, db.schema)
 
     def atomic(self, change: Callable[[SqlTables], T]) -> T:
         with self._db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (DOCUMENTS_LOCK,))
             return change(SqlTables(conn))
+
+    def table_names(self) -> list[str]:
+        with self._db.transaction() as conn:
+            return [row[0] for row in conn.execute("SELECT DISTINCT tbl FROM documents ORDER BY tbl")]
 
     def all(self, table: str) -> list[dict[str, Any]]:
         with self._db.transaction() as conn:

@@ -9,9 +9,14 @@ sees the same count (the clustering recomputes every N events) without counting 
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Iterator, Sequence
+
+from servidor.store.events import EventEntry
 
 from .database import Database
+
+# Events read per round trip by `entries`.
+PAGE_EVENTS = 5_000
 
 
 class PostgresEvents:
@@ -25,14 +30,37 @@ class PostgresEvents:
     def append(self, event: dict, features: Sequence[float], received_ms: int) -> int:
         """Store one event; how many are stored (over every server). StorageFull /
         StorageUnavailable with nothing stored."""
-        if len(features) != self._width:
-            raise ValueError(f"expected {self._width} features")
-        line = json.dumps({"recebido_ms": received_ms, "f": list(features), "evento": event},
-                          separators=(",", ":"))
+        return self.append_many([EventEntry(event, tuple(features), received_ms)])
+
+    def append_many(self, entries: Sequence[EventEntry]) -> int:
+        """Store the events in order in one transaction (`servidor migrar`); how many are stored."""
+        for entry in entries:
+            if len(entry.features) != self._width:
+                raise ValueError(f"expected {self._width} features")
         with self._db.transaction() as conn:
-            conn.execute("INSERT INTO sensor_events (received_ms, features, line) VALUES (%s, %s, %s)",
-                         (received_ms, [float(f) for f in features], line))
-            return conn.execute("UPDATE sensor_event_count SET events = events + 1 RETURNING events").fetchone()[0]
+            if entries:
+                with conn.cursor() as cursor:
+                    cursor.executemany("INSERT INTO sensor_events (received_ms, features, line) VALUES (%s, %s, %s)",
+                                       [(e.received_ms, [float(f) for f in e.features], e.text()) for e in entries])
+            return conn.execute("UPDATE sensor_event_count SET events = events + %s RETURNING events",
+                                (len(entries),)).fetchone()[0]
+
+    def entries(self, start: int = 0) -> Iterator[EventEntry]:
+        """The stored events from the `start`-th on, in order, a page at a time."""
+        after = None
+        while True:
+            with self._db.transaction() as conn:
+                if after is None:
+                    rows = conn.execute("SELECT id, line FROM sensor_events ORDER BY id OFFSET %s LIMIT %s",
+                                        (start, PAGE_EVENTS)).fetchall()
+                else:
+                    rows = conn.execute("SELECT id, line FROM sensor_events WHERE id > %s ORDER BY id LIMIT %s",
+                                        (after, PAGE_EVENTS)).fetchall()
+            for _, line in rows:
+                yield EventEntry.parse(line)
+            if len(rows) < PAGE_EVENTS:
+                return
+            after = rows[-1][0]
 
     @property
     def count(self) -> int:

@@ -28,7 +28,7 @@ from servidor.store.readings.medidas import encode_medidas
 
 from . import queries
 from .database import Database
-from .live import NotificationListener, channel, payload
+from .live import NotificationListener, channel, listening, payload
 from .pairs import FlowDelta, Point, merge
 from .partitions import Partitions
 
@@ -155,6 +155,11 @@ class PostgresReadings(queries.Reads):
         through this server or any other on the database."""
         with self._lock:
             self._listeners.append(callback)
+
+    def servers_listening(self) -> int:
+        """The servers running on this database and schema, other than this process's own."""
+        with self._db.transaction() as conn:
+            return listening(conn, self._channel)
 
     def _tell(self, meter_id: str, max_seq: int) -> None:
         for listener in list(self._listeners):

@@ -73,6 +73,16 @@ class ColumnQueries:
                 return []
             return [meter.reading(i) for i in meter.indices_after_seq(seq, limit)]
 
+    def after_key(self, meter_id: str, key: tuple[int, int] | None = None, limit: int = 1000) -> list[Reading]:
+        """Readings above (ts, seq) `key` (from the first when None) in (ts, seq) order, at most
+        `limit`: a whole stream read page by page, each page's last reading the next key."""
+        with self._lock:
+            meter = self._meter(meter_id)
+            if not meter:
+                return []
+            start = meter.index_after(key)
+            return [meter.reading(i) for i in range(start, min(len(meter), start + max(limit, 0)))]
+
     def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
         """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError); with
         `exported`, the Wh a bidirectional counter went down by (flows.py)."""

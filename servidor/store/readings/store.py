@@ -318,6 +318,12 @@ class ReadingStore(ColumnQueries):
             self._check_open()
             return sorted(m for m, meter in self._meters.items() if len(meter))
 
+    def deleted_streams(self) -> list[str]:
+        """The deleted stream keys, sorted."""
+        with self._lock:
+            self._check_open()
+            return sorted(self._deleted.keys)
+
     def snapshot(self) -> tuple[dict[str, Columns], frozenset[str]]:
         """Copies of every live stream's readings and the deleted keys, at one instant (a backup)."""
         with self._lock:
