@@ -186,6 +186,8 @@ def _rows(source: dict[str, Any], destination: dict[str, Any], cells: Callable[[
     """One line per key, each column (label, unit) as `source = destination`, aligned, then ok or
     DIFERENTE."""
     keys = sorted(source.keys() | destination.keys())
+    if not keys:
+        return ["  (nenhum)"]
     table = [(key, cells(source.get(key)), cells(destination.get(key))) for key in keys]
     width = max((len(k) for k in keys), default=0)
     sizes = [max(len(c) for _, a, b in table for c in (a[i], b[i])) for i in range(len(columns))]

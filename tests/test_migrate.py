@@ -4,6 +4,7 @@ and every server on the way answers the same invoices, readings and days; an int
 every refusal, are said in Portuguese with the exit code of the other commands."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -326,3 +327,19 @@ def test_a_server_does_not_start_on_a_db_json_whose_copy_is_unfinished(tmp_path,
     docs.close()
     assert main(["--db", str(db), "--porta", "0"]) == 4
     assert "recebe uma cópia de postgresql://db:5432/monitor (esquema public)" in capsys.readouterr().err
+
+
+def test_a_store_with_documents_and_no_readings_yet_is_copied(tmp_path, capsys):
+    """db.json.example as it ships: meters and tariffs, nothing measured (the summary once failed here)."""
+    source = tmp_path / "db.json"
+    shutil.copyfile(ROOT / "db.json.example", source)
+    with postgres.fresh_schema() as url:
+        assert migrate("--de", str(source), "--para", url) == 0
+        out = capsys.readouterr().out
+        assert "leituras por fluxo" in out and "(nenhum)" in out and "migração concluída e conferida" in out
+        docs, readings = open_postgres(url, listen=False)
+        try:
+            assert len(docs.all("medidores")) == len(json.loads(source.read_text())["medidores"])
+        finally:
+            readings.close()
+            docs.close()
