@@ -123,6 +123,19 @@ class EventStore:
     def close(self) -> None:
         """Nothing to release: every append closed the file it wrote."""
 
+    def file_image(self) -> bytes | None:
+        """The file's stored lines, read at one instant (a backup's copy); None in memory."""
+        if self._path is None:
+            return None
+        with self._lock:
+            try:
+                with open(self._path, "rb") as f:
+                    return f.read(self._size)
+            except FileNotFoundError:
+                return b""
+            except OSError as exc:
+                raise storage_error(exc, "os eventos", "ler") from exc
+
     @property
     def count(self) -> int:
         return len(self._features) // self._width
