@@ -22,9 +22,9 @@ from servidor.domain.alerts import Alerts
 from servidor.domain.auth import Role
 from servidor.domain.blinks import Blinks
 from servidor.domain.clusters import DEFAULT_EVERY, ClusterWorker
-from servidor.domain.event_line import FEATURES, PEAKS_USED
+from servidor.domain.event_line import FEATURE_WIDTH
 from servidor.domain.events import EventService
-from servidor.domain.categories import export_stream, flow_policy
+from servidor.domain.categories import configure_streams
 from servidor.domain.commands import CommandQueue
 from servidor.domain.consumption import Consumption
 from servidor.domain.gate import HeavyReads
@@ -115,7 +115,9 @@ class App:
                  announce: Callable[[str], None] | None = print, blink_store: BlinkStore | None = None) -> None:
         """`announce` shows the admin and registration keys made because none is stored; the
         command line passes None and calls `make_missing_keys` once the server listens.
-        `blink_store` defaults to db.pulsos/ beside the documents (in memory without a file)."""
+        `blink_store` defaults to db.pulsos/ beside the documents (in memory without a file), and
+        energy-sensors' events go to db.eventos/; a document store that offers `side_stores`
+        (PostgreSQL) keeps both itself, shared with the other servers on it."""
         self.settings = settings
         self._docs = docs
         self._store = store
@@ -134,15 +136,18 @@ class App:
         live = WaiterHub(history.after_stream)
         # Appends through other servers on a shared database wake this server's long polls too.
         store.add_listener(live.notify)
+        side_stores = getattr(docs, "side_stores", None)
+        event_width = FEATURE_WIDTH
+        if side_stores is not None and blink_store is None:
+            blink_store, event_store = side_stores(event_width)
+        else:
+            event_store = EventStore(events_dir(docs.path) if docs.path else None, event_width)
         if blink_store is None:
             blink_store = BlinkStore.open(blinks_dir(docs.path)) if docs.path else BlinkStore.memory()
         self._blink_store = blink_store
         blinks = Blinks(blink_store, registry, clock=settings.clock)
         self.metrics = Metrics()
-        for meter in registry.all():
-            for stream in (meter.stream, export_stream(meter)):
-                store.set_timezone(stream, meter.tz)
-            store.set_flow(meter.stream, flow_policy(meter))
+        configure_streams(store, registry.all())
         import_seed_readings(docs, registry, store)
         self.services = Services(
             keys=keys,
@@ -160,10 +165,11 @@ class App:
             blinks=blinks,
         )
         self.services.meters.on_delete.append(blinks.forget)
-        event_store = EventStore(events_dir(docs.path) if docs.path else None, len(FEATURES) + PEAKS_USED)
+        self._event_store = event_store
         self._clusters = ClusterWorker(event_store.feature_rows, settings.clusters_every)
         self.services = replace(self.services, events=EventService(
-            event_store, self.services.meters, self.services.ingest, store, self._clusters, clock=settings.clock))
+            event_store, self.services.meters, self.services.ingest, store, self._clusters, clock=settings.clock,
+            shared=bool(getattr(docs, "shared", False))))
         self.housekeeper = Housekeeper(registry, alerts, invoices, settings.housekeeping_s, clock=settings.clock)
         self.webhooks = WebhookSender() if settings.webhooks else None
         if self.webhooks is not None:
@@ -217,7 +223,8 @@ class App:
             raise ValueError("destino deve ser um caminho absoluto")
         if not hasattr(self._store, "snapshot"):
             raise ValueError("este armazenamento de leituras não faz backup por aqui")
-        snapshot = backup.take(self._docs, self._store)  # type: ignore[arg-type]
+        snapshot = backup.take(self._docs, self._store,  # type: ignore[arg-type]
+                               *((self._blink_store, self._event_store) if self._docs.path else ()))
         backup.write(snapshot, Path(destination))
         return {"ok": True, "leituras": snapshot.readings, "destino": destination}
 
@@ -238,5 +245,6 @@ class App:
             self.services.blinks.hub.stop()
         self._clusters.stop()
         self._blink_store.close()
+        self._event_store.close()
         self._store.close()
         self._docs.close()

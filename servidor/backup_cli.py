@@ -13,9 +13,12 @@ import os
 import sys
 from pathlib import Path
 
-from servidor.app import readings_dir
+from servidor.app import blinks_dir, events_dir, readings_dir
 from servidor.data_cli import EXIT_OK, EXIT_STORE, NotDone, ServerRunning, StoppedStore, snapshot_by_server, stopped_store
+from servidor.domain.event_line import FEATURE_WIDTH
 from servidor.store import StoreError, backup
+from servidor.store.blinks import BlinkStore
+from servidor.store.events import EventStore
 from servidor.store.readings.errors import StoreLocked
 from shared import argparse_pt
 
@@ -64,7 +67,12 @@ def backup_command(argv: list[str]) -> int:
     db, destination = args.db.resolve(), args.destino.resolve()
     try:
         with stopped_store(db) as (docs, store):
-            snapshot = backup.take(docs, store)
+            blinks, events = BlinkStore.open(blinks_dir(db)), EventStore(events_dir(db), FEATURE_WIDTH)
+            try:
+                snapshot = backup.take(docs, store, blinks, events)
+            finally:
+                blinks.close()
+                events.close()
             backup.write(snapshot, destination)
     except ServerRunning:
         return _through_running_server(prog, db, destination)
@@ -93,7 +101,8 @@ def restore_command(argv: list[str]) -> int:
     db = args.db.resolve()
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
-        restored = backup.restore(args.origem.resolve(), db, readings_dir(db))
+        restored = backup.restore(args.origem.resolve(), db, readings_dir(db),
+                                  blinks=blinks_dir(db), events=events_dir(db))
     except StoreLocked:
         return _fail(prog, EXIT_STORE, f"o servidor que usa {db} está rodando: pare-o antes de restaurar")
     except backup.BackupError as exc:

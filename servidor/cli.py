@@ -25,10 +25,12 @@ from servidor.demo_guard import DEMO_ENV, demo_keys_in_use
 from servidor.domain.registry import has_documents, retire_streams
 from servidor.keys_cli import main as keys_command
 from servidor.logs import configure as configure_logging
+from servidor.migrate_cli import main as migrate_command
 from servidor.mqtt import add_options as add_mqtt_options, output_from_args as mqtt_output
 from servidor.net import DEFAULT_SERVER_LIMITS, HttpServer
 from servidor.store import StoreError, retention
 from servidor.store.documents import DocumentStore, StoreTooNew
+from servidor.store.migration import unfinished
 from servidor.store.readings import ReadingStore
 from servidor.store.repair import command as repair_command
 from shared.mqtt_broker import BrokerError
@@ -79,6 +81,9 @@ servidor backup PASTA [--db ARQUIVO]
 servidor restaurar PASTA [--db ARQUIVO]
                                   com o servidor parado, põe um backup no lugar (o que havia
                                   fica guardado ao lado)
+servidor migrar --de ORIGEM --para DESTINO
+                                  copia tudo do db.json para um PostgreSQL (ou de volta para
+                                  um db.json novo) e confere; interrompido, continua de onde parou
 """
 
 
@@ -173,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return backup_command(argv[1:])
     if argv[:1] == ["restaurar"]:
         return restore_command(argv[1:])
+    if argv[:1] == ["migrar"]:
+        return migrate_command(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_json)
     try:
@@ -203,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(opened, int):
             return opened
         docs, store, where = opened
+        refused = refuse_unfinished_copy(docs, where, store)
+        if refused is not None:
+            return refused
         return serve(args, docs, store, where, f"--banco {where}", mqtt=mqtt)
     db_path = args.db.resolve()
     try:
@@ -211,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(EXIT_STORE_TOO_NEW, str(exc))
     except (StoreError, OSError) as exc:
         return fail(EXIT_STORE_UNREADABLE, f"não foi possível abrir o banco {db_path}: {exc}")
+    refused = refuse_unfinished_copy(docs, str(db_path))
+    if refused is not None:
+        return refused
     try:
         if args.retencao_meses:
             kept = retention.apply(readings_dir(db_path), retention.cut_for(args.retencao_meses, date.today()))
@@ -244,6 +257,19 @@ def main(argv: list[str] | None = None) -> int:
 
     return serve(args, docs, store, str(db_path), f"--db {db_path}",
                  f"(banco: {db_path}, leituras: {readings_dir(db_path)})", mqtt=mqtt)
+
+
+def refuse_unfinished_copy(docs, where: str, *others) -> int | None:
+    """Exit code 4 (and the stores closed) when `servidor migrar` copies into these stores and has
+    not finished: a server on half the readings would issue wrong invoices."""
+    copying = unfinished(docs)
+    if copying is None:
+        return None
+    for store in (*others, docs):
+        store.close()
+    return fail(EXIT_STORE_UNREADABLE, (
+        f"{where} recebe uma cópia de {copying.source} (servidor migrar, desde {copying.started_at}) que ainda não "
+        "terminou: rode de novo o mesmo `servidor migrar --de ... --para ...` até ele concluir e conferir a cópia"))
 
 
 def open_postgres_stores(url: str) -> tuple[object, object, str] | int:

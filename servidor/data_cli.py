@@ -115,7 +115,7 @@ def stopped_store(db: Path) -> Iterator[tuple[DocumentStore, ReadingStore]]:
         docs.close()
 
 
-def _thousands(number: float) -> str:
+def thousands(number: float) -> str:
     """1234567 → "1.234.567", as numbers are written in Portuguese."""
     return f"{number:,.0f}".replace(",", ".")
 
@@ -123,18 +123,19 @@ def _thousands(number: float) -> str:
 class ProgressLine:
     """Progress on stderr: one line rewritten in place on a terminal, a line per 10% otherwise."""
 
-    def __init__(self, verb: str, out: TextIO | None = None) -> None:
+    def __init__(self, verb: str, out: TextIO | None = None, things: str = "leituras") -> None:
         self._verb = verb
+        self._things = things
         self._out = out = out or sys.stderr
         self._tty = out.isatty()
         self._next_tenth = 1
 
     def __call__(self, p: Progress) -> None:
-        rate = f"{_thousands(p.rows / p.elapsed_s)}/s" if p.elapsed_s > 0 else "…"
-        rows = _thousands(p.rows)
+        rate = f"{thousands(p.rows / p.elapsed_s)}/s" if p.elapsed_s > 0 else "…"
+        rows = thousands(p.rows)
         share = p.bytes_read / p.bytes_total if p.bytes_total else None
-        text = f"{self._verb}: {rows} leituras ({rate})" if share is None else \
-            f"{self._verb}: {share:4.0%} · {rows} leituras ({rate})"
+        text = f"{self._verb}: {rows} {self._things} ({rate})" if share is None else \
+            f"{self._verb}: {share:4.0%} · {rows} {self._things} ({rate})"
         if self._tty:
             self._out.write("\r" + text)
             self._out.flush()
@@ -203,7 +204,7 @@ def import_command(argv: list[str]) -> int:
         if source is not sys.stdin:
             source.close()
     rate = report.linhas / report.segundos if report.segundos > 0 else 0.0
-    print(f"{report.linhas} linhas em {report.segundos:.1f} s ({_thousands(rate)} leituras/s): {report.novas} leituras "
+    print(f"{report.linhas} linhas em {report.segundos:.1f} s ({thousands(rate)} leituras/s): {report.novas} leituras "
           f"novas, {report.duplicadas} já estavam gravadas")
     for meter_id, (new, duplicates) in sorted(report.por_medidor.items()):
         print(f"  {meter_id}: {new} novas, {duplicates} já gravadas")

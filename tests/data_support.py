@@ -54,17 +54,22 @@ def server_with_history(db: Path, meters: dict[str, list[dict]]) -> None:
             send(server, write, meter_id, readings)
 
 
+def every_reading(server: Running, meter_id: str) -> list[dict]:
+    """The meter's raw readings as the API pages them."""
+    readings, path = [], f"{M}/{meter_id}/leituras?limite=10000"
+    while path:
+        page = server.admin.get(path).json
+        readings += page["leituras"]
+        path = page.get("proxima_pagina")
+    return readings
+
+
 def what_a_user_sees(server: Running, meter_ids: list[str], months: list[str]) -> dict:
     """Every raw reading, each month's invoice and the daily consumption, per meter."""
     seen: dict[str, Any] = {}
     for meter_id in meter_ids:
-        readings, path = [], f"{M}/{meter_id}/leituras?limite=10000"
-        while path:
-            page = server.admin.get(path).json
-            readings += page["leituras"]
-            path = page.get("proxima_pagina")
         seen[meter_id] = {
-            "leituras": readings,
+            "leituras": every_reading(server, meter_id),
             # when each server issued the invoice differs, and says nothing of its content
             "faturas": {m: {k: v for k, v in server.admin.get(f"{M}/{meter_id}/faturas/{m}").json.items()
                             if k != "emitida_em"} for m in months},

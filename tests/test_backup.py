@@ -13,6 +13,7 @@ from servidor.cli import main
 from servidor.store.backup import MANIFEST
 from servidor.store.readings.files import DirectoryLock
 from tests.data_support import household, running, send, server_with_history, what_a_user_sees
+from tests.test_migrate import SENSOR_LINE, with_pulses
 
 MONTHS = ["2026-09", "2026-10"]
 
@@ -114,3 +115,40 @@ def test_a_folder_that_is_not_a_usable_backup_is_refused_and_nothing_changes(tmp
     assert main(["restaurar", str(tmp_path / "b"), "--db", str(target)]) == 1
     assert says in capsys.readouterr().err
     assert not target.exists()
+
+
+@pytest.mark.parametrize("server_up", [True, False], ids=["rodando", "parado"])
+def test_blinks_and_events_go_into_the_backup_and_come_back(tmp_path, capsys, server_up):
+    """db.pulsos/ and db.eventos/ are part of the store: a restore that lost them would give a
+    pulse meter's blipserver clients an empty history and the clustering nothing to group."""
+    source = tmp_path / "origem" / "db.json"
+    source.parent.mkdir()
+    with running(source) as server:
+        write, _ = server.create_meter("contador", pulsos_por_kwh=1000, publico=True)
+        readings = with_pulses(household(1, 300, step_min=1), per=4)
+        send(server, write, "contador", readings)
+        since = f"/since/{{}}/{readings[0]['pulsos'][0][0]}"
+        for _ in range(2):
+            reply = server.client().call("POST", "/log/store", raw=SENSOR_LINE, headers={"Content-Type": "text/plain"})
+            assert reply.status == 200, reply.body
+        blip = server.admin.get("/api/v1/medidores/contador").json["id_blip"]
+        before = server.client().get(since.format(blip)).json
+        if server_up:
+            assert main(["backup", str(tmp_path / "b"), "--db", str(source)]) == 0
+    if not server_up:
+        assert main(["backup", str(tmp_path / "b"), "--db", str(source)]) == 0
+    capsys.readouterr()
+    manifest = json.loads((tmp_path / "b" / MANIFEST).read_text())
+    assert manifest["pulsos"] == {"contador": len(before)} and manifest["eventos"] == 2 and len(before) > 1000
+
+    target = tmp_path / "alvo" / "db.json"
+    target.parent.mkdir()
+    server_with_history(target, {"loja": household(1, 10)})
+    with running(target) as other:  # the target has blinks of its own: they are set aside, not mixed in
+        write, _ = other.create_meter("contador", pulsos_por_kwh=1000)
+        send(other, write, "contador", with_pulses(household(1, 5, step_min=1), per=2))
+    assert main(["restaurar", str(tmp_path / "b"), "--db", str(target)]) == 0
+    assert "db.pulsos.antes-" in capsys.readouterr().out
+    with running(target) as after:
+        assert after.client().get(since.format(blip)).json == before
+        assert after.app.services.events.count == 2

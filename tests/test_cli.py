@@ -13,7 +13,8 @@ from tests.server_process import ADMIN, run_cli, start
 def test_help_explains_options_keys_and_exit_codes():
     result = run_cli("--help")
     assert result.returncode == 0
-    for word in ("--porta", "--db", "--fuso", "--sem-legado", "MONITOR_CHAVE_ADMIN", "porta em uso", "curl"):
+    for word in ("--porta", "--db", "--fuso", "--sem-legado", "MONITOR_CHAVE_ADMIN", "porta em uso", "curl",
+                 "servidor migrar --de ORIGEM --para DESTINO"):
         assert word in result.stdout
 
 

@@ -129,17 +129,24 @@ def _run_compose_locally(tmp_path: Path, http_port: int, modbus_port: int) -> No
         assert counts["casa"] > 1000  # the backfill arrived, not just the live readings
         admin.close()
     finally:
-        for name, proc in reversed(list(processes.items())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = {}
-        for name, proc in processes.items():
-            try:
-                codes[name] = proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = "killed"
+        codes = stopped(processes)
     assert all(code == 0 for code in codes.values()), codes
+
+
+def stopped(processes: dict[str, subprocess.Popen]) -> dict[str, int | str]:
+    """SIGTERM to each still running, the last started first; each one's exit code ("killed"
+    when it did not stop within 20 s)."""
+    for proc in reversed(list(processes.values())):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    codes: dict[str, int | str] = {}
+    for name, proc in processes.items():
+        try:
+            codes[name] = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes[name] = "killed"
+    return codes
 
 
 def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:

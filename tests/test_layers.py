@@ -26,7 +26,7 @@ ALLOWED = {
     "servidor.mqtt": ("shared", "servidor.domain", "servidor.mqtt"),
 }
 FORBIDDEN_IN_DOMAIN = ("shared.http", "servidor.net", "servidor.api")
-WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.data_cli", "servidor.backup_cli", "servidor.demo_guard", "servidor.healthcheck", "servidor.__main__", "servidor.example", "servidor.logs"}
+WIRING = {"servidor.app", "servidor.cli", "servidor.keys_cli", "servidor.data_cli", "servidor.backup_cli", "servidor.migrate_cli", "servidor.migrate_report", "servidor.demo_guard", "servidor.healthcheck", "servidor.__main__", "servidor.example", "servidor.logs"}
 MAX_LINES = 400
 
 

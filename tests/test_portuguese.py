@@ -20,7 +20,7 @@ ENGLISH = re.compile(r"\busage:|\boptions:|optional arguments|positional argumen
 HELPS = [
     ("servidor", "--help"), ("servidor", "reparar", "--help"), ("servidor", "chave", "nova", "--help"),
     ("servidor", "exportar", "--help"), ("servidor", "importar", "--help"), ("servidor", "backup", "--help"),
-    ("servidor", "restaurar", "--help"),
+    ("servidor", "restaurar", "--help"), ("servidor", "migrar", "--help"),
     ("medidor", "--help"), ("medidor", "simular-dispositivo", "--help"), ("medidor", "reparar", "--help"),
     ("usuario", "--help"),
 ]
@@ -28,7 +28,7 @@ MISTAKES = [
     ("servidor", "--porta", "x"), ("servidor", "--nada"), ("servidor", "chave", "nova"),
     ("servidor", "chave", "nova", "--admin", "--registro"), ("servidor", "reparar", "--db"),
     ("servidor", "exportar"), ("servidor", "importar", "a.csv", "--nada"), ("servidor", "exportar", "x", "--de", "ontem"),
-    ("servidor", "backup"), ("servidor", "restaurar"),
+    ("servidor", "backup"), ("servidor", "restaurar"), ("servidor", "migrar", "--de", "db.json"),
     ("medidor", "--fonte", "z"), ("medidor", "--intervalo"), ("medidor", "simular-dispositivo", "--modelo"),
     ("usuario", "--nada"), ("usuario", "--tema", "roxo"),
 ]

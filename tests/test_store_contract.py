@@ -189,6 +189,19 @@ def test_a_deleted_stream_is_dead_forever(store):
         store.append("", run(1, T0, 1))
 
 
+def test_the_last_arrival_is_that_of_the_last_append_that_stored_something(store):
+    assert store.arrivals() == {}
+    store.append("m", run(1, T0, 3), arrived_ms=1_000)
+    store.append("m", run(1, T0, 3), arrived_ms=2_000)  # all duplicates: the meter said nothing new
+    store.append("m", run(4, T0 + Q, 1))  # an import: no arrival
+    store.append("n", run(1, T0, 1), arrived_ms=3_000)
+    assert store.arrivals() == {"m": 1_000, "n": 3_000}
+    store.append("m", run(5, T0 - Q, 1), arrived_ms=4_000)  # an old reading from the spool: it arrived now
+    assert store.arrivals() == {"m": 4_000, "n": 3_000}
+    store.delete_meter("m")
+    assert store.arrivals() == {"n": 3_000}
+
+
 def test_listeners_hear_each_append_that_stored_something(store):
     heard: list[tuple[str, int]] = []
     store.add_listener(lambda stream, seq: heard.append((stream, seq)))
@@ -207,6 +220,22 @@ def test_measurements_and_estimated_flags_come_back_as_sent(store):
     assert store.last("m") == Reading(2, T0 + 1000, 6.0) and store.previous("m") == reading
 
 
+def test_a_whole_stream_reads_page_by_page_in_time_order_and_deleted_keys_are_listed(store):
+    store.append("m", run(10, T0 + 60_000, 3) + [Reading(1, T0 + 60_000, 5.0), Reading(2, T0, 1.0)])
+    whole = [(r.ts_ms, r.seq) for r in store.after_key("m", None, 1000)]
+    assert whole == [(T0, 2), (T0 + 60_000, 1), (T0 + 60_000, 10), (T0 + 120_000, 11), (T0 + 180_000, 12)]
+    paged, key = [], None
+    while batch := store.after_key("m", key, 2):  # a tie on ts split across two pages
+        paged += [(r.ts_ms, r.seq) for r in batch]
+        key = paged[-1]
+    assert paged == whole
+    assert store.after_key("m", (T0 + 60_000, 1), 1)[0].seq == 10
+    store.append("x", run(1, T0, 1))
+    store.delete_meter("x")
+    assert store.meters() == ["m"] and store.deleted_streams() == ["x"]
+    assert store.after_key("x") == [] and store.after_key("nenhum") == []
+
+
 # -- documents ------------------------------------------------------------------------------------
 
 def test_documents_are_upserted_found_and_deleted_by_key(docs):
@@ -218,6 +247,13 @@ def test_documents_are_upserted_found_and_deleted_by_key(docs):
     assert docs.get("medidores", "id", "z") is None and docs.all("vazia") == []
     assert docs.delete("medidores", "id", "a") == 1 and docs.delete("medidores", "id", "a") == 0
     assert [d["id"] for d in docs.all("medidores")] == ["b"]
+
+
+def test_documents_name_their_tables(docs):
+    docs.upsert("medidores", "id", {"id": "a"})
+    docs.atomic(lambda tables: tables.insert("faturas", {"chave": "a/2026-10"}))
+    assert {"medidores", "faturas"} <= set(docs.table_names())
+    assert docs.table_names() == sorted(docs.table_names())
 
 
 def test_an_atomic_change_is_stored_whole_or_not_at_all(docs):

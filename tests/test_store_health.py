@@ -27,10 +27,10 @@ class FillingStore:
         self._store = store
         self.full = False
 
-    def append(self, meter_id: str, readings: Any) -> Any:
+    def append(self, meter_id: str, readings: Any, **options: Any) -> Any:
         if self.full:
             raise StorageFull(REASON)
-        return self._store.append(meter_id, readings)
+        return self._store.append(meter_id, readings, **options)
 
     def health(self) -> tuple[bool, str | None]:
         return (False, REASON) if self.full else (True, None)

@@ -106,18 +106,20 @@ def format_duration(ms: int) -> str:
     return f"{minutes} min"
 
 
-def evaluate_silence(last_ts_ms: int | None, now_ms: int, silence_ms: int) -> Finding | None:
+def evaluate_silence(last_ts_ms: int | None, now_ms: int, silence_ms: int,
+                     counted_from_ms: int | None = None) -> Finding | None:
     """`silencio` when the last reading is `silence_ms` or more old.
 
     The key holds the last reading's instant, so one silence is one alert however often the
-    rule runs, and the next silence (after readings resumed) is a new one. A meter that never
-    sent a reading has no silence to measure: None.
+    rule runs (on any server), and the next silence (after readings resumed) is a new one. The
+    quiet is counted from `counted_from_ms` when that is later (a server that was stopped could
+    not be spoken to). A meter that never sent a reading has no silence to measure: None.
     """
     if silence_ms <= 0:
         raise ValueError("tempo de silêncio deve ser positivo")
     if last_ts_ms is None:
         return None
-    quiet = now_ms - last_ts_ms
+    quiet = now_ms - max(last_ts_ms, counted_from_ms if counted_from_ms is not None else last_ts_ms)
     if quiet < silence_ms:
         return None
     return Finding(SILENCIO, f"silencio:{last_ts_ms}", f"Medidor sem leituras há {format_duration(quiet)}")

@@ -77,9 +77,7 @@ class Alerts:
         self._by_meter: dict[str, list[dict[str, Any]]] = {}
         # Documents shared by several servers: a meter's alerts are read from them, not only kept here.
         self._shared = bool(getattr(docs, "shared", False))
-        for doc in docs.all(ALERTS):
-            doc.setdefault("ocorrencias", 1)
-            doc.setdefault("ultima_em", doc["criado_em"])
+        for doc in _normalised(docs.all(ALERTS)):
             self._by_meter.setdefault(doc["medidor"], []).append(doc)
         # meter id → month key whose limit alert exists: that month needs no more checks.
         self._month_done: dict[str, str] = {}
@@ -87,12 +85,13 @@ class Alerts:
         self._month_checked: dict[str, float] = {}
         self._month_skipped: set[str] = set()
         # Silence is judged by when readings arrive, not by their timestamps: a backfill of last
-        # month is a meter speaking now. meter id → wall-clock ms of its last accepted ingest.
-        # Before a meter's first ingest since this server started, its silence counts from its
-        # newest reading or from the start, whichever is later (it could not speak to a stopped
-        # server). Ids with an open silence alert, which their next reading resolves.
+        # month is a meter speaking now. The store keeps each stream's last arrival
+        # (`arrivals`), in the database when several servers share one, so every server judges
+        # by the same instant, and the alert's key (that instant) is the same on all of them.
+        # Before a meter's first arrival known to the store, its silence counts from its newest
+        # reading; and never from before this server started (a stopped server could not be
+        # spoken to). Ids with an open silence alert, which their next reading resolves.
         self._started_ms = int(time.time() * 1000) if started_ms is None else started_ms
-        self._arrived: dict[str, int] = {}
         self._silent: set[str] = {m for m, alerts in self._by_meter.items() if _open_silence(alerts)}
         # Told of every alert that opens, after it is stored (the app sends webhooks from it). It
         # must not block: it runs on the ingest and housekeeping threads.
@@ -152,10 +151,8 @@ class Alerts:
         return self.record(meter_id, [agent_finding(body)])[0]
 
     def after_ingest(self, meter: Meter, resets: Sequence[Reading], accepted: int, now_ms: int) -> None:
-        if accepted:
-            self._arrived[meter.id] = now_ms
-            if meter.id in self._silent:
-                self._resolve_silence(meter.id)
+        if accepted and meter.id in self._silent:
+            self._resolve_silence(meter.id)
         findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz)
                     for r in resets] if resets else []
         if accepted:
@@ -202,36 +199,72 @@ class Alerts:
 
     def check_silence(self, meters: Iterable[Meter], now_ms: int) -> None:
         """A `silencio` alert for each active meter whose readings stopped arriving for its
-        `silencio_s`; one per silence (a meter with one open gets no other)."""
+        `silencio_s`; one per silence (a meter with one open gets no other). On shared
+        documents, the open silences are read as stored: one that another server raised is not
+        raised again, and one whose meter spoke to another server since is resolved here."""
+        arrivals = self._readings.arrivals()
+        silences = self._open_silences() if self._shared else None
         for meter in meters:
-            if meter.estado != "ativo" or meter.id in self._silent:
+            if meter.estado != "ativo":
                 continue
-            since = self._arrived.get(meter.id)
+            arrived = arrivals.get(meter.stream)
+            if silences is not None and meter.id in silences:
+                if arrived is not None and arrived > silences[meter.id]:
+                    self._resolve_silence(meter.id)
+                continue
+            if meter.id in self._silent:
+                continue
+            since = arrived
             if since is None:
                 last = self._readings.last(meter.stream)
                 if last is None:
                     continue  # never sent anything: nothing has stopped
-                since = max(last.ts_ms, self._started_ms)
-            finding = evaluate_silence(since, now_ms, meter.silencio_s * 1000)
-            if finding is not None and self._arrived.get(meter.id, since) <= since:  # nothing arrived meanwhile
+                since = last.ts_ms
+            finding = evaluate_silence(since, now_ms, meter.silencio_s * 1000, self._started_ms)
+            if finding is not None and self._readings.arrivals().get(meter.stream, since) <= since:  # nothing arrived meanwhile
                 self.record(meter.id, [finding])
+
+    def _open_silences(self) -> dict[str, int]:
+        """Shared documents: meter id → the instant its open silence alert counts from, as
+        stored now (raised or closed through any server); also what ingest resolves here."""
+        found = {}
+        for alert in self._docs.matching(ALERTS, "reconhecido", False):
+            if alert["tipo"] == SILENCIO:
+                start = alert["chave"].partition(":")[2]
+                found[alert["medidor"]] = int(start) if start.isdigit() else 0
+        with self._lock:
+            self._silent = set(found)
+        return found
 
     def _resolve_silence(self, meter_id: str) -> None:
         """The meter spoke: its open silence alerts close themselves (`resolvido_em`)."""
         stamp = now_iso()
-        with self._lock:
-            alerts = self._current(meter_id)
+
+        def close(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             closed = []
             for i, alert in enumerate(alerts):
                 if alert["tipo"] == SILENCIO and not alert["reconhecido"]:
                     alerts[i] = {**alert, "reconhecido": True, "reconhecido_em": stamp, "resolvido_em": stamp}
                     closed.append(alerts[i])
-            if closed:
-                def change(tables: Tables) -> None:
-                    for alert in closed:
-                        tables.upsert(ALERTS, "id", alert)
+            return closed
 
-                atomic(self._docs, change)
+        def write(tables: Tables, closed: list[dict[str, Any]]) -> None:
+            for alert in closed:
+                tables.upsert(ALERTS, "id", alert)
+
+        with self._lock:
+            if self._shared:  # as stored now, under the documents' lock: another server may close it too
+                def shared_change(tables: Tables) -> list[dict[str, Any]]:
+                    alerts = self._by_meter[meter_id] = _normalised(tables.matching(ALERTS, "medidor", meter_id))
+                    closed = close(alerts)
+                    write(tables, closed)
+                    return closed
+
+                closed = atomic(self._docs, shared_change)
+            else:
+                closed = close(self._by_meter.get(meter_id, []))
+                if closed:
+                    atomic(self._docs, lambda tables: write(tables, closed))
             self._silent.discard(meter_id)
         for alert in closed:
             log.info("alerta %s de %s resolvido: o medidor voltou a enviar leituras", alert["tipo"], meter_id)
@@ -239,11 +272,7 @@ class Alerts:
     def _current(self, meter_id: str) -> list[dict[str, Any]]:
         """The meter's alerts (under self._lock): as stored now, when other servers share them."""
         if self._shared:
-            stored = self._docs.matching(ALERTS, "medidor", meter_id)
-            for doc in stored:
-                doc.setdefault("ocorrencias", 1)
-                doc.setdefault("ultima_em", doc["criado_em"])
-            self._by_meter[meter_id] = stored
+            self._by_meter[meter_id] = _normalised(self._docs.matching(ALERTS, "medidor", meter_id))
         return self._by_meter.get(meter_id, [])
 
     def list(self, meter_id: str) -> list[dict[str, Any]]:
@@ -285,7 +314,6 @@ class Alerts:
             self._month_done.pop(meter_id, None)
             self._month_checked.pop(meter_id, None)
             self._month_skipped.discard(meter_id)
-            self._arrived.pop(meter_id, None)
             self._silent.discard(meter_id)
 
 
@@ -319,6 +347,14 @@ def _write(tables: Tables, changes: list[tuple[dict[str, Any], bool]], dropped: 
     for alert, _ in changes:
         if alert["id"] not in dropped:
             tables.upsert(ALERTS, "id", alert)
+
+
+def _normalised(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored alerts, with the fields that alerts written before them lack."""
+    for doc in alerts:
+        doc.setdefault("ocorrencias", 1)
+        doc.setdefault("ultima_em", doc["criado_em"])
+    return alerts
 
 
 def _open_silence(alerts: Iterable[dict[str, Any]]) -> bool:

@@ -94,7 +94,7 @@ class Blinks:
                 meter = self._registry.get(meter_id)
                 if meter.id_blip is not None:
                     return meter.id_blip
-                taken = [m.id_blip for m in self._registry.all() if m.id_blip is not None]
+                taken = [m.id_blip for m in self._registry.all(fresh=True) if m.id_blip is not None]
                 number = max(taken, default=0) + 1
                 try:
                     self._registry.update(meter_id, id_blip=number)
@@ -108,9 +108,10 @@ class Blinks:
     # -- queries --------------------------------------------------------------------------------
 
     def meter(self, id_blip: int) -> Meter:
-        for meter in self._registry.all():
-            if meter.id_blip == id_blip:
-                return meter
+        for fresh in (False, True):        # a miss reads the list again: another server may know it
+            for meter in self._registry.all(fresh):
+                if meter.id_blip == id_blip:
+                    return meter
         raise NotFound(f"nenhum medidor tem id_blip {id_blip}")
 
     def now_ms(self) -> int:

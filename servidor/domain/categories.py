@@ -15,9 +15,10 @@ Any kWh meter may also send a second counter, of exported energy (`energia_expor
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from servidor.domain.meters import STREAM_SEPARATOR, Meter
+from servidor.store.interface import ReadingsBackend
 from servidor.store.readings import FlowPolicy
 
 CONSUMING = ("gridImport", "gridCons", "gridSub", "gridNet")
@@ -46,6 +47,15 @@ def export_stream(meter: Meter) -> str:
 
 def flow_policy(meter: Meter) -> FlowPolicy:
     return FlowPolicy(meter.categoria == "gridNet", meter.potencia_maxima_w)
+
+
+def configure_streams(store: ReadingsBackend, meters: Iterable[Meter]) -> None:
+    """Tell the readings store each meter's local days and how its counter moves: its rollups,
+    and so its days, months and invoices, follow them."""
+    for meter in meters:
+        for stream in (meter.stream, export_stream(meter)):
+            store.set_timezone(stream, meter.tz)
+        store.set_flow(meter.stream, flow_policy(meter))
 
 
 def consumes(meter: Meter) -> bool:

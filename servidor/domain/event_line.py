@@ -26,6 +26,8 @@ FEATURES = (("Power", "Active"), ("Power", "Reactive"), ("Power", "Appearent"), 
             ("Line", "Voltage"))
 PEAKS = "Peaks"
 PEAKS_USED = 3
+# Numbers stored with each event (what the event stores are opened with).
+FEATURE_WIDTH = len(FEATURES) + PEAKS_USED
 _INF = float("inf")
 # Beyond this a measurement is not one (and a float of it could overflow).
 MAX_MAGNITUDE = 1e12

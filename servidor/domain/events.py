@@ -35,8 +35,11 @@ MAX_INTEGRATION_GAP_MS = 15 * 60 * 1000
 
 class EventService:
     def __init__(self, store: EventStore, meters: MeterService, ingest: Ingest, readings: ReadingsBackend,
-                 workers: ClusterWorker, clock: Callable[[], float] = time.time) -> None:
+                 workers: ClusterWorker, clock: Callable[[], float] = time.time, shared: bool = False) -> None:
+        """`shared`: other servers store readings too (PostgreSQL), so a sensor meter's last
+        reading is read from the store each time rather than remembered."""
         self._store = store
+        self._shared = shared
         self._meters = meters
         self._ingest = ingest
         self._readings = readings
@@ -69,7 +72,8 @@ class EventService:
         meter = self._sensor_meter(found.sensor)
         if meter is None:
             return
-        seq, last_ts, energy = self._last.get(meter.id) or self._resume(meter)
+        # With readings shared by several servers, another may have made the last one.
+        seq, last_ts, energy = (None if self._shared else self._last.get(meter.id)) or self._resume(meter)
         ts = found.utc_ms if found.utc_ms is not None else now_ms
         ts = max(min(ts, now_ms + MAX_FUTURE_SKEW_MS // 2), last_ts + 1)
         gap = ts - last_ts

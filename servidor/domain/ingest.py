@@ -143,7 +143,7 @@ class Ingest:
             motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
             raise InvalidInput(motives[:2000], code="leitura_invalida")
         stream = meter.stream
-        result = self._readings.append(stream, readings)
+        result = self._readings.append(stream, readings, arrived_ms=now_ms)
         if exports:  # after the main counters: a failure here is retried with both, by seq
             self._readings.append(export_stream(meter), exports)
         commands: list[Command] = []

@@ -84,8 +84,10 @@ class MeterRegistry:
     def _stale(self, meter_id: str) -> bool:
         return time.monotonic() - self._checked_at.get(meter_id, 0.0) >= key_ring.SHARED_RECHECK_S
 
-    def all(self) -> tuple[Meter, ...]:
-        if self._shared and time.monotonic() - self._listed_at >= key_ring.SHARED_RECHECK_S:
+    def all(self, fresh: bool = False) -> tuple[Meter, ...]:
+        """Every meter, by id. With shared documents the list is read again when it is older
+        than SHARED_RECHECK_S, or now if `fresh` (a lookup that missed)."""
+        if self._shared and (fresh or time.monotonic() - self._listed_at >= key_ring.SHARED_RECHECK_S):
             now = time.monotonic()
             self._meters = {m.id: m for m in (Meter.from_doc(d) for d in self._docs.all(METERS))}
             self._checked_at = dict.fromkeys(self._meters, now)

@@ -3,6 +3,10 @@
 A meter belongs to at most one site (its `site` field). A site has a read key of its own, made
 when the site is created and shown once, which reads the site and nothing else. A site that still
 has meters cannot be deleted: the meters would point nowhere.
+
+On a database shared by several servers, each change reads the stored site in the change that
+writes it, and each server reads the sites again once its copy is SHARED_RECHECK_S old
+(servidor.domain.freshness), looking a site it does not know up before a 404.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from servidor.billing import BillingError, check_connection
 from servidor.domain.atomic import Tables, atomic
 from servidor.domain.auth import Role
 from servidor.domain.errors import Conflict, InvalidInput, NotFound
+from servidor.domain.freshness import Freshness
 from servidor.domain.keys import KEYS, KeyRing, generated_key_doc
 from servidor.domain.meters import MAX_NAME, now_iso, zone
 from servidor.store.documents import DocumentStore
@@ -77,26 +82,44 @@ class SiteBook:
         self._keys = keys
         self._default_zone = default_zone
         self._lock = threading.Lock()
+        self._fresh = Freshness(docs)
         self._sites = {d["id"]: Site(**d) for d in docs.all(SITES)}
 
-    def get(self, site_id: str) -> Site:
+    def _refresh(self) -> None:
+        """Shared documents: the sites as stored now, once this server's copy is
+        SHARED_RECHECK_S old (made, changed or deleted through another server meanwhile)."""
+        if self._fresh.due():
+            self._sites = {d["id"]: Site(**d) for d in self._docs.all(SITES)}
+            self._fresh.read()
+
+    def _find(self, site_id: str) -> Site | None:
+        self._refresh()
         site = self._sites.get(site_id)
+        if site is None and self._fresh.shared:  # made through another server since the last read?
+            doc = self._docs.get(SITES, "id", site_id)
+            if doc is not None:
+                site = self._sites[site_id] = Site(**doc)
+        return site
+
+    def get(self, site_id: str) -> Site:
+        site = self._find(site_id)
         if site is None:
             raise NotFound(f"site {site_id} não existe")
         return site
 
     def exists(self, site_id: str) -> bool:
-        return site_id in self._sites
+        return self._find(site_id) is not None
 
     def connection(self, meter: Any) -> str | None:
         """The connection type that bills `meter`: its own, else its site's (the site's bill is
         its grid meters' bill)."""
         if meter.ligacao is not None or meter.site is None:
             return meter.ligacao
-        site = self._sites.get(meter.site)
+        site = self._find(meter.site)
         return None if site is None else site.ligacao
 
     def all(self) -> list[Site]:
+        self._refresh()
         return sorted(self._sites.values(), key=lambda s: s.id)
 
     def create(self, body: Any) -> tuple[Site, str]:
@@ -106,26 +129,32 @@ class SiteBook:
                        criado_em=stamp, atualizado_em=stamp)
         key, key_doc = generated_key_doc(Role.READ)
         key_doc["site"] = site.id
-        with self._lock:
-            if site.id in self._sites:
+
+        def change(tables: Tables) -> None:
+            if tables.find(SITES, "id", site.id) is not None:
                 raise Conflict(f"já existe um site com id {site.id}")
+            tables.insert(SITES, site.to_doc())
+            tables.insert(KEYS, key_doc)
 
-            def change(tables: Tables) -> None:
-                tables.insert(SITES, site.to_doc())
-                tables.insert(KEYS, key_doc)
-
+        with self._lock:
             atomic(self._docs, change)
             self._sites[site.id] = site
         self._keys.adopt([key_doc])
         return site, key
 
     def replace(self, site_id: str, body: Any) -> Site:
+        fresh = Site.from_json(body, site_id=site_id, default_zone=self._default_zone)
+
+        def change(tables: Tables) -> Site:
+            current = tables.find(SITES, "id", site_id)
+            if current is None:
+                raise NotFound(f"site {site_id} não existe")
+            site = replace(fresh, criado_em=current["criado_em"], atualizado_em=now_iso())
+            tables.upsert(SITES, "id", site.to_doc())
+            return site
+
         with self._lock:
-            current = self.get(site_id)
-            fresh = Site.from_json(body, site_id=site_id, default_zone=self._default_zone)
-            site = replace(fresh, criado_em=current.criado_em, atualizado_em=now_iso())
-            atomic(self._docs, lambda tables: tables.upsert(SITES, "id", site.to_doc()))
-            self._sites[site_id] = site
+            site = self._sites[site_id] = atomic(self._docs, change)
             return site
 
     def delete(self, site_id: str, has_meters: Callable[[str], bool]) -> None:
@@ -140,7 +169,7 @@ class SiteBook:
                 tables.remove(KEYS, "site", site_id)
 
             atomic(self._docs, change)
-            del self._sites[site_id]
+            self._sites.pop(site_id, None)
         self._keys.revoke_site(site_id)
 
 

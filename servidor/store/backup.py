@@ -12,6 +12,12 @@ A backup is a folder:
     db.json                      the documents as they were committed
     db.leituras/segment-0000000001.seg   every reading, as one compacted segment
     db.leituras/deleted-streams  the deleted stream keys (if any)
+    db.pulsos/<stream>/…         pulse meters' blinks, their files as written (if any)
+    db.eventos/eventos.jsonl     energy-sensors' events (if any)
+
+Blinks and events are copied right after that instant, each under its own store's lock: they
+may hold a few blinks of readings that came after it, which the blink store's watermark then
+keeps from being stored twice when the agent sends those readings again.
 
 It is written under a temporary name and renamed whole, so a folder with the backup's name is
 always complete. `servidor exportar --db PASTA/db.json` reads it as any server's files.
@@ -22,11 +28,12 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shared.durable import fsync_dir, write_atomic
 
+from .blinks import BlinkStore
 from .documents import DocumentStore
 from .errors import StoreError
 from .readings import ReadingStore
@@ -39,6 +46,9 @@ from .readings.segment_codec import SegmentMeter, encode_segment
 MANIFEST = "manifesto.json"
 DOCUMENTS = "db.json"
 READINGS = "db.leituras"
+BLINKS = "db.pulsos"
+EVENTS = "db.eventos"
+EVENTS_FILE = "eventos.jsonl"
 # Version of the backup folder's layout: a newer one is refused by `restaurar`, not misread.
 BACKUP_FORMAT = 1
 PARTIAL = ".parcial"
@@ -54,15 +64,30 @@ class Snapshot:
     streams: dict[str, Columns]
     deleted: frozenset[str]
     taken_at: float
+    # Paths inside the backup folder ("db.pulsos/m/blocos.dat") → bytes, and what they hold.
+    side_files: tuple[tuple[str, bytes], ...] = ()
+    blinks: tuple[tuple[str, int], ...] = ()
+    events: int | None = None
 
     @property
     def readings(self) -> int:
         return sum(len(c) for c in self.streams.values())
 
 
-def take(docs: DocumentStore, store: ReadingStore) -> Snapshot:
-    """Both stores at one instant (documents' lock, then readings')."""
-    return docs.frozen(lambda text: Snapshot(text, *store.snapshot(), time.time()))
+def take(docs: DocumentStore, store: ReadingStore, blinks=None, events=None) -> Snapshot:
+    """Both stores at one instant (documents' lock, then readings'), then the files of the blink
+    and event stores (`BlinkStore`, `EventStore`) when given."""
+    snapshot = docs.frozen(lambda text: Snapshot(text, *store.snapshot(), time.time()))
+    files: list[tuple[str, bytes]] = []
+    counts: dict[str, int] = {}
+    if blinks is not None:
+        images, counts = blinks.file_images()
+        files += [(f"{BLINKS}/{name}", data) for name, data in images.items()]
+    lines = events.file_image() if events is not None else None
+    if lines is not None:
+        files.append((f"{EVENTS}/{EVENTS_FILE}", lines))
+    return replace(snapshot, side_files=tuple(files), blinks=tuple(sorted(counts.items())),
+                   events=None if lines is None else lines.count(b"\n"))
 
 
 def write(snapshot: Snapshot, destination: Path, durable: bool = True) -> Path:
@@ -80,12 +105,18 @@ def write(snapshot: Snapshot, destination: Path, durable: bool = True) -> Path:
         _write_segment(segment_path(partial / READINGS, 1), snapshot.streams, durable)
         if snapshot.deleted:
             write_atomic(partial / READINGS / DELETED_NAME, encode_deleted(sorted(snapshot.deleted)), durable=durable)
+        for relative, data in snapshot.side_files:
+            (partial / relative).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(partial / relative, data, durable=durable)
         manifest = {
             "formato": BACKUP_FORMAT,
             "criado_em": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snapshot.taken_at)),
             "leituras": {key: len(cols) for key, cols in sorted(snapshot.streams.items())},
             "total": snapshot.readings,
+            "pulsos": dict(snapshot.blinks),
         }
+        if snapshot.events is not None:
+            manifest["eventos"] = snapshot.events
         write_atomic(partial / MANIFEST, json.dumps(manifest, indent=1).encode(), durable=durable)
         if destination.exists():
             destination.rmdir()
@@ -132,11 +163,13 @@ def read_manifest(origin: Path) -> dict:
     return manifest
 
 
-def restore(origin: Path, db: Path, readings: Path, durable: bool = True) -> Restored:
-    """Put the backup in `origin` in place of the server files `db` and `readings` (the server
-    stopped: StoreLocked otherwise). What was there is set aside beside them, never deleted; the
-    restored readings are then opened and counted against the manifest. Running it again after
-    a crash midway finishes the job."""
+def restore(origin: Path, db: Path, readings: Path, durable: bool = True,
+            blinks: Path | None = None, events: Path | None = None) -> Restored:
+    """Put the backup in `origin` in place of the server files `db` and `readings`, and of the
+    blink and event folders `blinks` and `events` when the backup has them (the server stopped:
+    StoreLocked otherwise). What was there is set aside beside them, never deleted; the restored
+    readings and blinks are then opened and counted against the manifest. Running it again
+    after a crash midway finishes the job."""
     origin = Path(origin)
     manifest = read_manifest(origin)
     source_docs, source_readings = origin / DOCUMENTS, origin / READINGS
@@ -166,6 +199,9 @@ def restore(origin: Path, db: Path, readings: Path, durable: bool = True) -> Res
         for path in wanted:
             if path.exists():
                 write_atomic(readings / path.name, path.read_bytes(), durable=durable)
+        for name, target, counted in ((BLINKS, blinks, "pulsos"), (EVENTS, events, "eventos")):
+            if target is not None and counted in manifest:
+                aside += _replace_folder(origin / name, target, stamp, durable)
         write_atomic(db, source_docs.read_bytes(), durable=durable)  # last: it makes the readings mean something
         if durable:
             fsync_dir(readings)
@@ -176,7 +212,41 @@ def restore(origin: Path, db: Path, readings: Path, durable: bool = True) -> Res
     with ReadingStore.open(readings, durable=durable) as store:
         counts = {key: store.count(key) for key in manifest.get("leituras", {})}
     wrong = {key: (n, counts[key]) for key, n in manifest.get("leituras", {}).items() if counts[key] != n}
+    if blinks is not None and manifest.get("pulsos"):
+        store = BlinkStore.open(blinks)
+        try:
+            wrong |= {f"pulsos {key}": (n, store.count(key)) for key, n in manifest["pulsos"].items()
+                      if store.count(key) != n}
+        finally:
+            store.close()
+    if events is not None and "eventos" in manifest:
+        path = events / EVENTS_FILE
+        lines = path.read_bytes().count(b"\n") if path.exists() else 0
+        if lines != manifest["eventos"]:
+            wrong["eventos"] = (manifest["eventos"], lines)
     if wrong:
         raise BackupError(f"o backup restaurado não confere com o manifesto: {wrong}")
     return Restored(sum(counts.values()), str(manifest.get("criado_em")), tuple(aside))
+
+
+def _replace_folder(source: Path, target: Path, stamp: str, durable: bool) -> list[Path]:
+    """Set `target` aside (if it holds anything) and put a copy of `source` (if any) in its place;
+    the folder set aside, in a list. Again after a crash: the copy is made anew."""
+    aside: list[Path] = []
+    if target.exists() and any(target.iterdir()):
+        kept = target.with_name(f"{target.name}.antes-{stamp}")
+        os.rename(target, kept)
+        aside.append(kept)
+    elif target.exists():
+        shutil.rmtree(target)
+    if source.is_dir():
+        partial = target.with_name(f".{target.name}{PARTIAL}")
+        shutil.rmtree(partial, ignore_errors=True)
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            (partial / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(partial / path.relative_to(source), path.read_bytes(), durable=durable)
+        os.rename(partial, target)
+        if durable:
+            fsync_dir(target.parent)
+    return aside
 

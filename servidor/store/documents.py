@@ -228,6 +228,10 @@ class DocumentStore:
 
         return self.transaction(run)
 
+    def table_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._db.tables())
+
     def all(self, table: str) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(doc) for doc in self._db.table(table).all()]

@@ -12,8 +12,9 @@ import logging
 import os
 import threading
 from array import array
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from shared.durable import append_at
 from servidor.store.errors import StoreError, storage_error
@@ -26,6 +27,29 @@ _WHAT = "o evento"
 
 class EventsDamaged(StoreError):
     """A stored event line that no longer reads back."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    """One stored event: as parsed, its features, when it was received (ms)."""
+
+    event: dict
+    features: tuple[float, ...]
+    received_ms: int
+
+    def text(self) -> str:
+        """The stored JSON, ASCII only: a lone surrogate in a JSON string sent by a client travels
+        escaped (\\ud800), not as bytes."""
+        return json.dumps({"recebido_ms": self.received_ms, "f": list(self.features), "evento": self.event},
+                          separators=(",", ":"))
+
+    def line(self) -> bytes:
+        return self.text().encode("ascii") + b"\n"
+
+    @classmethod
+    def parse(cls, line: bytes | str) -> "EventEntry":
+        record = json.loads(line)
+        return cls(record["evento"], tuple(record["f"]), record["recebido_ms"])
 
 
 class EventStore:
@@ -60,20 +84,57 @@ class EventStore:
     def append(self, event: dict, features: Sequence[float], received_ms: int) -> int:
         """Store one event durably; returns how many are stored. StorageFull / StorageUnavailable
         with nothing stored."""
-        if len(features) != self._width:
-            raise ValueError(f"expected {self._width} features")
-        # ASCII: a lone surrogate in a JSON string sent by a client travels escaped (\\ud800), not as bytes.
-        line = json.dumps({"recebido_ms": received_ms, "f": list(features), "evento": event},
-                          separators=(",", ":")).encode("ascii") + b"\n"
+        return self.append_many([EventEntry(event, tuple(features), received_ms)])
+
+    def append_many(self, entries: Sequence["EventEntry"]) -> int:
+        """Store the events in order with one write and one fsync (`servidor migrar`); how many
+        are stored. A crash midway keeps whole lines only: the store counts what it kept."""
+        for entry in entries:
+            if len(entry.features) != self._width:
+                raise ValueError(f"expected {self._width} features")
+        data = b"".join(entry.line() for entry in entries)
         with self._lock:
-            if self._path is not None:
+            if self._path is not None and data:
                 try:
-                    append_at(self._path, self._size, line)
+                    append_at(self._path, self._size, data)
                 except OSError as exc:
                     raise storage_error(exc, _WHAT) from exc
-                self._size += len(line)
-            self._features.extend(features)
+                self._size += len(data)
+            for entry in entries:
+                self._features.extend(entry.features)
             return len(self._features) // self._width
+
+    def entries(self, start: int = 0) -> Iterator["EventEntry"]:
+        """The stored events from the `start`-th on, in order, read from the file as they are
+        needed (none for the memory store, which keeps features only)."""
+        if self._path is None or not self._path.exists():
+            return
+        with self._lock:
+            size = self._size
+        with open(self._path, "rb") as f:
+            read = 0
+            for number, line in enumerate(f):
+                read += len(line)
+                if read > size:
+                    return
+                if number >= start:
+                    yield EventEntry.parse(line)
+
+    def close(self) -> None:
+        """Nothing to release: every append closed the file it wrote."""
+
+    def file_image(self) -> bytes | None:
+        """The file's stored lines, read at one instant (a backup's copy); None in memory."""
+        if self._path is None:
+            return None
+        with self._lock:
+            try:
+                with open(self._path, "rb") as f:
+                    return f.read(self._size)
+            except FileNotFoundError:
+                return b""
+            except OSError as exc:
+                raise storage_error(exc, "os eventos", "ler") from exc
 
     @property
     def count(self) -> int:

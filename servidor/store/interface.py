@@ -25,9 +25,15 @@ class ReadingsBackend(Protocol):
     def set_flow(self, meter_id: str, policy: FlowPolicy) -> None:
         """How the stream's counter moves (monotonic until set): rollups follow the policy."""
 
-    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+    def append(self, meter_id: str, readings: Sequence[Reading], *, arrived_ms: int | None = None) -> AppendResult:
         """Store new readings durably; repeated seqs are counted as duplicates, not stored.
-        StreamDeleted for a deleted key; StorageFull / StorageUnavailable with nothing stored."""
+        StreamDeleted for a deleted key; StorageFull / StorageUnavailable with nothing stored.
+        `arrived_ms`: the wall clock at which the meter sent them (ingest), kept as the stream's
+        last arrival when the append stores something (`arrivals`)."""
+
+    def arrivals(self) -> dict[str, int]:
+        """Each stream's last arrival (`append(arrived_ms=)`): kept in the database, where every
+        server on it sees every other's; since the store opened, in a store of one process."""
 
     def last(self, meter_id: str) -> Reading | None: ...
 
@@ -45,6 +51,10 @@ class ReadingsBackend(Protocol):
 
     def after_seq(self, meter_id: str, seq: int, limit: int = 1000) -> list[Reading]: ...
 
+    def after_key(self, meter_id: str, key: tuple[int, int] | None = None, limit: int = 1000) -> list[Reading]:
+        """Readings above (ts, seq) `key` (from the first when None) in (ts, seq) order: a
+        whole stream read page by page (`servidor migrar`)."""
+
     def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
         """(Wh, covered ms) over 15-minute-aligned [start, end), from the rollups; with
         `exported`, what a bidirectional counter went down by."""
@@ -57,6 +67,12 @@ class ReadingsBackend(Protocol):
         StreamDeleted, and its readings are reclaimed."""
 
     def is_deleted(self, meter_id: str) -> bool: ...
+
+    def meters(self) -> list[str]:
+        """The stream keys holding readings, sorted."""
+
+    def deleted_streams(self) -> list[str]:
+        """The deleted stream keys, sorted."""
 
     def health(self) -> tuple[bool, str | None]:
         """(True, None), or (False, a pt-BR reason without paths) while the store cannot write."""
@@ -100,6 +116,9 @@ class DocumentsBackend(Protocol):
     def all(self, table: str) -> list[dict[str, Any]]: ...
 
     def get(self, table: str, key: str, value: Any) -> dict[str, Any] | None: ...
+
+    def table_names(self) -> list[str]:
+        """The names of the tables that hold or held documents, sorted."""
 
     def matching(self, table: str, key: str, value: Any) -> list[dict[str, Any]]:
         """Every document whose `key` equals `value`, in insertion order."""

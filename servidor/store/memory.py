@@ -31,9 +31,10 @@ class MemoryReadings(ColumnQueries):
         self._zones: dict[str, tzinfo] = {}
         self._policies: dict[str, FlowPolicy] = {}
         self._deleted: set[str] = set()
+        self._arrived: dict[str, int] = {}
         self._listeners: list[Callable[[str, int], None]] = []
 
-    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+    def append(self, meter_id: str, readings: Sequence[Reading], *, arrived_ms: int | None = None) -> AppendResult:
         encode_meter_id(meter_id)
         resets: list[Reading] = []
         with self._lock:
@@ -47,6 +48,8 @@ class MemoryReadings(ColumnQueries):
             if accepted:
                 resets = meter.insert(Columns.from_readings(accepted))
                 self._meters[meter_id] = meter
+                if arrived_ms is not None:
+                    self._arrived[meter_id] = arrived_ms
             last_seq = meter.max_seq
         if accepted:
             for listener in list(self._listeners):
@@ -79,6 +82,7 @@ class MemoryReadings(ColumnQueries):
         with self._lock:
             self._deleted.add(meter_id)
             self._meters.pop(meter_id, None)
+            self._arrived.pop(meter_id, None)
             self._zones.pop(meter_id, None)
             self._policies.pop(meter_id, None)
 
@@ -89,6 +93,10 @@ class MemoryReadings(ColumnQueries):
     def meters(self) -> list[str]:
         with self._lock:
             return sorted(m for m, meter in self._meters.items() if len(meter))
+
+    def deleted_streams(self) -> list[str]:
+        with self._lock:
+            return sorted(self._deleted)
 
     def health(self) -> tuple[bool, str | None]:
         return True, None

@@ -11,6 +11,9 @@ class Tables:
     def __init__(self, raw: dict[str, dict[str, dict[str, Any]]]) -> None:
         self._raw = raw
         self.changed = False
+        # The next document id of each table inserted into: finding it by max() on every insert
+        # made copying a whole table (`servidor migrar`) quadratic.
+        self._next: dict[str, int] = {}
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         return list(self._raw.get(table, {}).values())
@@ -23,8 +26,9 @@ class Tables:
 
     def insert(self, table: str, doc: dict[str, Any]) -> None:
         rows = self._raw.setdefault(table, {})
-        next_id = max((int(i) for i in rows), default=0) + 1
+        next_id = self._next.get(table) or max((int(i) for i in rows), default=0) + 1
         rows[str(next_id)] = dict(doc)
+        self._next[table] = next_id + 1
         self.changed = True
 
     def remove(self, table: str, key: str, value: Any) -> int:
@@ -36,6 +40,7 @@ class Tables:
         return len(doomed)
 
     def remove_table(self, table: str) -> None:
+        self._next.pop(table, None)
         if self._raw.pop(table, None) is not None:
             self.changed = True
 

@@ -200,7 +200,33 @@ class BlinkStore:
         with self._lock:
             self._cache.clear()
 
+    def file_images(self) -> tuple[dict[str, bytes], dict[str, int]]:
+        """Every stream's files as this store has written them (`<stream>/blocos.dat`,
+        `<stream>/diario.dat`) and its blinks, read at one instant under its lock: a backup's
+        copy. Nothing in memory."""
+        images: dict[str, bytes] = {}
+        counts: dict[str, int] = {}
+        with self._lock:
+            for name, state in sorted(self._streams.items()):
+                if state.directory is None:
+                    continue
+                counts[name] = state.count
+                for file, size in ((BLOCKS_NAME, state.blocks_size), (JOURNAL_NAME, state.journal_size)):
+                    try:
+                        with open(state.directory / file, "rb") as f:
+                            images[f"{name}/{file}"] = f.read(size)
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:
+                        raise storage_error(exc, _WHAT, "ler") from exc
+        return images, counts
+
     # -- reading --------------------------------------------------------------------------------
+
+    def streams(self) -> list[str]:
+        """The streams holding blinks (or a watermark), sorted."""
+        with self._lock:
+            return sorted(self._streams)
 
     def watermark(self, stream: str) -> int | None:
         state = self._streams.get(stream)

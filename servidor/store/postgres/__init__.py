@@ -2,13 +2,13 @@
 (`servidor --banco postgresql://…`). See docs/postgresql.md."""
 from __future__ import annotations
 
-from .database import Database, DatabaseError, redacted
+from .database import BadUrl, Database, DatabaseError, place, probe, redacted
 from .documents import PostgresDocuments
 from .migrations import SchemaTooNew
 from .readings import PostgresReadings
 
-__all__ = ["Database", "DatabaseError", "PostgresDocuments", "PostgresReadings", "SchemaTooNew", "open_postgres",
-           "redacted"]
+__all__ = ["BadUrl", "Database", "DatabaseError", "PostgresDocuments", "PostgresReadings", "SchemaTooNew",
+           "open_postgres", "place", "probe", "redacted"]
 
 
 def open_postgres(url: str, *, listen: bool = True) -> tuple[PostgresDocuments, PostgresReadings]:

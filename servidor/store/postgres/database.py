@@ -15,6 +15,7 @@ from typing import Iterator
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from servidor.store.errors import StorageFull, StorageUnavailable, StoreError
@@ -31,6 +32,9 @@ DEFAULT_POOL_SIZE = 12
 CONNECTION_WAIT_S = 10.0
 # Opening waits this long for the database before the command line reports that it cannot.
 OPEN_WAIT_S = 15.0
+# A command (`servidor migrar`) connects once before it starts: long enough for a distant
+# database to answer, short enough that a wrong host is reported while the user still waits.
+PROBE_WAIT_S = 10.0
 
 UNAVAILABLE = "o banco PostgreSQL não responde"
 
@@ -39,9 +43,36 @@ class DatabaseError(StoreError):
     """The database cannot be opened (unreachable, refused, a missing schema)."""
 
 
+class BadUrl(DatabaseError):
+    """A connection string libpq cannot parse."""
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for logs and `/saude`."""
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def place(url: str, schema: str) -> str:
+    """Where a database is, without user or password: to show, and to know it again later."""
+    info = conninfo_to_dict(url)
+    host = info.get("host") or "localhost"
+    return f"postgresql://{host}:{info.get('port') or 5432}/{info.get('dbname') or info.get('user') or ''} " \
+           f"(esquema {schema})"
+
+
+def probe(url: str, timeout_s: float = PROBE_WAIT_S) -> None:
+    """One connection now, or DatabaseError with libpq's reason (a bad URL, refused, a wrong
+    password, no such database): for commands, which should not wait as a starting server does."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise BadUrl(f"URL do PostgreSQL inválida: {redacted(url)}", str(exc).strip()) from exc
+    try:
+        with psycopg.connect(url, connect_timeout=max(1, round(timeout_s))):
+            pass
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"não foi possível conectar ao PostgreSQL em {redacted(url)}", reason) from exc
 
 
 def translated(exc: Exception) -> StoreError:

@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from .database import Database
+from .database import Database, place
 
 T = TypeVar("T")
 
@@ -87,11 +87,17 @@ class PostgresDocuments:
         self._db = db.acquire()
         # What /saude shows: the kind and the database's name, never the host or the user.
         self.label = f"PostgreSQL ({conninfo_to_dict(db.url).get('dbname') or 'padrão'})"
+        # Where, for `servidor migrar` to show and to recognise on a later run.
+        self.place = place(db.url, db.schema)
 
     def atomic(self, change: Callable[[SqlTables], T]) -> T:
         with self._db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (DOCUMENTS_LOCK,))
             return change(SqlTables(conn))
+
+    def table_names(self) -> list[str]:
+        with self._db.transaction() as conn:
+            return [row[0] for row in conn.execute("SELECT DISTINCT tbl FROM documents ORDER BY tbl")]
 
     def all(self, table: str) -> list[dict[str, Any]]:
         with self._db.transaction() as conn:
@@ -127,6 +133,14 @@ class PostgresDocuments:
 
     def health(self) -> tuple[bool, str | None]:
         return self._db.health()
+
+    def side_stores(self, event_width: int):
+        """The blink and event stores in this same database, which the app uses instead of the
+        files it keeps beside an embedded store (each holds the pool until closed)."""
+        from .blinks import PostgresBlinks
+        from .events import PostgresEvents
+
+        return PostgresBlinks(self._db), PostgresEvents(self._db, event_width)
 
     def close(self) -> None:
         self._db.release()

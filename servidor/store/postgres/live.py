@@ -29,6 +29,20 @@ def channel(schema: str) -> str:
     return f"{CHANNEL}.{schema}".encode("utf-8")[:63].decode("utf-8", "ignore")
 
 
+def listening(conn: psycopg.Connection, channel_name: str) -> int:
+    """How many other sessions on the database listen on `channel_name`: the servers running
+    on that schema, each with its listener's connection (seen if the database lets this user
+    see their sessions, as it does for the same user)."""
+    statement = _listen(channel_name).as_string(conn)  # as the listener's session shows it
+    row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid() AND query = %s", (statement,)).fetchone()
+    return int(row[0])
+
+
+def _listen(channel_name: str) -> sql.Composed:
+    return sql.SQL("LISTEN {}").format(sql.Identifier(channel_name))
+
+
 def payload(instance: str, stream: str, max_seq: int) -> str:
     return f"{instance}:{max_seq}:{stream}"
 
@@ -63,7 +77,7 @@ class NotificationListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    conn.execute(_listen(self._channel))
                     self.listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=POLL_S):

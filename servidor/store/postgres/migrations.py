@@ -76,6 +76,49 @@ ALTER TABLE streams ADD COLUMN bidirectional boolean NOT NULL DEFAULT false,
 CREATE TABLE export_buckets (LIKE rollup_buckets INCLUDING ALL);
 CREATE TABLE export_spans (LIKE rollup_spans INCLUDING ALL);
 """),
+    # When a stream's readings last arrived (the ingesting server's clock, ms): silence alerts
+    # are judged by it on every server, whichever one the meter posts to.
+    (3, """
+ALTER TABLE streams ADD COLUMN arrived_ms bigint;
+"""),
+    # Pulse meters' blinks (blipserver's points, servidor/store/blinks) and energy-sensors'
+    # events, shared by every server instead of files beside one server's documents.
+    (4, """
+CREATE TABLE blink_streams (
+    stream text PRIMARY KEY,
+    watermark bigint NOT NULL DEFAULT -1,
+    last_stamp bigint,
+    last_ms integer,
+    points bigint NOT NULL DEFAULT 0,
+    dropped bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE blinks (
+    stream text NOT NULL,
+    stamp bigint NOT NULL,
+    ms integer NOT NULL,
+    PRIMARY KEY (stream, stamp)
+);
+CREATE TABLE blink_hours (
+    stream text NOT NULL,
+    start_ms bigint NOT NULL,
+    events integer NOT NULL,
+    sum_ms bigint NOT NULL,
+    min_ms integer NOT NULL,
+    max_ms integer NOT NULL,
+    PRIMARY KEY (stream, start_ms)
+);
+CREATE TABLE sensor_events (
+    id bigserial PRIMARY KEY,
+    received_ms bigint NOT NULL,
+    features double precision[] NOT NULL,
+    line text NOT NULL
+);
+CREATE TABLE sensor_event_count (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    events bigint NOT NULL
+);
+INSERT INTO sensor_event_count (events) VALUES (0);
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -45,7 +45,14 @@ class Partitions:
                 self._known.add((int(name[9:13]), int(name[13:15])))
 
     def ensure(self, timestamps: Iterable[int]) -> None:
-        months = {m for m in map(month_of, timestamps) if m is not None} - self._known
+        """Every month from the earliest to the latest of `timestamps` has its partition (a
+        batch spanning months may leave one in between empty: two bounds, not a date per reading)."""
+        monthly = [ts for ts in timestamps if ts < FAR_START_MS]   # the far partition always exists
+        if not monthly:
+            return
+        first, last = month_of(min(monthly)), month_of(max(monthly))
+        months = {(y, m) for y in range(first[0], last[0] + 1) for m in range(1, 13)
+                  if first <= (y, m) <= last} - self._known
         if not months:
             return
         with self._lock, self._db.transaction() as conn:

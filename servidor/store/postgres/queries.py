@@ -151,6 +151,23 @@ class Reads:
                                 (meter_id, seq, limit)).fetchall()
         return [reading_of(row) for row in rows]
 
+    def after_key(self, meter_id: str, key: tuple[int, int] | None = None, limit: int = 1000) -> list[Reading]:
+        """Readings above (ts, seq) `key` (from the first when None) in (ts, seq) order, at most
+        `limit`, by the primary key; `ts >=` lets the planner skip the months before the key."""
+        if limit <= 0:
+            return []
+        with self._db.transaction() as conn:
+            if self._stream(conn, meter_id) is None:
+                return []
+            if key is None:
+                rows = conn.execute(f"SELECT {COLUMNS} FROM readings WHERE stream = %s ORDER BY ts, seq LIMIT %s",
+                                    (meter_id, limit)).fetchall()
+            else:
+                rows = conn.execute(f"SELECT {COLUMNS} FROM readings WHERE stream = %s AND ts >= %s "
+                                    "AND (ts, seq) > (%s, %s) ORDER BY ts, seq LIMIT %s",
+                                    (meter_id, key[0], *key, limit)).fetchall()
+        return [reading_of(row) for row in rows]
+
     def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
         """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError); with
         `exported`, what a bidirectional counter gave back."""
@@ -196,6 +213,12 @@ class Reads:
             apportion_span(t1, t2, span_wh, first, last, tz, out)
         return {day: positive(*out[day]) for day in sorted(out)}
 
+    def arrivals(self) -> dict[str, int]:
+        """Each stream's last arrival, whichever server took its readings."""
+        with self._db.transaction() as conn:
+            rows = conn.execute("SELECT stream, arrived_ms FROM streams WHERE arrived_ms IS NOT NULL AND NOT deleted")
+            return dict(rows.fetchall())
+
     def is_deleted(self, meter_id: str) -> bool:
         with self._db.transaction() as conn:
             row = conn.execute("SELECT deleted FROM streams WHERE stream = %s", (meter_id,)).fetchone()
@@ -205,6 +228,10 @@ class Reads:
         with self._db.transaction() as conn:
             rows = conn.execute("SELECT stream FROM streams WHERE NOT deleted AND readings > 0 ORDER BY stream")
             return [row[0] for row in rows]
+
+    def deleted_streams(self) -> list[str]:
+        with self._db.transaction() as conn:
+            return [row[0] for row in conn.execute("SELECT stream FROM streams WHERE deleted ORDER BY stream")]
 
     def health(self) -> tuple[bool, str | None]:
         return self._db.health()

@@ -28,7 +28,7 @@ from servidor.store.readings.medidas import encode_medidas
 
 from . import queries
 from .database import Database
-from .live import NotificationListener, channel, payload
+from .live import NotificationListener, channel, listening, payload
 from .pairs import FlowDelta, Point, merge
 from .partitions import Partitions
 
@@ -72,8 +72,9 @@ class PostgresReadings(queries.Reads):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
-        """Store the readings not yet stored (by seq), committed when this returns.
+    def append(self, meter_id: str, readings: Sequence[Reading], *, arrived_ms: int | None = None) -> AppendResult:
+        """Store the readings not yet stored (by seq), committed when this returns, with
+        `arrived_ms` as the stream's last arrival (for every server: `arrivals`).
         StreamDeleted for a deleted key; StorageUnavailable / StorageFull with nothing stored."""
         encode_meter_id(meter_id)
         self._partitions.ensure(r.ts_ms for r in readings)
@@ -101,8 +102,8 @@ class PostgresReadings(queries.Reads):
                 _insert(conn, meter_id, fresh)
                 _write_rollups(conn, meter_id, delta)
                 conn.execute("UPDATE streams SET readings = readings + %s, max_seq = %s, last_ts = %s, "
-                             "last_seq = %s, last_energy = %s WHERE stream = %s",
-                             (len(fresh), max_seq, newest[0], newest[1], newest[2], meter_id))
+                             "last_seq = %s, last_energy = %s, arrived_ms = coalesce(%s, arrived_ms) WHERE stream = %s",
+                             (len(fresh), max_seq, newest[0], newest[1], newest[2], arrived_ms, meter_id))
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
             resets = _resets(conn, meter_id, dropped, fresh) if dropped else []
         self._tell(meter_id, max_seq)
@@ -114,7 +115,7 @@ class PostgresReadings(queries.Reads):
         with self._db.transaction() as conn:
             conn.execute("INSERT INTO streams (stream, deleted) VALUES (%s, true) ON CONFLICT (stream) DO UPDATE "
                          "SET deleted = true, readings = 0, max_seq = NULL, last_ts = NULL, last_seq = NULL, "
-                         "last_energy = NULL", (meter_id,))
+                         "last_energy = NULL, arrived_ms = NULL", (meter_id,))
             for table in ("readings", "rollup_buckets", "rollup_spans", "export_buckets", "export_spans"):
                 conn.execute(f"DELETE FROM {table} WHERE stream = %s", (meter_id,))
         with self._lock:
@@ -154,6 +155,11 @@ class PostgresReadings(queries.Reads):
         through this server or any other on the database."""
         with self._lock:
             self._listeners.append(callback)
+
+    def servers_listening(self) -> int:
+        """The servers running on this database and schema, other than this process's own."""
+        with self._db.transaction() as conn:
+            return listening(conn, self._channel)
 
     def _tell(self, meter_id: str, max_seq: int) -> None:
         for listener in list(self._listeners):

@@ -144,6 +144,10 @@ class MeterColumns:
         resets.sort(key=lambda r: (r.ts_ms, r.seq))
         return resets
 
+    def index_after(self, key: tuple[int, int] | None) -> int:
+        """The position of the first reading above (ts, seq) `key`; 0 for None."""
+        return 0 if key is None else self._position(*key)
+
     def _position(self, ts: int, seq: int) -> int:
         """Where a reading goes in (ts, seq) order."""
         n = len(self.ts)

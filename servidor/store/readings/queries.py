@@ -1,8 +1,9 @@
 """The read side of the stores that keep each stream's readings as columns in memory (the
 embedded ReadingStore and MemoryReadings): one implementation, so both answer alike.
 
-A store using it provides `_lock` and `_meter(meter_id)`, the stream's columns or None when it
-has no readings (and checks it is open, where that applies).
+A store using it provides `_lock`, `_meter(meter_id)`, the stream's columns or None when it
+has no readings (and checks it is open, where that applies), and `_arrived`, each stream's last
+arrival (kept in memory: one process ingests into these stores).
 """
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ from .rollups import check_aligned
 
 class ColumnQueries:
     _lock: threading.Lock
+    _arrived: dict[str, int]
 
     def _meter(self, meter_id: str) -> MeterColumns | None:
         raise TypeError(f"{type(self).__name__} must define _meter")
+
+    def arrivals(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._arrived)
 
     def last(self, meter_id: str) -> Reading | None:
         """The latest reading by ts."""
@@ -66,6 +72,16 @@ class ColumnQueries:
             if not meter:
                 return []
             return [meter.reading(i) for i in meter.indices_after_seq(seq, limit)]
+
+    def after_key(self, meter_id: str, key: tuple[int, int] | None = None, limit: int = 1000) -> list[Reading]:
+        """Readings above (ts, seq) `key` (from the first when None) in (ts, seq) order, at most
+        `limit`: a whole stream read page by page, each page's last reading the next key."""
+        with self._lock:
+            meter = self._meter(meter_id)
+            if not meter:
+                return []
+            start = meter.index_after(key)
+            return [meter.reading(i) for i in range(start, min(len(meter), start + max(limit, 0)))]
 
     def energy(self, meter_id: str, start_ms: int, end_ms: int, *, exported: bool = False) -> tuple[float, int]:
         """(Wh, covered ms) in [start, end), both multiples of 15 min (else ValueError); with

@@ -74,6 +74,7 @@ class ReadingStore(ColumnQueries):
         self._meters: dict[str, MeterColumns] = {}
         self._zones: dict[str, tzinfo] = {}
         self._policies: dict[str, FlowPolicy] = {}
+        self._arrived: dict[str, int] = {}
         self._listeners: list[Callable[[str, int], None]] = []
         self._count = 0
         self._closed = False
@@ -148,7 +149,7 @@ class ReadingStore(ColumnQueries):
 
     # -- writes -------------------------------------------------------------------------------
 
-    def append(self, meter_id: str, readings: Sequence[Reading]) -> AppendResult:
+    def append(self, meter_id: str, readings: Sequence[Reading], *, arrived_ms: int | None = None) -> AppendResult:
         """Store the readings not yet stored (by seq); durable when this returns.
         StreamDeleted for a deleted key; StorageFull / StorageUnavailable if the disk cannot
         take them: then nothing of the batch was stored."""
@@ -178,6 +179,8 @@ class ReadingStore(ColumnQueries):
                         resets = self._write_and_insert(raw_id, meter, accepted)
                     self._meters[meter_id] = meter
                     self._count += len(accepted)
+                    if arrived_ms is not None:
+                        self._arrived[meter_id] = arrived_ms
                 # Also for an all-duplicate batch: its readings may be another writer's, written
                 # but not yet fsynced, and "already stored" must be true when we answer.
                 end = self._journal.written
@@ -227,6 +230,7 @@ class ReadingStore(ColumnQueries):
                 raise
             self._zones.pop(meter_id, None)
             self._policies.pop(meter_id, None)
+            self._arrived.pop(meter_id, None)
             meter = self._meters.pop(meter_id, None)
             if meter is not None:
                 self._count -= len(meter)
@@ -325,6 +329,12 @@ class ReadingStore(ColumnQueries):
         with self._lock:
             self._check_open()
             return sorted(m for m, meter in self._meters.items() if len(meter))
+
+    def deleted_streams(self) -> list[str]:
+        """The deleted stream keys, sorted."""
+        with self._lock:
+            self._check_open()
+            return sorted(self._deleted.keys)
 
     def snapshot(self) -> tuple[dict[str, Columns], frozenset[str]]:
         """Copies of every live stream's readings and the deleted keys, at one instant (a backup)."""
