@@ -1,6 +1,7 @@
 """Ingest and raw history over a real socket: batches, duplicates, rejections, resets, paging."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -22,6 +23,18 @@ def test_one_reading_is_acknowledged_with_its_seq(meter):
     reply = agent.post(f"{M}/m1/leituras", {"seq": 7, "ts": "2026-10-05T10:00:00-03:00", "energia_wh": 1000.5, "potencia_w": 420, "FRE": 60.0})
     assert reply.status == 200
     assert reply.json == {"aceitas": 1, "duplicadas": 0, "ultimo_seq": 7, "comandos": []}
+
+
+def test_every_ingest_answer_is_the_servers_one_compact_json(meter):
+    # The common answer is written by hand (servidor/api/readings.py): the bytes must be what
+    # the server's JSON encoding gives, for a new reading, a repeat and an empty batch alike.
+    _, agent, _ = meter
+    for body in ({"seq": 2**63 - 1, "ts": T0, "energia_wh": 1.0}, {"seq": 2**63 - 1, "ts": T0, "energia_wh": 1.0},
+                 {"leituras": []}):
+        reply = agent.post(f"{M}/m1/leituras", body)
+        assert reply.status == 200
+        assert reply.body == json.dumps(reply.json, ensure_ascii=False, separators=(",", ":")).encode()
+    assert reply.json == {"aceitas": 0, "duplicadas": 0, "ultimo_seq": 2**63 - 1, "comandos": []}
 
 
 def test_a_batch_with_a_repeated_seq_stores_it_once(meter):

@@ -1,12 +1,14 @@
 """The journal: torn tails, group commit, rotation, and what recovery refuses."""
 from __future__ import annotations
 
+import errno
 import os
 import threading
 
 import pytest
 
 from shared.models import Reading
+from servidor.store.errors import StoreError
 from servidor.store.readings import ReadingStore, StoreCorrupt, StoreDamaged, StoreLocked
 from servidor.store.readings import journal as journal_module
 from servidor.store.readings.block import Columns
@@ -86,6 +88,114 @@ def test_sixteen_threads_share_fsyncs_and_every_append_is_counted(tmp_path, monk
     with ReadingStore.open(tmp_path) as store:
         assert store.count("shared") == threads * per_thread
         assert sorted(r.seq for r in store.after_seq("shared", -1, limit=10_000)) == list(range(threads * per_thread))
+
+
+def test_writers_waiting_on_a_failed_fsync_all_answer_and_every_acknowledged_reading_survives(tmp_path, monkeypatch):
+    # Writers that wait for another's fsync sleep until it ends: when it fails, each must wake
+    # to repair or refuse, none may hang, and whatever was acknowledged must be on disk.
+    real = journal_module._datasync
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def flaky(fd):
+        with lock:
+            calls["n"] += 1
+            fail = calls["n"] % 10 in (3, 4)  # an fsync and the repair after it
+        if fail:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(fd)
+
+    monkeypatch.setattr(journal_module, "_datasync", flaky)
+    threads, per_thread = 12, 30
+    acknowledged: list[int] = []
+    refused: list[int] = []
+    with ReadingStore.open(tmp_path) as store:
+        barrier = threading.Barrier(threads)
+
+        def writer(k: int) -> None:
+            barrier.wait()
+            for i in range(per_thread):
+                seq = k * per_thread + i
+                try:
+                    store.append("m", [Reading(seq, T0 + seq, float(seq))])
+                    acknowledged.append(seq)
+                except StoreError:
+                    refused.append(seq)
+
+        pool = [threading.Thread(target=writer, args=(k,)) for k in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in pool)
+        assert len(acknowledged) + len(refused) == threads * per_thread and refused
+        monkeypatch.setattr(journal_module, "_datasync", real)
+    with ReadingStore.open(tmp_path) as store:
+        stored = {r.seq for r in store.after_seq("m", -1, limit=10_000)}
+        assert set(acknowledged) <= stored
+
+
+@pytest.mark.parametrize("first_fails", [False, True])
+def test_a_writer_whose_record_missed_the_fsync_in_flight_gets_its_own(tmp_path, monkeypatch, first_fails):
+    # A writes and starts an fsync; B writes after A took its offset, so A's fsync does not
+    # cover B's record. When A's fsync ends (well or not), B must be woken to sync its own.
+    create_journal(tmp_path, 1, True)
+    writer = JournalWriter(tmp_path, 1, durable=True, max_bytes=1 << 20, on_rotate=lambda: None)
+    real = journal_module._datasync
+    in_fsync, release = threading.Event(), threading.Event()
+
+    def gated(fd):
+        if threading.current_thread().name == "a" and not release.is_set():
+            in_fsync.set()
+            assert release.wait(30)
+            if first_fails:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(fd)
+
+    asleep = threading.Event()
+
+    class Sleeper:
+        """The lock a waiting writer sleeps on: says when its owner is about to sleep."""
+
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self._held = False
+
+        def acquire(self) -> bool:
+            if self._held:
+                asleep.set()
+            self._held = True
+            return self._lock.acquire()
+
+        def release(self) -> None:
+            self._lock.release()
+
+    monkeypatch.setattr(journal_module, "_datasync", gated)
+    monkeypatch.setattr(journal_module, "_new_lock", Sleeper)
+    outcomes: dict[str, object] = {}
+
+    def append(name: str, seq: int) -> None:
+        try:
+            writer.wait_durable(writer.write(record(seq)))
+            outcomes[name] = "durável"
+        except StoreError as exc:
+            outcomes[name] = exc
+
+    a = threading.Thread(target=append, args=("a", 1), name="a")
+    a.start()
+    assert in_fsync.wait(30)
+    b = threading.Thread(target=append, args=("b", 2), name="b")
+    b.start()
+    assert asleep.wait(30)  # B waits behind A's fsync
+    release.set()
+    for t in (a, b):
+        t.join(timeout=30)
+    assert not a.is_alive() and not b.is_alive()
+    assert outcomes == {"a": "durável", "b": "durável"}  # a failed fsync is repaired, then acknowledged
+    writer.close()
+    blocks = {}
+    assert not replay_journal(journal_path(tmp_path, 1), blocks, print).damages
+    assert list(blocks["m"].columns().seq) == [1, 2]
 
 
 def test_writer_rotates_to_a_new_file_past_its_size_and_calls_back(tmp_path):

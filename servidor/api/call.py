@@ -45,7 +45,7 @@ class Call:
 
     def json(self) -> Any:
         ctype = self.request.header("content-type")
-        if ctype is not None:
+        if ctype is not None and ctype not in _JSON_TYPES:
             ctype = ctype.split(";", 1)[0].strip().lower()
             if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
                 raise UnsupportedMediaType(f"envie JSON (Content-Type: application/json), não {ctype}")

@@ -33,10 +33,14 @@ class Metrics:
         self.readings_rejected = 0
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status if type(status) is int else int(status))
+        bucket = bisect.bisect_left(LATENCY_BUCKETS, seconds)
         with self._lock:
-            self._requests[(route, method, int(status))] += 1
-            counts = self._latency_counts.setdefault(route, [0] * (len(LATENCY_BUCKETS) + 1))
-            counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            self._requests[key] += 1
+            counts = self._latency_counts.get(route)
+            if counts is None:
+                counts = self._latency_counts[route] = [0] * (len(LATENCY_BUCKETS) + 1)
+            counts[bucket] += 1
             self._latency_sum[route] += seconds
 
     def ingested(self, accepted: int, duplicate: int, rejected: int) -> None:

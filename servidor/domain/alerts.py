@@ -153,7 +153,8 @@ class Alerts:
     def after_ingest(self, meter: Meter, resets: Sequence[Reading], accepted: int, now_ms: int) -> None:
         if accepted and meter.id in self._silent:
             self._resolve_silence(meter.id)
-        findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz) for r in resets]
+        findings = [reset_finding(r.ts_ms, self._value_before(meter, r), r.energia_wh, meter.tz)
+                    for r in resets] if resets else []
         if accepted:
             checked = self._month_checked.get(meter.id)
             now = time.monotonic()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from servidor.domain.alerts import Alerts
+from servidor.domain.batch_columns import plain_batch
 from servidor.domain.blinks import parse_pulses
 from servidor.domain.categories import export_stream
 from servidor.domain.commands import Command, CommandQueue
@@ -51,6 +52,8 @@ class Outcome:
 
 
 IMPORTED, EXPORTED = "energia_importada_wh", "energia_exportada_wh"
+# Fields of a reading that the loop of parse_batch handles before Reading.from_json.
+_SPECIAL = frozenset({"leituras", "pulsos", IMPORTED, EXPORTED})
 
 
 def _two_counters(item: Any, now_ms: int) -> tuple[Reading, Reading | None]:
@@ -70,7 +73,7 @@ def _two_counters(item: Any, now_ms: int) -> tuple[Reading, Reading | None]:
 
 def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
                 pulses: list[tuple[int, list[tuple[int, int]]]] | None = None,
-                ) -> tuple[list[Reading], list[Rejection], bool]:
+                ) -> tuple[Sequence[Reading], list[Rejection], bool]:
     """Readings to store, the rejected ones with their reasons, and whether it was a batch;
     the export counters of two-counter readings are appended to `exports`. With `pulses`, the
     blinks of each good reading that carries some are appended to it as (seq, points)."""
@@ -82,7 +85,16 @@ def parse_batch(body: Any, now_ms: int, exports: list[Reading] | None = None,
             raise InvalidInput(f"no máximo {MAX_BATCH} leituras por requisição (recebidas {len(items)})",
                                code="lote_grande_demais")
         batch = True
+        if len(items) > 1:
+            columns = plain_batch(items, now_ms)
+            if columns is not None:  # every reading valid, none with more than the plain fields
+                return columns, [], True
     else:
+        if type(body) is dict and not _SPECIAL.intersection(body):  # one plain reading, the commonest body
+            try:
+                return [Reading.from_json(body, now_ms)], [], False
+            except (InvalidReading, OverflowError):
+                pass  # the loop below words the rejection
         items, batch = [body], False
     good: list[Reading] = []
     rejected: list[Rejection] = []
@@ -130,14 +142,15 @@ class Ingest:
             self._counts(0, 0, len(rejected))
             motives = "; ".join(f"leitura {r.indice}: {r.motivo}" if batch else r.motivo for r in rejected)
             raise InvalidInput(motives[:2000], code="leitura_invalida")
-        result = self._readings.append(meter.stream, readings, arrived_ms=now_ms)
+        stream = meter.stream
+        result = self._readings.append(stream, readings, arrived_ms=now_ms)
         if exports:  # after the main counters: a failure here is retried with both, by seq
             self._readings.append(export_stream(meter), exports)
         commands: list[Command] = []
         try:
             self._counts(result.aceitas, result.duplicadas, len(rejected))
             if result.aceitas:
-                self._live.notify(meter.stream, result.ultimo_seq)
+                self._live.notify(stream, result.ultimo_seq)
             self._alerts.after_ingest(meter, result.resets, result.aceitas, now_ms)
         except Exception:
             log.exception("leituras de %s gravadas, mas a verificação depois delas falhou", meter.id)

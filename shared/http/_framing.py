@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import BadRequest, HeaderFieldsTooLarge, PayloadTooLarge
+from .errors import BadRequest, HeaderFieldsTooLarge, PayloadTooLarge, VersionNotSupported
 from .limits import Limits
 from .messages import Headers
 
@@ -22,6 +22,12 @@ _QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])
 _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + _TCHARS + rb"(?:[ \t]*=[ \t]*(?:" + _TCHARS + rb"|" + _QUOTED + rb"))?)*[ \t]*\Z"
 )
+# RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT. The minor part is optional here only so
+# that "HTTP/2" and "HTTP/3" get the precise 505 instead of a generic 400.
+_VERSION = re.compile(rb"HTTP/([0-9])(?:\.([0-9]))?\Z")
+# RFC 9112 §3.2: the request-target has no whitespace; visible ASCII only (non-ASCII must be
+# percent-encoded, RFC 3986 §2.1).
+_TARGET = re.compile(rb"[\x21-\x7e]+\Z")
 # Sixteen hex digits already exceed any sane body limit; longer sizes are refused before int().
 _MAX_CHUNK_SIZE_DIGITS = 16
 
@@ -42,6 +48,18 @@ def find_head_end(buf: bytearray, scan_from: int, search_end: int) -> int:
     if lf_crlf < 0 or (0 <= lf_lf < lf_crlf):
         return lf_lf + 2
     return lf_crlf + 3
+
+
+def take(buf: bytearray, n: int) -> bytes:
+    """The first `n` bytes of `buf`, removed from it, copied once (a slice would copy twice)."""
+    if n == len(buf):
+        data = bytes(buf)
+        buf.clear()
+        return data
+    with memoryview(buf) as view:
+        data = bytes(view[:n])
+    del buf[:n]
+    return data
 
 
 def split_lines(head: bytes) -> list[bytes]:
@@ -195,3 +213,27 @@ class ChunkedDecoder:
         else:
             self._remaining = size
             self._state = _DATA
+
+
+def parse_request_line(line: bytes) -> tuple[str, str, str]:
+    """RFC 9112 §3: request-line = method SP request-target SP HTTP-version."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts):
+        raise BadRequest("linha de requisição malformada (esperado: método, alvo e versão, como em GET / HTTP/1.1)")
+    method, target, version = parts
+    match = _VERSION.match(version)
+    if match is None:
+        raise BadRequest("versão HTTP inválida na linha de requisição")
+    major, minor = match.group(1), match.group(2)
+    if major != b"1":
+        raise VersionNotSupported(f"versão HTTP não suportada: {version.decode('ascii')}")
+    if minor is None:
+        raise BadRequest("versão HTTP inválida na linha de requisição")
+    # Methods are case-sensitive (RFC 9110 §9.1) and every registered one is upper-case.
+    if not TOKEN.match(method) or not method.isupper():
+        raise BadRequest("método HTTP inválido")
+    if not _TARGET.match(target):
+        raise BadRequest("alvo da requisição com caracteres inválidos")
+    # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
+    text_version = "HTTP/1.0" if minor == b"0" else "HTTP/1.1"
+    return method.decode("ascii"), target.decode("ascii"), text_version

@@ -50,14 +50,28 @@ def decode_json(body: bytes) -> Any:
         raise ValueError(f"corpo não é UTF-8: {exc.reason}") from None
     if len(body) > _SMALL_BODY or body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
         _check_depth(body)
+    careful = _TOO_MANY_DIGITS in body.translate(_ZEROED)
+    if not careful and text[:1] == "{" and text[-1:] == "}":
+        # An object with no whitespace around it (what agents send): the C scanner alone, without
+        # JSONDecoder.decode's Python wrapping. Anything it does not take whole goes the full
+        # way below, which words the error.
+        try:
+            value, end = _SCAN(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            end = -1
+        if end == len(text):
+            return _checked(body, value)
     try:
-        decoder = _CAREFUL if _TOO_MANY_DIGITS in body.translate(_ZEROED) else _DECODER
-        value = decoder.decode(text)
+        value = (_CAREFUL if careful else _DECODER).decode(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"JSON inválido: {exc.msg} (linha {exc.lineno}, coluna {exc.colno})") from None
     except RecursionError:
         # Unreachable after _check_depth; kept so that no path ever turns into a 500.
         raise ValueError(f"JSON aninhado demais (máximo {MAX_JSON_DEPTH} níveis)") from None
+    return _checked(body, value)
+
+
+def _checked(body: bytes, value: Any) -> Any:
     if b"\\u" in body and _SURROGATE_ESCAPE.search(body) is not None:
         _check_encodable(value)
     return value
@@ -101,6 +115,7 @@ def _refuse_constant(name: str) -> Any:
 # Built once: json.loads with any option builds a decoder per call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 _CAREFUL = json.JSONDecoder(parse_int=_bounded_int, parse_constant=_refuse_constant)
+_SCAN = _DECODER.scan_once
 
 
 def _check_encodable(value: Any) -> None:

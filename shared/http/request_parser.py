@@ -12,7 +12,7 @@ import operator
 import re
 from typing import Callable, Final
 
-from ._framing import TOKEN, ChunkedDecoder, content_length, find_head_end, parse_fields, split_lines
+from ._framing import ChunkedDecoder, content_length, find_head_end, parse_fields, parse_request_line, split_lines, take
 from .errors import (
     BadRequest,
     ExpectationFailed,
@@ -21,7 +21,6 @@ from .errors import (
     PayloadTooLarge,
     ProtocolError,
     UriTooLong,
-    VersionNotSupported,
 )
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import Headers, Request
@@ -54,12 +53,6 @@ Event = Request | Sentinel
 # consumed as they arrive, so they cannot pile up in memory.
 _LEADING_EMPTY_LINES = re.compile(rb"(?:\r?\n)*")
 _EOL_BYTES = frozenset(b"\r\n")
-# RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT. The minor part is optional here only so
-# that "HTTP/2" and "HTTP/3" get the precise 505 instead of a generic 400.
-_VERSION = re.compile(rb"HTTP/([0-9])(?:\.([0-9]))?\Z")
-# RFC 9112 §3.2: the request-target has no whitespace; visible ASCII only (non-ASCII must be
-# percent-encoded, RFC 3986 §2.1).
-_TARGET = re.compile(rb"[\x21-\x7e]+\Z")
 # The common head in one C-speed pass: an upper-case method, an origin-form target, HTTP/1.x,
 # CRLF line ends, and header lines that are a token, a colon and a value free of controls (the
 # rules of TOKEN and FIELD_VALUE_BAD). Anything else takes the line-by-line path, which accepts
@@ -103,6 +96,8 @@ class RequestParser:
         self._state = _HEAD
         # Where the search for the end of the head resumes, so trickled heads are scanned once.
         self._scan = 0
+        # CRLF after the request line, the header block, and the final CRLF: where a head ends.
+        self._head_bound = limits.max_request_line + 2 + limits.max_header_bytes + 2
         self._method = ""
         self._target = ""
         self._version = ""
@@ -151,8 +146,15 @@ class RequestParser:
 
     def next_event(self) -> Event:
         """The next event; raises ProtocolError (and keeps raising it) when the peer broke HTTP."""
-        self._raise_if_dead()
+        if self._error is not None:
+            raise self._error
         try:
+            if self._state == _HEAD and not self._scan and self._buf:
+                # A new head in the common form is read straight from the buffer (no search for
+                # its end, no copy), and a request whose body is here too is answered at once.
+                if self._start_fast(self._head_bound) and self._state == _BODY_LENGTH and not self._continue_due \
+                        and len(self._buf) >= self._length:
+                    return self._finish(take(self._buf, self._length))  # the whole request is here
             return self._next_event()
         except ProtocolError as exc:
             self._error = exc
@@ -198,20 +200,16 @@ class RequestParser:
                 self._scan = 0
             if not buf:
                 return END_OF_STREAM if self._eof else NEED_DATA
-        limits = self._limits
-        # CRLF after the request line, the header block, and the final CRLF.
-        search_end = limits.max_request_line + 2 + limits.max_header_bytes + 2
-        end = find_head_end(buf, self._scan, search_end)
+        end = find_head_end(buf, self._scan, self._head_bound)
         if end < 0:
             self._check_partial_head()
             if self._eof:
                 raise BadRequest("conexão encerrada no meio do cabeçalho da requisição")
             self._scan = len(buf)
             return NEED_DATA
-        head = _take(buf, end)
         self._scan = 0
-        if not self._start_fast(head):
-            self._start_request(head)
+        if not self._start_fast(end):
+            self._start_request(take(buf, end))
         return None
 
     def _check_partial_head(self) -> None:
@@ -239,18 +237,21 @@ class RequestParser:
         field_bytes = len(head) - len(request_line)
         if field_bytes > self._limits.max_header_bytes + 4:
             raise HeaderFieldsTooLarge(f"cabeçalhos maiores que {self._limits.max_header_bytes} bytes")
-        self._method, self._target, self._version = _parse_request_line(request_line)
+        self._method, self._target, self._version = parse_request_line(request_line)
         self._headers = parse_fields(field_lines, self._limits)
         self._choose_framing()
 
-    def _start_fast(self, head: bytes) -> bool:
-        """The common head through _FAST_HEAD; False (nothing changed) when it does not fit."""
-        match = _FAST_HEAD.fullmatch(head)
+    def _start_fast(self, end: int) -> bool:
+        """The common head through _FAST_HEAD, matched at the start of the buffer and within its
+        first `end` bytes, and taken off it; False (nothing changed) when it does not fit."""
+        buf = self._buf
+        match = _FAST_HEAD.match(buf, 0, end)
         if match is None:
             return False
         method, target, minor, block = match.groups()
         limits = self._limits
-        if len(head) - len(block) > limits.max_request_line + 4 or len(block) > limits.max_header_bytes:
+        size = match.end()
+        if size - len(block) > limits.max_request_line + 4 or len(block) > limits.max_header_bytes:
             return False                   # over a limit: the slow path words the error
         # obs-text (0x80-0xFF) is opaque octets that latin-1 maps one to one; names are ASCII
         # (the regex checked), which latin-1 decodes the same. One decode for the whole block.
@@ -265,7 +266,21 @@ class RequestParser:
         # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
         self._version = "HTTP/1.0" if minor == b"0" else "HTTP/1.1"
         self._headers = tuple(fields)
-        self._choose_framing()
+        del buf[:size]
+        # Framed here when it is one plain Content-Length within the limit and at most one Host.
+        length, hosts = -1, 0
+        for name, value in fields:
+            if name in _FRAMING_NAMES:
+                if name == "host":
+                    hosts += 1
+                elif name == "content-length" and length < 0 and value.isdigit() and value.isascii() and len(value) <= 18:
+                    length = int(value)
+                else:
+                    length = limits.max_body_bytes + 1
+        if 0 <= length <= limits.max_body_bytes and hosts <= 1:
+            self._length, self._state, self._chunks, self._continue_due = length, _BODY_LENGTH, None, False
+        else:
+            self._choose_framing()
         return True
 
     def _choose_framing(self) -> None:
@@ -334,7 +349,7 @@ class RequestParser:
         if self._state == _BODY_LENGTH:
             if len(buf) < self._length:
                 return None
-            body = _take(buf, self._length)
+            body = take(buf, self._length)
         elif self._state == _BODY_CHUNKED:
             assert self._chunks is not None
             decoded = self._chunks.feed(buf)
@@ -356,39 +371,3 @@ class RequestParser:
         self._continue_due = False
         # Every field was checked on the way in: skip the value's own checks (hot path).
         return Request.trusted(self._method, self._target, self._version, self._headers, body)
-
-
-def _take(buf: bytearray, n: int) -> bytes:
-    """The first `n` bytes of `buf`, removed from it, copied once (a slice would copy twice)."""
-    if n == len(buf):
-        data = bytes(buf)
-        buf.clear()
-        return data
-    with memoryview(buf) as view:
-        data = bytes(view[:n])
-    del buf[:n]
-    return data
-
-
-def _parse_request_line(line: bytes) -> tuple[str, str, str]:
-    """RFC 9112 §3: request-line = method SP request-target SP HTTP-version."""
-    parts = line.split(b" ")
-    if len(parts) != 3 or not all(parts):
-        raise BadRequest("linha de requisição malformada (esperado: método, alvo e versão, como em GET / HTTP/1.1)")
-    method, target, version = parts
-    match = _VERSION.match(version)
-    if match is None:
-        raise BadRequest("versão HTTP inválida na linha de requisição")
-    major, minor = match.group(1), match.group(2)
-    if major != b"1":
-        raise VersionNotSupported(f"versão HTTP não suportada: {version.decode('ascii')}")
-    if minor is None:
-        raise BadRequest("versão HTTP inválida na linha de requisição")
-    # Methods are case-sensitive (RFC 9110 §9.1) and every registered one is upper-case.
-    if not TOKEN.match(method) or not method.isupper():
-        raise BadRequest("método HTTP inválido")
-    if not _TARGET.match(target):
-        raise BadRequest("alvo da requisição com caracteres inválidos")
-    # RFC 9110 §2.5: a 1.x message with a higher minor version is handled as the highest we know.
-    text_version = "HTTP/1.0" if minor == b"0" else "HTTP/1.1"
-    return method.decode("ascii"), target.decode("ascii"), text_version

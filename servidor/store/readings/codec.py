@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Callable
 from zlib import crc32
 
+from shared.models import Reading
+
 from . import frames
-from .block import HAS_MEDIDAS, Columns
+from .block import ESTIMADA, HAS_MEDIDAS, NAN, Columns
 from .errors import Damage, InvalidMeterId, StoreCorrupt
 
 # Format versions. A reader refuses newer versions (the message says "mais nova", which the CLI
@@ -122,6 +124,18 @@ def encode_batch(meter_id: bytes, cols: Columns) -> bytes:
                 parts.append(_U32.pack(len(blob)))
                 parts.append(blob)
     return frames.frame(b"".join(parts))
+
+
+_ONE_READING = struct.Struct("<qqddB")  # the columns of a single reading, as encode_batch lays them
+
+
+def encode_one(meter_id: bytes, reading: Reading) -> bytes:
+    """`encode_batch` of one reading without measurements, with no column built for it."""
+    potencia = reading.potencia_w
+    payload = b"".join((_KIND_AND_ID.pack(KIND_BATCH, len(meter_id)), meter_id, _U32.pack(1), _ONE_READING.pack(
+        reading.seq, reading.ts_ms, reading.energia_wh, NAN if potencia is None else potencia,
+        ESTIMADA if reading.estimada else 0)))
+    return frames.FRAME.pack(len(payload), crc32(payload)) + payload
 
 
 def encode_tombstone(meter_id: bytes) -> bytes:

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from shared.models import Reading
 
-from .block import ColumnBatch, Columns, make_reading
+from .block import ESTIMADA, NAN, ColumnBatch, Columns, make_reading
 from .codec import Accumulator
 from .flows import MONOTONIC, FlowPolicy, is_reset, pair_flow
 from .rollups import MeterRollup
@@ -55,9 +55,11 @@ class MeterColumns:
     def partition(self, readings: Sequence[Reading]) -> tuple[Sequence[Reading], int]:
         """(readings to store, duplicates): a seq already stored or earlier in the batch is a
         duplicate. Fast path: a batch of rising seqs above everything stored."""
+        top = self.seq_sorted[-1] if self.seq_sorted else -1
+        if len(readings) == 1 and readings[0].seq > top:  # one new reading: the commonest call
+            return readings, 0
         batch = readings if isinstance(readings, ColumnBatch) else None
         seqs = batch.columns.seq if batch is not None else [r.seq for r in readings]
-        top = self.seq_sorted[-1] if self.seq_sorted else -1
         if seqs[0] > top and all(map(lt, seqs, seqs[1:])):
             return readings, 0
         stored = self.seq_sorted
@@ -77,6 +79,39 @@ class MeterColumns:
             kept.append(i)
         accepted = ColumnBatch(batch.columns.take(kept)) if batch is not None else [readings[i] for i in kept]
         return accepted, len(readings) - len(kept)
+
+    def appends_plainly(self, reading: Reading) -> bool:
+        """Whether `reading` (a seq not stored) goes in by `append_plain`: its seq above every
+        stored one and its ts not below the last (so it goes last in (ts, seq) order), without
+        measurements, on a plain counter, and with no drop among it and the two readings before
+        it, so no reset or glitch can be involved and its pair is the only flow that changes.
+        The usual reading of a meter."""
+        if reading.medidas or not self.policy.plain:
+            return False
+        energia = self.energia
+        if not energia:
+            return True
+        last = energia[-1]
+        return (reading.seq > self.seq_sorted[-1] and reading.ts_ms >= self.ts[-1] and reading.energia_wh >= last
+                and (len(energia) < 2 or last >= energia[-2]))
+
+    def append_plain(self, reading: Reading) -> None:
+        """Store one reading that `appends_plainly`: what `insert` does for it, without its
+        general machinery (sorting, runs, windows over the arrays)."""
+        n = len(self.ts)
+        seq, ts, energia = reading.seq, reading.ts_ms, reading.energia_wh
+        if n:
+            self.rollup.add_pair(self.ts[-1], self.energia[-1], ts, energia)
+        self.seq.append(seq)
+        self.ts.append(ts)
+        self.energia.append(energia)
+        self.potencia.append(NAN if reading.potencia_w is None else reading.potencia_w)
+        self.flags.append(ESTIMADA if reading.estimada else 0)
+        if self.medidas is not None:
+            self.medidas.append(None)
+        self.seq_sorted.append(seq)  # above every stored seq: the index stays sorted, and in ts order
+        if self._by_seq is not None:
+            self._by_seq.append(n)
 
     def insert(self, cols: Columns) -> list[Reading]:
         """Store `cols` (no seq repeated among them or already stored) and return the counter

@@ -67,7 +67,10 @@ def disk_usage(directory: Path) -> tuple[int, int, int]:
 
 
 def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # nearly always: a short write is a full disk or a signal
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]

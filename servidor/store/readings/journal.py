@@ -2,8 +2,10 @@
 
 Group commit: fsync costs milliseconds whatever it flushes, so writers share it. A writer
 appends its record (page cache, microseconds), then waits until the synced offset passes
-its own: if an fsync is in flight it waits for it and checks again; otherwise it becomes the
-syncer and flushes everything written so far, its own record and any written meanwhile.
+its own: if an fsync is in flight it sleeps until that fsync ends, which wakes it if its
+record is durable or if it is first in line for the next fsync (not every waiter each time);
+otherwise it becomes the syncer and flushes everything written so far, its own record and any
+written meanwhile.
 With 16 threads, one fsync acknowledges up to 16 appends.
 
 A full disk or a failed fsync never leaves half a state behind. A write that fails is cut off
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 # fdatasync flushes the data and the size of an appended file, which is all a reader needs;
 # it skips the timestamps that fsync would also write.
 _datasync = getattr(os, "fdatasync", os.fsync)
+_new_lock = threading.Lock
 
 # After a rotation fails (no descriptor, no space for the new file) appends go on in the
 # current file; trying again on every append would cost each an fsync.
@@ -135,6 +138,9 @@ class JournalWriter:
         # Records past `_synced`, as (end offset, bytes): what a repair writes again.
         self._pending: deque[tuple[int, bytes]] = deque()
         self._syncing = False
+        # Writers waiting for the fsync after the one in flight, as (offset, a lock held until
+        # `_wake` releases it): see `_wake`.
+        self._sleepers: list[tuple[int, threading.Lock]] = []
         self._broken: StoreError | None = None
         # Why the last rotation failed, until one succeeds: appends go on meanwhile.
         self._rotation_fault: StoreError | None = None
@@ -210,11 +216,12 @@ class JournalWriter:
                     self._repair_locked()
                     continue
                 if self._syncing:
-                    self._cond.wait()
+                    self._sleep_until_woken(offset)
                     continue
                 self._syncing = True
                 self._cond.release()
                 error = None
+                synced = False
                 try:
                     # Let writers that are ready to run add their records first: one more record
                     # in this fsync saves its writer a whole fsync wait. Measured with 16
@@ -225,16 +232,53 @@ class JournalWriter:
                     # whose os.write has returned.
                     target, fd = self._written, self._fd
                     _datasync(fd)
+                    synced = True
                 except OSError as exc:
                     error = exc
                 finally:
                     self._cond.acquire()
                     self._syncing = False
-                    self._cond.notify_all()
-                if error is not None:
-                    self._broken = storage_error(error, WHAT)
-                    continue  # the next round repairs, or raises why it cannot
-                self._advance_synced(target)
+                    if synced:
+                        self._advance_synced(target)
+                    elif error is not None:
+                        self._broken = storage_error(error, WHAT)  # the next round repairs, or raises why not
+                    self._wake()
+
+    def _sleep_until_woken(self, offset: int) -> None:
+        """Under the lock, while an fsync is in flight: sleep, the lock released, until `_wake`
+        says our offset is durable or that it is our turn to sync."""
+        entry = (offset, _new_lock())
+        entry[1].acquire()
+        self._sleepers.append(entry)
+        self._cond.release()
+        try:
+            entry[1].acquire()
+        finally:
+            self._cond.acquire()
+            if entry in self._sleepers:  # left by an exception, not by _wake
+                self._sleepers.remove(entry)
+
+    def _wake(self) -> None:
+        """Under the lock, after a change: wake the Condition's waiters (rotate, repair, close),
+        the sleepers whose offset is now durable and, while no fsync is in flight, the first
+        other sleeper to start one; every sleeper when the journal is broken or closed (each
+        must see why). Waking only those, not every writer on every fsync, spares most of them
+        a wake-up that would only put them back to sleep."""
+        self._cond.notify_all()
+        if not self._sleepers:
+            return
+        everyone = self._broken is not None or self._closed
+        starter_needed = not self._syncing
+        kept = []
+        for entry in self._sleepers:
+            if everyone or entry[0] <= self._synced:
+                entry[1].release()
+            elif starter_needed:
+                starter_needed = False
+                entry[1].release()
+            else:
+                kept.append(entry)
+        self._sleepers = kept
 
     def _advance_synced(self, target: int) -> None:
         self._synced = max(self._synced, target)
@@ -261,7 +305,7 @@ class JournalWriter:
         log.warning("diário de leituras refeito após uma falha de gravação (%d bytes regravados)", len(tail))
         self._broken = None
         self._advance_synced(self._written)
-        self._cond.notify_all()
+        self._wake()
 
     def heal(self) -> None:
         """Repair, and start the next file if one is due, now (the health probe): StoreError
@@ -293,7 +337,7 @@ class JournalWriter:
         os.close(self._fd)
         self._fd, self._number, self._size = fd, next_number, HEADER_SIZE
         self._rotation_fault = None
-        self._cond.notify_all()
+        self._wake()
         self._on_rotate()
 
     def rotate(self) -> bool:
@@ -327,4 +371,4 @@ class JournalWriter:
                           self._written - self._synced, exc)
             finally:
                 os.close(self._fd)
-                self._cond.notify_all()
+                self._wake()

@@ -26,7 +26,7 @@ from servidor.store.errors import StoreError, storage_error
 from servidor.store.health import Health
 
 from .block import Columns
-from .codec import MAX_READINGS_PER_RECORD, encode_batch, encode_meter_id
+from .codec import MAX_READINGS_PER_RECORD, encode_batch, encode_meter_id, encode_one
 from .columns import MeterColumns
 from .deleted import DeletedStreams
 from .errors import ReadingStoreError, StoreDamaged, StreamDeleted
@@ -169,18 +169,14 @@ class ReadingStore(ColumnQueries):
                 if readings:
                     accepted, duplicates = meter.partition(readings)
                 if accepted:
-                    if len(accepted) <= MAX_READINGS_PER_RECORD:  # always, from the API
-                        columns: Sequence[Columns] = (Columns.from_readings(accepted),)
-                        record = encode_batch(raw_id, columns[0])
-                    else:
-                        step = MAX_READINGS_PER_RECORD
-                        columns = [Columns.from_readings(accepted[i:i + step]) for i in range(0, len(accepted), step)]
-                        record = b"".join(encode_batch(raw_id, cols) for cols in columns)
                     # Journal first, all records in one write: if it fails, memory has not moved
                     # and the file holds none of them.
-                    self._journal.write(record)
-                    for cols in columns:
-                        resets += meter.insert(cols)
+                    one = accepted[0] if len(accepted) == 1 else None
+                    if one is not None and meter.appends_plainly(one):  # a meter's next reading
+                        self._journal.write(encode_one(raw_id, one))
+                        meter.append_plain(one)
+                    else:
+                        resets = self._write_and_insert(raw_id, meter, accepted)
                     self._meters[meter_id] = meter
                     self._count += len(accepted)
                     if arrived_ms is not None:
@@ -203,6 +199,22 @@ class ReadingStore(ColumnQueries):
                 except Exception:
                     log.exception("ouvinte de leituras falhou para %s", meter_id)
         return AppendResult(len(accepted), duplicates, last_seq, tuple(resets))
+
+    def _write_and_insert(self, raw_id: bytes, meter: MeterColumns, accepted: Sequence[Reading]) -> list[Reading]:
+        """Journal `accepted` (one record per MAX_READINGS_PER_RECORD), then insert them into
+        `meter`; the resets they confirm. Under the store's lock."""
+        if len(accepted) <= MAX_READINGS_PER_RECORD:  # always, from the API
+            columns: Sequence[Columns] = (Columns.from_readings(accepted),)
+            record = encode_batch(raw_id, columns[0])
+        else:
+            step = MAX_READINGS_PER_RECORD
+            columns = [Columns.from_readings(accepted[i:i + step]) for i in range(0, len(accepted), step)]
+            record = b"".join(encode_batch(raw_id, cols) for cols in columns)
+        self._journal.write(record)
+        resets: list[Reading] = []
+        for cols in columns:
+            resets += meter.insert(cols)
+        return resets
 
     def delete_meter(self, meter_id: str) -> None:
         """Kill stream `meter_id` forever, durably: its readings are gone for every reader now,
