@@ -77,6 +77,10 @@ class PostgresReadings(queries.Reads):
         `arrived_ms` as the stream's last arrival (for every server: `arrivals`).
         StreamDeleted for a deleted key; StorageUnavailable / StorageFull with nothing stored."""
         encode_meter_id(meter_id)
+        if type(readings) is not list:
+            # A ColumnBatch (the API's plain batches) makes a Reading on every access, and an
+            # append walks the batch several times: once here instead.
+            readings = list(readings)
         self._partitions.ensure(r.ts_ms for r in readings)
         with self._db.transaction() as conn:
             state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
