@@ -181,12 +181,14 @@ class App:
         self._system_routes = SystemRoutes(self.metrics, lambda: openapi.document_bytes(
             self.router.routes(), version=VERSION))
         self.router = build_router(self._system_routes, with_legacy=settings.legacy)
-        self.handle = Dispatcher(self.services, self.router, self.metrics).handle
+        self.dispatcher = Dispatcher(self.services, self.router, self.metrics)
+        self.handle = self.dispatcher.handle
 
     def listen(self, host: str = "127.0.0.1", port: int = 0, *, workers: int = DEFAULT_WORKERS,
                server_limits: ServerLimits = DEFAULT_SERVER_LIMITS) -> HttpServer:
         """The socket server for this app (not started). /metrics counts its connections."""
         server = HttpServer(self.handle, host, port, workers=workers, default_headers=CORS,
+                            inline=(self.dispatcher.inline_route, self.dispatcher.handle_inline),
                             body_until_close=body_until_close if self.settings.legacy else None,
                             error_response=error_response, server_limits=server_limits)
         self._system_routes.open_connections = lambda: server.open_connections

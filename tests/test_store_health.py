@@ -32,6 +32,11 @@ class FillingStore:
             raise StorageFull(REASON)
         return self._store.append(meter_id, readings, **options)
 
+    def append_later(self, meter_id: str, readings: Any, done: Any, **options: Any) -> None:
+        if self.full:
+            raise StorageFull(REASON)
+        self._store.append_later(meter_id, readings, done, **options)
+
     def health(self) -> tuple[bool, str | None]:
         return (False, REASON) if self.full else (True, None)
 

@@ -20,11 +20,14 @@ class Call:
     """One request on its way through a handler. The principal and the query string are
     worked out on first use and kept."""
 
-    __slots__ = ("services", "request", "_principal", "_identified", "_query")
+    __slots__ = ("services", "request", "inline", "_principal", "_identified", "_query")
 
-    def __init__(self, services: Services, request: Request) -> None:
+    def __init__(self, services: Services, request: Request, inline: bool = False) -> None:
         self.services = services
         self.request = request
+        # Handled in the network layer's own thread: a handler must not wait (on a disk, a lock
+        # held long) and raises NotInline to be run by a worker instead (dispatch.handle_inline).
+        self.inline = inline
         self._principal: Principal | None = None
         self._identified = False
         self._query: dict[str, str] | None = None
@@ -73,6 +76,10 @@ class Call:
         if not low <= value <= high:  # NaN fails this too
             raise InvalidInput(f"{name} deve estar entre {low:g} e {high:g}")
         return value
+
+
+class NotInline(Exception):
+    """This request must wait for something: run it in a worker thread (Call.inline)."""
 
 
 def now_ms() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from http import HTTPStatus
 
-from servidor.api.call import Call
+from servidor.api.call import Call, NotInline
 from servidor.api.errors import MethodNotAllowed, RouteNotFound, response_for, store_failure
 from servidor.api.metrics import Metrics
 from servidor.api.router import Route, Router
@@ -27,6 +27,7 @@ CORS_PREFLIGHT = (
 )
 UNKNOWN_ROUTE = "(desconhecida)"
 _API = API_PREFIX + "/"
+_METERS, _READINGS = API_PREFIX + "/medidores/", "/leituras"
 
 
 class Dispatcher:
@@ -39,6 +40,22 @@ class Dispatcher:
 
     def handle(self, request: Request) -> Response | Deferred:
         """The answer to `request`: a Response, or a Deferred for a long poll."""
+        return self._handle(request, False)
+
+    def handle_inline(self, request: Request) -> Response | Deferred | None:
+        """As `handle`, in the network layer's own thread (see `inline_route`): None when the
+        request must wait for something, and so goes to `handle` in a worker."""
+        try:
+            return self._handle(request, True)
+        except NotInline:
+            return None
+
+    @staticmethod
+    def inline_route(request: Request) -> bool:
+        """Worth trying `handle_inline` (it may still decline): an agent's POST of readings."""
+        return request.method == "POST" and request.target.endswith(_READINGS) and request.target.startswith(_METERS)
+
+    def _handle(self, request: Request, inline: bool) -> Response | Deferred:
         started = time.perf_counter()
         target = request.target
         # Most targets are a bare path (an agent's POST): no query to split, nothing to decode.
@@ -48,7 +65,9 @@ class Dispatcher:
         route = found[0] if found is not None else None
         label = route.path if route is not None else UNKNOWN_ROUTE
         try:
-            result = self._dispatch(request, path, found)
+            result = self._dispatch(request, path, found, inline)
+        except NotInline:
+            raise
         except Exception as exc:
             # 004's clients read until the server closes, so their errors close too.
             closes = route.legacy if route is not None else self._with_legacy and not path.startswith(_API)
@@ -69,7 +88,8 @@ class Dispatcher:
             self._metrics.observe(label, request.method, result.status, time.perf_counter() - started)
         return result
 
-    def _dispatch(self, request: Request, path: str, found: tuple[Route, dict[str, str]] | None) -> Response | Deferred:
+    def _dispatch(self, request: Request, path: str, found: tuple[Route, dict[str, str]] | None,
+                  inline: bool = False) -> Response | Deferred:
         if found is None:
             raise RouteNotFound(f"nada em {path[:200]}; a API fica em {API_PREFIX} (veja {API_PREFIX}/saude)")
         route, params = found
@@ -79,7 +99,7 @@ class Dispatcher:
         handler = route.methods.get("GET" if method == "HEAD" else method)
         if handler is None:
             raise MethodNotAllowed(method, route.allow)
-        return handler(Call(self._services, request), **params)
+        return handler(Call(self._services, request, inline), **params)
 
     def _options(self, route: Route) -> Response:
         answer = self._preflight.get(route.path)

@@ -1,19 +1,24 @@
 """Readings: ingest (one or a batch) and the raw history, page by page."""
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
-from servidor.api.call import Call, ok
-from servidor.api.errors import JSON_CONTENT
+from servidor.api.call import Call, NotInline, ok
+from servidor.api.errors import JSON_CONTENT, error_response, response_for, store_failure
 from servidor.billing.calendar import parse_instant
 from servidor.domain.auth import require_read, require_write
 from servidor.domain.errors import InvalidInput
 from servidor.domain.history import DEFAULT_PAGE, MAX_PAGE
+from servidor.domain.ingest import Outcome
+from servidor.net import Deferred
 from shared.contract import API_PREFIX
 from shared.http.messages import Response
 from shared.models import format_timestamp
+
+log = logging.getLogger("servidor.api")
 
 MAX_SEQ = 2**63 - 1
 # What json_response makes of an outcome without commands or rejections (its ints and null are
@@ -22,11 +27,33 @@ _PLAIN_ANSWER = b'{"aceitas":%d,"duplicadas":%d,"ultimo_seq":%s,"comandos":[]}'
 _OK = int(HTTPStatus.OK)
 
 
-def post_readings(call: Call, id: str) -> Response:
+def post_readings(call: Call, id: str) -> Response | Deferred:
     require_write(call.principal, id)
     services = call.services
     meter = services.meters.get(id)
-    outcome = services.ingest.submit(meter, call.json())
+    if call.inline:
+        # Answered once the reading is on disk, without a thread waiting for the fsync.
+        deferred = Deferred()
+        if not services.ingest.defer(meter, call.json(), lambda outcome: deferred.resolve(_later(call, outcome))):
+            raise NotInline
+        return deferred
+    return _answer(services.ingest.submit(meter, call.json()))
+
+
+def _later(call: Call, outcome: Outcome | Exception) -> Response:
+    if not isinstance(outcome, Exception):
+        return _answer(outcome)
+    reason = store_failure(outcome)
+    if reason is not None:
+        call.services.system.store_failed(reason)
+    answer = response_for(outcome)
+    if answer is None:  # a bug, as the dispatcher would see it: logged, and a 500
+        log.error("falha ao gravar leituras", exc_info=outcome)
+        answer = error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "erro_interno", "erro interno do servidor")
+    return answer
+
+
+def _answer(outcome: Outcome) -> Response:
     if not outcome.comandos and not outcome.rejeitadas:  # nearly every answer: its JSON by hand
         last = outcome.ultimo_seq
         return Response.trusted(_OK, JSON_CONTENT, _PLAIN_ANSWER % (

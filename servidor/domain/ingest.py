@@ -146,21 +146,52 @@ class Ingest:
         result = self._readings.append(stream, readings, arrived_ms=now_ms)
         if exports:  # after the main counters: a failure here is retried with both, by seq
             self._readings.append(export_stream(meter), exports)
-        commands: list[Command] = []
-        try:
-            self._counts(result.aceitas, result.duplicadas, len(rejected))
-            if result.aceitas:
-                self._live.notify(stream, result.ultimo_seq)
-            self._alerts.after_ingest(meter, result.resets, result.aceitas, now_ms)
-        except Exception:
-            log.exception("leituras de %s gravadas, mas a verificação depois delas falhou", meter.id)
+        self._settle(meter, result, len(rejected), now_ms)
         if pulses and self._blinks is not None:
             # Raises (503) if the blinks cannot be stored: the agent sends the batch again, its
             # readings count as duplicates and the blinks are stored then (the store skips any
             # it already has), so an acknowledged batch always has its blinks.
             self._blinks(meter, pulses)
+        return Outcome(result.aceitas, result.duplicadas, result.ultimo_seq, self._take_commands(meter),
+                       tuple(rejected))
+
+    def defer(self, meter: Meter, body: Any, done: Callable[[Outcome | Exception], None]) -> bool:
+        """`submit` without waiting for the disk, for the commonest body (one plain, valid
+        reading) on a store that can tell when an append is durable: True, and `done(outcome)`
+        runs later in the store's thread (or `done(error)`); False, and nothing done, for any
+        other body or store, which `submit` then takes."""
+        append_later = getattr(self._readings, "append_later", None)
+        if append_later is None or type(body) is not dict or _SPECIAL.intersection(body):
+            return False
+        now_ms = int(self._clock() * 1000)
         try:
-            commands = self._commands.take(meter.id)
+            reading = Reading.from_json(body, now_ms)
+        except (InvalidReading, OverflowError):
+            return False  # submit words the refusal
+
+        def durable(result: Any) -> None:
+            if isinstance(result, Exception):
+                done(result)
+                return
+            self._settle(meter, result, 0, now_ms)
+            done(Outcome(result.aceitas, result.duplicadas, result.ultimo_seq, self._take_commands(meter)))
+
+        append_later(meter.stream, [reading], durable, arrived_ms=now_ms)
+        return True
+
+    def _settle(self, meter: Meter, result: Any, rejected: int, now_ms: int) -> None:
+        """What follows stored readings: counters, live waiters, alerts (failures only logged)."""
+        try:
+            self._counts(result.aceitas, result.duplicadas, rejected)
+            if result.aceitas:
+                self._live.notify(meter.stream, result.ultimo_seq)
+            self._alerts.after_ingest(meter, result.resets, result.aceitas, now_ms)
+        except Exception:
+            log.exception("leituras de %s gravadas, mas a verificação depois delas falhou", meter.id)
+
+    def _take_commands(self, meter: Meter) -> tuple[Command, ...]:
+        try:
+            return tuple(self._commands.take(meter.id))
         except Exception:
             log.exception("leituras de %s gravadas, mas os comandos pendentes não puderam ser lidos", meter.id)
-        return Outcome(result.aceitas, result.duplicadas, result.ultimo_seq, tuple(commands), tuple(rejected))
+            return ()

@@ -95,6 +95,8 @@ class Connection:
         self.eof = False
         self.drained = 0
         self.deferred: Deferred | None = None
+        # Its request was handled in the selector thread, which also writes the answer.
+        self.inline = False
         # Unsent bytes of the response being written, and what to do once they are sent.
         self.out: memoryview | None = None
         self.after = After.READ

@@ -1,7 +1,9 @@
 """The selector thread: every socket that is waiting (to be accepted, read, written, drained).
 
 It accepts, reads without blocking, feeds each connection's RequestParser, answers protocol
-errors itself and hands a connection holding a COMPLETE request to a worker; it sends the rest
+errors itself and hands a connection holding a COMPLETE request to a worker (or answers it
+itself when the app can without waiting, see `dispatch`; `call_soon` brings the answers the
+app resolves later back to this thread); it sends the rest
 of responses that did not fit in the socket as the client takes them, and enforces deadlines.
 Workers give connections back by arming the poller themselves (keep reading, write the rest,
 linger) or, to close one, through a queue and a wakeup socket, so that only this thread ever
@@ -24,8 +26,9 @@ from shared.http.request_parser import END_OF_STREAM
 from .acceptor import Acceptor
 from .budget import MemoryBudget
 from .clients import Client, ClientTable
-from .connection import LINGER_TIMEOUT, WRITE_PENDING, After, Connection, State
+from .connection import WRITE_PENDING, After, Connection, State
 from .exchange import Encoder, ErrorResponse, error_answer
+from .handback import Handback
 from .health import Health
 from .limits import ServerLimits
 from .poller import READ, WRITE, Poller, Waker, make_poller
@@ -45,7 +48,7 @@ _LISTENER = object()
 _WAKEUP = object()
 
 
-class Reactor:
+class Reactor(Handback):
     """Owned by HttpServer: `open` binds, `run` is the selector thread's body, `stop` ends it.
 
     `serve(conn, request)` is the worker job for a complete request (set before `run`).
@@ -74,6 +77,10 @@ class Reactor:
         self._encoder = encoder
         self._error_response = error_response
         self.serve: Callable[[Connection, Request], None] | None = None
+        # `inline(request)`: worth answering in this thread; `serve_inline` does it (set before run).
+        self.inline: Callable[[Request], bool] | None = None
+        self.serve_inline: Callable[[Connection, Request], None] | None = None
+        self._soon: collections.deque[tuple[Callable[..., None], tuple]] = collections.deque()
         self.thread: threading.Thread | None = None    # the selector thread, once started
 
         self._lock = threading.Lock()      # guards the close queue and the flags below
@@ -129,6 +136,8 @@ class Reactor:
                         self._waker.drain()
                     else:
                         self._on_event(obj, bits)
+                if self._soon:
+                    self._run_soon()
                 self._take_closing()
                 now = time.monotonic()
                 if now >= next_sweep:
@@ -209,16 +218,43 @@ class Reactor:
             self.close(conn)
             return
         if isinstance(event, Request):
-            conn.state = State.BUSY
-            conn.request_started = None
-            if not self._pool.submit(self.serve, conn, event):
-                self.close(conn)
+            self.dispatch(conn, event)
         elif event is END_OF_STREAM:
             self.close(conn)
         elif event is WRITE_PENDING:
             self.await_write(conn)
         else:
             self.await_read(conn, time.monotonic())
+
+    def dispatch(self, conn: Connection, request: Request) -> None:
+        """A complete request (selector thread): answered here if the app can without waiting
+        (`inline`), else queued for a worker."""
+        conn.state = State.BUSY
+        conn.request_started = None
+        if self.inline is not None and self.inline(request):
+            self.serve_inline(conn, request)
+        elif not self._pool.submit(self.serve, conn, request):
+            self.close(conn)
+
+    def call_soon(self, fn: Callable[..., None], *args: object) -> bool:
+        """Run `fn(*args)` in the selector thread; False once it has finished."""
+        with self._lock:
+            if self._done:
+                return False
+            self._soon.append((fn, args))
+            first = len(self._soon) == 1
+        if first:
+            self.wake()
+        return True
+
+    def _run_soon(self) -> None:
+        with self._lock:
+            jobs, self._soon = self._soon, collections.deque()
+        for fn, args in jobs:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("tarefa da thread do seletor falhou")
 
     def recharge(self, conn: Connection, event: object = None) -> None:
         """Bring the connection's memory charge up to date; MemoryBudgetExceeded if refused.
@@ -245,77 +281,6 @@ class Reactor:
             self.close(conn)
         else:
             self.advance(conn)
-
-    def refuse(self, conn: Connection, error: ProtocolError) -> None:
-        """Answer an error the connection cannot survive (parse error, 408, 503), then linger."""
-        log.debug("%s -> %d %s (connection closed)", conn.peer[0], int(error.status), error.code)
-        # No request will be read from it again: its buffered bytes go now, not at the close.
-        conn.forget_input()
-        conn.charge = self._budget.charge(conn.client, conn.charge, 0)
-        try:
-            sent = conn.send(self._refusal(error))
-        except OSError:
-            self.close(conn)
-            return
-        if sent:
-            self.linger(conn)
-        else:
-            conn.after = After.LINGER
-            self.await_write(conn)
-
-    # -- giving a connection back (any thread that owns it) ---------------------------------
-
-    def await_read(self, conn: Connection, now: float) -> None:
-        """Watch for the next bytes of a request, under the idle or the read deadline."""
-        if conn.request_pending:
-            # Limits.read_timeout runs from the request's first byte, not from the last one:
-            # a client trickling a byte a second (slowloris) must not extend it forever.
-            if conn.request_started is None:
-                conn.request_started = now
-            conn.deadline = conn.request_started + self._limits.read_timeout
-        else:
-            conn.request_started = None
-            conn.deadline = conn.idle_since + self._limits.idle_timeout
-        conn.state = State.READING
-        if not self._poller.arm(conn.sock, conn, READ):
-            self.close_later(conn)
-
-    def await_write(self, conn: Connection) -> None:
-        """Watch for room to send `conn.out`; the response must be taken by the write deadline."""
-        conn.deadline = time.monotonic() + self._server_limits.write_timeout
-        conn.state = State.WRITING
-        if not self._poller.arm(conn.sock, conn, WRITE):
-            self.close_later(conn)
-
-    def linger(self, conn: Connection) -> None:
-        """Last response sent: half-close, then drain until the peer closes (RFC 9112 §9.6)."""
-        if conn.eof or self.stopping:
-            # The peer already closed its side, or there is no time: drop what came and close.
-            conn.discard_pending()
-            self.close_later(conn)
-            return
-        conn.half_close()
-        conn.deadline = time.monotonic() + LINGER_TIMEOUT
-        conn.state = State.LINGERING
-        if not self._poller.arm(conn.sock, conn, READ):
-            self.close_later(conn)
-
-    def close_later(self, conn: Connection) -> None:
-        """Have the selector thread close `conn` (the only thread that removes connections)."""
-        if threading.current_thread() is self.thread:
-            self.close(conn)
-            return
-        conn.state = State.RETURNING
-        with self._lock:
-            if not self._done:
-                self._closing.append(conn)
-                queued = True
-            else:
-                queued = False
-        if queued:
-            self.wake()
-        else:
-            conn.close()
 
     def wake(self) -> None:
         if self._waker is not None:
@@ -377,6 +342,9 @@ class Reactor:
             self._done = True
             closing = list(self._closing)
             self._closing.clear()
+            # Answers resolved for the selector thread that it will not write now.
+            closing += [args[0] for _, args in self._soon]
+            self._soon.clear()
         for conn in closing:
             self.close(conn)
         for conn in list(self.conns):

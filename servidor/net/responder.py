@@ -13,6 +13,7 @@ import functools
 import logging
 import threading
 import time
+from typing import Callable
 
 from shared.http.errors import ProtocolError
 from shared.http.messages import Request, Response
@@ -41,6 +42,7 @@ class Responder:
         self,
         handler: Handler,
         *,
+        inline_handler: Callable[[Request], Response | Deferred | None] | None = None,
         error_response: ErrorResponse,
         encoder: Encoder,
         clients: ClientTable,
@@ -48,6 +50,7 @@ class Responder:
         reactor: Reactor,
     ) -> None:
         self._handler = handler
+        self._inline_handler = inline_handler
         self._error_response = error_response
         self._encoder = encoder
         self._clients = clients
@@ -84,8 +87,9 @@ class Responder:
 
     # -- worker jobs ----------------------------------------------------------------------
 
-    def serve(self, conn: Connection, request: Request | None) -> None:
-        """Answer `request`, then the requests behind it whose bytes are already here."""
+    def serve(self, conn: Connection, request: Request | None, counted: bool = False) -> None:
+        """Answer `request`, then the requests behind it whose bytes are already here
+        (`counted`: the first one was already counted against its client's request rate)."""
         try:
             in_a_row = 0
             while request is not None:
@@ -95,7 +99,11 @@ class Responder:
                     return
                 in_a_row += 1
                 started = time.monotonic()
-                result = self._answer(conn, request)
+                if counted:
+                    counted = False
+                    result = call_handler(self._handler, request, self._error_response)
+                else:
+                    result = self._answer(conn, request)
                 if isinstance(result, Deferred):
                     self._park(conn, request, result, started)
                     return
@@ -104,6 +112,36 @@ class Responder:
             log.exception("falha inesperada ao atender %r", conn)
             if conn.state is State.BUSY:
                 self._reactor.close_later(conn)
+
+    def serve_inline(self, conn: Connection, request: Request) -> None:
+        """The selector thread: answer `request` without a worker if the app can without waiting
+        (`inline_handler` gives a Response, or a Deferred it resolves later); else a worker does."""
+        started = time.monotonic()
+        retry = self._clients.take_request(conn.client)
+        if retry:
+            result: Response | Deferred | None = error_answer(self._error_response, TooManyRequests(
+                "requisições demais deste endereço; aguarde o tempo indicado em Retry-After", retry))
+        else:
+            try:
+                result = self._inline_handler(request)
+            except Exception:
+                log.exception("falha ao atender %s %s na thread do seletor", request.method, request.target)
+                result = None
+        if result is None:
+            if not self._pool.submit(self.serve, conn, request, True):
+                self._reactor.close(conn)
+            return
+        if isinstance(result, Deferred):
+            conn.inline = True
+            self._park(conn, request, result, started)
+            return
+        self._answer_inline(conn, request, result, started)
+
+    def _answer_inline(self, conn: Connection, request: Request, response: Response, started: float) -> None:
+        conn.inline = False
+        following = self._write(conn, request, response, started)
+        if following is not None:
+            self._reactor.dispatch(conn, following)
 
     def _answer(self, conn: Connection, request: Request) -> Response | Deferred:
         retry = self._clients.take_request(conn.client)
@@ -154,9 +192,10 @@ class Responder:
         reactor = self._reactor
         try:
             event = conn.pump()
-            if event is NEED_DATA:
+            if event is NEED_DATA and threading.current_thread() is not reactor.thread:
                 # The next request may already be in the socket: read it now rather than arm
-                # the poller and wait for the selector thread to notice it.
+                # the poller and wait for the selector thread to notice it (which, answering
+                # here itself, will poll for it next anyway).
                 data = conn.recv()
                 if data is not None:
                     conn.feed(data)
@@ -203,6 +242,9 @@ class Responder:
             self._parked.discard(conn)
         conn.deferred = None
         conn.state = State.BUSY
+        if conn.inline and self._reactor.call_soon(self._answer_inline, conn, request, response, started):
+            return
+        conn.inline = False
         if not self._pool.submit(self._finish_parked, conn, request, response, started):
             self._reactor.close_later(conn)
 

@@ -4,7 +4,10 @@ The selector thread (reactor.py) owns the listening socket and every connection 
 still arriving, finishing a write or lingering: it accepts (acceptor.py), reads without
 blocking and feeds each connection's RequestParser. Only a connection holding a COMPLETE
 request goes to a worker (responder.py), so idle keep-alive clients, slow senders and clients
-that stop reading cost a file descriptor and their buffered bytes, never a thread. Those bytes
+that stop reading cost a file descriptor and their buffered bytes, never a thread. A request the
+app can answer without waiting (`inline`: an agent's reading, answered by a Deferred once it is
+on disk) is handled by the selector thread itself: no hand-off between threads on the hot path,
+which measured about 0.7-0.8x the CPU per request of going through a worker (bench/RESULTS.md). Those bytes
 are bounded by a memory budget (budget.py) and every client address by its share of
 connections and requests (clients.py).
 """
@@ -16,10 +19,11 @@ import time
 from typing import Callable
 
 from shared.http.limits import DEFAULT_LIMITS, Limits
-from shared.http.messages import Headers
+from shared.http.messages import Headers, Request, Response
 
 from .budget import MemoryBudget, return_freed_memory_promptly
 from .clients import ClientTable
+from .deferred import Deferred
 from .exchange import Encoder, ErrorResponse, Handler, plain_error_response
 from .health import HEALTH_HOLD_S, Health
 from .limits import DEFAULT_SERVER_LIMITS, ServerLimits
@@ -28,6 +32,9 @@ from .responder import Responder
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("servidor.net")
+
+# The app's answer in the selector thread, or None for "run it in a worker" (see HttpServer).
+InlineHandler = Callable[[Request], "Response | Deferred | None"]
 
 # Pending connections the kernel queues before accept(). Meters reconnect in a burst when the
 # server restarts; 1024 absorbs a fleet of them (Linux silently caps it at net.core.somaxconn).
@@ -45,6 +52,11 @@ class HttpServer:
     to `error_response(exc)`, which builds the answer (servidor's is servidor.api.envelope);
     a 5xx from it for a handler's exception is logged with the traceback. `body_until_close`
     tells the parser which bodyless-framed requests run until EOF (the legacy 004 meter).
+
+    `inline` = (worth_trying(request), inline_handler(request)): requests the app can answer
+    without waiting (a Response now, or a Deferred it resolves from another thread, as the
+    ingest does once the reading is on disk) are handled in the selector thread itself, with no
+    hand-off to a worker: the handler returns None to have a worker run `handler` instead.
     """
 
     def __init__(
@@ -61,6 +73,7 @@ class HttpServer:
         default_headers: Headers = (),
         error_response: ErrorResponse = plain_error_response,
         health_hold: float = HEALTH_HOLD_S,
+        inline: tuple[Callable[[Request], bool], InlineHandler] | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -76,8 +89,11 @@ class HttpServer:
             encoder=encoder, error_response=error_response,
         )
         self._responder = Responder(handler, error_response=error_response, encoder=encoder,
-                                    clients=clients, pool=self._pool, reactor=self._reactor)
+                                    clients=clients, pool=self._pool, reactor=self._reactor,
+                                    inline_handler=inline[1] if inline else None)
         self._reactor.serve = self._responder.serve
+        if inline is not None:
+            self._reactor.inline, self._reactor.serve_inline = inline[0], self._responder.serve_inline
         self._lock = threading.Lock()
         self._address: tuple[str, int] | None = None
         self._thread: threading.Thread | None = None

@@ -29,6 +29,7 @@ from .block import Columns
 from .codec import MAX_READINGS_PER_RECORD, encode_batch, encode_meter_id, encode_one
 from .columns import MeterColumns
 from .deleted import DeletedStreams
+from .durable_waiter import DurableWaiter
 from .errors import ReadingStoreError, StoreDamaged, StreamDeleted
 from .flows import MONOTONIC, FlowPolicy
 from .files import DirectoryLock, disk_usage, probe_write, remove
@@ -79,6 +80,8 @@ class ReadingStore(ColumnQueries):
         self._count = 0
         self._closed = False
         self._journal: JournalWriter | None = None
+        # Appends that do not wait for their fsync (append_later) are told here.
+        self._waiter = DurableWaiter(lambda end: self._journal.wait_durable(end))
         self._usage = (0, 0, 0)  # the last disk usage measured, served while it cannot be
         self._health = Health(self._probe)
         # Damage met by compaction at run time: no probe cures it, `servidor reparar` does.
@@ -153,6 +156,34 @@ class ReadingStore(ColumnQueries):
         """Store the readings not yet stored (by seq); durable when this returns.
         StreamDeleted for a deleted key; StorageFull / StorageUnavailable if the disk cannot
         take them: then nothing of the batch was stored."""
+        written, end = self._write(meter_id, readings, arrived_ms)
+        try:
+            self._journal.wait_durable(end)
+        except StoreError as error:
+            self._health.failed(error)
+            raise
+        return self._told(meter_id, written)
+
+    def append_later(self, meter_id: str, readings: Sequence[Reading],
+                     done: Callable[[AppendResult | StoreError], None], *, arrived_ms: int | None = None) -> None:
+        """As `append`, without waiting: `done(result)` runs in the store's own thread once the
+        readings are durable (with the StoreError instead if they cannot be). A refusal before
+        anything is written (StreamDeleted, a full disk) is raised here."""
+        written, end = self._write(meter_id, readings, arrived_ms)
+
+        def durable(error: StoreError | None) -> None:
+            if error is not None:
+                self._health.failed(error)
+                done(error)
+            else:
+                done(self._told(meter_id, written))
+
+        self._waiter.after(end, durable)
+
+    def _write(self, meter_id: str, readings: Sequence[Reading],
+               arrived_ms: int | None) -> tuple[tuple[int, int, int | None, tuple[Reading, ...]], int]:
+        """The locked half of an append: (accepted, duplicates, last seq, resets) and the journal
+        offset that must be durable before anyone is told."""
         raw_id = encode_meter_id(meter_id)
         accepted: Sequence[Reading] = ()
         duplicates = 0
@@ -185,11 +216,15 @@ class ReadingStore(ColumnQueries):
                 # but not yet fsynced, and "already stored" must be true when we answer.
                 end = self._journal.written
                 last_seq = meter.max_seq
-            self._journal.wait_durable(end)
         except StoreError as error:
             if not isinstance(error, ReadingStoreError):  # a full disk, not a refused key
                 self._health.failed(error)
             raise
+        return (len(accepted), duplicates, last_seq, tuple(resets)), end
+
+    def _told(self, meter_id: str, written: tuple[int, int, int | None, tuple[Reading, ...]]) -> AppendResult:
+        """The half after the fsync: health, listeners, the answer."""
+        accepted, duplicates, last_seq, resets = written
         if accepted:
             if self._health.fault is not None and self._journal.fault is None:
                 self._health.succeeded()
@@ -198,7 +233,7 @@ class ReadingStore(ColumnQueries):
                     listener(meter_id, last_seq)
                 except Exception:
                     log.exception("ouvinte de leituras falhou para %s", meter_id)
-        return AppendResult(len(accepted), duplicates, last_seq, tuple(resets))
+        return AppendResult(accepted, duplicates, last_seq, resets)
 
     def _write_and_insert(self, raw_id: bytes, meter: MeterColumns, accepted: Sequence[Reading]) -> list[Reading]:
         """Journal `accepted` (one record per MAX_READINGS_PER_RECORD), then insert them into
@@ -313,6 +348,7 @@ class ReadingStore(ColumnQueries):
                 return
             self._closed = True
         try:
+            self._waiter.stop()
             self._compactor.stop()
             self._journal.close()
         finally:
