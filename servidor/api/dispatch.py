@@ -28,6 +28,8 @@ CORS_PREFLIGHT = (
 UNKNOWN_ROUTE = "(desconhecida)"
 _API = API_PREFIX + "/"
 _METERS, _READINGS = API_PREFIX + "/medidores/", "/leituras"
+# One plain reading is under 200 bytes of JSON; anything much larger is a batch or carries blinks.
+INLINE_BODY_MAX = 512
 
 
 class Dispatcher:
@@ -52,8 +54,11 @@ class Dispatcher:
 
     @staticmethod
     def inline_route(request: Request) -> bool:
-        """Worth trying `handle_inline` (it may still decline): an agent's POST of readings."""
-        return request.method == "POST" and request.target.endswith(_READINGS) and request.target.startswith(_METERS)
+        """Worth trying `handle_inline` (it may still decline): an agent's POST of one reading.
+        A larger body (a batch) goes straight to a worker: decoding it only to decline it would
+        cost the selector thread, and everyone waiting on it, a whole JSON parse."""
+        return (request.method == "POST" and len(request.body) <= INLINE_BODY_MAX
+                and request.target.endswith(_READINGS) and request.target.startswith(_METERS))
 
     def _handle(self, request: Request, inline: bool) -> Response | Deferred:
         started = time.perf_counter()
