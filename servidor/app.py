@@ -225,8 +225,8 @@ class App:
             raise ValueError("destino deve ser um caminho absoluto")
         if not hasattr(self._store, "snapshot"):
             raise ValueError("este armazenamento de leituras não faz backup por aqui")
-        snapshot = backup.take(self._docs, self._store,  # type: ignore[arg-type]
-                               *((self._blink_store, self._event_store) if self._docs.path else ()))
+        # Only a store with files beside db.json takes requests (key_requests), so these are files too.
+        snapshot = backup.take(self._docs, self._store, self._blink_store, self._event_store)  # type: ignore[arg-type]
         backup.write(snapshot, Path(destination))
         return {"ok": True, "leituras": snapshot.readings, "destino": destination}
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import date
 from pathlib import Path
+from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared import argparse_pt
@@ -164,22 +165,23 @@ def fail(code: int, message: str) -> int:
     return code
 
 
+# `servidor NOME …`: the commands beside serving, each with its own options and --help.
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "reparar": lambda argv: repair_command(argv, readings_dir),
+    "chave": keys_command,
+    "exportar": export_command,
+    "importar": import_command,
+    "backup": backup_command,
+    "restaurar": restore_command,
+    "migrar": migrate_command,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["reparar"]:
-        return repair_command(argv[1:], readings_dir)
-    if argv[:1] == ["chave"]:
-        return keys_command(argv[1:])
-    if argv[:1] == ["exportar"]:
-        return export_command(argv[1:])
-    if argv[:1] == ["importar"]:
-        return import_command(argv[1:])
-    if argv[:1] == ["backup"]:
-        return backup_command(argv[1:])
-    if argv[:1] == ["restaurar"]:
-        return restore_command(argv[1:])
-    if argv[:1] == ["migrar"]:
-        return migrate_command(argv[1:])
+    command = SUBCOMMANDS.get(argv[0]) if argv else None
+    if command is not None:
+        return command(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level, args.log_json)
     try:

@@ -10,7 +10,7 @@ import time
 from http import HTTPStatus
 
 from servidor.api.call import Call, NotInline
-from servidor.api.errors import MethodNotAllowed, RouteNotFound, response_for, store_failure
+from servidor.api.errors import MethodNotAllowed, RouteNotFound, note_store_failure, response_for
 from servidor.api.metrics import Metrics
 from servidor.api.router import Route, Router
 from servidor.domain.services import Services
@@ -81,9 +81,7 @@ class Dispatcher:
                 self._metrics.observe(label, request.method, HTTPStatus.INTERNAL_SERVER_ERROR,
                                       time.perf_counter() - started)
                 raise
-            reason = store_failure(exc)
-            if reason is not None:
-                self._services.system.store_failed(reason)
+            note_store_failure(self._services, exc)
             result = answer
         if isinstance(result, Deferred):
             method = request.method

@@ -110,6 +110,13 @@ def store_failure(exc: BaseException) -> str | None:
     return None
 
 
+def note_store_failure(services: Any, exc: BaseException) -> None:
+    """A store that could not do its work degrades /saude (`services.system`) for a while."""
+    reason = store_failure(exc)
+    if reason is not None:
+        services.system.store_failed(reason)
+
+
 def response_for(exc: BaseException, *, close: bool = False) -> Response | None:
     """The answer for a refusal of the API, the domain or the store; None for anything else."""
     if isinstance(exc, ApiError):

@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from servidor.api.call import Call, NotInline, ok
-from servidor.api.errors import JSON_CONTENT, error_response, response_for, store_failure
+from servidor.api.envelope import error_response
+from servidor.api.errors import JSON_CONTENT, note_store_failure, response_for
 from servidor.billing.calendar import parse_instant
 from servidor.domain.auth import require_read, require_write
 from servidor.domain.errors import InvalidInput
@@ -41,16 +42,14 @@ def post_readings(call: Call, id: str) -> Response | Deferred:
 
 
 def _later(call: Call, outcome: Outcome | Exception) -> Response:
+    """The answer once the store has told: as the dispatcher and the network layer would have
+    answered the same outcome or error, had the handler waited for it."""
     if not isinstance(outcome, Exception):
         return _answer(outcome)
-    reason = store_failure(outcome)
-    if reason is not None:
-        call.services.system.store_failed(reason)
-    answer = response_for(outcome)
-    if answer is None:  # a bug, as the dispatcher would see it: logged, and a 500
+    note_store_failure(call.services, outcome)
+    if response_for(outcome) is None:  # a bug: logged here, as the network layer logs one
         log.error("falha ao gravar leituras", exc_info=outcome)
-        answer = error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "erro_interno", "erro interno do servidor")
-    return answer
+    return error_response(outcome)
 
 
 def _answer(outcome: Outcome) -> Response:

@@ -156,34 +156,34 @@ class ReadingStore(ColumnQueries):
         """Store the readings not yet stored (by seq); durable when this returns.
         StreamDeleted for a deleted key; StorageFull / StorageUnavailable if the disk cannot
         take them: then nothing of the batch was stored."""
-        written, end = self._write(meter_id, readings, arrived_ms)
+        result, end = self._write(meter_id, readings, arrived_ms)
         try:
             self._journal.wait_durable(end)
         except StoreError as error:
             self._health.failed(error)
             raise
-        return self._told(meter_id, written)
+        return self._told(meter_id, result)
 
     def append_later(self, meter_id: str, readings: Sequence[Reading],
                      done: Callable[[AppendResult | StoreError], None], *, arrived_ms: int | None = None) -> None:
         """As `append`, without waiting: `done(result)` runs in the store's own thread once the
         readings are durable (with the StoreError instead if they cannot be). A refusal before
         anything is written (StreamDeleted, a full disk) is raised here."""
-        written, end = self._write(meter_id, readings, arrived_ms)
+        result, end = self._write(meter_id, readings, arrived_ms)
 
         def durable(error: StoreError | None) -> None:
             if error is not None:
                 self._health.failed(error)
                 done(error)
             else:
-                done(self._told(meter_id, written))
+                done(self._told(meter_id, result))
 
         self._waiter.after(end, durable)
 
     def _write(self, meter_id: str, readings: Sequence[Reading],
-               arrived_ms: int | None) -> tuple[tuple[int, int, int | None, tuple[Reading, ...]], int]:
-        """The locked half of an append: (accepted, duplicates, last seq, resets) and the journal
-        offset that must be durable before anyone is told."""
+               arrived_ms: int | None) -> tuple[AppendResult, int]:
+        """The locked half of an append: its result, and the journal offset that must be
+        durable before anyone is told it."""
         raw_id = encode_meter_id(meter_id)
         accepted: Sequence[Reading] = ()
         duplicates = 0
@@ -220,20 +220,19 @@ class ReadingStore(ColumnQueries):
             if not isinstance(error, ReadingStoreError):  # a full disk, not a refused key
                 self._health.failed(error)
             raise
-        return (len(accepted), duplicates, last_seq, tuple(resets)), end
+        return AppendResult(len(accepted), duplicates, last_seq, tuple(resets)), end
 
-    def _told(self, meter_id: str, written: tuple[int, int, int | None, tuple[Reading, ...]]) -> AppendResult:
-        """The half after the fsync: health, listeners, the answer."""
-        accepted, duplicates, last_seq, resets = written
-        if accepted:
+    def _told(self, meter_id: str, result: AppendResult) -> AppendResult:
+        """The half after the fsync: health and listeners; then the result is true."""
+        if result.aceitas:
             if self._health.fault is not None and self._journal.fault is None:
                 self._health.succeeded()
             for listener in list(self._listeners):
                 try:
-                    listener(meter_id, last_seq)
+                    listener(meter_id, result.ultimo_seq)
                 except Exception:
                     log.exception("ouvinte de leituras falhou para %s", meter_id)
-        return AppendResult(accepted, duplicates, last_seq, resets)
+        return result
 
     def _write_and_insert(self, raw_id: bytes, meter: MeterColumns, accepted: Sequence[Reading]) -> list[Reading]:
         """Journal `accepted` (one record per MAX_READINGS_PER_RECORD), then insert them into
