@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Sequence
 
 from .database import Database
 from .migrations import FAR_START_MS, MIGRATION_LOCK
@@ -44,13 +44,19 @@ class Partitions:
             if name[len("readings_"):].isdigit():
                 self._known.add((int(name[9:13]), int(name[13:15])))
 
-    def ensure(self, timestamps: Iterable[int]) -> None:
+    def ensure(self, timestamps: Sequence[int]) -> None:
         """Every month from the earliest to the latest of `timestamps` has its partition (a
-        batch spanning months may leave one in between empty: two bounds, not a date per reading)."""
-        monthly = [ts for ts in timestamps if ts < FAR_START_MS]   # the far partition always exists
-        if not monthly:
+        batch spanning months may leave one in between empty: two bounds, not a date per reading).
+        The far partition always exists: stamps in it do not count."""
+        if not timestamps:
             return
-        first, last = month_of(min(monthly)), month_of(max(monthly))
+        low, high = min(timestamps), max(timestamps)
+        if high >= FAR_START_MS:
+            monthly = [ts for ts in timestamps if ts < FAR_START_MS]
+            if not monthly:
+                return
+            low, high = min(monthly), max(monthly)
+        first, last = month_of(low), month_of(high)
         months = {(y, m) for y in range(first[0], last[0] + 1) for m in range(1, 13)
                   if first <= (y, m) <= last} - self._known
         if not months:

@@ -23,8 +23,8 @@ from typing import Callable, Sequence
 
 from shared.models import Reading
 from servidor.store.readings import AppendResult, FlowPolicy, StreamDeleted
+from servidor.store.readings.block import ESTIMADA, Columns
 from servidor.store.readings.codec import encode_meter_id
-from servidor.store.readings.medidas import encode_medidas
 
 from . import queries
 from .database import Database
@@ -39,7 +39,7 @@ _LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy, bidire
 _INSERT = """
 INSERT INTO readings (stream, ts, seq, energy, power, flags, measurements)
 SELECT %s, * FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[],
-                         string_to_array(%s, ',')::float8[], string_to_array(%s, ',', '')::float8[],
+                         string_to_array(%s, ',')::float8[], string_to_array(%s, ',', 'nan')::float8[],
                          string_to_array(%s, ',')::int2[], %b::bytea[])
 ON CONFLICT DO NOTHING"""
 _ROLLUP_UPSERT = """
@@ -77,11 +77,13 @@ class PostgresReadings(queries.Reads):
         `arrived_ms` as the stream's last arrival (for every server: `arrivals`).
         StreamDeleted for a deleted key; StorageUnavailable / StorageFull with nothing stored."""
         encode_meter_id(meter_id)
-        if type(readings) is not list:
-            # A ColumnBatch (the API's plain batches) makes a Reading on every access, and an
-            # append walks the batch several times: once here instead.
-            readings = list(readings)
-        self._partitions.ensure(r.ts_ms for r in readings)
+        # Columns, not a Reading each: the API's plain batches arrive as a ColumnBatch, and every
+        # step below (bounds, the fresh check, the insert's text, the rollups' points) walks
+        # typed arrays at C speed (bench/postgres_http.py: server CPU per batched reading).
+        cols = Columns.from_readings(readings)
+        if not len(cols):
+            return AppendResult(0, 0, self.max_seq(meter_id))
+        self._partitions.ensure(cols.ts)
         with self._db.transaction() as conn:
             state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
             if state is None:
@@ -90,15 +92,15 @@ class PostgresReadings(queries.Reads):
             deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w = state
             if deleted:
                 raise StreamDeleted(meter_id)
-            fresh = _fresh(conn, meter_id, readings, max_seq)
-            if not fresh:
-                return AppendResult(0, len(readings), max_seq)
-            fresh.sort(key=lambda r: (r.ts_ms, r.seq))
-            points = [(r.ts_ms, r.seq, r.energia_wh) for r in fresh]
+            fresh = _fresh(conn, meter_id, cols, max_seq)
+            if not len(fresh):
+                return AppendResult(0, len(cols), max_seq)
+            fresh = fresh.sorted_unique()
+            points = list(zip(fresh.ts, fresh.seq, fresh.energia))
             last = (last_ts, last_seq, last_energy) if last_ts is not None else None
             policy = FlowPolicy(bidirectional, max_power_w)
             delta, dropped = _roll(conn, meter_id, points, last, policy)  # first: it reads the stored neighbours
-            top = max(r.seq for r in fresh)
+            top = max(fresh.seq)
             max_seq = top if max_seq is None else max(max_seq, top)
             newest = points[-1] if last is None or points[-1][:2] > last[:2] else last
             # The writes need no answer in between: one round trip for all of them, then COMMIT.
@@ -111,7 +113,7 @@ class PostgresReadings(queries.Reads):
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
             resets = _resets(conn, meter_id, dropped, fresh) if dropped else []
         self._tell(meter_id, max_seq)
-        return AppendResult(len(fresh), len(readings) - len(fresh), max_seq, tuple(resets))
+        return AppendResult(len(fresh), len(cols) - len(fresh), max_seq, tuple(resets))
 
     def delete_meter(self, meter_id: str) -> None:
         """Kill stream `meter_id` forever: its readings and rollups go in the same transaction."""
@@ -184,37 +186,37 @@ class PostgresReadings(queries.Reads):
             self._db.release()
 
 
-def _fresh(conn, meter_id: str, readings: Sequence[Reading], max_seq: int | None) -> list[Reading]:
-    """The readings whose seq is neither stored nor earlier in the batch (the first one wins)."""
-    seqs = [r.seq for r in readings]
-    if not seqs:
-        return []
+def _fresh(conn, meter_id: str, cols: Columns, max_seq: int | None) -> Columns:
+    """The rows whose seq is neither stored nor earlier in the batch (the first one wins)."""
+    seqs = cols.seq
     if (max_seq is None or min(seqs) > max_seq) and len(set(seqs)) == len(seqs):
-        return list(readings)  # the usual batch: every seq above what is stored
+        return cols  # the usual batch: every seq above what is stored
     stored: set[int] = set()
     if max_seq is not None:
         low = [s for s in seqs if s <= max_seq]
         if low:
             rows = conn.execute("SELECT seq FROM readings WHERE stream = %s AND seq = ANY(%s)", (meter_id, low))
             stored = {row[0] for row in rows}
-    fresh = []
-    for reading in readings:
-        if reading.seq not in stored:
-            stored.add(reading.seq)
-            fresh.append(reading)
-    return fresh
+    keep = []
+    for i, seq in enumerate(seqs):
+        if seq not in stored:
+            stored.add(seq)
+            keep.append(i)
+    return cols if len(keep) == len(seqs) else cols.take(keep)
 
 
-def _insert(conn, meter_id: str, readings: list[Reading]) -> None:
+# Column `flags` stores 1 for an estimated reading: the flag byte's ESTIMADA bit, as a digit.
+_ESTIMATED_DIGIT = bytes(ord("1") if b & ESTIMADA else ord("0") for b in range(256))
+
+
+def _insert(conn, meter_id: str, cols: Columns) -> None:
     # Numbers go as comma-separated text, split by the database: psycopg adapts a list element by
-    # element in Python, which cost more than the rest of the append (bench/postgres.py).
-    measured = any(r.medidas for r in readings)
-    conn.execute(_INSERT, (meter_id, ",".join([str(r.ts_ms) for r in readings]),
-                           ",".join([str(r.seq) for r in readings]),
-                           ",".join([repr(r.energia_wh) for r in readings]),
-                           ",".join(["" if r.potencia_w is None else repr(r.potencia_w) for r in readings]),
-                           ",".join(["1" if r.estimada else "0" for r in readings]),
-                           [encode_medidas(r.medidas) if r.medidas else None for r in readings] if measured else None))
+    # element in Python, which cost more than the rest of the append (bench/postgres.py). A
+    # missing power is NaN in the columns, and 'nan' is what string_to_array reads as NULL.
+    conn.execute(_INSERT, (meter_id, ",".join(map(str, cols.ts)), ",".join(map(str, cols.seq)),
+                           ",".join(map(repr, cols.energia)), ",".join(map(repr, cols.potencia)),
+                           ",".join(cols.flags.tobytes().translate(_ESTIMATED_DIGIT).decode("ascii")),
+                           cols.medidas))
 
 
 def _roll(conn, meter_id: str, points: list[Point], last: Point | None,
@@ -239,11 +241,11 @@ def _roll(conn, meter_id: str, points: list[Point], last: Point | None,
     return delta, delta.resets(chain, candidates)
 
 
-def _resets(conn, meter_id: str, seqs: list[int], fresh: list[Reading]) -> list[Reading]:
+def _resets(conn, meter_id: str, seqs: list[int], fresh: Columns) -> list[Reading]:
     """The readings of `seqs`: new ones from the batch, a stored one from the database."""
-    by_seq = {r.seq: r for r in fresh}
-    found = [by_seq[s] for s in seqs if s in by_seq]
-    stored = [s for s in seqs if s not in by_seq]
+    row_of = {seq: i for i, seq in enumerate(fresh.seq)}
+    found = [fresh.reading(row_of[s]) for s in seqs if s in row_of]
+    stored = [s for s in seqs if s not in row_of]
     if stored:
         rows = conn.execute(f"SELECT {queries.COLUMNS} FROM readings WHERE stream = %s AND seq = ANY(%s)",
                             (meter_id, stored))
