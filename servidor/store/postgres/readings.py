@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from array import array
 from datetime import tzinfo
 from typing import Callable, Sequence
 
@@ -27,6 +28,7 @@ from servidor.store.readings.block import ESTIMADA, Columns
 from servidor.store.readings.codec import encode_meter_id
 
 from . import queries
+from .binary_arrays import Float8Array, Int2Array, Int8Array
 from .database import Database
 from .live import NotificationListener, channel, listening, payload
 from .pairs import FlowDelta, Point, merge
@@ -38,9 +40,8 @@ _LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy, bidire
                 "WHERE stream = %s FOR UPDATE")
 _INSERT = """
 INSERT INTO readings (stream, ts, seq, energy, power, flags, measurements)
-SELECT %s, * FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[],
-                         string_to_array(%s, ',')::float8[], string_to_array(%s, ',', 'nan')::float8[],
-                         string_to_array(%s, ',')::int2[], %b::bytea[])
+SELECT %s, ts, seq, energy, nullif(power, 'NaN'), flags, measurements
+FROM unnest(%b, %b, %b, %b, %b, %b::bytea[]) AS batch (ts, seq, energy, power, flags, measurements)
 ON CONFLICT DO NOTHING"""
 _ROLLUP_UPSERT = """
 INSERT INTO {buckets} (stream, bucket, wh, covered_ms)
@@ -205,18 +206,17 @@ def _fresh(conn, meter_id: str, cols: Columns, max_seq: int | None) -> Columns:
     return cols if len(keep) == len(seqs) else cols.take(keep)
 
 
-# Column `flags` stores 1 for an estimated reading: the flag byte's ESTIMADA bit, as a digit.
-_ESTIMATED_DIGIT = bytes(ord("1") if b & ESTIMADA else ord("0") for b in range(256))
+# Column `flags` stores 1 for an estimated reading: the flag byte's ESTIMADA bit.
+_ESTIMATED = bytes(1 if b & ESTIMADA else 0 for b in range(256))
 
 
 def _insert(conn, meter_id: str, cols: Columns) -> None:
-    # Numbers go as comma-separated text, split by the database: psycopg adapts a list element by
-    # element in Python, which cost more than the rest of the append (bench/postgres.py). A
-    # missing power is NaN in the columns, and 'nan' is what string_to_array reads as NULL.
-    conn.execute(_INSERT, (meter_id, ",".join(map(str, cols.ts)), ",".join(map(str, cols.seq)),
-                           ",".join(map(repr, cols.energia)), ",".join(map(repr, cols.potencia)),
-                           ",".join(cols.flags.tobytes().translate(_ESTIMATED_DIGIT).decode("ascii")),
-                           cols.medidas))
+    # The columns go as binary arrays (binary_arrays.py): neither a Python object per number nor
+    # text for the database to parse. A missing power is NaN in the columns, stored as NULL.
+    flags = array("h")
+    flags.fromlist(list(cols.flags.tobytes().translate(_ESTIMATED)))
+    conn.execute(_INSERT, (meter_id, Int8Array(cols.ts), Int8Array(cols.seq), Float8Array(cols.energia),
+                           Float8Array(cols.potencia), Int2Array(flags), cols.medidas))
 
 
 def _roll(conn, meter_id: str, points: list[Point], last: Point | None,
