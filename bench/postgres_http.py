@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import uuid
@@ -51,16 +52,31 @@ def start(setup: str, url: str) -> tuple[list[MonitorServer], list[MeterFeed]]:
     return servers, feeds
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children: the load processes, once joined."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of all the machine's CPUs so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]   # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def one_round(servers: list[MonitorServer], feeds: list[MeterFeed], per_conn: int) -> dict[str, float]:
-    cpu, db_cpu = sum(s.cpu_seconds() for s in servers), postgres_cpu_s()
+    cpu, db_cpu, machine, load_cpu = sum(s.cpu_seconds() for s in servers), postgres_cpu_s(), machine_cpu(), children_cpu()
     plans = [ConnPlan(feeds=[f], batch=BATCH, requests=per_conn, port=servers[i % len(servers)].port)
              for i, f in enumerate(feeds)]
     result = run_load(servers[0].host, servers[0].port, plans, processes=2)
     bad = {s: n for s, n in result.statuses.items() if not 200 <= s < 300}
     assert not bad and not result.errors, (bad, result.errors[:3])
-    return {"rps": result.readings_per_s,
+    busy, total = (now - before for now, before in zip(machine_cpu(), machine))
+    return {"rps": result.readings_per_s, "busy": busy / max(total, 1) * 100,
             "cpu_us": (sum(s.cpu_seconds() for s in servers) - cpu) / result.readings * 1e6,
-            "db_us": (postgres_cpu_s() - db_cpu) / result.readings * 1e6}
+            "db_us": (postgres_cpu_s() - db_cpu) / result.readings * 1e6,
+            "load_us": (children_cpu() - load_cpu) / result.readings * 1e6}
 
 
 def main() -> int:
@@ -116,12 +132,29 @@ def report(results: dict, load_before: float, load_after: float, rounds: int) ->
              f"{BATCH:,} readings per request; medians (min–max) of {rounds} interleaved rounds.", "",
              "| figure | embedded, 1 server | PostgreSQL, 1 server | PostgreSQL, 2 servers |", "|---|---|---|---|"]
     for label, key, fmt in (("readings/s", "rps", ",.0f"), ("servers' CPU per reading, µs", "cpu_us", ".2f"),
-                            ("database's CPU per reading, µs", "db_us", ".2f")):
+                            ("database's CPU per reading, µs", "db_us", ".2f"),
+                            ("load generator's CPU per reading, µs", "load_us", ".2f"),
+                            ("machine's CPUs busy (everything: load, servers, database), %", "busy", ".0f")):
         lines.append(f"| {label} | " + " | ".join(span(s, key, fmt) for s in SETUPS) + " |")
     lines += ["", f"Server CPU per batched reading on PostgreSQL: {med('pg1', 'cpu_us') / med('embutido', 'cpu_us'):.2f}× "
               f"the embedded store's (target ≤ 1.5×); two servers: {med('pg2', 'rps') / med('pg1', 'rps'):.2f}× one "
-              "server's readings/s (target ≥ 1.2×).", END]
+              "server's readings/s (target ≥ 1.2×).", "", where_the_limit_is(med), END]
     return "\n".join(lines)
+
+
+def where_the_limit_is(med) -> str:
+    """What the figures say bounds the PostgreSQL set-ups, in a sentence."""
+    total = med("pg1", "cpu_us") + med("pg1", "db_us") + med("pg1", "load_us")
+    share = med("pg1", "db_us") / total * 100
+    busy1, busy2 = med("pg1", "busy"), med("pg2", "busy")
+    if busy1 >= 85:
+        return (f"Where the limit is: the machine's CPU. With one server on PostgreSQL its CPUs were already "
+                f"{busy1:.0f}% busy ({busy2:.0f}% with two), and of the {total:.1f} µs of CPU each reading costs "
+                f"(server, database, load generator) the database takes {share:.0f}%: a second server finds no "
+                "idle core, so two servers can only scale where the database has cores of its own.")
+    return (f"Where the limit is: not the machine's CPU ({busy1:.0f}% busy with one server, {busy2:.0f}% with "
+            f"two); the database takes {share:.0f}% of the {total:.1f} µs of CPU per reading, so the wait is "
+            "for its commits (fsync) and round trips.")
 
 
 if __name__ == "__main__":
