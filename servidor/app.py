@@ -192,6 +192,11 @@ class App:
                             body_until_close=body_until_close if self.settings.legacy else None,
                             error_response=error_response, server_limits=server_limits)
         self._system_routes.open_connections = lambda: server.open_connections
+        # An agent's reading is answered by the selector thread once on disk: the store hands
+        # each fsync's answers to that thread at once (durable_waiter.py).
+        deliver = getattr(self._store, "deliver_later_through", None)
+        if deliver is not None:
+            deliver(server.call_soon)
         for check in _health_checks(server):
             self.services.system.add_check(check)
         return server

@@ -242,8 +242,12 @@ class Responder:
             self._parked.discard(conn)
         conn.deferred = None
         conn.state = State.BUSY
-        if conn.inline and self._reactor.call_soon(self._answer_inline, conn, request, response, started):
-            return
+        if conn.inline:
+            if threading.current_thread() is self._reactor.thread:   # a group handed to this thread
+                self._answer_inline(conn, request, response, started)
+                return
+            if self._reactor.call_soon(self._answer_inline, conn, request, response, started):
+                return
         conn.inline = False
         if not self._pool.submit(self._finish_parked, conn, request, response, started):
             self._reactor.close_later(conn)

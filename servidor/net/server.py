@@ -122,6 +122,11 @@ class HttpServer:
         """Request bytes charged against the memory budget right now."""
         return self._budget.held
 
+    def call_soon(self, fn: Callable[..., None], *args: object) -> bool:
+        """Run `fn(*args)` in the selector thread, which answers inline requests; False (not
+        run) once that thread has finished."""
+        return self._reactor.call_soon(fn, *args)
+
     def health(self) -> tuple[bool, str | None]:
         """(True, None), or (False, why clients are being refused now), in pt-BR.
 

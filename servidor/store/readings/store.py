@@ -80,8 +80,7 @@ class ReadingStore(ColumnQueries):
         self._count = 0
         self._closed = False
         self._journal: JournalWriter | None = None
-        # Appends that do not wait for their fsync (append_later) are told here.
-        self._waiter = DurableWaiter(lambda end: self._journal.wait_durable(end))
+        self._waiter = DurableWaiter(lambda end: self._journal.wait_durable(end))  # for append_later
         self._usage = (0, 0, 0)  # the last disk usage measured, served while it cannot be
         self._health = Health(self._probe)
         # Damage met by compaction at run time: no probe cures it, `servidor reparar` does.
@@ -179,6 +178,10 @@ class ReadingStore(ColumnQueries):
                 done(self._told(meter_id, result))
 
         self._waiter.after(end, durable)
+
+    def deliver_later_through(self, deliver: Callable[[Callable[[], None]], bool] | None) -> None:
+        """Where `append_later`'s callbacks run (DurableWaiter.deliver_through)."""
+        self._waiter.deliver_through(deliver)
 
     def _write(self, meter_id: str, readings: Sequence[Reading],
                arrived_ms: int | None) -> tuple[AppendResult, int]:
