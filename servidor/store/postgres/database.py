@@ -16,6 +16,7 @@ from typing import Iterator
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from servidor.store.errors import StorageFull, StorageUnavailable, StoreError
@@ -141,6 +142,26 @@ class Database:
         except (PoolTimeout, psycopg.OperationalError, pg_errors.DiskFull, pg_errors.OutOfMemory) as exc:
             raise translated(exc) from exc
 
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection (autocommit) for a caller that writes BEGIN and COMMIT itself, to send
+        them in the same round trips as its statements: a transaction it leaves open, by an
+        exception or otherwise, is rolled back. Failures as in `transaction`."""
+        try:
+            with self.pool.connection() as conn:
+                try:
+                    yield conn
+                finally:
+                    if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except psycopg.Error:
+                            pass    # a broken connection: the pool discards it
+        except StoreError:
+            raise
+        except (PoolTimeout, psycopg.OperationalError, pg_errors.DiskFull, pg_errors.OutOfMemory) as exc:
+            raise translated(exc) from exc
+
     def health(self) -> tuple[bool, str | None]:
         try:
             with self.transaction() as conn:
@@ -156,3 +177,6 @@ class Database:
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute("SET synchronous_commit = on")
     conn.commit()
+    # Transactions are explicit: `Database.transaction`, or BEGIN and COMMIT sent by the caller
+    # (`Database.connection`).
+    conn.autocommit = True

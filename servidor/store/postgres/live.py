@@ -1,7 +1,8 @@
 """Appends made by the other servers on the database, heard through LISTEN/NOTIFY.
 
-Each append commits a NOTIFY on its schema's channel (`channel(schema)`: channels are per database,
-so two deployments in two schemas must not hear each other) carrying "<instance>:<max seq>:<stream>"; every server
+Each append, once committed, sends a NOTIFY on its schema's channel (`channel(schema)`: channels
+are per database, so two deployments in two schemas must not hear each other) carrying
+"<instance>:<max seq>:<stream>"; every server
 listens on one connection of its own (outside the pool) and tells its listeners of the appends
 whose instance is not its own (its own it told already, right after its commit). So a long poll
 waiting on server A is answered by a reading ingested through server B.

@@ -3,7 +3,8 @@ PostgreSQL database that several servers share.
 
 One append is one transaction: lock the stream's row, store the readings not stored yet
 (`ON CONFLICT DO NOTHING` on (stream, ts, seq)), change the rollups by the pairs it made, move
-the stream's counters, NOTIFY, commit; the agent is answered after the commit.
+the stream's counters, commit; then NOTIFY the other servers (`Database.notify`: after the commit,
+not inside it) and answer the agent.
 
 Concurrency between servers: the stream's row in `streams` is locked (`SELECT … FOR UPDATE`)
 for the length of the append. A row lock, not an advisory lock, because that row holds the state
@@ -22,6 +23,8 @@ from array import array
 from datetime import tzinfo
 from typing import Callable, Sequence
 
+import psycopg
+
 from shared.models import Reading
 from servidor.store.readings import AppendResult, FlowPolicy, StreamDeleted
 from servidor.store.readings.block import ESTIMADA, Columns
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 
 _LOCK_STREAM = ("SELECT deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w FROM streams "
                 "WHERE stream = %s FOR UPDATE")
+# The (up to) two readings at and before the stream's last: what the pairs of a batch landing after
+# everything stored look back to. Read after the lock, so another server's append is seen whole.
+_BEFORE_LAST = ("SELECT ts, seq, energy FROM readings WHERE stream = %s AND (ts, seq) <= "
+                "(SELECT last_ts, last_seq FROM streams WHERE stream = %s) ORDER BY ts DESC, seq DESC LIMIT 2")
 _INSERT = """
 INSERT INTO readings (stream, ts, seq, energy, power, flags, measurements)
 SELECT %s, ts, seq, energy, nullif(power, 'NaN'), flags, measurements
@@ -85,34 +92,46 @@ class PostgresReadings(queries.Reads):
         if not len(cols):
             return AppendResult(0, 0, self.max_seq(meter_id))
         self._partitions.ensure(cols.ts)
-        with self._db.transaction() as conn:
-            state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+        with self._db.connection() as conn:
+            # Round trip 1: begin, lock the stream's row, read what precedes its last reading.
+            state, before_last = _lock(conn, meter_id)
             if state is None:
                 conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
-                state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+                state, before_last = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone(), []
             deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w = state
             if deleted:
                 raise StreamDeleted(meter_id)
             fresh = _fresh(conn, meter_id, cols, max_seq)
             if not len(fresh):
-                return AppendResult(0, len(cols), max_seq)
+                return AppendResult(0, len(cols), max_seq)   # the connection rolls back
             fresh = fresh.sorted_unique()
             points = list(zip(fresh.ts, fresh.seq, fresh.energia))
             last = (last_ts, last_seq, last_energy) if last_ts is not None else None
             policy = FlowPolicy(bidirectional, max_power_w)
-            delta, dropped = _roll(conn, meter_id, points, last, policy)  # first: it reads the stored neighbours
+            delta, dropped = _roll(conn, meter_id, points, last, before_last, policy)
+            resets = _resets(conn, meter_id, dropped, fresh) if dropped else []
             top = max(fresh.seq)
             max_seq = top if max_seq is None else max(max_seq, top)
             newest = points[-1] if last is None or points[-1][:2] > last[:2] else last
-            # The writes need no answer in between: one round trip for all of them, then COMMIT.
-            with conn.pipeline():
-                _insert(conn, meter_id, fresh)
-                _write_rollups(conn, meter_id, delta)
-                conn.execute("UPDATE streams SET readings = readings + %s, max_seq = %s, last_ts = %s, "
-                             "last_seq = %s, last_energy = %s, arrived_ms = coalesce(%s, arrived_ms) WHERE stream = %s",
-                             (len(fresh), max_seq, newest[0], newest[1], newest[2], arrived_ms, meter_id))
-                conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
-            resets = _resets(conn, meter_id, dropped, fresh) if dropped else []
+            # Round trip 2: the writes, COMMIT, then the NOTIFY for the other servers as a statement
+            # of its own. Inside the transaction it would serialise every commit on the database
+            # (PostgreSQL holds the notification queue's lock through the WAL flush: no group commit).
+            commit = None
+            try:
+                with conn.pipeline():
+                    _insert(conn, meter_id, fresh)
+                    _write_rollups(conn, meter_id, delta)
+                    conn.execute("UPDATE streams SET readings = readings + %s, max_seq = %s, last_ts = %s, "
+                                 "last_seq = %s, last_energy = %s, arrived_ms = coalesce(%s, arrived_ms) WHERE stream = %s",
+                                 (len(fresh), max_seq, newest[0], newest[1], newest[2], arrived_ms, meter_id))
+                    commit = conn.execute("COMMIT")
+                    conn.execute("SELECT pg_notify(%s, %s)", (self._channel, payload(self._instance, meter_id, max_seq)))
+            except psycopg.Error as exc:
+                if commit is None or commit.statusmessage != "COMMIT":
+                    raise
+                # Committed: the agent is answered. Only other servers' long polls miss this
+                # wake-up, and see the readings at their next poll.
+                log.warning("leituras de %s gravadas; aviso aos outros servidores falhou: %s", meter_id, exc)
         self._tell(meter_id, max_seq)
         return AppendResult(len(fresh), len(cols) - len(fresh), max_seq, tuple(resets))
 
@@ -187,6 +206,16 @@ class PostgresReadings(queries.Reads):
             self._db.release()
 
 
+def _lock(conn, meter_id: str) -> tuple[tuple | None, list[Point]]:
+    """BEGIN, the stream's row locked (None if it has none yet) and the readings at and before
+    its last, in (ts, seq) order: one round trip."""
+    with conn.pipeline():
+        conn.execute("BEGIN")
+        state = conn.execute(_LOCK_STREAM, (meter_id,))
+        rows = conn.execute(_BEFORE_LAST, (meter_id, meter_id))
+    return state.fetchone(), [tuple(row) for row in reversed(rows.fetchall())]
+
+
 def _fresh(conn, meter_id: str, cols: Columns, max_seq: int | None) -> Columns:
     """The rows whose seq is neither stored nor earlier in the batch (the first one wins)."""
     seqs = cols.seq
@@ -219,13 +248,14 @@ def _insert(conn, meter_id: str, cols: Columns) -> None:
                            Float8Array(cols.potencia), Int2Array(flags), cols.medidas))
 
 
-def _roll(conn, meter_id: str, points: list[Point], last: Point | None,
+def _roll(conn, meter_id: str, points: list[Point], last: Point | None, before_last: list[Point],
           policy: FlowPolicy) -> tuple[FlowDelta, list[int]]:
     """The rollup change the new `points` (sorted) make, and the counter resets they confirm:
-    new readings, or the stored one before them, whose drop the reading after them keeps."""
+    new readings, or the stored one before them, whose drop the reading after them keeps.
+    `before_last`: the stored readings at and before `last` (`_lock`)."""
     delta = FlowDelta(policy)
     if last is None or points[0][:2] > last[:2]:  # after everything stored
-        before = queries.before(conn, meter_id, last[:2], 2, inclusive=True) if last is not None else []
+        before = before_last if last is not None else []
         chain = before + points
         candidates = range(max(len(before) - 1, 1), len(chain) - 1)
         lo = len(before)
