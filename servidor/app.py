@@ -196,7 +196,7 @@ class App:
         # each fsync's answers to that thread at once (durable_waiter.py).
         deliver = getattr(self._store, "deliver_later_through", None)
         if deliver is not None:
-            deliver(server.call_soon)
+            deliver(server.call_soon, server.after_each_round)
         for check in _health_checks(server):
             self.services.system.add_check(check)
         return server

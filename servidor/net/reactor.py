@@ -82,6 +82,8 @@ class Reactor(Handback):
         self.serve_inline: Callable[[Connection, Request], None] | None = None
         self._soon: collections.deque[tuple[Callable[..., None], tuple]] = collections.deque()
         self.thread: threading.Thread | None = None    # the selector thread, once started
+        # Run after each round of events, before waiting again (set before run).
+        self.after_round: list[Callable[[], None]] = []
 
         self._lock = threading.Lock()      # guards the close queue and the flags below
         self._closing: collections.deque[Connection] = collections.deque()
@@ -138,6 +140,11 @@ class Reactor(Handback):
                         self._on_event(obj, bits)
                 if self._soon:
                     self._run_soon()
+                for hook in self.after_round:
+                    try:
+                        hook()
+                    except Exception:
+                        log.exception("tarefa do fim da rodada do seletor falhou")
                 self._take_closing()
                 now = time.monotonic()
                 if now >= next_sweep:

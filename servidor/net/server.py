@@ -127,6 +127,11 @@ class HttpServer:
         run) once that thread has finished."""
         return self._reactor.call_soon(fn, *args)
 
+    def after_each_round(self, fn: Callable[[], None]) -> None:
+        """Call `fn()` in the selector thread after each round of events it handled, before it
+        waits for the next (set before `start`)."""
+        self._reactor.after_round.append(fn)
+
     def health(self) -> tuple[bool, str | None]:
         """(True, None), or (False, why clients are being refused now), in pt-BR.
 

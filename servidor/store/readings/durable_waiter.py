@@ -12,6 +12,11 @@ thread's `call_soon`). The server's callbacks end on that thread anyway (the ans
 there); running the whole group there in one hand-off, instead of each callback's Python
 contending with the selector thread for the GIL, is one switch per fsync rather than several
 per reading. `deliver` returning False (the other thread has finished) runs them here.
+
+When an fsync starts: at once, or, `kicked`, when the selector thread has handled its round of
+ready sockets (`kick`). Woken by the first reading of a round, the waiter would fsync that one
+alone while the round's others wait for the next fsync; kicked, one fsync takes the whole
+round (bench: ~25 readings per fsync instead of ~13, a third of the thread switches).
 """
 from __future__ import annotations
 
@@ -23,6 +28,10 @@ from typing import Callable
 from servidor.store.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+# Kicked, the waiter still looks for work this often: should the kicking thread die between a
+# writer's `after` and its kick, that writer waits no longer than this.
+KICK_WAIT_S = 1.0
 
 Done = Callable[[StoreError | None], None]
 Deliver = Callable[[Callable[[], None]], bool]
@@ -38,10 +47,25 @@ class DurableWaiter:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._deliver: Deliver | None = None
+        self._kicked = False
+        self._kicker: int | None = None   # the thread that calls `kick`
 
-    def deliver_through(self, deliver: Deliver | None) -> None:
-        """Run each group's callbacks through `deliver(run_group)` (None: in the waiter's thread)."""
+    def deliver_through(self, deliver: Deliver | None, kicks: Callable[[Callable[[], None]], None] | None = None) -> None:
+        """Run each group's callbacks through `deliver(run_group)` (None: in the waiter's thread).
+        `kicks(kick)` hands `kick` to a thread that calls it once each round of its work is done:
+        then that thread's `after`s wait for its kick to start their fsync; `after` from any
+        other thread still wakes the waiter at once."""
         self._deliver = deliver
+        self._kicked = kicks is not None
+        if kicks is not None:
+            kicks(self.kick)
+
+    def kick(self) -> None:
+        """Start the fsync of what `after` handed in, if the waiter is idle."""
+        self._kicker = threading.get_ident()
+        if self._pending:
+            with self._cond:
+                self._cond.notify()
 
     def after(self, offset: int, done: Done) -> None:
         """Run `done` once everything up to `offset` is on disk (in the waiter's thread)."""
@@ -52,7 +76,8 @@ class DurableWaiter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="leituras-duraveis", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if not self._kicked or threading.get_ident() != self._kicker:
+                self._cond.notify()
 
     def stop(self) -> None:
         """Let the pending callbacks run, then end the thread (before the journal closes)."""
@@ -67,7 +92,7 @@ class DurableWaiter:
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
-                    self._cond.wait()
+                    self._cond.wait(KICK_WAIT_S if self._kicked else None)
                 batch, self._pending = self._pending, []
                 if not batch and self._stopping:
                     return

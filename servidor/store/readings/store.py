@@ -179,9 +179,9 @@ class ReadingStore(ColumnQueries):
 
         self._waiter.after(end, durable)
 
-    def deliver_later_through(self, deliver: Callable[[Callable[[], None]], bool] | None) -> None:
-        """Where `append_later`'s callbacks run (DurableWaiter.deliver_through)."""
-        self._waiter.deliver_through(deliver)
+    def deliver_later_through(self, deliver: Callable, kicks: Callable | None = None) -> None:
+        """Where `append_later`'s callbacks run, and who starts each fsync (DurableWaiter)."""
+        self._waiter.deliver_through(deliver, kicks)
 
     def _write(self, meter_id: str, readings: Sequence[Reading],
                arrived_ms: int | None) -> tuple[AppendResult, int]:
