@@ -55,6 +55,16 @@ def test_a_refused_hand_off_runs_the_callbacks_in_the_store_thread(tmp_path: Pat
         store.close()
 
 
+def idle(store: ReadingStore) -> bool:
+    """Whether the store's waiter thread sleeps for want of work (blocked in its Condition)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if store._waiter._cond._waiters:        # the thread waiting in Condition.wait
+            return True
+        time.sleep(0.001)
+    return False
+
+
 def test_the_kicking_thread_starts_the_fsync_of_its_round_and_other_threads_need_no_kick(tmp_path: Path):
     store = ReadingStore.open(tmp_path / "leituras")
     kicks: list = []
@@ -62,18 +72,22 @@ def test_the_kicking_thread_starts_the_fsync_of_its_round_and_other_threads_need
         store.deliver_later_through(lambda run_group: False, kicks.append)
         kick = kicks[0]
         kick()                                  # this thread is the kicker (the selector thread)
-        told = [threading.Event() for _ in range(3)]
+        told = [threading.Event() for _ in range(4)]
         store.append_later("m", [Reading(1, T0, 1.0)], lambda result: told[0].set())
+        assert told[0].wait(10)                 # the first one starts the waiter, and is synced
+        assert idle(store)
         store.append_later("m", [Reading(2, T0 + 1000, 2.0)], lambda result: told[1].set())
-        # Its round is not over: nothing is synced yet (the waiter's safety net is 1 s away).
-        assert not told[0].wait(0.3) and not told[1].is_set()
+        store.append_later("m", [Reading(3, T0 + 2000, 3.0)], lambda result: told[2].set())
+        # The round is not over: nothing synced yet (the waiter's safety net is a second away).
+        assert not told[1].wait(0.3) and not told[2].is_set()
         kick()                                  # the round ends: one fsync for both
-        assert told[0].wait(10) and told[1].wait(10)
-        other = threading.Thread(target=lambda: store.append_later("m", [Reading(3, T0 + 2000, 3.0)],
-                                                                   lambda result: told[2].set()))
+        assert told[1].wait(10) and told[2].wait(10)
+        assert idle(store)
+        other = threading.Thread(target=lambda: store.append_later("m", [Reading(4, T0 + 3000, 4.0)],
+                                                                   lambda result: told[3].set()))
         other.start()
         other.join()
-        assert told[2].wait(10)                 # another thread's append needs no kick
-        assert store.count("m") == 3
+        assert told[3].wait(10)                 # another thread's append needs no kick
+        assert store.count("m") == 4
     finally:
         store.close()
