@@ -3,8 +3,8 @@ PostgreSQL database that several servers share.
 
 One append is one transaction: lock the stream's row, store the readings not stored yet
 (`ON CONFLICT DO NOTHING` on (stream, ts, seq)), change the rollups by the pairs it made, move
-the stream's counters, commit; then NOTIFY the other servers (`Database.notify`: after the commit,
-not inside it) and answer the agent.
+the stream's counters, commit; then NOTIFY the other servers (after the COMMIT, in its round trip,
+not inside the transaction) and answer the agent.
 
 Concurrency between servers: the stream's row in `streams` is locked (`SELECT … FOR UPDATE`)
 for the length of the append. A row lock, not an advisory lock, because that row holds the state
@@ -96,8 +96,10 @@ class PostgresReadings(queries.Reads):
             # Round trip 1: begin, lock the stream's row, read what precedes its last reading.
             state, before_last = _lock(conn, meter_id)
             if state is None:
+                # A new stream, unless another server made it (and stored readings) meanwhile.
                 conn.execute("INSERT INTO streams (stream) VALUES (%s) ON CONFLICT DO NOTHING", (meter_id,))
-                state, before_last = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone(), []
+                state = conn.execute(_LOCK_STREAM, (meter_id,)).fetchone()
+                before_last = _before_last(conn, meter_id)
             deleted, max_seq, last_ts, last_seq, last_energy, bidirectional, max_power_w = state
             if deleted:
                 raise StreamDeleted(meter_id)
@@ -214,6 +216,10 @@ def _lock(conn, meter_id: str) -> tuple[tuple | None, list[Point]]:
         state = conn.execute(_LOCK_STREAM, (meter_id,))
         rows = conn.execute(_BEFORE_LAST, (meter_id, meter_id))
     return state.fetchone(), [tuple(row) for row in reversed(rows.fetchall())]
+
+
+def _before_last(conn, meter_id: str) -> list[Point]:
+    return [tuple(row) for row in reversed(conn.execute(_BEFORE_LAST, (meter_id, meter_id)).fetchall())]
 
 
 def _fresh(conn, meter_id: str, cols: Columns, max_seq: int | None) -> Columns:

@@ -35,6 +35,7 @@ KICK_WAIT_S = 1.0
 
 Done = Callable[[StoreError | None], None]
 Deliver = Callable[[Callable[[], None]], bool]
+Kicks = Callable[[Callable[[], None]], None]
 
 
 class DurableWaiter:
@@ -50,7 +51,7 @@ class DurableWaiter:
         self._kicked = False
         self._kicker: int | None = None   # the thread that calls `kick`
 
-    def deliver_through(self, deliver: Deliver | None, kicks: Callable[[Callable[[], None]], None] | None = None) -> None:
+    def deliver_through(self, deliver: Deliver | None, kicks: Kicks | None = None) -> None:
         """Run each group's callbacks through `deliver(run_group)` (None: in the waiter's thread).
         `kicks(kick)` hands `kick` to a thread that calls it once each round of its work is done:
         then that thread's `after`s wait for its kick to start their fsync; `after` from any
