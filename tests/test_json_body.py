@@ -132,3 +132,22 @@ def test_hostile_json_to_the_keyless_legacy_post_is_a_400(servidor_json, name):
     assert reply.status == 400, reply.body
     assert reply.json["erro"]["codigo"] == "json_invalido"
     assert servidor_json.client().get("/?id=medidor-antigo").status == 404
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"seq":', "esperava um valor"),
+    (b"{seq: 1}", "esperava o nome de um campo entre aspas duplas"),
+    (b'{"seq" 1}', "esperava ':'"),
+    (b'{"seq":1 "ts":2}', "esperava ','"),
+    (b'{"nome":"abc', "texto sem as aspas do fim"),
+    (b'{"nome":"a\x01b"}', "caractere de controle dentro de um texto"),
+    (b'{"nome":"\\q"}', "escape inválido"),
+    (b'{"nome":"\\u12"}', "escape \\u inválido"),
+    (b'{"seq":1} {"seq":2}', "há algo depois do fim do JSON"),
+])
+def test_a_malformed_body_is_explained_in_portuguese_with_where(body, reason):
+    with pytest.raises(ValueError) as caught:
+        decode_json(body)
+    message = str(caught.value)
+    assert message.startswith(f"JSON inválido: {reason} (linha 1, coluna ")
+    assert not any(english in message for english in ("Expecting", "Invalid", "Unterminated", "Extra data"))

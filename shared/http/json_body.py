@@ -42,6 +42,23 @@ _TOO_MANY_DIGITS = b"0" * (MAX_JSON_INT_DIGITS + 1)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+# The json module's reasons (CPython's own words, the same in its C and Python scanners), in the
+# language of the API's answers; one it adds later keeps its English.
+_REASONS = {
+    "Expecting value": "esperava um valor",
+    "Expecting property name enclosed in double quotes": "esperava o nome de um campo entre aspas duplas",
+    "Expecting ':' delimiter": "esperava ':'",
+    "Expecting ',' delimiter": "esperava ','",
+    "Unterminated string starting at": "texto sem as aspas do fim",
+    "Invalid control character at": "caractere de controle dentro de um texto",
+    "Invalid \\escape": "escape inválido",
+    "Invalid \\uXXXX escape": "escape \\u inválido",
+    "Extra data": "há algo depois do fim do JSON",
+    "Illegal trailing comma before end of object": "vírgula antes do fim do objeto",
+    "Illegal trailing comma before end of array": "vírgula antes do fim da lista",
+}
+
+
 def decode_json(body: bytes) -> Any:
     """`body` as UTF-8 JSON within the bounds above; ValueError with a pt-BR reason otherwise."""
     try:
@@ -64,7 +81,8 @@ def decode_json(body: bytes) -> Any:
     try:
         value = (_CAREFUL if careful else _DECODER).decode(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"JSON inválido: {exc.msg} (linha {exc.lineno}, coluna {exc.colno})") from None
+        raise ValueError(f"JSON inválido: {_REASONS.get(exc.msg, exc.msg)} (linha {exc.lineno}, "
+                         f"coluna {exc.colno})") from None
     except RecursionError:
         # Unreachable after _check_depth; kept so that no path ever turns into a 500.
         raise ValueError(f"JSON aninhado demais (máximo {MAX_JSON_DEPTH} níveis)") from None
