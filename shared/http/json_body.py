@@ -42,21 +42,28 @@ _TOO_MANY_DIGITS = b"0" * (MAX_JSON_INT_DIGITS + 1)
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-# The json module's reasons (CPython's own words, the same in its C and Python scanners), in the
-# language of the API's answers; one it adds later keeps its English.
-_REASONS = {
-    "Expecting value": "esperava um valor",
-    "Expecting property name enclosed in double quotes": "esperava o nome de um campo entre aspas duplas",
-    "Expecting ':' delimiter": "esperava ':'",
-    "Expecting ',' delimiter": "esperava ','",
-    "Unterminated string starting at": "texto sem as aspas do fim",
-    "Invalid control character at": "caractere de controle dentro de um texto",
-    "Invalid \\escape": "escape inválido",
-    "Invalid \\uXXXX escape": "escape \\u inválido",
-    "Extra data": "há algo depois do fim do JSON",
-    "Illegal trailing comma before end of object": "vírgula antes do fim do objeto",
-    "Illegal trailing comma before end of array": "vírgula antes do fim da lista",
-}
+def _reason_of(sample: str) -> str:
+    """The json module's own reason for refusing `sample`."""
+    try:
+        json.loads(sample)
+    except json.JSONDecodeError as exc:
+        return exc.msg
+    raise AssertionError(f"{sample!r} is valid JSON")
+
+
+# The json module's reasons, asked of the module itself (its words, in whichever Python runs this),
+# in the language of the API's answers; a reason not listed keeps its English.
+_REASONS = {_reason_of(sample): reason for sample, reason in (
+    ('{"a":', "esperava um valor"),
+    ("{a:1}", "esperava o nome de um campo entre aspas duplas"),
+    ('{"a" 1}', "esperava ':'"),
+    ('{"a":1 "b":2}', "esperava ','"),
+    ('"abc', "texto sem as aspas do fim"),
+    ('"a\x01b"', "caractere de controle dentro de um texto"),
+    ('"\\q"', "escape inválido"),
+    ('"\\u12"', "escape \\u inválido"),
+    ("{} x", "há algo depois do fim do JSON"),
+)}
 
 
 def decode_json(body: bytes) -> Any:
